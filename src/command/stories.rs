@@ -1,0 +1,68 @@
+//! `catchup stories`: the story library as a table or as JSON.
+
+use std::io::Write as _;
+
+use crate::cli::StoriesArgs;
+use crate::exit::Exit;
+use crate::story::{Library, ParseOptions, Story};
+
+pub fn run(args: &StoriesArgs) -> anyhow::Result<Exit> {
+    let library = Library::load(&args.seeds, &ParseOptions::default())?;
+    for warning in library.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, library.stories())?;
+        writeln!(out)?;
+    } else {
+        write_table(&mut out, library.stories())?;
+    }
+    Ok(Exit::Ok)
+}
+
+/// Headlines longer than this are cut with an ellipsis in the table.
+const HEADLINE_WIDTH: usize = 48;
+
+fn write_table(out: &mut impl std::io::Write, stories: &[Story]) -> std::io::Result<()> {
+    let id_width = stories
+        .iter()
+        .map(|s| s.id.as_str().len())
+        .max()
+        .unwrap_or(2);
+    let author_width = stories
+        .iter()
+        .filter_map(|s| s.author.as_ref())
+        .map(|a| a.chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    writeln!(
+        out,
+        "{:id_width$}  {:HEADLINE_WIDTH$}  {:author_width$}  {:10}  {:>5}",
+        "ID", "HEADLINE", "AUTHOR", "DATE", "WORDS"
+    )?;
+    for story in stories {
+        let date = story.published.map(|d| d.to_string()).unwrap_or_default();
+        writeln!(
+            out,
+            "{:id_width$}  {:HEADLINE_WIDTH$}  {:author_width$}  {:10}  {:>5}",
+            story.id.as_str(),
+            truncate(&story.headline, HEADLINE_WIDTH),
+            story.author.as_deref().unwrap_or(""),
+            date,
+            story.words
+        )?;
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else {
+        let mut cut: String = s.chars().take(width - 1).collect();
+        cut.push('…');
+        cut
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests of the `catchup` binary. One test binary (faster to
+//! build than one per file); see `tests/README.md` for how to add a case.
+
+mod support;
+
+mod stories;
