@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use crate::diagnostic::Diagnostics;
 use crate::story::LoadError;
 
 /// How a run ended.
@@ -27,7 +28,7 @@ impl From<Exit> for ExitCode {
 /// The exit code for an error, from the first cause in its chain that has one.
 pub fn code_for(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
-        if cause.is::<LoadError>() {
+        if cause.is::<LoadError>() || cause.is::<Diagnostics>() {
             return Exit::Config;
         }
     }

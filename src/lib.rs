@@ -4,13 +4,26 @@
 //! The pipeline, one module per stage:
 //!
 //! 1. [`story`]: seeds folder → [`story::Library`] of stories with stable ids.
+//! 2. [`config`] and [`issue`]: TOML → [`config::Newsletter`] and a resolved
+//!    [`issue::Issue`], every mistake a [`diagnostic::Diagnostic`].
+//! 3. [`render`]: issue → HTML (maud + css-inline) and plain text.
+//! 4. [`message`]: rendered issue → one MIME message per reader;
+//!    [`check`] measures it against what mail clients tolerate.
+//! 5. [`preview`]: the files a person opens to look at an issue.
 //!
 //! [`command`] wires the stages together for each subcommand; `main.rs` only
 //! parses arguments and maps the outcome to an exit code ([`exit`]).
 
+pub mod check;
 pub mod cli;
 pub mod command;
+pub mod config;
+pub mod diagnostic;
 pub mod exit;
+pub mod issue;
+pub mod message;
+pub mod preview;
+pub mod render;
 pub mod story;
 
 pub use cli::Cli;

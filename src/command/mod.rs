@@ -1,6 +1,9 @@
 //! One function per subcommand: each loads what it needs, calls the stages in
 //! order, and prints what a person wants to see.
 
+mod check;
+pub mod compose;
+mod preview;
 mod stories;
 
 use anyhow::Context as _;
@@ -18,6 +21,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             .with_context(|| format!("cannot change to directory `{}`", dir.display()))?;
     }
     match cli.command {
-        Command::Stories(args) => stories::run(&args),
+        Command::Stories(args) => stories::run(&cli.config, &args),
+        Command::Check(args) => check::run(&cli.config, &args),
+        Command::Preview(args) => preview::run(&cli.config, &args),
     }
 }

@@ -1,13 +1,23 @@
 //! `catchup stories`: the story library as a table or as JSON.
 
 use std::io::Write as _;
+use std::path::Path;
 
 use crate::cli::StoriesArgs;
 use crate::exit::Exit;
 use crate::story::{Library, ParseOptions, Story};
 
-pub fn run(args: &StoriesArgs) -> anyhow::Result<Exit> {
-    let library = Library::load(&args.seeds, &ParseOptions::default())?;
+use super::compose;
+
+/// Without a newsletter file, stories can still be listed: the default
+/// masthead and `seeds/` are used.
+pub fn run(config: &Path, args: &StoriesArgs) -> anyhow::Result<Exit> {
+    let library = if config.exists() {
+        compose::library(&compose::newsletter(config)?, args.seeds.as_deref())?
+    } else {
+        let seeds = args.seeds.clone().unwrap_or_else(|| "seeds".into());
+        Library::load(&seeds, &ParseOptions::default())?
+    };
     for warning in library.warnings() {
         eprintln!("warning: {warning}");
     }

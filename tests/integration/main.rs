@@ -3,4 +3,6 @@
 
 mod support;
 
+mod check;
+mod preview;
 mod stories;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod mime;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -49,6 +51,16 @@ impl Project {
     pub fn read(&self, relative: &str) -> String {
         std::fs::read_to_string(self.path().join(relative))
             .unwrap_or_else(|e| panic!("read {relative}: {e}"))
+    }
+
+    /// Runs `catchup` with `args`, returning (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.catchup().args(args).output().expect("run catchup");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).expect("utf8 stdout"),
+            String::from_utf8(out.stderr).expect("utf8 stderr"),
+        )
     }
 
     /// `catchup` started in this project.

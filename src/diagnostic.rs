@@ -1,0 +1,221 @@
+//! Diagnostics: errors and warnings that point into a file.
+//!
+//! Configuration stages collect these instead of stopping at the first
+//! problem, so an editor sees every mistake in one run. Each renders like
+//! rustc or just: the message, `--> file:line:column`, the line with a caret,
+//! and a `help:` suggestion where there is one.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use annotate_snippets::{AnnotationKind, Element, Group, Level, Renderer, Snippet};
+
+/// A file's text, shared by the diagnostics that point into it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: Arc<str>,
+}
+
+impl Source {
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Source {
+        Source {
+            path: path.into(),
+            text: text.into(),
+        }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_column(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..floor_char_boundary(&self.text, offset)];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[line_start..].chars().count() + 1)
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One problem, perhaps located in a file.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    pub location: Option<(Source, Range<usize>)>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            location: None,
+            help: None,
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
+    }
+
+    /// Points the diagnostic at `span` (bytes) in `source`.
+    pub fn at(mut self, source: &Source, span: Range<usize>) -> Diagnostic {
+        self.location = Some((source.clone(), span));
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// `path:line:column`, when the diagnostic has a location.
+    pub fn position(&self) -> Option<String> {
+        self.location.as_ref().map(|(source, span)| {
+            let (line, column) = source.line_column(span.start);
+            format!("{}:{line}:{column}", source.path.display())
+        })
+    }
+
+    /// The diagnostic as text, with the source line and a caret.
+    pub fn render(&self) -> String {
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let mut elements: Vec<Element<'_>> = Vec::new();
+        let path;
+        if let Some((source, span)) = &self.location {
+            path = source.path.to_string_lossy();
+            let span = clamp(span.clone(), &source.text);
+            elements.push(
+                Snippet::source(&*source.text)
+                    .path(&*path)
+                    .fold(true)
+                    .annotation(AnnotationKind::Primary.span(span))
+                    .into(),
+            );
+        }
+        if let Some(help) = &self.help {
+            elements.push(Level::HELP.message(help.as_str()).into());
+        }
+        let report: &[Group<'_>] =
+            &[Group::with_title(level.primary_title(self.message.as_str())).elements(elements)];
+        Renderer::plain().render(report)
+    }
+}
+
+fn clamp(span: Range<usize>, text: &str) -> Range<usize> {
+    let start = floor_char_boundary(text, span.start.min(text.len()));
+    let end = floor_char_boundary(text, span.end.min(text.len())).max(start);
+    start..end
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+/// A set of diagnostics that includes at least one error: the error type of
+/// the configuration stages.
+#[derive(Debug)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter().filter(|d| d.is_error())
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let errors: Vec<&Diagnostic> = self.errors().collect();
+        match errors.as_slice() {
+            [] => write!(f, "no errors"),
+            [only] => write!(f, "{}", only.render().trim_start_matches("error: ")),
+            many => {
+                write!(f, "{} errors", many.len())?;
+                for d in many {
+                    write!(f, "\n\n{}", d.render())?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// Reads a configuration file into a [`Source`].
+///
+/// # Errors
+/// The file cannot be read or is not UTF-8; the message names it.
+pub fn read_source(path: &Path) -> anyhow::Result<Source> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    Ok(Source::new(path, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based_lines_and_character_columns() {
+        let source = Source::new("x.toml", "a = 1\nb = “é” + 2\n");
+        assert_eq!(source.line_column(0), (1, 1));
+        assert_eq!(source.line_column(6), (2, 1));
+        // The `+` is the 9th character, after two 3-byte quotes and a 2-byte é.
+        let plus = source.text.find('+').expect("plus");
+        assert_eq!(source.line_column(plus), (2, 9));
+    }
+
+    #[test]
+    fn render_shows_path_line_caret_and_help() {
+        let source = Source::new(
+            "config/issues/a.toml",
+            "date = 2018-07-27\nstories = [\"002/debt-mountian\"]\n",
+        );
+        let start = source.text.find("\"002").expect("id");
+        let d = Diagnostic::error("unknown story `002/debt-mountian`")
+            .at(&source, start..start + 19)
+            .help("did you mean `002/debt-mountain`?");
+        let text = d.render();
+        assert!(
+            text.starts_with("error: unknown story `002/debt-mountian`\n"),
+            "{text}"
+        );
+        assert!(text.contains("--> config/issues/a.toml:2:12"), "{text}");
+        assert!(text.contains("stories = [\"002/debt-mountian\"]"), "{text}");
+        assert!(text.contains("^^^^^^^^^^^^^^^^^^^"), "{text}");
+        assert!(
+            text.contains("help: did you mean `002/debt-mountain`?"),
+            "{text}"
+        );
+        assert_eq!(d.position().as_deref(), Some("config/issues/a.toml:2:12"));
+    }
+}

@@ -1,0 +1,304 @@
+//! Rendered issue → one MIME message per reader.
+//!
+//! [`Template::new`] does the per-issue work once: it quoted-printable
+//! encodes both bodies. Quoted-printable is line-local, so only the lines
+//! holding [`UNSUBSCRIBE_PLACEHOLDER`] are kept raw. [`Template::message`]
+//! then personalises a copy cheaply: it encodes those few lines for the
+//! reader, sets the headers, and lets lettre lay out the message. The
+//! template engine and the CSS inliner never run per reader.
+
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use lettre::Address;
+use lettre::address::Envelope;
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, Message, MultiPart, SinglePart};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use sha2::{Digest, Sha256};
+
+use crate::config::Newsletter;
+use crate::issue::Issue;
+use crate::render::{Rendered, UNSUBSCRIBE_PLACEHOLDER, escape_html};
+
+/// Who a message is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reader {
+    pub email: Address,
+    pub name: Option<String>,
+}
+
+impl Reader {
+    /// The stand-in reader that previews are addressed to.
+    pub fn placeholder() -> Reader {
+        Reader {
+            email: "reader@example.com".parse().expect("valid address"),
+            name: Some("Reader".into()),
+        }
+    }
+
+    /// A short, stable, opaque id for the reader: the first 16 hex digits of
+    /// SHA-256 of the lower-cased address. Used in Message-IDs and `{id}`.
+    pub fn id(&self) -> String {
+        let digest = Sha256::digest(self.email.to_string().to_lowercase().as_bytes());
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn mailbox(&self) -> Mailbox {
+        // Line breaks in a name would end the header; they never get that far.
+        let name = self
+            .name
+            .as_deref()
+            .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|n| !n.is_empty());
+        Mailbox::new(name, self.email.clone())
+    }
+}
+
+/// What a message is for; it decides the subject prefix and Message-ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A preview file: the issue as a placeholder reader would get it.
+    Preview,
+    /// A test send to the editor: `[TEST]` subject, and a Message-ID unique to
+    /// this send so that it never collides with the real one.
+    Test,
+    /// The list send: the Message-ID is derived from issue and reader only,
+    /// so a repeated delivery is recognisably the same message.
+    List,
+}
+
+/// Everything about an issue's message that is the same for every reader.
+#[derive(Debug, Clone)]
+pub struct Template {
+    issue: String,
+    subject: String,
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+    /// The domain of `from`, for Message-IDs.
+    domain: String,
+    unsubscribe_url: String,
+    unsubscribe_mailto: Option<Address>,
+    boundary: String,
+    text: EncodedBody,
+    html: EncodedBody,
+}
+
+impl Template {
+    pub fn new(issue: &Issue, newsletter: &Newsletter, rendered: &Rendered) -> Template {
+        let boundary_seed = format!("{}\n{}", issue.name, issue.subject);
+        let boundary: String = Sha256::digest(boundary_seed.as_bytes())[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Template {
+            issue: issue.name.clone(),
+            subject: issue.subject.clone(),
+            from: newsletter.from.clone(),
+            reply_to: newsletter.reply_to.clone(),
+            domain: newsletter.from.email.domain().to_string(),
+            unsubscribe_url: newsletter.unsubscribe.url.clone(),
+            unsubscribe_mailto: newsletter.unsubscribe.mailto.clone(),
+            boundary: format!("catchup-{boundary}"),
+            text: EncodedBody::new(&rendered.text),
+            html: EncodedBody::new(&rendered.html),
+        }
+    }
+
+    /// The reader's own unsubscribe URL.
+    pub fn unsubscribe_url(&self, reader: &Reader) -> String {
+        let encode = |s: &str| utf8_percent_encode(s, URL_COMPONENT).to_string();
+        self.unsubscribe_url
+            .replace("{email}", &encode(reader.email.as_ref()))
+            .replace("{id}", &reader.id())
+            .replace("{issue}", &encode(&self.issue))
+    }
+
+    /// The Message-ID for `reader`, without angle brackets.
+    pub fn message_id(&self, reader: &Reader, purpose: Purpose, date: DateTime<Utc>) -> String {
+        match purpose {
+            Purpose::List | Purpose::Preview => {
+                format!("{}.{}@{}", self.issue, reader.id(), self.domain)
+            }
+            Purpose::Test => format!(
+                "{}.test-{}.{}@{}",
+                self.issue,
+                date.timestamp(),
+                reader.id(),
+                self.domain
+            ),
+        }
+    }
+
+    /// The SMTP envelope: our `From` address to the reader alone.
+    pub fn envelope(&self, reader: &Reader) -> Envelope {
+        Envelope::new(Some(self.from.email.clone()), vec![reader.email.clone()])
+            .expect("one recipient is never empty")
+    }
+
+    /// The quoted-printable text and HTML bodies for one unsubscribe URL:
+    /// what travels on the wire, and what Gmail's clip is measured on.
+    pub fn encoded_bodies(&self, unsubscribe_url: &str) -> (Vec<u8>, Vec<u8>) {
+        (
+            self.text.personalise(unsubscribe_url),
+            self.html.personalise(&escape_html(unsubscribe_url)),
+        )
+    }
+
+    /// The whole message for `reader`, as bytes ready for SMTP DATA.
+    pub fn message(&self, reader: &Reader, purpose: Purpose, date: DateTime<Utc>) -> Vec<u8> {
+        let url = self.unsubscribe_url(reader);
+        let subject = match purpose {
+            Purpose::Test => format!("[TEST] {}", self.subject),
+            Purpose::List | Purpose::Preview => self.subject.clone(),
+        };
+        let mut list_unsubscribe = format!("<{url}>");
+        if let Some(mailto) = &self.unsubscribe_mailto {
+            list_unsubscribe.push_str(&format!(", <mailto:{mailto}?subject=unsubscribe>"));
+        }
+
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(reader.mailbox())
+            .subject(subject)
+            .date(SystemTime::from(date))
+            .message_id(Some(format!(
+                "<{}>",
+                self.message_id(reader, purpose, date)
+            )))
+            .raw_header(HeaderValue::new(LIST_UNSUBSCRIBE, list_unsubscribe))
+            // RFC 8058: one click in the mail client unsubscribes.
+            .raw_header(HeaderValue::new(
+                LIST_UNSUBSCRIBE_POST,
+                "List-Unsubscribe=One-Click".into(),
+            ));
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
+        let part = |content_type: ContentType, body: Vec<u8>| {
+            SinglePart::builder()
+                .header(content_type)
+                .body(Body::dangerous_pre_encoded(
+                    body,
+                    ContentTransferEncoding::QuotedPrintable,
+                ))
+        };
+        let (text, html) = self.encoded_bodies(&url);
+        let body = MultiPart::alternative()
+            .boundary(self.boundary.clone())
+            .singlepart(part(ContentType::TEXT_PLAIN, text))
+            .singlepart(part(ContentType::TEXT_HTML, html));
+        builder
+            .multipart(body)
+            .expect("From is always set and the To list is never empty")
+            .formatted()
+    }
+}
+
+/// Everything but RFC 3986's unreserved characters is percent-encoded in a
+/// value put into a URL.
+const URL_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+const LIST_UNSUBSCRIBE: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe");
+const LIST_UNSUBSCRIBE_POST: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe-Post");
+
+/// A body, quoted-printable encoded once, with the lines that carry the
+/// placeholder kept raw for per-reader encoding.
+#[derive(Debug, Clone)]
+struct EncodedBody {
+    pieces: Vec<Piece>,
+}
+
+#[derive(Debug, Clone)]
+enum Piece {
+    /// Encoded bytes, the same for every reader.
+    Fixed(Vec<u8>),
+    /// One raw line holding the placeholder.
+    Personal(String),
+}
+
+impl EncodedBody {
+    /// Line breaks become CRLF first (canonical for MIME text, and what makes
+    /// quoted-printable line-local: the encoder carries no state across a
+    /// CRLF, whereas a bare LF is encoded as `=0A` within one long line).
+    fn new(body: &str) -> EncodedBody {
+        let body = body.replace("\r\n", "\n").replace('\n', "\r\n");
+        let mut pieces = Vec::new();
+        let mut fixed = String::new();
+        for line in body.split_inclusive('\n') {
+            if line.contains(UNSUBSCRIBE_PLACEHOLDER) {
+                if !fixed.is_empty() {
+                    pieces.push(Piece::Fixed(quoted_printable::encode(&fixed)));
+                    fixed.clear();
+                }
+                pieces.push(Piece::Personal(line.to_string()));
+            } else {
+                fixed.push_str(line);
+            }
+        }
+        if !fixed.is_empty() {
+            pieces.push(Piece::Fixed(quoted_printable::encode(&fixed)));
+        }
+        EncodedBody { pieces }
+    }
+
+    /// The encoded body with `value` in place of the placeholder.
+    fn personalise(&self, value: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            self.pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Fixed(bytes) => bytes.len(),
+                    Piece::Personal(line) => line.len() * 2,
+                })
+                .sum(),
+        );
+        for piece in &self.pieces {
+            match piece {
+                Piece::Fixed(bytes) => out.extend_from_slice(bytes),
+                Piece::Personal(line) => out.extend_from_slice(&quoted_printable::encode(
+                    line.replace(UNSUBSCRIBE_PLACEHOLDER, value),
+                )),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personalising_pieces_equals_encoding_the_whole_body() {
+        let long = "é".repeat(60);
+        let body = format!(
+            "<p style=\"a:b\">{long}</p>\ntrailing space \n<a href=\"{UNSUBSCRIBE_PLACEHOLDER}\">x</a>\nlast line {long}\n{UNSUBSCRIBE_PLACEHOLDER}"
+        );
+        let value = "https://hsj.example/u?e=a%40b.example&amp;i=2018";
+        let encoded = EncodedBody::new(&body);
+        assert_eq!(encoded.pieces.len(), 4, "{:?}", encoded.pieces);
+        let whole = body
+            .replace('\n', "\r\n")
+            .replace(UNSUBSCRIBE_PLACEHOLDER, value);
+        assert_eq!(
+            String::from_utf8(encoded.personalise(value)).expect("ascii"),
+            String::from_utf8(quoted_printable::encode(whole)).expect("ascii")
+        );
+    }
+
+    #[test]
+    fn reader_ids_ignore_case_and_differ_between_readers() {
+        let a = |s: &str| Reader {
+            email: s.parse().expect("address"),
+            name: None,
+        };
+        assert_eq!(a("Ann@Example.com").id(), a("ann@example.com").id());
+        assert_ne!(a("ann@example.com").id(), a("bob@example.com").id());
+        assert_eq!(a("ann@example.com").id().len(), 16);
+    }
+}

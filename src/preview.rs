@@ -1,0 +1,139 @@
+//! Preview files: `<issue>.html`, `<issue>.txt`, `<issue>.eml`, and the
+//! archive page `index.html` listing every issue previewed so far.
+//!
+//! Every file is written whole or not at all (a temporary file, then a
+//! rename), so a crash never leaves half a preview behind.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use maud::{DOCTYPE, html};
+use serde::{Deserialize, Serialize};
+
+/// The archive's record of one previewed issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveEntry {
+    pub name: String,
+    pub date: NaiveDate,
+    pub subject: String,
+    pub preheader: String,
+}
+
+/// What `catchup preview` writes for one issue.
+#[derive(Debug)]
+pub struct Preview<'a> {
+    pub entry: ArchiveEntry,
+    pub html: &'a str,
+    pub text: &'a str,
+    pub eml: &'a [u8],
+}
+
+/// The archive's own record, kept beside the previews.
+const ARCHIVE: &str = "archive.json";
+
+/// Writes the preview files into `out` and refreshes the archive index.
+/// Returns the paths written, in order.
+///
+/// # Errors
+/// A file cannot be written; the message names it.
+pub fn write(out: &Path, newsletter: &str, preview: &Preview<'_>) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create the previews folder `{}`", out.display()))?;
+    let name = &preview.entry.name;
+    let mut written = Vec::new();
+    for (extension, bytes) in [
+        ("html", preview.html.as_bytes()),
+        ("txt", preview.text.as_bytes()),
+        ("eml", preview.eml),
+    ] {
+        let path = out.join(format!("{name}.{extension}"));
+        write_atomic(&path, bytes)?;
+        written.push(path);
+    }
+
+    let mut archive = read_archive(&out.join(ARCHIVE))?;
+    archive.retain(|e| &e.name != name);
+    archive.push(preview.entry.clone());
+    archive.sort_by(|a, b| (b.date, &b.name).cmp(&(a.date, &a.name)));
+    let json = serde_json::to_vec_pretty(&archive).context("cannot serialise the archive")?;
+    write_atomic(&out.join(ARCHIVE), &json)?;
+    let index = out.join("index.html");
+    write_atomic(&index, index_page(newsletter, &archive).as_bytes())?;
+    written.push(index);
+    Ok(written)
+}
+
+fn read_archive(path: &Path) -> anyhow::Result<Vec<ArchiveEntry>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "`{}` is damaged; delete it and preview each issue again to rebuild the archive",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and
+/// a rename, so readers see the old file or the new one, never a mix.
+///
+/// # Errors
+/// The folder is not writable or the disk is full; the message names `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let context = || format!("cannot write `{}`", path.display());
+    // 0o666 less the umask, like any other file the user creates.
+    let mut file = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(dir)
+        .with_context(context)?;
+    file.write_all(bytes).with_context(context)?;
+    file.as_file().sync_all().with_context(context)?;
+    file.persist(path)
+        .map_err(|e| e.error)
+        .with_context(context)?;
+    Ok(())
+}
+
+/// The archive page: every previewed issue, newest first.
+fn index_page(newsletter: &str, archive: &[ArchiveEntry]) -> String {
+    let title = format!("{newsletter}: archive");
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (maud::PreEscaped(INDEX_CSS)) }
+            }
+            body {
+                main {
+                    h1 { (title) }
+                    ol.issues reversed {
+                        @for entry in archive {
+                            li {
+                                a href={ (entry.name) ".html" } { (entry.subject) }
+                                " "
+                                time datetime=(entry.date.to_string()) { (entry.date.format("%-d %B %Y")) }
+                                p { (entry.preheader) }
+                                small {
+                                    a href={ (entry.name) ".txt" } { "text" }
+                                    " · "
+                                    a href={ (entry.name) ".eml" } { "message (.eml)" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    .into_string()
+}
+
+const INDEX_CSS: &str = "body{margin:0;background:#eef1f4;font:16px/1.5 Helvetica,Arial,sans-serif;color:#1f2933}main{max-width:640px;margin:0 auto;padding:24px 16px}h1{font-family:Georgia,serif}ol{padding-left:1.5em}li{margin:0 0 20px}time{color:#52606d;white-space:nowrap}p{margin:4px 0}a{color:#0b4f6c}";

@@ -1,0 +1,81 @@
+//! Issue → email: HTML built with maud and inlined by css-inline, and a plain
+//! text part, both from the same [`Issue`] model. No I/O.
+//!
+//! Both parts carry [`UNSUBSCRIBE_PLACEHOLDER`] where each reader's own
+//! unsubscribe link goes; [`crate::message`] swaps it per reader, so that the
+//! template engine and the inliner run once per issue, not once per reader.
+
+mod html;
+mod style;
+mod text;
+
+use chrono::NaiveDate;
+
+use crate::config::Newsletter;
+use crate::issue::Issue;
+use crate::story::Story;
+
+pub use html::InlineError;
+
+/// Stands in for a reader's unsubscribe URL until the message is
+/// personalised. An `.invalid` host (RFC 2606), so that a placeholder that
+/// ever escaped would lead nowhere.
+pub const UNSUBSCRIBE_PLACEHOLDER: &str = "https://unsubscribe.invalid/catchup-reader";
+
+/// The two bodies of an issue, before personalisation.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The email's HTML, CSS inlined, @media rules kept in a `<style>` block.
+    pub html: String,
+    /// The plain-text part, wrapped at 72 columns.
+    pub text: String,
+}
+
+impl Rendered {
+    /// Both parts with a reader's unsubscribe URL in place of the placeholder:
+    /// what that reader sees.
+    pub fn personalised(&self, unsubscribe_url: &str) -> Rendered {
+        Rendered {
+            html: self
+                .html
+                .replace(UNSUBSCRIBE_PLACEHOLDER, &escape_html(unsubscribe_url)),
+            text: self.text.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url),
+        }
+    }
+}
+
+/// Escapes text for an HTML attribute or element (`&` → `&amp;` and so on),
+/// as maud does.
+pub fn escape_html(text: &str) -> String {
+    maud::html! { (text) }.into_string()
+}
+
+/// Renders both parts of an issue.
+///
+/// # Errors
+/// css-inline rejects the stylesheet (a bug in [`style`], not user input).
+pub fn render(issue: &Issue, newsletter: &Newsletter) -> Result<Rendered, InlineError> {
+    Ok(Rendered {
+        html: html::render(issue, newsletter)?,
+        text: text::render(issue, newsletter),
+    })
+}
+
+/// "Friday 27 July 2018", for the masthead.
+fn long_date(date: NaiveDate) -> String {
+    date.format("%A %-d %B %Y").to_string()
+}
+
+/// "Mike Broad · 24 September 2014", or whichever part the story has.
+fn byline(story: &Story) -> Option<String> {
+    let who = match (&story.author, &story.role) {
+        (Some(author), Some(role)) => Some(format!("{author}, {role}")),
+        (Some(author), None) => Some(author.clone()),
+        _ => None,
+    };
+    let when = story.published.map(|d| d.format("%-d %B %Y").to_string());
+    match (who, when) {
+        (Some(who), Some(when)) => Some(format!("{who} · {when}")),
+        (who, when) => who.or(when),
+    }
+}

@@ -1,0 +1,318 @@
+//! `catchup check`: every bad input gets a message that names the file, line
+//! and column, nothing is written, and the exit code says what happened.
+
+use crate::support::{Project, files_under};
+
+const GOOD: &str = r#"date = 2018-07-27
+subject = "Bold ambition for mental health, and the debt mountain"
+
+[[sections]]
+title = "Top stories"
+stories = ["002/bold-ambition-for-mental-health", "002/debt-mountain"]
+"#;
+
+/// Runs `check` on an issue file with `text`, returning (code, stderr).
+fn check(text: &str) -> (i32, String) {
+    let project = Project::copy_of_repo();
+    project.write("config/issues/test.toml", text);
+    let (code, _, stderr) = project.run(&["check", "config/issues/test.toml"]);
+    assert!(
+        files_under(&project.path().join("previews")).is_empty(),
+        "check must write nothing"
+    );
+    (code, stderr)
+}
+
+#[test]
+fn a_good_issue_is_clean() {
+    let project = Project::copy_of_repo();
+    project.write("config/issues/test.toml", GOOD);
+    let (code, stdout, stderr) = project.run(&["check", "config/issues/test.toml"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr, "");
+    assert!(
+        stdout.starts_with("config/issues/test.toml: 2 stories in 1 sections; HTML "),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("0 warning(s)\n"), "{stdout}");
+    assert!(!project.path().join("previews").exists());
+}
+
+#[test]
+fn a_typo_in_a_story_id_suggests_the_nearest() {
+    let (code, stderr) = check(&GOOD.replace("002/debt-mountain", "002/debt-mountian"));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("error: unknown story `002/debt-mountian`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--> config/issues/test.toml:6:51"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: did you mean `002/debt-mountain`?"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("1 error(s), 0 warning(s); nothing written\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_id_without_its_prefix_is_found() {
+    let (code, stderr) = check(&GOOD.replace("\"002/debt-mountain\"", "\"debt-mountain\""));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("help: did you mean `002/debt-mountain`?"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_id_far_from_any_gets_a_pointer_to_the_list() {
+    let (_, stderr) = check(&GOOD.replace("002/debt-mountain", "zzz/nothing-like-it"));
+    assert!(
+        stderr.contains("help: `catchup stories` lists every story id"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn malformed_toml_points_at_the_syntax_error() {
+    let (code, stderr) = check(&GOOD.replace("title = \"Top stories\"", "title = \"Top stories"));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--> config/issues/test.toml:5:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("error: "), "{stderr}");
+}
+
+#[test]
+fn a_missing_field_is_named() {
+    let (code, stderr) = check(&GOOD.replace(
+        "subject = \"Bold ambition for mental health, and the debt mountain\"\n",
+        "",
+    ));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("missing field `subject`"), "{stderr}");
+    assert!(stderr.contains("config/issues/test.toml:1:1"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_field_is_named() {
+    let (code, stderr) = check(&GOOD.replace("stories = [", "storys = ["));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unknown field `storys`"), "{stderr}");
+    assert!(stderr.contains("config/issues/test.toml:6:1"), "{stderr}");
+}
+
+#[test]
+fn an_empty_section_is_an_error() {
+    let text = format!("{GOOD}\n[[sections]]\ntitle = \"Later\"\nstories = []\n");
+    let (code, stderr) = check(&text);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("error: section `Later` picks no stories"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--> config/issues/test.toml:10:11"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_issue_without_sections_is_an_error() {
+    let (code, stderr) = check("date = 2018-07-27\nsubject = \"x\"\n");
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("error: the issue has no sections"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_story_picked_twice_points_at_the_second_and_names_the_first() {
+    let text = format!(
+        "{GOOD}\n[[sections]]\ntitle = \"Again\"\nstories = [\"002/leeds-united\", \"002/debt-mountain\"]\n"
+    );
+    let (code, stderr) = check(&text);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("error: story `002/debt-mountain` is picked twice"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--> config/issues/test.toml:10:32"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: it is already in section `Top stories`, line 6"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_date_is_an_error() {
+    let (code, stderr) = check(&GOOD.replace("2018-07-27", "2018-13-27"));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("config/issues/test.toml:1:8"), "{stderr}");
+
+    let (code, stderr) = check(&GOOD.replace("2018-07-27", "2018-07-27T09:00:00Z"));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("error: `date` is `2018-07-27T09:00:00Z`, not a date"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: write a plain date, e.g. `date = 2018-07-27`"),
+        "{stderr}"
+    );
+
+    let (code, stderr) = check(&GOOD.replace("2018-07-27", "\"last Friday\""));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("config/issues/test.toml:1:8"), "{stderr}");
+}
+
+#[test]
+fn a_bad_story_table_is_explained() {
+    let (code, stderr) = check(&GOOD.replace(
+        "\"002/debt-mountain\"",
+        "{ id = \"002/debt-mountain\", paragraphs = 0 }",
+    ));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("`paragraphs` must be a whole number, 1 or more"),
+        "{stderr}"
+    );
+    let (_, stderr) = check(&GOOD.replace(
+        "\"002/debt-mountain\"",
+        "{ id = \"002/debt-mountain\", url = \"ftp://x\" }",
+    ));
+    assert!(
+        stderr.contains("url `ftp://x` must start with https:// or http://"),
+        "{stderr}"
+    );
+    let (_, stderr) = check(&GOOD.replace(
+        "\"002/debt-mountain\"",
+        "{ id = \"002/debt-mountain\", para = 2 }",
+    ));
+    assert!(
+        stderr.contains("unknown key `para` in a story table"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn every_error_is_reported_in_one_run() {
+    let text = GOOD
+        .replace("002/debt-mountain", "002/debt-mountian")
+        .replace("002/bold-ambition-for-mental-health", "002/bold-ambition");
+    let (code, stderr) = check(&text);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.matches("error: unknown story").count(),
+        2,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_address_in_the_newsletter_settings_is_an_error() {
+    let project = Project::copy_of_repo();
+    let settings = project.read("config/newsletter.toml").replace(
+        "reply_to = \"HSJ Editor <editor@hsj.example>\"",
+        "reply_to = \"HSJ Editor <editor.hsj.example>\"",
+    );
+    project.write("config/newsletter.toml", settings);
+    let (code, _, stderr) = project.run(&["check"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("`HSJ Editor <editor.hsj.example>` is not an email address"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--> config/newsletter.toml:7:12"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_long_subject_is_a_warning_and_strict_makes_it_fail() {
+    let long = "A".repeat(90);
+    let text = GOOD.replace(
+        "Bold ambition for mental health, and the debt mountain",
+        &long,
+    );
+    let (code, stderr) = check(&text);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("warning: the subject is 90 characters"),
+        "{stderr}"
+    );
+
+    let project = Project::copy_of_repo();
+    project.write("config/issues/test.toml", &text);
+    let (code, _, _) = project.run(&["check", "--strict", "config/issues/test.toml"]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn a_message_over_gmails_clip_is_a_warning() {
+    let project = Project::copy_of_repo();
+    let paragraph =
+        "Trusts reported a long list of pressures this week, and regulators responded. ";
+    let body: String = (0..600)
+        .map(|i| format!("{paragraph}Point {i}.\n\n"))
+        .collect();
+    project.write(
+        "seeds/009_long.txt",
+        format!("Title\n\nA very long story\n\n{body}"),
+    );
+    project.write(
+        "config/issues/long.toml",
+        "date = 2018-07-27\nsubject = \"Long\"\n[[sections]]\ntitle = \"All\"\nstories = [\"009/a-very-long-story\"]\n",
+    );
+    let (code, _, stderr) = project.run(&["check", "config/issues/long.toml"]);
+    assert_eq!(code, 0);
+    assert!(stderr.contains("warning: the HTML part is"), "{stderr}");
+    assert!(
+        stderr.contains("Gmail clips messages over 102.0 KB"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: shorten long stories with `paragraphs = N` and a `url`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn preview_refuses_to_write_on_an_error() {
+    let project = Project::copy_of_repo();
+    project.write(
+        "config/issues/test.toml",
+        GOOD.replace("002/debt-mountain", "002/nope"),
+    );
+    let (code, stdout, stderr) = project.run(&["preview", "config/issues/test.toml"]);
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.starts_with("error: unknown story `002/nope`"),
+        "{stderr}"
+    );
+    assert!(!project.path().join("previews").exists());
+}
+
+#[test]
+fn no_settings_file_is_a_clear_error() {
+    let project = Project::empty();
+    let (code, _, stderr) = project.run(&["check"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("no newsletter settings at `config/newsletter.toml`"),
+        "{stderr}"
+    );
+}
