@@ -31,6 +31,14 @@ const MAX_WHO_WORDS: usize = 16;
 /// Reads `line` as a byline, or returns `None` if it is not one.
 pub fn parse(line: &str) -> Option<Byline> {
     let line = line.trim();
+    // Longer than any byline can be: prose, rejected without a scan.
+    if line
+        .split_whitespace()
+        .nth(MAX_WHO_WORDS + MAX_WHEN_WORDS + 2)
+        .is_some()
+    {
+        return None;
+    }
     for dash in [" - ", " – ", " — "] {
         if let Some((who, when)) = line.rsplit_once(dash)
             && let Some(when) = parse_when(when)
@@ -76,9 +84,15 @@ fn who_to_byline(who: &str, when: When) -> Option<Byline> {
     Some(Byline { author, role, when })
 }
 
+/// The longest "when" part: `24th September 2014 2:31 pm` is five words.
+const MAX_WHEN_WORDS: usize = 6;
+
 /// Parses the "when" part: a date with an optional time, or a time alone.
 fn parse_when(s: &str) -> Option<When> {
     let tokens: Vec<&str> = s.split_whitespace().collect();
+    if tokens.is_empty() || tokens.len() > MAX_WHEN_WORDS {
+        return None;
+    }
     if let Some(time) = parse_time(&tokens) {
         return Some(When::TimeOnly(time));
     }

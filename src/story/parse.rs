@@ -66,15 +66,15 @@ pub fn parse(stem: &str, text: &str, options: &ParseOptions) -> Seed {
         return seed;
     }
 
-    let is_byline = |i: usize| units.get(i).is_some_and(Unit::is_byline);
-    let listing = (0..units.len()).any(|i| units[i].is_heading_like() && is_byline(i + 1));
+    let is_byline = |i: usize| units.get(i).is_some_and(|u| u.byline.is_some());
+    let listing = (0..units.len()).any(|i| units[i].heading_like && is_byline(i + 1));
     let is_headline = |i: usize| {
         let unit = &units[i];
         let next = units.get(i + 1);
         if listing {
-            unit.is_heading_like() && is_byline(i + 1)
+            unit.heading_like && is_byline(i + 1)
         } else {
-            unit.is_heading_like() && next.is_some_and(|n| !n.is_heading_like() || n.is_byline())
+            unit.heading_like && next.is_some_and(|n| !n.heading_like || n.byline.is_some())
         }
     };
 
@@ -85,7 +85,7 @@ pub fn parse(stem: &str, text: &str, options: &ParseOptions) -> Seed {
         i = 1;
     }
     let masthead_follows = units.get(i).is_some_and(|u| {
-        u.is_heading_like()
+        u.heading_like
             && options
                 .mastheads
                 .iter()
@@ -125,7 +125,7 @@ pub fn parse(stem: &str, text: &str, options: &ParseOptions) -> Seed {
             words: 0,
             blocks: Vec::new(),
         };
-        if let Some(byline) = units.get(i).and_then(|u| u.byline()) {
+        if let Some(byline) = units.get(i).and_then(|u| u.byline.clone()) {
             story.author = Some(byline.author);
             story.role = byline.role;
             story.published = match byline.when {
@@ -148,7 +148,7 @@ pub fn parse(stem: &str, text: &str, options: &ParseOptions) -> Seed {
         while i < units.len() && !is_headline(i) {
             let unit = &units[i];
             let is_subhead =
-                listing && unit.is_heading_like() && i + 1 < units.len() && !is_headline(i + 1);
+                listing && unit.heading_like && i + 1 < units.len() && !is_headline(i + 1);
             push_block(&mut story.blocks, unit, is_subhead);
             i += 1;
         }
@@ -198,7 +198,7 @@ enum Kind {
 }
 
 /// A paragraph-sized piece of the document: consecutive text lines joined, or
-/// one bullet item.
+/// one bullet item, with its shape worked out once.
 #[derive(Debug, Clone)]
 struct Unit {
     kind: Kind,
@@ -207,30 +207,42 @@ struct Unit {
     text: String,
     /// 1-based line where the unit starts.
     line: usize,
-    /// How many source lines it spans.
-    lines: usize,
+    /// Short, one line, and not ending like a sentence: a headline or subhead.
+    heading_like: bool,
+    /// The unit read as a byline, if it is one.
+    byline: Option<byline::Byline>,
 }
 
 impl Unit {
-    /// Short, one line, and not ending like a sentence: a headline or subhead.
-    fn is_heading_like(&self) -> bool {
-        self.kind == Kind::Text
-            && self.lines == 1
-            && self.text.split_whitespace().count() <= MAX_HEADING_WORDS
-            && self.text.chars().count() <= MAX_HEADING_CHARS
-            && !ends_like_a_sentence(&self.text)
+    fn new(kind: Kind, text: String, line: usize) -> Unit {
+        let mut unit = Unit {
+            kind,
+            text,
+            line,
+            heading_like: false,
+            byline: None,
+        };
+        unit.classify(1);
+        unit
     }
 
-    fn byline(&self) -> Option<byline::Byline> {
-        if self.kind == Kind::Text && self.lines == 1 {
+    /// Works out the shape from the text and the number of source lines.
+    fn classify(&mut self, lines: usize) {
+        let one_text_line = self.kind == Kind::Text && lines == 1;
+        // Bounded counts: a long paragraph is rejected without a full scan.
+        self.heading_like = one_text_line
+            && !ends_like_a_sentence(&self.text)
+            && self.text.chars().nth(MAX_HEADING_CHARS).is_none()
+            && self
+                .text
+                .split_whitespace()
+                .nth(MAX_HEADING_WORDS)
+                .is_none();
+        self.byline = if one_text_line {
             byline::parse(&self.text)
         } else {
             None
-        }
-    }
-
-    fn is_byline(&self) -> bool {
-        self.byline().is_some()
+        };
     }
 }
 
@@ -247,8 +259,13 @@ const BULLETS: &[char] = &['•', '◦', '▪', '‣', '·', '*', '-', '–'];
 /// endings, trailing spaces and no-break spaces.
 fn lex(text: &str) -> Vec<Unit> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let text: std::borrow::Cow<'_, str> = if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n").into()
+    } else {
+        text.into()
+    };
     let mut units: Vec<Unit> = Vec::new();
+    let mut lines_in_last = 0;
     let mut previous: Option<Kind> = None;
     for (index, raw) in text.split('\n').enumerate() {
         let line = index + 1;
@@ -258,12 +275,8 @@ fn lex(text: &str) -> Vec<Unit> {
             continue;
         }
         if let Some(item) = bullet_item(raw) {
-            units.push(Unit {
-                kind: Kind::Bullet,
-                text: normalise(item),
-                line,
-                lines: 1,
-            });
+            units.push(Unit::new(Kind::Bullet, normalise(item), line));
+            lines_in_last = 1;
             previous = Some(Kind::Bullet);
             continue;
         }
@@ -278,15 +291,12 @@ fn lex(text: &str) -> Vec<Unit> {
             Some(last) if continues => {
                 last.text.push(' ');
                 last.text.push_str(&normalised);
-                last.lines += 1;
+                lines_in_last += 1;
+                last.classify(lines_in_last);
             }
             _ => {
-                units.push(Unit {
-                    kind: Kind::Text,
-                    text: normalised,
-                    line,
-                    lines: 1,
-                });
+                units.push(Unit::new(Kind::Text, normalised, line));
+                lines_in_last = 1;
                 previous = Some(Kind::Text);
             }
         }

@@ -1,0 +1,91 @@
+//! The compose pipeline on the example issue, stage by stage.
+//!
+//! `cargo bench --bench compose`. Whole-process time against MJML is measured
+//! by `bench/compose.sh`; see the README.
+
+use std::path::Path;
+
+use catchup::config::Newsletter;
+use catchup::diagnostic::Source;
+use catchup::issue::Issue;
+use catchup::message::{Purpose, Reader, Template};
+use catchup::render;
+use catchup::story::{Library, ParseOptions, parse};
+
+fn main() {
+    divan::main();
+}
+
+fn repo(relative: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+fn inputs() -> (Newsletter, Library, Source) {
+    let newsletter = Newsletter::load(&repo("config/newsletter.toml")).expect("settings");
+    let options = ParseOptions {
+        mastheads: vec![newsletter.name.clone()],
+    };
+    let library = Library::load(&repo("seeds"), &options).expect("seeds");
+    let issue = repo("config/issues/2018-07-27.toml");
+    let text = std::fs::read_to_string(&issue).expect("issue");
+    (newsletter, library, Source::new(issue, text))
+}
+
+/// Parsing all five seeds (51 KB of text) from memory.
+#[divan::bench]
+fn parse_seeds(bencher: divan::Bencher) {
+    let seeds: Vec<(String, String)> = std::fs::read_dir(repo("seeds"))
+        .expect("seeds")
+        .map(|e| {
+            let path = e.expect("entry").path();
+            let stem = path
+                .file_stem()
+                .expect("stem")
+                .to_string_lossy()
+                .into_owned();
+            (stem, std::fs::read_to_string(&path).expect("read"))
+        })
+        .collect();
+    let options = ParseOptions::default();
+    bencher.bench(|| {
+        seeds
+            .iter()
+            .map(|(stem, text)| parse(stem, text, &options).stories.len())
+            .sum::<usize>()
+    });
+}
+
+/// Issue TOML → resolved issue → HTML (maud) → CSS inlined → text → message
+/// template: everything `preview` does per issue, without file I/O.
+#[divan::bench]
+fn compose_example_issue(bencher: divan::Bencher) {
+    let (newsletter, library, source) = inputs();
+    bencher.bench(|| {
+        let issue = Issue::parse(source.clone(), &library, &newsletter).expect("issue");
+        let rendered = render::render(&issue, &newsletter).expect("render");
+        Template::new(&issue, &newsletter, &rendered)
+    });
+}
+
+/// The CSS inliner alone, the costliest stage.
+#[divan::bench]
+fn render_and_inline(bencher: divan::Bencher) {
+    let (newsletter, library, source) = inputs();
+    let issue = Issue::parse(source, &library, &newsletter).expect("issue");
+    bencher.bench(|| render::render(&issue, &newsletter).expect("render"));
+}
+
+/// One reader's copy from the template: what a list send does per reader.
+#[divan::bench]
+fn personalise_one_reader(bencher: divan::Bencher) {
+    let (newsletter, library, source) = inputs();
+    let issue = Issue::parse(source, &library, &newsletter).expect("issue");
+    let rendered = render::render(&issue, &newsletter).expect("render");
+    let template = Template::new(&issue, &newsletter, &rendered);
+    let reader = Reader {
+        email: "ann.lee@nhs.example".parse().expect("address"),
+        name: Some("Ann Lee".into()),
+    };
+    let date = chrono::DateTime::UNIX_EPOCH;
+    bencher.bench(|| template.message(&reader, Purpose::List, date).len());
+}
