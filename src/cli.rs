@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use chrono::{DateTime, Utc};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// Compose an HSJ Catch Up-style weekly email from plain-text news, preview it
 /// and send it.
@@ -30,6 +31,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Write an issue's HTML, text and .eml previews, and the archive index.
     Preview(PreviewArgs),
+    /// Send an issue: a test to a few addresses, or to the whole list.
+    Send(SendArgs),
 }
 
 #[derive(Debug, Args)]
@@ -58,4 +61,57 @@ pub struct PreviewArgs {
     /// Where to write [default: the newsletter's previews folder].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("who").required(true).args(["to", "all"])))]
+pub struct SendArgs {
+    /// The issue file.
+    pub issue: PathBuf,
+    /// A test send to these addresses only (comma-separated), subject
+    /// prefixed `[TEST]`, nothing recorded.
+    #[arg(long, value_name = "ADDRESSES", value_delimiter = ',')]
+    pub to: Vec<String>,
+    /// The list send: every subscriber not yet sent this issue.
+    #[arg(long)]
+    pub all: bool,
+    /// Say who would get what, and touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The subscriber CSV [default: the newsletter's].
+    #[arg(long, value_name = "FILE")]
+    pub subscribers: Option<PathBuf>,
+    /// Where ledgers and locks live [default: the newsletter's, `state/`].
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Send through this server for one run instead of `[smtp]`:
+    /// smtp://host:port, smtp://host:587?tls=required, smtps://user:pass@host.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CATCHUP_SMTP_URL",
+        hide_env_values = true
+    )]
+    pub smtp: Option<String>,
+    /// Allow an unencrypted `--smtp` URL to a host that is not loopback.
+    #[arg(long)]
+    pub insecure: bool,
+    /// `file` writes each message into previews/outbox/<issue>/ instead.
+    #[arg(long, value_enum, default_value_t = Transport::Smtp)]
+    pub transport: Transport,
+    /// Send again to readers whose delivery an earlier run left uncertain.
+    #[arg(long)]
+    pub resend_uncertain: bool,
+    /// Send again to readers an earlier run was refused for (5xx).
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Act as if it were this moment (RFC 3339): sets the `Date` header.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    Smtp,
+    File,
 }

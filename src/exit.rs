@@ -3,8 +3,11 @@
 
 use std::process::ExitCode;
 
+use crate::deliver::ledger::LedgerError;
+use crate::deliver::smtp::ConnectError;
 use crate::diagnostic::Diagnostics;
 use crate::story::LoadError;
+use crate::subscribers::ListError;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +20,14 @@ pub enum Exit {
     Failure = 1,
     /// The input or configuration is wrong: fix it and run again.
     Config = 2,
+    /// The send finished, but some readers were refused (5xx) or their
+    /// delivery is uncertain. Each is named in the output.
+    ReadersFailed = 3,
+    /// The send stopped before every reader was tried, or some were only
+    /// deferred (4xx): the server was unavailable. Run again to resume.
+    Unavailable = 4,
+    /// Another run holds the lock.
+    Locked = 5,
 }
 
 impl From<Exit> for ExitCode {
@@ -28,9 +39,23 @@ impl From<Exit> for ExitCode {
 /// The exit code for an error, from the first cause in its chain that has one.
 pub fn code_for(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
-        if cause.is::<LoadError>() || cause.is::<Diagnostics>() {
+        if let Some(LedgerError::Locked { .. }) = cause.downcast_ref::<LedgerError>() {
+            return Exit::Locked;
+        }
+        if cause.is::<LoadError>()
+            || cause.is::<Diagnostics>()
+            || cause.is::<ListError>()
+            || cause.is::<ConnectError>()
+            || cause.is::<ConfigError>()
+        {
             return Exit::Config;
         }
     }
     Exit::Failure
 }
+
+/// A configuration mistake found outside a configuration file (a bad
+/// `--to` address, no `[smtp]` at all): exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);

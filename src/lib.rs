@@ -10,21 +10,27 @@
 //! 4. [`message`]: rendered issue → one MIME message per reader;
 //!    [`check`] measures it against what mail clients tolerate.
 //! 5. [`preview`]: the files a person opens to look at an issue.
+//! 6. [`deliver`]: test sends, and list sends to [`subscribers`] with a
+//!    durable ledger, through SMTP.
 //!
 //! [`command`] wires the stages together for each subcommand; `main.rs` only
 //! parses arguments and maps the outcome to an exit code ([`exit`]).
 
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod command;
 pub mod config;
+pub mod deliver;
 pub mod diagnostic;
 pub mod exit;
 pub mod issue;
+pub mod log;
 pub mod message;
 pub mod preview;
 pub mod render;
 pub mod story;
+pub mod subscribers;
 
 pub use cli::Cli;
 pub use exit::Exit;

@@ -11,7 +11,6 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use lettre::Address;
-use lettre::address::Envelope;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, Message, MultiPart, SinglePart};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -40,8 +39,12 @@ impl Reader {
     /// A short, stable, opaque id for the reader: the first 16 hex digits of
     /// SHA-256 of the lower-cased address. Used in Message-IDs and `{id}`.
     pub fn id(&self) -> String {
-        let digest = Sha256::digest(self.email.to_string().to_lowercase().as_bytes());
+        let digest = address_digest(self.email.as_ref());
         digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn key(&self) -> ReaderKey {
+        ReaderKey::of(self.email.as_ref())
     }
 
     fn mailbox(&self) -> Mailbox {
@@ -53,6 +56,25 @@ impl Reader {
             .filter(|n| !n.is_empty());
         Mailbox::new(name, self.email.clone())
     }
+}
+
+/// A reader's identity in 16 bytes: the first half of SHA-256 of the
+/// lower-cased address. Ledgers, duplicate checks and the suppression list
+/// keep these rather than strings, so memory stays small as lists grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReaderKey(u128);
+
+impl ReaderKey {
+    pub fn of(email: &str) -> ReaderKey {
+        let digest = address_digest(email);
+        let mut half = [0u8; 16];
+        half.copy_from_slice(&digest[..16]);
+        ReaderKey(u128::from_be_bytes(half))
+    }
+}
+
+fn address_digest(email: &str) -> [u8; 32] {
+    Sha256::digest(email.to_lowercase().as_bytes()).into()
 }
 
 /// What a message is for; it decides the subject prefix and Message-ID.
@@ -130,10 +152,14 @@ impl Template {
         }
     }
 
-    /// The SMTP envelope: our `From` address to the reader alone.
-    pub fn envelope(&self, reader: &Reader) -> Envelope {
-        Envelope::new(Some(self.from.email.clone()), vec![reader.email.clone()])
-            .expect("one recipient is never empty")
+    /// The envelope sender (`MAIL FROM`): the `From` address.
+    pub fn envelope_from(&self) -> Address {
+        self.from.email.clone()
+    }
+
+    /// The issue's name, e.g. `2018-07-27`.
+    pub fn issue(&self) -> &str {
+        &self.issue
     }
 
     /// The quoted-printable text and HTML bodies for one unsubscribe URL:

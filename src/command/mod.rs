@@ -4,6 +4,7 @@
 mod check;
 pub mod compose;
 mod preview;
+mod send;
 mod stories;
 
 use anyhow::Context as _;
@@ -24,5 +25,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Stories(args) => stories::run(&cli.config, &args),
         Command::Check(args) => check::run(&cli.config, &args),
         Command::Preview(args) => preview::run(&cli.config, &args),
+        Command::Send(args) => send::run(&cli.config, &args),
     }
 }

@@ -5,4 +5,5 @@ mod support;
 
 mod check;
 mod preview;
+mod send;
 mod stories;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod mime;
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,36 @@ impl Project {
         project
     }
 
+    /// Points `[smtp]` at a loopback server, with short delays so that
+    /// retries are quick; `extra` adds or overrides settings.
+    pub fn use_smtp(&self, port: u16, extra: &str) {
+        let mut settings = self.read("config/newsletter.toml");
+        settings.push_str(&format!(
+            "\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n{extra}\n"
+        ));
+        for (key, value) in [("retry_delay_ms", "20"), ("timeout_secs", "5")] {
+            if !extra.contains(key) {
+                settings.push_str(&format!("{key} = {value}\n"));
+            }
+        }
+        self.write("config/newsletter.toml", settings);
+    }
+
+    /// Writes `config/subscribers.csv` with `n` readers
+    /// (`reader<i>@nhs.example`, "Reader <i>"), then `extra` rows.
+    pub fn subscribers(&self, n: usize, extra: &str) -> Vec<String> {
+        let mut csv = String::from("email,name,team\n");
+        let mut emails = Vec::new();
+        for i in 1..=n {
+            let email = format!("reader{i}@nhs.example");
+            csv.push_str(&format!("{email},Reader {i},team{}\n", i % 7));
+            emails.push(email);
+        }
+        csv.push_str(extra);
+        self.write("config/subscribers.csv", csv);
+        emails
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -61,6 +92,19 @@ impl Project {
             String::from_utf8(out.stdout).expect("utf8 stdout"),
             String::from_utf8(out.stderr).expect("utf8 stderr"),
         )
+    }
+
+    /// `catchup` as a plain process, for tests that start it in the
+    /// background and kill it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("catchup"))
+            .current_dir(self.path())
+            .env_remove("CATCHUP_SMTP_URL")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start catchup")
     }
 
     /// `catchup` started in this project.

@@ -1,4 +1,5 @@
 //! `config/newsletter.toml`: what stays the same from week to week.
+//! `[smtp]` is in [`smtp`].
 //!
 //! [`Newsletter::parse`] takes the text (so tests feed strings);
 //! [`Newsletter::load`] reads the file. Every problem is a [`Diagnostic`] that
@@ -14,6 +15,10 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Source, read_source};
+
+pub mod smtp;
+
+pub use smtp::{Security, Smtp};
 
 /// Where the newsletter configuration lives unless `--config` says otherwise.
 pub const DEFAULT_PATH: &str = "config/newsletter.toml";
@@ -34,6 +39,8 @@ pub struct Newsletter {
     pub unsubscribe: Unsubscribe,
     pub colours: Colours,
     pub paths: Paths,
+    /// Where to send; absent until configured (`--smtp` can stand in).
+    pub smtp: Option<Smtp>,
     /// The file the settings came from, for diagnostics raised later.
     pub source: Source,
     /// Problems that do not stop a send, such as a colour with poor contrast.
@@ -123,6 +130,7 @@ struct File {
     colours: Spanned<Colours>,
     #[serde(default)]
     paths: Paths,
+    smtp: Option<smtp::SmtpFile>,
 }
 
 #[derive(Deserialize)]
@@ -187,6 +195,7 @@ impl Newsletter {
                 }
             });
         check_colours(&source, &file.colours, &mut problems);
+        let smtp = file.smtp.map(|s| s.validate(&source, &mut problems));
 
         if problems.iter().any(Diagnostic::is_error) {
             return Err(Diagnostics(problems));
@@ -205,6 +214,7 @@ impl Newsletter {
             },
             colours: file.colours.into_inner(),
             paths: file.paths,
+            smtp,
             source,
             warnings: problems,
         })
@@ -409,6 +419,31 @@ url = "https://hsj.example/u?e={email}"
                 .expect("position")
                 .starts_with("newsletter.toml:14:")
         );
+    }
+
+    #[test]
+    fn smtp_settings_are_validated_where_they_are_written() {
+        let text = format!(
+            "{MINIMAL}\n[smtp]\nhost = \"mail.example.com\"\nsecurity = \"none\"\nconnections = 0\n"
+        );
+        let err = parse(&text).expect_err("two problems");
+        let messages: Vec<&str> = err.0.iter().map(|d| d.message.as_str()).collect();
+        assert!(messages[0].contains("not a loopback host"), "{messages:?}");
+        assert_eq!(
+            err.0[0].position().as_deref(),
+            Some("newsletter.toml:15:12")
+        );
+        assert!(
+            messages[1].contains("connections must be 1 to 64"),
+            "{messages:?}"
+        );
+
+        let ok =
+            format!("{MINIMAL}\n[smtp]\nhost = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\n");
+        let smtp = parse(&ok).expect("valid").smtp.expect("smtp");
+        assert_eq!(smtp.describe(), "127.0.0.1:2525 (none)");
+        assert_eq!(smtp.connections, 4);
+        assert_eq!(smtp.origin, "[smtp] in newsletter.toml:14");
     }
 
     #[test]

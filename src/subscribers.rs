@@ -1,0 +1,419 @@
+//! The subscriber list and the suppression list.
+//!
+//! Subscribers are a CSV file with a header row: an `email` column, an
+//! optional `name` column, and any other columns (ignored). The file is read
+//! as a stream of [`Row`]s, each with its line number, so that a bad row is
+//! reported where it is and memory stays flat however long the list.
+//!
+//! The suppression list (readers who unsubscribed or bounced hard) is a CSV
+//! with an `email` column, or simply one address per line. Nobody on it is
+//! ever sent to.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use lettre::Address;
+
+use crate::message::{Reader, ReaderKey};
+
+/// One data row of the subscriber file.
+#[derive(Debug)]
+pub struct Row {
+    /// The 1-based line the row starts on.
+    pub line: u64,
+    /// The reader, or why the row cannot be used.
+    pub reader: Result<Reader, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("cannot read the subscriber list `{}`: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("the subscriber list `{}` has no `email` column in its header row (found: {found})", path.display())]
+    NoEmailColumn { path: PathBuf, found: String },
+}
+
+/// A stream of rows from a subscriber file.
+pub struct Subscribers {
+    records: csv::StringRecordsIntoIter<File>,
+    lines: LineCounter,
+    email: usize,
+    name: Option<usize>,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Subscribers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscribers").finish_non_exhaustive()
+    }
+}
+
+impl Subscribers {
+    /// Opens the file and finds its columns.
+    ///
+    /// # Errors
+    /// The file cannot be opened, or its header has no `email` column.
+    pub fn open(path: &Path) -> Result<Subscribers, ListError> {
+        let read_error = |source| ListError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_path(path)
+            .map_err(read_error)?;
+        let headers = reader.headers().map_err(read_error)?.clone();
+        let column = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h.trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
+        };
+        let email = column("email").ok_or_else(|| ListError::NoEmailColumn {
+            path: path.to_path_buf(),
+            found: headers.iter().collect::<Vec<_>>().join(","),
+        })?;
+        let name = column("name");
+        Ok(Subscribers {
+            records: reader.into_records(),
+            lines: LineCounter::open(path).map_err(|e| read_error(e.into()))?,
+            email,
+            name,
+            finished: false,
+        })
+    }
+}
+
+impl Iterator for Subscribers {
+    type Item = Row;
+
+    fn next(&mut self) -> Option<Row> {
+        if self.finished {
+            return None;
+        }
+        let record = match self.records.next()? {
+            Ok(record) => record,
+            Err(e) => {
+                let line = self.lines.line_of(e.position());
+                // An I/O error ends the stream; a bad row (say, invalid
+                // UTF-8) is skipped and reading goes on.
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    self.finished = true;
+                }
+                return Some(Row {
+                    line,
+                    reader: Err(row_error_message(&e)),
+                });
+            }
+        };
+        let line = self.lines.line_of(record.position());
+        let email = record.get(self.email).unwrap_or("").trim();
+        let reader = if email.is_empty() {
+            Err("no email address".to_string())
+        } else {
+            Address::from_str(email)
+                .map_err(|e| format!("`{email}` is not an email address ({e})"))
+                .map(|address| Reader {
+                    email: address,
+                    name: self
+                        .name
+                        .and_then(|i| record.get(i))
+                        .map(clean_name)
+                        .filter(|n| !n.is_empty()),
+                })
+        };
+        Some(Row { line, reader })
+    }
+}
+
+/// Line numbers for csv records, counted from their byte offsets.
+///
+/// csv's own `Position::line` is wrong after CRLF line endings and skips
+/// blank lines (see: BurntSushi/rust-csv#395). Its byte offset is where the
+/// previous record's terminator began to be read, so it may point at line
+/// breaks and blank lines before the record. A second reader over the same
+/// file counts newlines up to the offset and through those breaks (a record
+/// never starts with a raw CR or LF), so the count stays exact and streaming.
+struct LineCounter {
+    reader: BufReader<File>,
+    byte: u64,
+    newlines: u64,
+}
+
+impl LineCounter {
+    fn open(path: &Path) -> std::io::Result<LineCounter> {
+        Ok(LineCounter {
+            reader: BufReader::new(File::open(path)?),
+            byte: 0,
+            newlines: 0,
+        })
+    }
+
+    /// The 1-based line at a record's position (records come in order).
+    fn line_of(&mut self, position: Option<&csv::Position>) -> u64 {
+        let Some(target) = position.map(csv::Position::byte) else {
+            return 0;
+        };
+        while self.byte < target {
+            let Ok(buffer) = self.reader.fill_buf() else {
+                break;
+            };
+            if buffer.is_empty() {
+                break;
+            }
+            let take = usize::try_from(target - self.byte)
+                .unwrap_or(usize::MAX)
+                .min(buffer.len());
+            self.newlines += buffer[..take].iter().filter(|&&b| b == b'\n').count() as u64;
+            self.reader.consume(take);
+            self.byte += take as u64;
+        }
+        // Line breaks and blank lines before the record itself.
+        loop {
+            let (breaks, newlines, whole_buffer) = match self.reader.fill_buf() {
+                Ok(buffer) if !buffer.is_empty() => {
+                    let breaks = buffer
+                        .iter()
+                        .take_while(|&&b| b == b'\r' || b == b'\n')
+                        .count();
+                    let newlines = buffer[..breaks].iter().filter(|&&b| b == b'\n').count();
+                    (breaks, newlines as u64, breaks == buffer.len())
+                }
+                _ => break,
+            };
+            self.reader.consume(breaks);
+            self.byte += breaks as u64;
+            self.newlines += newlines;
+            if !whole_buffer {
+                break;
+            }
+        }
+        self.newlines + 1
+    }
+}
+
+fn row_error_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// A display name with control characters (CR, LF, tab...) turned into
+/// spaces and runs of spaces collapsed: a name can never break a header.
+fn clean_name(raw: &str) -> String {
+    raw.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Addresses never to send to.
+#[derive(Debug, Default)]
+pub struct Suppressed {
+    keys: HashSet<ReaderKey>,
+    /// Lines that are not addresses, as `file:line: why`.
+    pub warnings: Vec<String>,
+}
+
+impl Suppressed {
+    /// Reads the suppression list; a missing file is an empty list.
+    ///
+    /// # Errors
+    /// The file exists but cannot be read.
+    pub fn load(path: &Path) -> Result<Suppressed, ListError> {
+        let read_error = |source| ListError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        if !path.exists() {
+            return Ok(Suppressed::default());
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_path(path)
+            .map_err(read_error)?;
+        let mut lines = LineCounter::open(path).map_err(|e| read_error(e.into()))?;
+        let mut suppressed = Suppressed::default();
+        let mut column = 0;
+        for (index, record) in reader.records().enumerate() {
+            let record = match record {
+                Ok(record) => record,
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => return Err(read_error(e)),
+                Err(e) => {
+                    let line = lines.line_of(e.position());
+                    suppressed.warnings.push(format!(
+                        "{}:{line}: {}",
+                        path.display(),
+                        row_error_message(&e)
+                    ));
+                    continue;
+                }
+            };
+            // A header row with an `email` column says which column to read.
+            if index == 0
+                && let Some(i) = record.iter().position(|h| {
+                    h.trim_start_matches('\u{feff}')
+                        .eq_ignore_ascii_case("email")
+                })
+            {
+                column = i;
+                continue;
+            }
+            let line = lines.line_of(record.position());
+            let email = record.get(column).unwrap_or("").trim();
+            if email.is_empty() || email.starts_with('#') {
+                continue;
+            }
+            match Address::from_str(email) {
+                Ok(address) => {
+                    suppressed.keys.insert(ReaderKey::of(address.as_ref()));
+                }
+                Err(e) => suppressed.warnings.push(format!(
+                    "{}:{line}: `{email}` is not an email address ({e}); it cannot match anyone",
+                    path.display()
+                )),
+            }
+        }
+        Ok(suppressed)
+    }
+
+    pub fn contains(&self, key: ReaderKey) -> bool {
+        self.keys.contains(&key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &[u8]) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    #[test]
+    fn rows_carry_their_line_and_bad_rows_say_why() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            &dir,
+            "s.csv",
+            b"name,email,team\nAnn Lee,ann@nhs.example,finance\n,bob@nhs.example\nNo Email,,x\nBad,not-an-address\n\"Multi\nline\",carol@nhs.example\nBytes,\xff@x\n",
+        );
+        let rows: Vec<Row> = Subscribers::open(&path).expect("open").collect();
+        type Summary = (u64, Result<(String, Option<String>), String>);
+        let summary: Vec<Summary> = rows
+            .into_iter()
+            .map(|r| (r.line, r.reader.map(|r| (r.email.to_string(), r.name))))
+            .collect();
+        assert_eq!(
+            summary[0],
+            (2, Ok(("ann@nhs.example".into(), Some("Ann Lee".into()))))
+        );
+        assert_eq!(summary[1], (3, Ok(("bob@nhs.example".into(), None))));
+        assert_eq!(summary[2], (4, Err("no email address".into())));
+        assert_eq!(summary[3].0, 5);
+        assert!(
+            summary[3]
+                .1
+                .as_ref()
+                .expect_err("bad")
+                .starts_with("`not-an-address` is not an email address")
+        );
+        // A quoted name with a line break: the break never reaches a header.
+        assert_eq!(
+            summary[4],
+            (
+                6,
+                Ok(("carol@nhs.example".into(), Some("Multi line".into())))
+            )
+        );
+        assert_eq!(summary[5], (8, Err("the row is not valid UTF-8".into())));
+        assert_eq!(summary.len(), 6);
+    }
+
+    /// See: BurntSushi/rust-csv#395, csv's own line numbers are wrong here.
+    #[test]
+    fn line_numbers_are_right_after_crlf_and_blank_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            &dir,
+            "s.csv",
+            b"email,name\r\na@nhs.example,A\r\n\r\n\r\nbad,B\r\n\"c@nhs.example\",\"two\r\nlines\"\r\nworse,D\r\n",
+        );
+        let lines: Vec<u64> = Subscribers::open(&path)
+            .expect("open")
+            .map(|r| r.line)
+            .collect();
+        assert_eq!(lines, [2, 5, 6, 8]);
+    }
+
+    #[test]
+    fn a_list_without_an_email_column_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, "s.csv", b"name,address\nAnn,ann@nhs.example\n");
+        let err = Subscribers::open(&path).expect_err("no email column");
+        assert!(
+            err.to_string()
+                .contains("has no `email` column in its header row (found: name,address)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn suppression_accepts_csv_or_a_plain_list() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let csv = write(
+            &dir,
+            "s.csv",
+            b"reason,email\nbounced,Ann@NHS.example\nunsubscribed,bob@nhs.example\n",
+        );
+        let list = Suppressed::load(&csv).expect("csv");
+        assert!(
+            list.contains(ReaderKey::of("ann@nhs.example")),
+            "case-insensitive"
+        );
+        assert_eq!(list.len(), 2);
+
+        let plain = write(
+            &dir,
+            "p.txt",
+            b"carol@nhs.example\n# a comment\n\nnot an address\n",
+        );
+        let list = Suppressed::load(&plain).expect("plain");
+        assert!(list.contains(ReaderKey::of("carol@nhs.example")));
+        assert_eq!(list.len(), 1);
+        assert_eq!(list.warnings.len(), 1);
+        assert!(
+            list.warnings[0].contains("p.txt:4: `not an address` is not an email address"),
+            "{:?}",
+            list.warnings
+        );
+
+        assert!(
+            Suppressed::load(&dir.path().join("missing.csv"))
+                .expect("missing")
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,585 @@
+//! `catchup send` against a real SMTP server (aiosmtpd) on loopback: each
+//! reader exactly once, the right headers, and every fault survived.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use crate::support::smtp::SmtpServer;
+use crate::support::{Project, files_under, mime};
+
+const ISSUE: &str = "config/issues/2018-07-27.toml";
+
+/// How many times the server accepted a message for each recipient.
+fn counts(server: &SmtpServer) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for d in server.deliveries() {
+        assert_eq!(
+            d.rcpts,
+            std::slice::from_ref(&d.rcpt),
+            "one recipient per message"
+        );
+        *counts.entry(d.rcpt).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn set(emails: &[String]) -> BTreeSet<String> {
+    emails.iter().cloned().collect()
+}
+
+#[test]
+fn a_test_send_goes_to_the_given_addresses_only_and_records_nothing() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "");
+    project.subscribers(5, "");
+    let (code, stdout, stderr) =
+        project.run(&["send", ISSUE, "--to", "ed@hsj.example,sub@hsj.example"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(stdout, "test send: 2 sent, 0 failed, 0 uncertain\n");
+
+    let deliveries = server.deliveries();
+    let rcpts: Vec<&str> = deliveries.iter().map(|d| d.rcpt.as_str()).collect();
+    assert_eq!(rcpts, ["ed@hsj.example", "sub@hsj.example"]);
+    for d in &deliveries {
+        let message = mime::parse(&server.message(d.n));
+        assert_eq!(
+            message.subject,
+            "[TEST] Bold ambition for mental health, and the debt mountain"
+        );
+        assert!(
+            message.message_id.contains(".test-"),
+            "{}",
+            message.message_id
+        );
+        assert_eq!(d.mail_from, "catchup@hsj.example");
+    }
+    assert!(
+        !project.path().join("state").exists(),
+        "a test send records nothing"
+    );
+}
+
+#[test]
+fn a_list_send_reaches_each_reader_exactly_once_with_their_own_headers() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "");
+    let readers = project.subscribers(300, "");
+    let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("2018-07-27: sent 300, failed 0, uncertain 0, not delivered 0;"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(" INFO send.done issue=2018-07-27 sent=300 failed=0"),
+        "{stderr}"
+    );
+
+    let counts = counts(&server);
+    assert_eq!(
+        counts.keys().cloned().collect::<BTreeSet<_>>(),
+        set(&readers)
+    );
+    assert!(counts.values().all(|&n| n == 1), "a reader got two copies");
+
+    let mut message_ids = BTreeSet::new();
+    for d in server.deliveries() {
+        let raw = server.message(d.n);
+        let m = mime::parse(&raw);
+        let i: usize = d
+            .rcpt
+            .trim_start_matches("reader")
+            .trim_end_matches("@nhs.example")
+            .parse()
+            .expect("number");
+        assert_eq!(m.to_address, d.rcpt);
+        assert_eq!(m.to_name.as_deref(), Some(format!("Reader {i}").as_str()));
+        assert_eq!(
+            m.subject,
+            "Bold ambition for mental health, and the debt mountain"
+        );
+        let url = format!(
+            "https://hsj.example/unsubscribe?email=reader{i}%40nhs.example&issue=2018-07-27"
+        );
+        assert_eq!(
+            m.header("List-Unsubscribe"),
+            format!("<{url}>, <mailto:unsubscribe@hsj.example?subject=unsubscribe>")
+        );
+        assert_eq!(
+            m.header("List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click"
+        );
+        assert_eq!(m.count("Date"), 1);
+        assert!(m.message_id.starts_with("2018-07-27.") && m.message_id.ends_with("@hsj.example"));
+        assert!(
+            message_ids.insert(m.message_id.clone()),
+            "Message-IDs are per reader"
+        );
+        assert_eq!(m.part_types, ["text/plain", "text/html"]);
+        // The personal link in both parts, and nobody else's.
+        assert!(
+            m.html.contains(&url.replace('&', "&amp;")),
+            "html has the reader's link"
+        );
+        assert!(m.text.contains(&url), "text has the reader's link");
+        assert!(!m.html.contains("unsubscribe.invalid") && !m.text.contains("unsubscribe.invalid"));
+        assert!(mime::longest_line(&raw) <= 998);
+    }
+
+    // A second run sends nothing and says so.
+    let (code, stdout, _) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with("2018-07-27: already complete, nothing to send (300 sent earlier"),
+        "{stdout}"
+    );
+    assert_eq!(server.deliveries().len(), 300);
+}
+
+#[test]
+fn the_message_id_is_the_same_for_a_reader_across_runs() {
+    let server = SmtpServer::start(&["--rcpt-451", "reader2@*"]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "retries = 1\n");
+    project.subscribers(2, "");
+    let (code, _, _) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 4, "reader2 deferred");
+    // The Message-ID depends only on issue and reader.
+    let first = mime::parse(&server.message(1)).message_id;
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(b"reader1@nhs.example");
+    let id: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(first, format!("2018-07-27.{id}@hsj.example"));
+}
+
+#[test]
+fn temporary_and_permanent_refusals_are_handled_per_reader() {
+    // reader3 is greylisted twice, reader7 always refused for now, reader9
+    // refused for good.
+    let server = SmtpServer::start(&[
+        "--rcpt-451",
+        "reader3@*:2",
+        "--rcpt-451",
+        "reader7@*",
+        "--rcpt-550",
+        "reader9@*",
+    ]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "retries = 3\n");
+    let readers = project.subscribers(20, "");
+    let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(
+        code, 4,
+        "a deferred reader means: run again\n{stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("sent 18, failed 1, uncertain 0, not delivered 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "  failed reader9@nhs.example: permanent error (550): 5.1.1 No such user here"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 reader(s) deferred after repeated temporary failures"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("WARN send.deferred reader=reader7@nhs.example attempts=4"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("send.retry reader=reader3@nhs.example")
+            .count(),
+        2,
+        "{stderr}"
+    );
+
+    let expected: BTreeSet<String> = readers
+        .iter()
+        .filter(|r| !r.starts_with("reader7@") && !r.starts_with("reader9@"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        counts(&server).keys().cloned().collect::<BTreeSet<_>>(),
+        expected
+    );
+
+    // The server stops refusing reader7: the next run sends to reader7 only,
+    // and never to reader9 (refused for good).
+    let server = SmtpServer::restart(server, &["--rcpt-550", "reader9@*"]);
+    let (code, stdout, _) = project.run(&["send", ISSUE, "--all", "--smtp", &server.url()]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.starts_with("2018-07-27: sent 1, failed 0"),
+        "{stdout}"
+    );
+    let counts = counts(&server);
+    assert_eq!(counts.get("reader7@nhs.example"), Some(&1));
+    assert_eq!(counts.get("reader9@nhs.example"), None);
+    assert!(counts.values().all(|&n| n == 1));
+}
+
+#[test]
+fn a_server_that_goes_away_ends_the_run_and_the_next_run_finishes() {
+    let server = SmtpServer::start(&["--vanish-after", "50"]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "retries = 2\n");
+    let readers = project.subscribers(200, "");
+    let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("stopped early: server unavailable: cannot connect to 127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("run the same command again to resume"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("ERROR smtp.gave_up"), "{stderr}");
+    // Connections already past MAIL when it went may have got theirs in.
+    let before = server.deliveries().len();
+    assert!((50..50 + 4).contains(&before), "{before}");
+
+    let server = SmtpServer::restart(server, &[]);
+    let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all", "--smtp", &server.url()]);
+    // A message in the middle of its body when the server died may be
+    // uncertain; those are reported and not sent again.
+    let uncertain = uncertain_in(&stdout);
+    assert!(
+        code == 0 || (code == 3 && !uncertain.is_empty()),
+        "{stdout}{stderr}"
+    );
+    let counts = counts(&server);
+    assert!(counts.values().all(|&n| n == 1), "nobody twice: {counts:?}");
+    let delivered: BTreeSet<String> = counts.keys().cloned().collect();
+    let expected: BTreeSet<String> = set(&readers).difference(&uncertain).cloned().collect();
+    assert_eq!(delivered, expected);
+}
+
+#[test]
+fn a_run_killed_mid_send_resumes_without_sending_anyone_twice() {
+    // reader5's reply hangs: the run is killed while the server holds
+    // reader5's message without having answered.
+    let server = SmtpServer::start(&["--delay", "0.02", "--data-hang", "reader5@*:30"]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "timeout_secs = 60\n");
+    let readers = project.subscribers(200, "");
+    let mut child = project.spawn(&["send", ISSUE, "--all"]);
+    let start = Instant::now();
+    loop {
+        let seen = server.deliveries();
+        if seen.len() >= 60 && seen.iter().any(|d| d.rcpt == "reader5@nhs.example") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the send made no progress"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+    let before = server.deliveries().len();
+    assert!(before < 200, "killed mid-run");
+
+    let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // reader5 was held by the server, unanswered, when the run died; any
+    // other reader marked in flight at that moment is uncertain too.
+    let uncertain = uncertain_in(&stdout);
+    assert!(uncertain.contains("reader5@nhs.example"), "{stdout}");
+    assert!(
+        uncertain.len() <= 4,
+        "at most one per connection: {uncertain:?}"
+    );
+    let counts = counts(&server);
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "someone got two copies: {counts:?}"
+    );
+    assert_eq!(counts.get("reader5@nhs.example"), Some(&1));
+    let delivered: BTreeSet<String> = counts.keys().cloned().collect();
+    let missing: BTreeSet<String> = set(&readers).difference(&delivered).cloned().collect();
+    assert!(
+        missing.is_subset(&uncertain),
+        "lost readers {missing:?}, uncertain {uncertain:?}"
+    );
+}
+
+/// The addresses listed under "uncertain (...)" in a send's output.
+fn uncertain_in(stdout: &str) -> BTreeSet<String> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("uncertain ("))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn no_reply_after_the_body_is_uncertain_and_not_resent_unless_asked() {
+    let server = SmtpServer::start(&["--data-hang", "reader2@*:4"]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "timeout_secs = 1\n");
+    project.subscribers(3, "");
+    let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(stdout.contains("sent 2, failed 0, uncertain 1"), "{stdout}");
+    assert!(stdout.contains("uncertain (the server may have accepted these; not sent again without --resend-uncertain):\n  reader2@nhs.example\n"), "{stdout}");
+    assert!(
+        stderr.contains("WARN send.uncertain reader=reader2@nhs.example"),
+        "{stderr}"
+    );
+
+    let (code, stdout, _) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("2018-07-27: already complete, nothing to send (2 sent earlier, 0 failed earlier, 1 uncertain"), "{stdout}");
+    assert_eq!(counts(&server).get("reader2@nhs.example"), Some(&1));
+
+    // Asked for explicitly, it goes again.
+    let server = SmtpServer::restart(server, &[]);
+    let (code, stdout, _) = project.run(&[
+        "send",
+        ISSUE,
+        "--all",
+        "--resend-uncertain",
+        "--smtp",
+        &server.url(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.starts_with("2018-07-27: sent 1,"), "{stdout}");
+    assert_eq!(counts(&server).get("reader2@nhs.example"), Some(&2));
+}
+
+#[test]
+fn two_runs_of_one_issue_never_send_together() {
+    let server = SmtpServer::start(&["--delay", "0.05"]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "connections = 2\n");
+    let readers = project.subscribers(40, "");
+    let mut first = project.spawn(&["send", ISSUE, "--all"]);
+    server.wait_for(2, Duration::from_secs(20));
+    let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 5, "{stdout}{stderr}");
+    assert!(
+        stderr.starts_with("error: another run is sending issue `2018-07-27` (pid "),
+        "{stderr}"
+    );
+    assert!(first.wait().expect("first run").success());
+    let counts = counts(&server);
+    assert_eq!(
+        counts.keys().cloned().collect::<BTreeSet<_>>(),
+        set(&readers)
+    );
+    assert!(counts.values().all(|&n| n == 1));
+}
+
+#[test]
+fn bad_rows_duplicates_and_suppressed_readers_are_skipped_and_reported() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "");
+    project.subscribers(
+        3,
+        "not-an-address,Nobody,x\n,Empty,x\nREADER2@nhs.example,Again,x\ngone@nhs.example,Gone,x\n",
+    );
+    project.write(
+        "config/suppressed.csv",
+        "email,reason\ngone@nhs.example,unsubscribed\n",
+    );
+    let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("sent 3, failed 0, uncertain 0, not delivered 0; skipped 1 suppressed, 2 invalid row(s), 1 duplicate(s)"), "{stdout}");
+    assert!(stderr.contains("WARN subscribers.skipped at=config/subscribers.csv:5 why=\"`not-an-address` is not an email address"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "WARN subscribers.skipped at=config/subscribers.csv:6 why=\"no email address\""
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("WARN subscribers.duplicate at=config/subscribers.csv:7 first=\"line 3\""),
+        "{stderr}"
+    );
+    let rcpts: BTreeSet<String> = counts(&server).keys().cloned().collect();
+    assert_eq!(
+        rcpts,
+        set(&[
+            "reader1@nhs.example".into(),
+            "reader2@nhs.example".into(),
+            "reader3@nhs.example".into()
+        ])
+    );
+}
+
+#[test]
+fn a_missing_password_variable_is_a_configuration_error_before_anything_happens() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(
+        server.port,
+        "username = \"catchup\"\npassword_env = \"CATCHUP_TEST_PASSWORD_UNSET\"\n",
+    );
+    project.subscribers(3, "");
+    let (code, _, stderr) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with("error: the SMTP password variable `CATCHUP_TEST_PASSWORD_UNSET` is not set (named by password_env in [smtp] in config/newsletter.toml:"),
+        "{stderr}"
+    );
+    assert!(server.deliveries().is_empty());
+    assert!(!project.path().join("state").exists(), "no lock, no ledger");
+}
+
+#[test]
+fn line_breaks_in_a_name_or_subject_cannot_add_a_header() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "");
+    project.subscribers(
+        1,
+        "eve@nhs.example,\"Eve\r\nBcc: victim@elsewhere.example\r\nX-Evil: 1\",x\n",
+    );
+    let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let deliveries = server.deliveries();
+    assert_eq!(deliveries.len(), 2);
+    for d in &deliveries {
+        assert_eq!(d.rcpts.len(), 1, "no extra recipient");
+        let m = mime::parse(&server.message(d.n));
+        assert_eq!(m.count("Bcc"), 0);
+        assert_eq!(m.count("X-Evil"), 0);
+        assert_eq!(m.count("To"), 1);
+    }
+    let eve = deliveries
+        .iter()
+        .find(|d| d.rcpt == "eve@nhs.example")
+        .expect("eve");
+    let m = mime::parse(&server.message(eve.n));
+    assert_eq!(
+        m.to_name.as_deref(),
+        Some("Eve Bcc: victim@elsewhere.example X-Evil: 1")
+    );
+
+    // A subject with a line break never gets as far as sending.
+    let issue = project.read(ISSUE).replace(
+        "subject = \"Bold ambition for mental health, and the debt mountain\"",
+        "subject = \"Hello\\r\\nBcc: victim@elsewhere.example\"",
+    );
+    project.write("config/issues/evil.toml", issue);
+    let (code, _, stderr) = project.run(&["send", "config/issues/evil.toml", "--all"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("the subject contains a line break"),
+        "{stderr}"
+    );
+    assert_eq!(server.deliveries().len(), 2);
+}
+
+#[test]
+fn dry_run_says_who_would_get_what_and_touches_nothing() {
+    let project = Project::copy_of_repo();
+    project.subscribers(2, "bad,x,x\n");
+    project.write("config/suppressed.csv", "reader2@nhs.example\n");
+    let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all", "--dry-run"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "config/subscribers.csv:2: would send to Reader 1 <reader1@nhs.example>\n\
+         config/subscribers.csv:3: skip, suppressed\n\
+         config/subscribers.csv:4: skip, `bad` is not an email address (Missing domain or user)\n\
+         2018-07-27: would send 1; 0 already sent, 0 refused earlier, 0 uncertain, 1 suppressed, 1 invalid, 0 duplicate(s) (dry run: nothing sent, nothing recorded)\n"
+    );
+    assert!(!project.path().join("state").exists());
+}
+
+#[test]
+fn the_file_transport_writes_each_readers_message_and_sends_nothing() {
+    let project = Project::copy_of_repo();
+    project.subscribers(3, "");
+    let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all", "--transport", "file"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "wrote 3 message(s) to previews/outbox/2018-07-27/ (nothing sent, nothing recorded)\n"
+    );
+    let files = files_under(&project.path().join("previews/outbox/2018-07-27"));
+    assert_eq!(
+        files,
+        [
+            "00001-reader1@nhs.example.eml",
+            "00002-reader2@nhs.example.eml",
+            "00003-reader3@nhs.example.eml"
+        ]
+    );
+    let raw = std::fs::read(
+        project
+            .path()
+            .join("previews/outbox/2018-07-27/00002-reader2@nhs.example.eml"),
+    )
+    .expect("eml");
+    let m = mime::parse(&raw);
+    assert_eq!(m.to_address, "reader2@nhs.example");
+    assert!(
+        m.header("List-Unsubscribe")
+            .contains("email=reader2%40nhs.example")
+    );
+    assert!(!project.path().join("state").exists());
+}
+
+#[test]
+fn the_smtp_url_can_come_from_the_environment() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    let (code, stdout, stderr) = project
+        .catchup()
+        .env("CATCHUP_SMTP_URL", server.url())
+        .args(["send", ISSUE, "--to", "ed@hsj.example"])
+        .output()
+        .map(|o| {
+            (
+                o.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .expect("run");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(server.deliveries().len(), 1);
+}
+
+#[test]
+fn unencrypted_smtp_to_a_remote_host_is_refused_without_a_connection() {
+    let project = Project::copy_of_repo();
+    let (code, _, stderr) = project.run(&[
+        "send",
+        ISSUE,
+        "--to",
+        "ed@hsj.example",
+        "--smtp",
+        "smtp://mail.example.com:25",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("sends unencrypted to `mail.example.com`, which is not a loopback host"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn no_smtp_settings_at_all_is_explained() {
+    let project = Project::copy_of_repo();
+    let (code, _, stderr) = project.run(&["send", ISSUE, "--to", "ed@hsj.example"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr
+            .contains("nowhere to send: add [smtp] to config/newsletter.toml, or pass --smtp URL"),
+        "{stderr}"
+    );
+}
