@@ -60,16 +60,17 @@ impl Reader {
 
 /// A reader's identity in 16 bytes: the first half of SHA-256 of the
 /// lower-cased address. Ledgers, duplicate checks and the suppression list
-/// keep these rather than strings, so memory stays small as lists grow.
+/// keep these rather than strings, so memory stays small as lists grow (a
+/// byte array, not a `u128`, so that map entries need no 16-byte padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ReaderKey(u128);
+pub struct ReaderKey([u8; 16]);
 
 impl ReaderKey {
     pub fn of(email: &str) -> ReaderKey {
         let digest = address_digest(email);
         let mut half = [0u8; 16];
         half.copy_from_slice(&digest[..16]);
-        ReaderKey(u128::from_be_bytes(half))
+        ReaderKey(half)
     }
 }
 

@@ -44,7 +44,8 @@ pub struct Sorter {
     history: Arc<History>,
     suppressed: Arc<Suppressed>,
     widen: Widen,
-    seen: HashMap<ReaderKey, u64>,
+    /// Each address seen, with the line it was first seen on.
+    seen: HashMap<ReaderKey, u32>,
 }
 
 impl Sorter {
@@ -64,9 +65,12 @@ impl Sorter {
         };
         let key = reader.key();
         if let Some(&first_line) = self.seen.get(&key) {
-            return Disposition::Duplicate { first_line };
+            return Disposition::Duplicate {
+                first_line: u64::from(first_line),
+            };
         }
-        self.seen.insert(key, row.line);
+        self.seen
+            .insert(key, u32::try_from(row.line).unwrap_or(u32::MAX));
         if self.suppressed.contains(key) {
             return Disposition::Suppressed;
         }
