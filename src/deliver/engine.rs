@@ -236,12 +236,16 @@ async fn worker(shared: Arc<Shared>) {
                 }
                 Err(e) => {
                     connect_failures += 1;
-                    let gave_up = connect_failures > settings.retries;
+                    let gave_up = e.permanent || connect_failures > settings.retries;
                     {
                         let mut state = shared.lock();
                         // The reader was not tried: back it goes, same attempt.
                         state.requeue(reader, attempt, Duration::ZERO);
-                        if gave_up {
+                        if e.permanent {
+                            // Retrying cannot help; no worker should try.
+                            state.alive -= 1;
+                            state.stop(e.to_string());
+                        } else if gave_up {
                             state.alive -= 1;
                             if state.alive == 0 {
                                 state.stop(format!("server unavailable: {e}"));

@@ -50,10 +50,31 @@ impl std::fmt::Debug for Connector {
     }
 }
 
-/// Why a connection could not be opened, or broke.
+/// Why a connection could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConnectError(pub String);
+#[error("{message}")]
+pub struct ConnectError {
+    pub message: String,
+    /// Trying again will not help (a certificate that does not verify, a
+    /// refused login): the run stops at once instead of retrying.
+    pub permanent: bool,
+}
+
+impl ConnectError {
+    fn transient(message: String) -> ConnectError {
+        ConnectError {
+            message,
+            permanent: false,
+        }
+    }
+
+    fn permanent(message: String) -> ConnectError {
+        ConnectError {
+            message,
+            permanent: true,
+        }
+    }
+}
 
 impl Connector {
     /// Prepares TLS and credentials. `domain` is the sending domain, the EHLO
@@ -62,7 +83,7 @@ impl Connector {
     /// # Errors
     /// The password variable is missing, or the CA file is unreadable.
     pub fn new(smtp: &Smtp, domain: &str) -> Result<Connector, ConnectError> {
-        let password = smtp.password().map_err(ConnectError)?;
+        let password = smtp.password().map_err(ConnectError::permanent)?;
         let credentials = match (&smtp.username, password) {
             (Some(user), Some(password)) => Some(Credentials::new(
                 user.clone(),
@@ -73,7 +94,10 @@ impl Connector {
         let extra_roots = match &smtp.ca_file {
             Some(path) => {
                 let pem = std::fs::read(path).map_err(|e| {
-                    ConnectError(format!("cannot read ca_file `{}`: {e}", path.display()))
+                    ConnectError::permanent(format!(
+                        "cannot read ca_file `{}`: {e}",
+                        path.display()
+                    ))
                 })?;
                 Some(pem)
             }
@@ -85,12 +109,12 @@ impl Connector {
                 let mut builder = TlsParameters::builder(smtp.host.clone());
                 if let Some(pem) = &extra_roots {
                     let cert = Certificate::from_pem(pem)
-                        .map_err(|e| ConnectError(format!("bad ca_file: {e}")))?;
+                        .map_err(|e| ConnectError::permanent(format!("bad ca_file: {e}")))?;
                     builder = builder.add_root_certificate(cert);
                 }
                 let params = builder
                     .build_rustls()
-                    .map_err(|e| ConnectError(format!("TLS set-up failed: {e}")))?;
+                    .map_err(|e| ConnectError::permanent(format!("TLS set-up failed: {e}")))?;
                 (Some(params), None)
             }
             Security::Tls => (None, Some(rustls_connector(extra_roots.as_deref())?)),
@@ -120,26 +144,30 @@ impl Connector {
     pub async fn connect(&self) -> Result<Connection, ConnectError> {
         let timeout = self.smtp.timeout;
         let target = self.smtp.describe();
-        let fail =
-            |what: &str, e: &dyn std::fmt::Display| ConnectError(format!("{what} {target}: {e}"));
+        let retry = |what: &str, e: &dyn std::fmt::Display| {
+            ConnectError::transient(format!("{what} {target}: {e}"))
+        };
+        let stop = |what: &str, e: &dyn std::fmt::Display| {
+            ConnectError::permanent(format!("{what} {target}: {e}"))
+        };
         let tcp = within(
             timeout,
             TcpStream::connect((self.smtp.host.as_str(), self.smtp.port)),
         )
         .await
-        .map_err(|e| fail("cannot connect to", &e))?
-        .map_err(|e| fail("cannot connect to", &e))?;
+        .map_err(|e| retry("cannot connect to", &e))?
+        .map_err(|e| retry("cannot connect to", &e))?;
         tcp.set_nodelay(true)
-            .map_err(|e| fail("cannot set TCP_NODELAY on", &e))?;
+            .map_err(|e| retry("cannot set TCP_NODELAY on", &e))?;
 
         let stream: Box<dyn AsyncTokioStream> = match &self.tls {
             Some(connector) => {
                 let name = ServerName::try_from(self.smtp.host.clone())
-                    .map_err(|e| fail("bad TLS server name for", &e))?;
+                    .map_err(|e| stop("bad TLS server name for", &e))?;
                 let tls = within(timeout, connector.connect(name, tcp))
                     .await
-                    .map_err(|e| fail("TLS handshake timed out with", &e))?
-                    .map_err(|e| fail("TLS handshake failed with", &e))?;
+                    .map_err(|e| retry("TLS handshake timed out with", &e))?
+                    .map_err(|e| stop("TLS handshake failed with", &e))?;
                 Box::new(TlsStream(tls))
             }
             None => Box::new(tcp),
@@ -149,27 +177,33 @@ impl Connector {
             AsyncSmtpConnection::connect_with_transport(stream, &self.hello),
         )
         .await
-        .map_err(|e| fail("no greeting from", &e))?
-        .map_err(|e| fail("greeting failed with", &e))?;
+        .map_err(|e| retry("no greeting from", &e))?
+        .map_err(|e| retry("greeting failed with", &e))?;
         if let Some(params) = &self.starttls {
             within(timeout, inner.starttls(params.clone(), &self.hello))
                 .await
-                .map_err(|e| fail("STARTTLS timed out with", &e))?
-                .map_err(|e| fail("STARTTLS failed with", &e))?;
+                .map_err(|e| retry("STARTTLS timed out with", &e))?
+                .map_err(|e| stop("STARTTLS failed with", &e))?;
         }
         if let Some(credentials) = &self.credentials {
             if !inner.is_encrypted() && !crate::config::smtp::is_loopback(&self.smtp.host) {
-                return Err(ConnectError(format!(
+                return Err(ConnectError::permanent(format!(
                     "refusing to send the password to {target} unencrypted"
                 )));
             }
-            within(
+            match within(
                 timeout,
                 inner.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
             )
             .await
-            .map_err(|e| fail("login timed out with", &e))?
-            .map_err(|e| fail("login failed with", &e))?;
+            {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) if e.is_transient() => {
+                    return Err(retry("login refused for now by", &e));
+                }
+                Ok(Err(e)) => return Err(stop("login failed with", &e)),
+                Err(e) => return Err(retry("login timed out with", &e)),
+            }
         }
         Ok(Connection { inner, timeout })
     }
@@ -347,16 +381,16 @@ fn rustls_connector(extra_pem: Option<&[u8]>) -> Result<tokio_rustls::TlsConnect
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(pem) = extra_pem {
         for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| ConnectError(format!("bad ca_file: {e}")))?;
+            let cert = cert.map_err(|e| ConnectError::permanent(format!("bad ca_file: {e}")))?;
             roots
                 .add(cert)
-                .map_err(|e| ConnectError(format!("bad ca_file: {e}")))?;
+                .map_err(|e| ConnectError::permanent(format!("bad ca_file: {e}")))?;
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ConnectError(format!("TLS set-up failed: {e}")))?
+        .map_err(|e| ConnectError::permanent(format!("TLS set-up failed: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))

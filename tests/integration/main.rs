@@ -7,3 +7,4 @@ mod check;
 mod preview;
 mod send;
 mod stories;
+mod tls;

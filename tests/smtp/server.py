@@ -18,6 +18,14 @@ Faults (PATTERN is a shell-style pattern matched against the recipient):
   --delay SECS             wait SECS before every end-of-DATA reply
   --vanish-after N         after N accepted messages, the whole server exits
                            (without replying to the next command)
+
+Security:
+  --tls-cert FILE --tls-key FILE   the server's certificate chain and key
+  --starttls                       offer STARTTLS (and require it before AUTH)
+  --implicit-tls                   TLS from the first byte
+  --auth USER:PASSWORD             accept AUTH PLAIN/LOGIN with these only
+
+Each delivery also records "tls" (was the session encrypted) and "login".
 """
 
 import argparse
@@ -25,9 +33,10 @@ import asyncio
 import fnmatch
 import json
 import os
+import ssl
 import sys
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 def pattern_count(spec):
@@ -84,6 +93,8 @@ class Recorder:
             "rcpts": envelope.rcpt_tos,
             "mail_from": envelope.mail_from,
             "bytes": len(envelope.original_content or envelope.content),
+            "tls": server.transport.get_extra_info("ssl_object") is not None,
+            "login": session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None,
         }) + "\n")
         for pattern, seconds in self.data_hang:
             if fnmatch.fnmatch(rcpt, pattern):
@@ -103,14 +114,43 @@ async def main():
     parser.add_argument("--data-hang", action="append", default=[])
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--vanish-after", type=int, default=None)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--starttls", action="store_true")
+    parser.add_argument("--implicit-tls", action="store_true")
+    parser.add_argument("--auth")
     args = parser.parse_args()
+
+    context = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        user, _, password = args.auth.partition(":")
+        ok = (isinstance(auth_data, LoginPassword)
+              and auth_data.login.decode() == user
+              and auth_data.password.decode() == password)
+        # handled=False: let aiosmtpd answer 535 itself on a failure.
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+
+    def factory():
+        options = {}
+        if args.starttls:
+            options["tls_context"] = context
+        if args.auth:
+            options["authenticator"] = authenticator
+            # aiosmtpd only knows about TLS it started itself (STARTTLS).
+            options["auth_require_tls"] = not args.implicit_tls
+        return SMTP(handler, hostname="smtp.test", decode_data=False, **options)
 
     handler = Recorder(args)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, hostname="smtp.test", decode_data=False),
+        factory,
         host="127.0.0.1",
         port=args.port,
+        ssl=context if args.implicit_tls else None,
     )
     port = server.sockets[0].getsockname()[1]
     print(f"READY {port}", flush=True)

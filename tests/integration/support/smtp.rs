@@ -70,6 +70,10 @@ pub struct Delivery {
     pub rcpt: String,
     pub rcpts: Vec<String>,
     pub mail_from: String,
+    /// The session was encrypted (STARTTLS or implicit TLS).
+    pub tls: bool,
+    /// Who logged in, if anyone.
+    pub login: Option<String>,
 }
 
 /// A running aiosmtpd, killed when dropped.
@@ -164,4 +168,35 @@ impl Drop for SmtpServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A throwaway CA and a certificate for `localhost` signed by it, as PEM
+/// files in `dir`: (ca, server chain, server key).
+pub fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().expect("ca key");
+    let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
+    let issuer = Issuer::new(ca, ca_key);
+
+    let leaf = CertificateParams::new(vec!["localhost".to_string()]).expect("leaf params");
+    let leaf_key = KeyPair::generate().expect("leaf key");
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("leaf cert");
+
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write pem");
+        path
+    };
+    (
+        write("ca.pem", ca_cert.pem()),
+        write("server.pem", leaf_cert.pem()),
+        write("server.key", leaf_key.serialize_pem()),
+    )
 }

@@ -1,0 +1,126 @@
+//! Sending over STARTTLS and implicit TLS with a login, against aiosmtpd
+//! with a certificate from a throwaway CA (trusted through `ca_file`).
+
+use crate::support::Project;
+use crate::support::smtp::{SmtpServer, certificates};
+
+const ISSUE: &str = "config/issues/2018-07-27.toml";
+const PASSWORD_VAR: &str = "CATCHUP_TEST_SMTP_PASSWORD";
+
+/// A project whose `[smtp]` uses `security`, `localhost`, a login whose
+/// password is in an environment variable, and the test CA.
+fn project(server: &SmtpServer, security: &str, ca: &std::path::Path) -> Project {
+    let project = Project::copy_of_repo();
+    let mut settings = project.read("config/newsletter.toml");
+    settings.push_str(&format!(
+        "\n[smtp]\nhost = \"localhost\"\nport = {}\nsecurity = \"{security}\"\nusername = \"catchup\"\npassword_env = \"{PASSWORD_VAR}\"\nca_file = \"{}\"\nretry_delay_ms = 20\nretries = 1\n",
+        server.port,
+        ca.display()
+    ));
+    project.write("config/newsletter.toml", settings);
+    project.subscribers(5, "");
+    project
+}
+
+fn send(project: &Project, password: &str) -> (i32, String, String) {
+    let out = project
+        .catchup()
+        .env(PASSWORD_VAR, password)
+        .args(["send", ISSUE, "--all"])
+        .output()
+        .expect("run");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn server(mode: &str, dir: &std::path::Path) -> (SmtpServer, std::path::PathBuf) {
+    let (ca, cert, key) = certificates(dir);
+    let server = SmtpServer::start(&[
+        mode,
+        "--tls-cert",
+        cert.to_str().expect("utf8"),
+        "--tls-key",
+        key.to_str().expect("utf8"),
+        "--auth",
+        "catchup:s3cret pass",
+    ]);
+    (server, ca)
+}
+
+#[test]
+fn starttls_with_a_login_delivers_encrypted_and_never_shows_the_password() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, ca) = server("--starttls", dir.path());
+    let project = project(&server, "starttls", &ca);
+    let (code, stdout, stderr) = send(&project, "s3cret pass");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let deliveries = server.deliveries();
+    assert_eq!(deliveries.len(), 5);
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.tls && d.login.as_deref() == Some("catchup"))
+    );
+    for place in [&stdout, &stderr] {
+        assert!(!place.contains("s3cret"), "the password leaked: {place}");
+    }
+    let state = std::fs::read_to_string(project.path().join("state/2018-07-27/ledger.jsonl"))
+        .expect("ledger");
+    assert!(!state.contains("s3cret"));
+}
+
+#[test]
+fn implicit_tls_delivers_over_our_own_socket() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, ca) = server("--implicit-tls", dir.path());
+    let project = project(&server, "tls", &ca);
+    let (code, stdout, stderr) = send(&project, "s3cret pass");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let deliveries = server.deliveries();
+    assert_eq!(deliveries.len(), 5);
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.tls && d.login.as_deref() == Some("catchup"))
+    );
+}
+
+#[test]
+fn a_wrong_password_stops_the_run_at_once_with_the_reason() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, ca) = server("--starttls", dir.path());
+    let project = project(&server, "starttls", &ca);
+    let (code, stdout, stderr) = send(&project, "wrong");
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("stopped early: login failed with localhost:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("5 reader(s) not delivered"), "{stdout}");
+    assert!(server.deliveries().is_empty());
+    // Nobody was marked in flight, so the next run (with the right
+    // password) sends to everyone.
+    let (code, _, _) = send(&project, "s3cret pass");
+    assert_eq!(code, 0);
+    assert_eq!(server.deliveries().len(), 5);
+}
+
+#[test]
+fn a_certificate_from_an_unknown_ca_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, _) = server("--implicit-tls", dir.path());
+    let other = tempfile::tempdir().expect("dir");
+    let (other_ca, _, _) = certificates(other.path());
+    let project = project(&server, "tls", &other_ca);
+    let (code, stdout, stderr) = send(&project, "s3cret pass");
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("stopped early: TLS handshake failed with localhost:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("invalid peer certificate"), "{stdout}");
+    assert!(server.deliveries().is_empty());
+}
