@@ -31,8 +31,11 @@ pub enum Command {
     Check(CheckArgs),
     /// Write an issue's HTML, text and .eml previews, and the archive index.
     Preview(PreviewArgs),
-    /// Send an issue: a test to a few addresses, or to the whole list.
+    /// Send an issue: a test to a few addresses, or to the whole list; or,
+    /// with --due, every issue whose moment has come (for cron).
     Send(SendArgs),
+    /// Print a crontab line (or systemd units) for weekly sends.
+    Cron(CronArgs),
 }
 
 #[derive(Debug, Args)]
@@ -64,10 +67,11 @@ pub struct PreviewArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("who").required(true).args(["to", "all"])))]
+#[command(group(ArgGroup::new("who").required(true).args(["to", "all", "due"])))]
 pub struct SendArgs {
-    /// The issue file.
-    pub issue: PathBuf,
+    /// The issue file (not with --due).
+    #[arg(required_unless_present = "due", conflicts_with = "due")]
+    pub issue: Option<PathBuf>,
     /// A test send to these addresses only (comma-separated), subject
     /// prefixed `[TEST]`, nothing recorded.
     #[arg(long, value_name = "ADDRESSES", value_delimiter = ',')]
@@ -75,6 +79,14 @@ pub struct SendArgs {
     /// The list send: every subscriber not yet sent this issue.
     #[arg(long)]
     pub all: bool,
+    /// List-send every issue whose send moment has come and that is not yet
+    /// completely sent. Safe to run from cron every few minutes.
+    #[arg(long)]
+    pub due: bool,
+    /// With --due: send an issue even if its moment passed more than the
+    /// grace period ago.
+    #[arg(long, requires = "due")]
+    pub late_ok: bool,
     /// Say who would get what, and touch nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -105,9 +117,17 @@ pub struct SendArgs {
     /// Send again to readers an earlier run was refused for (5xx).
     #[arg(long)]
     pub retry_failed: bool,
-    /// Act as if it were this moment (RFC 3339): sets the `Date` header.
+    /// Act as if it were this moment (RFC 3339): decides what is due and
+    /// sets the `Date` header.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Args)]
+pub struct CronArgs {
+    /// Print a systemd service and timer instead of a crontab line.
+    #[arg(long)]
+    pub systemd: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

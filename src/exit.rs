@@ -26,8 +26,37 @@ pub enum Exit {
     /// The send stopped before every reader was tried, or some were only
     /// deferred (4xx): the server was unavailable. Run again to resume.
     Unavailable = 4,
-    /// Another run holds the lock.
+    /// Another run holds the lock (or the `send --due` lock).
     Locked = 5,
+    /// `send --due`: an issue's moment passed more than the grace period ago
+    /// and it was not sent (`--late-ok` sends it).
+    Overdue = 6,
+}
+
+impl Exit {
+    /// How much an outcome matters when one run has several (`send --due`):
+    /// the exit code reports the one that matters most.
+    fn weight(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Overdue => 1,
+            Exit::ReadersFailed => 2,
+            Exit::Unavailable => 3,
+            Exit::Locked => 4,
+            Exit::Failure => 5,
+            Exit::Config => 6,
+        }
+    }
+
+    /// The outcome that matters more.
+    #[must_use]
+    pub fn worst(self, other: Exit) -> Exit {
+        if other.weight() > self.weight() {
+            other
+        } else {
+            self
+        }
+    }
 }
 
 impl From<Exit> for ExitCode {

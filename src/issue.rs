@@ -16,6 +16,7 @@ use toml::Spanned;
 
 use crate::config::{Newsletter, from_toml};
 use crate::diagnostic::{Diagnostic, Diagnostics, Source, read_source};
+use crate::schedule::SendAt;
 use crate::story::{Block, Library, Story, StoryId};
 
 /// Subjects longer than this may be cut off, and RFC 5322 recommends lines
@@ -33,6 +34,8 @@ pub struct Issue {
     pub preheader: String,
     /// The intro, one string per paragraph.
     pub intro: Vec<String>,
+    /// When to send, if not the schedule's time on `date`.
+    pub send_at: Option<SendAt>,
     pub sections: Vec<Section>,
     pub source: Source,
     pub warnings: Vec<Diagnostic>,
@@ -86,14 +89,7 @@ impl Issue {
         let error =
             |message: String, span: Range<usize>| Diagnostic::error(message).at(&source, span);
 
-        let date = match file.date.get_ref() {
-            toml::value::Datetime {
-                date: Some(d),
-                time: None,
-                offset: None,
-            } => NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day)),
-            _ => None,
-        };
+        let date = plain_date(file.date.get_ref());
         if date.is_none() {
             problems.push(
                 error(
@@ -101,6 +97,24 @@ impl Issue {
                     file.date.span(),
                 )
                 .help("write a plain date, e.g. `date = 2018-07-27`"),
+            );
+        }
+
+        let send_at = file.send_at.as_ref().and_then(|spanned| {
+            send_at(spanned.get_ref())
+                .map_err(|message| problems.push(error(message, spanned.span())))
+                .ok()
+        });
+        if let (Some(date), None, Some(schedule)) = (date, send_at, &newsletter.schedule)
+            && chrono::Datelike::weekday(&date) != schedule.weekday
+        {
+            problems.push(
+                Diagnostic::warning(format!(
+                    "the issue is dated a {} but the newsletter goes out on {}s; it will go out on its date unless you set send_at",
+                    crate::schedule::weekday_name(chrono::Datelike::weekday(&date)),
+                    crate::schedule::weekday_name(schedule.weekday)
+                ))
+                .at(&source, file.date.span()),
             );
         }
 
@@ -211,6 +225,7 @@ impl Issue {
                 .clone()
                 .unwrap_or_else(|| newsletter.tagline.clone()),
             intro: paragraphs(&intro),
+            send_at,
             sections,
             source,
             warnings: problems,
@@ -225,6 +240,7 @@ struct File {
     subject: Spanned<String>,
     preheader: Option<String>,
     intro: Option<String>,
+    send_at: Option<Spanned<toml::value::Datetime>>,
     #[serde(default = "no_sections")]
     sections: Spanned<Vec<SectionFile>>,
 }
@@ -372,39 +388,107 @@ fn paragraphs(text: &str) -> Vec<String> {
     out
 }
 
+/// When an issue goes out, read without resolving its stories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub date: NaiveDate,
+    pub send_at: Option<SendAt>,
+}
+
+/// Reads just `date` and `send_at` from an issue file: cheap, for deciding
+/// what is due and which issue is newest.
+///
+/// # Errors
+/// The file cannot be read, or either field is missing or malformed; the
+/// message names the file and says to run `catchup check` on it.
+pub fn read_timing(path: &Path) -> anyhow::Result<Timing> {
+    #[derive(Deserialize)]
+    struct TimingOnly {
+        date: toml::value::Datetime,
+        send_at: Option<toml::value::Datetime>,
+    }
+    let source = read_source(path)?;
+    let bad = || {
+        anyhow::anyhow!(
+            "cannot tell when `{}` goes out; run `catchup check {}` to see why",
+            path.display(),
+            path.display()
+        )
+    };
+    let timing: TimingOnly = toml::from_str(&source.text).map_err(|_| bad())?;
+    Ok(Timing {
+        date: plain_date(&timing.date).ok_or_else(bad)?,
+        send_at: timing
+            .send_at
+            .as_ref()
+            .map(send_at)
+            .transpose()
+            .map_err(|_| bad())?,
+    })
+}
+
+fn plain_date(value: &toml::value::Datetime) -> Option<NaiveDate> {
+    match value {
+        toml::value::Datetime {
+            date: Some(d),
+            time: None,
+            offset: None,
+        } => NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day)),
+        _ => None,
+    }
+}
+
+/// `send_at` as an instant (with an offset) or a local time (without).
+fn send_at(value: &toml::value::Datetime) -> Result<SendAt, String> {
+    let text = value.to_string();
+    let problem = || {
+        format!(
+            "`send_at` is `{text}`; write a date and time, e.g. 2018-07-30T07:00:00 (local) or 2018-07-30T06:00:00Z"
+        )
+    };
+    match (value.date, value.time, value.offset) {
+        (Some(_), Some(_), Some(_)) => chrono::DateTime::parse_from_rfc3339(&text)
+            .map(|t| SendAt::Instant(t.with_timezone(&chrono::Utc)))
+            .map_err(|_| problem()),
+        (Some(_), Some(_), None) => {
+            chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f")
+                .map(SendAt::Local)
+                .map_err(|_| problem())
+        }
+        _ => Err(problem()),
+    }
+}
+
+/// The `.toml` issue files in `dir`, in name order.
+///
+/// # Errors
+/// The folder cannot be read.
+pub fn files(dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    use anyhow::Context as _;
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the issues folder `{}`", dir.display()))?;
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("cannot read the issues folder `{}`", dir.display()))?
+            .path();
+        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// The issue file in `dir` with the latest `date` (ties: the last name).
 ///
 /// # Errors
 /// The folder cannot be read, holds no `.toml` files, or a file's `date`
 /// cannot be read (so "newest" would be a guess).
 pub fn newest(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
-    use anyhow::Context as _;
-
-    #[derive(Deserialize)]
-    struct DateOnly {
-        date: toml::value::Datetime,
-    }
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read the issues folder `{}`", dir.display()))?;
-    let mut best: Option<(String, std::path::PathBuf)> = None;
-    for entry in entries {
-        let path = entry
-            .with_context(|| format!("cannot read the issues folder `{}`", dir.display()))?
-            .path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
-        let source = read_source(&path)?;
-        let date = toml::from_str::<DateOnly>(&source.text)
-            .map(|d| d.date.to_string())
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "cannot tell the date of `{}`; run `catchup check {}` to see why",
-                    path.display(),
-                    path.display()
-                )
-            })?;
-        let key = (date, path);
+    let mut best: Option<(NaiveDate, std::path::PathBuf)> = None;
+    for path in files(dir)? {
+        let key = (read_timing(&path)?.date, path);
         if best.as_ref().is_none_or(|b| key > *b) {
             best = Some(key);
         }

@@ -11,7 +11,7 @@
 //!    [`check`] measures it against what mail clients tolerate.
 //! 5. [`preview`]: the files a person opens to look at an issue.
 //! 6. [`deliver`]: test sends, and list sends to [`subscribers`] with a
-//!    durable ledger, through SMTP.
+//!    durable ledger, through SMTP; [`schedule`] says when an issue is due.
 //!
 //! [`command`] wires the stages together for each subcommand; `main.rs` only
 //! parses arguments and maps the outcome to an exit code ([`exit`]).
@@ -29,6 +29,7 @@ pub mod log;
 pub mod message;
 pub mod preview;
 pub mod render;
+pub mod schedule;
 pub mod story;
 pub mod subscribers;
 

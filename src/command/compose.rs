@@ -74,7 +74,7 @@ pub fn compose(config: &Path, issue: Option<&Path>) -> anyhow::Result<Composed> 
     let template = Template::new(&issue, &newsletter, &rendered);
 
     let reader = Reader::placeholder();
-    let sample = template.message(&reader, Purpose::Preview, preview_date(&issue));
+    let sample = template.message(&reader, Purpose::Preview, preview_date(&issue, &newsletter));
     let url = template.unsubscribe_url(&reader);
     let (_, html_encoded) = template.encoded_bodies(&url);
     let (measurements, message_warnings) =
@@ -95,12 +95,16 @@ pub fn compose(config: &Path, issue: Option<&Path>) -> anyhow::Result<Composed> 
     })
 }
 
-/// The `Date` of a preview: fixed by the issue, so that previews are
-/// byte-identical from run to run.
-fn preview_date(issue: &Issue) -> DateTime<Utc> {
-    issue
-        .date
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc()
+/// The `Date` of a preview: the issue's send moment (midnight UTC on its
+/// date without a schedule), so that previews are byte-identical from run to
+/// run.
+fn preview_date(issue: &Issue, newsletter: &Newsletter) -> DateTime<Utc> {
+    match &newsletter.schedule {
+        Some(schedule) => schedule.moment(issue.date, issue.send_at),
+        None => issue
+            .date
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc(),
+    }
 }

@@ -3,6 +3,8 @@
 
 mod check;
 pub mod compose;
+mod cron;
+mod due;
 mod preview;
 mod send;
 mod stories;
@@ -26,5 +28,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Check(args) => check::run(&cli.config, &args),
         Command::Preview(args) => preview::run(&cli.config, &args),
         Command::Send(args) => send::run(&cli.config, &args),
+        Command::Cron(args) => cron::run(&cli.config, &args),
     }
 }

@@ -16,7 +16,10 @@ use crate::message::Reader;
 use super::compose::compose;
 
 pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
-    let composed = compose(config, Some(&args.issue))?;
+    let Some(issue_path) = &args.issue else {
+        return super::due::run(config, args);
+    };
+    let composed = compose(config, Some(issue_path))?;
     for warning in &composed.warnings {
         eprintln!("{}\n", warning.render());
     }
@@ -75,7 +78,7 @@ pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
 }
 
 /// `[smtp]` from the file, or the `--smtp` / `CATCHUP_SMTP_URL` override.
-fn smtp_settings(newsletter: &Newsletter, args: &SendArgs) -> anyhow::Result<Smtp> {
+pub(super) fn smtp_settings(newsletter: &Newsletter, args: &SendArgs) -> anyhow::Result<Smtp> {
     match (&args.smtp, &newsletter.smtp) {
         (Some(url), base) => {
             Ok(Smtp::from_url(url, base.as_ref(), args.insecure).map_err(ConfigError)?)
@@ -103,7 +106,7 @@ fn test_readers(addresses: &[String]) -> anyhow::Result<Vec<Reader>> {
 }
 
 /// Readers refused or uncertain: 3. Readers left for another run: 4.
-fn exit_for(tally: &Tally) -> Exit {
+pub(super) fn exit_for(tally: &Tally) -> Exit {
     if tally.stopped.is_some() || tally.deferred > 0 || tally.not_tried > 0 {
         Exit::Unavailable
     } else if tally.failed > 0 || tally.uncertain > 0 {

@@ -16,6 +16,7 @@ use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Source, read_source};
 
+mod schedule;
 pub mod smtp;
 
 pub use smtp::{Security, Smtp};
@@ -41,6 +42,8 @@ pub struct Newsletter {
     pub paths: Paths,
     /// Where to send; absent until configured (`--smtp` can stand in).
     pub smtp: Option<Smtp>,
+    /// When weekly sends go out (`send --due`).
+    pub schedule: Option<crate::schedule::Schedule>,
     /// The file the settings came from, for diagnostics raised later.
     pub source: Source,
     /// Problems that do not stop a send, such as a colour with poor contrast.
@@ -131,6 +134,7 @@ struct File {
     #[serde(default)]
     paths: Paths,
     smtp: Option<smtp::SmtpFile>,
+    schedule: Option<schedule::ScheduleFile>,
 }
 
 #[derive(Deserialize)]
@@ -196,6 +200,9 @@ impl Newsletter {
             });
         check_colours(&source, &file.colours, &mut problems);
         let smtp = file.smtp.map(|s| s.validate(&source, &mut problems));
+        let schedule = file
+            .schedule
+            .and_then(|s| s.validate(&source, &mut problems));
 
         if problems.iter().any(Diagnostic::is_error) {
             return Err(Diagnostics(problems));
@@ -215,6 +222,7 @@ impl Newsletter {
             colours: file.colours.into_inner(),
             paths: file.paths,
             smtp,
+            schedule,
             source,
             warnings: problems,
         })
@@ -444,6 +452,34 @@ url = "https://hsj.example/u?e={email}"
         assert_eq!(smtp.describe(), "127.0.0.1:2525 (none)");
         assert_eq!(smtp.connections, 4);
         assert_eq!(smtp.origin, "[smtp] in newsletter.toml:14");
+    }
+
+    #[test]
+    fn a_malformed_schedule_names_each_mistake() {
+        let text = format!(
+            "{MINIMAL}\n[schedule]\nweekday = \"Moon\"\ntime = \"7am\"\ntimezone = \"Europe/Londn\"\n"
+        );
+        let err = parse(&text).expect_err("three problems");
+        let got: Vec<(String, Option<String>, Option<String>)> = err
+            .0
+            .iter()
+            .map(|d| (d.message.clone(), d.position(), d.help.clone()))
+            .collect();
+        assert_eq!(got[0].0, "unknown weekday `Moon`");
+        assert_eq!(got[0].1.as_deref(), Some("newsletter.toml:14:11"));
+        assert_eq!(got[1].0, "`7am` is not a time");
+        assert_eq!(got[2].0, "unknown time zone `Europe/Londn`");
+        assert_eq!(
+            got[2].2.as_deref(),
+            Some("did you mean `Europe/London`? (an IANA name, e.g. Europe/London)")
+        );
+
+        let good = format!(
+            "{MINIMAL}\n[schedule]\nweekday = \"Mon\"\ntime = \"07:00\"\ntimezone = \"Europe/London\"\n"
+        );
+        let schedule = parse(&good).expect("valid").schedule.expect("schedule");
+        assert_eq!(schedule.zone, chrono_tz::Europe::London);
+        assert_eq!(schedule.grace, chrono::Duration::hours(24));
     }
 
     #[test]

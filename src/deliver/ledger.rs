@@ -108,11 +108,8 @@ impl History {
 /// Why the ledger could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error(
-        "another run is sending issue `{issue}` ({}); wait for it to finish",
-        holder
-    )]
-    Locked { issue: String, holder: String },
+    #[error("another run is sending {what} ({holder}); wait for it to finish")]
+    Locked { what: String, holder: String },
     #[error("ledger `{}`: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -133,6 +130,8 @@ pub struct Paths {
     pub dir: PathBuf,
     pub ledger: PathBuf,
     pub lock: PathBuf,
+    /// Written when a list send ends with no reader left to try.
+    pub complete: PathBuf,
 }
 
 impl Paths {
@@ -141,9 +140,71 @@ impl Paths {
         Paths {
             ledger: dir.join("ledger.jsonl"),
             lock: dir.join("lock"),
+            complete: dir.join("complete"),
             dir,
         }
     }
+
+    /// True once a list send of the issue has finished with every reader
+    /// sent, refused for good or uncertain.
+    pub fn is_complete(&self) -> bool {
+        self.complete.exists()
+    }
+
+    /// Records that the issue is completely sent (`summary` says how).
+    ///
+    /// # Errors
+    /// The marker cannot be written.
+    pub fn mark_complete(&self, summary: &str) -> anyhow::Result<()> {
+        let line = format!("{} {summary}\n", clock::wall().format("%Y-%m-%dT%H:%M:%SZ"));
+        crate::preview::write_atomic(&self.complete, line.as_bytes())
+    }
+}
+
+/// Takes an exclusive lock on `path` (created if need be) without waiting,
+/// and writes who holds it into it. The OS releases the lock when the file
+/// is closed or the process dies, even by `kill -9`.
+///
+/// # Errors
+/// [`LedgerError::Locked`] naming the holder if another process has it.
+pub fn take_lock(path: &Path, what: &str) -> Result<File, LedgerError> {
+    let io_error = |source| LedgerError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io_error)?;
+    }
+    let mut lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io_error)?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(path)
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "holder unknown".into());
+            return Err(LedgerError::Locked {
+                what: what.to_string(),
+                holder,
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e)),
+    }
+    let holder = format!(
+        "pid {} since {}",
+        std::process::id(),
+        clock::wall().format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    lock.set_len(0).map_err(io_error)?;
+    lock.write_all(holder.as_bytes()).map_err(io_error)?;
+    Ok(lock)
 }
 
 /// Replays the ledger without locking or changing anything (for `--dry-run`
@@ -227,37 +288,7 @@ impl Ledger {
             let path = path.to_path_buf();
             move |source| LedgerError::Io { path, source }
         };
-        std::fs::create_dir_all(&paths.dir).map_err(io_error(&paths.dir))?;
-        let mut lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&paths.lock)
-            .map_err(io_error(&paths.lock))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(&paths.lock)
-                    .ok()
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or_else(|| "holder unknown".into());
-                return Err(LedgerError::Locked {
-                    issue: issue.to_string(),
-                    holder,
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&paths.lock)(e)),
-        }
-        let holder = format!(
-            "pid {} since {}",
-            std::process::id(),
-            clock::wall().format("%Y-%m-%dT%H:%M:%SZ")
-        );
-        lock.set_len(0).map_err(io_error(&paths.lock))?;
-        lock.write_all(holder.as_bytes())
-            .map_err(io_error(&paths.lock))?;
+        let lock = take_lock(&paths.lock, &format!("issue `{issue}`"))?;
 
         let created = !paths.ledger.exists();
         let mut file = OpenOptions::new()

@@ -98,7 +98,8 @@ pub fn list_send(
     let issue = template.issue().to_string();
     // Settings problems first, before taking the lock.
     let connector = Connector::new(smtp, template.envelope_from().domain())?;
-    let (ledger, history) = Ledger::open(&ledger::Paths::new(&files.state, &issue), &issue)?;
+    let paths = ledger::Paths::new(&files.state, &issue);
+    let (ledger, history) = Ledger::open(&paths, &issue)?;
     if history.torn_tail {
         log::event(
             Level::Warn,
@@ -119,6 +120,7 @@ pub fn list_send(
     })?;
     let uncertain_earlier: Vec<String> = history.uncertain().map(str::to_string).collect();
     if counts.to_send == 0 {
+        mark_complete(&paths, &counts, None)?;
         return Ok(ListReport {
             counts,
             tally: None,
@@ -155,6 +157,9 @@ pub fn list_send(
     };
     let tally = runtime()?.block_on(engine::run(engine, Box::new(pending)));
     let rate = progress.overall_rate(&tally);
+    if tally.stopped.is_none() && tally.deferred == 0 && tally.not_tried == 0 {
+        mark_complete(&paths, &counts, Some(&tally))?;
+    }
     log::event(
         if tally.stopped.is_some() {
             Level::Error
@@ -254,6 +259,26 @@ pub fn write_outbox(
         written.push(path);
     }
     Ok(written)
+}
+
+/// Marks the issue completely sent, unless the list had nobody on it (then a
+/// later run, with readers added, still has work).
+fn mark_complete(
+    paths: &ledger::Paths,
+    counts: &Counts,
+    tally: Option<&Tally>,
+) -> anyhow::Result<()> {
+    let accounted = counts.to_send + counts.already_sent + counts.already_failed + counts.uncertain;
+    if accounted == 0 {
+        return Ok(());
+    }
+    let (sent, failed, uncertain) = tally.map_or((0, 0, 0), |t| (t.sent, t.failed, t.uncertain));
+    paths.mark_complete(&format!(
+        "sent={} failed={} uncertain={}",
+        counts.already_sent + sent,
+        counts.already_failed + failed,
+        counts.uncertain + uncertain
+    ))
 }
 
 fn load_suppressed(path: &Path) -> anyhow::Result<Suppressed> {

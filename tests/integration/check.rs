@@ -316,3 +316,37 @@ fn no_settings_file_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_issue_dated_off_the_schedules_weekday_is_a_warning() {
+    // The example schedule sends on Fridays; 2018-07-30 is a Monday.
+    let (code, stderr) = check(&GOOD.replace("2018-07-27", "2018-07-30"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "warning: the issue is dated a Monday but the newsletter goes out on Fridays"
+        ),
+        "{stderr}"
+    );
+    // With its own send_at, the date's weekday does not matter.
+    let (_, stderr) =
+        check(&GOOD.replace("2018-07-27", "2018-07-30\nsend_at = 2018-07-30T09:00:00"));
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+#[test]
+fn a_bad_send_at_is_an_error() {
+    let (code, stderr) = check(&GOOD.replace(
+        "date = 2018-07-27",
+        "date = 2018-07-27\nsend_at = 2018-07-30",
+    ));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("`send_at` is `2018-07-30`; write a date and time"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--> config/issues/test.toml:2:11"),
+        "{stderr}"
+    );
+}

@@ -4,6 +4,7 @@
 mod support;
 
 mod check;
+mod due;
 mod preview;
 mod send;
 mod stories;

@@ -291,7 +291,8 @@ fn the_eml_is_multipart_alternative_text_first_with_the_right_headers() {
     let digest = <sha2::Sha256 as sha2::Digest>::digest(b"reader@example.com");
     let id: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(message.message_id, format!("2018-07-27.{id}@hsj.example"));
-    assert_eq!(message.date.as_deref(), Some("2018-07-27T00:00:00Z"));
+    // The send moment: Friday 07:00 in London, BST in July.
+    assert_eq!(message.date.as_deref(), Some("2018-07-27T06:00:00Z"));
     assert_eq!(message.header("MIME-Version"), "1.0");
     assert_eq!(
         message.header("Reply-To"),

@@ -1,0 +1,121 @@
+//! `catchup cron`: a ready crontab line (or systemd units) for weekly sends
+//! of this project, with absolute paths and the environment the run needs.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::cli::CronArgs;
+use crate::config::smtp::Password;
+use crate::exit::{ConfigError, Exit};
+
+use super::compose::newsletter;
+
+/// How often cron starts `send --due`: often enough to send within minutes
+/// of the moment, and cheap when nothing is due.
+const EVERY_MINUTES: u32 = 5;
+
+pub fn run(config: &Path, args: &CronArgs) -> anyhow::Result<Exit> {
+    let newsletter = newsletter(config)?;
+    let Some(schedule) = newsletter.schedule else {
+        return Err(ConfigError(format!(
+            "there is no [schedule] in {} to run from cron",
+            newsletter.source.path.display()
+        ))
+        .into());
+    };
+    let project = std::env::current_dir()
+        .and_then(|d| d.canonicalize())
+        .context("cannot tell the project folder")?;
+    let exe = std::env::current_exe()
+        .and_then(|e| e.canonicalize())
+        .context("cannot tell where the catchup binary is")?;
+    let mut command = format!("{} send --due", quote(&exe));
+    if config != Path::new(crate::config::DEFAULT_PATH) {
+        let _ = write!(command, " --config {}", quote(&project.join(config)));
+    }
+    let state = project.join(&newsletter.paths.state);
+    let log = state.join("cron.log");
+    let system_zone = iana_time_zone::get_timezone().unwrap_or_else(|_| "unknown".into());
+    let zone = schedule.zone.name();
+    let when = format!(
+        "{}s at {} {zone}",
+        crate::schedule::weekday_name(schedule.weekday),
+        schedule.time.format("%H:%M")
+    );
+    let password = match newsletter.smtp.as_ref().map(|s| &s.password) {
+        Some(Password::Env(var)) => Some(var.clone()),
+        _ => None,
+    };
+
+    let mut out = String::new();
+    if args.systemd {
+        let _ = writeln!(out, "# ~/.config/systemd/user/catchup.service");
+        let _ = writeln!(
+            out,
+            "[Unit]\nDescription=catchup: send due issues of {} ({when})\n",
+            newsletter.name
+        );
+        let _ = writeln!(
+            out,
+            "[Service]\nType=oneshot\nWorkingDirectory={}\nExecStart={command}",
+            project.display()
+        );
+        if let Some(var) = &password {
+            let _ = writeln!(
+                out,
+                "# {var}=... goes in this file, readable by you alone (chmod 600):\nEnvironmentFile=%h/.config/catchup/env"
+            );
+        }
+        let _ = writeln!(out, "\n# ~/.config/systemd/user/catchup.timer");
+        let _ = writeln!(
+            out,
+            "[Unit]\nDescription=Run catchup send --due every {EVERY_MINUTES} minutes\n\n[Timer]\nOnCalendar=*:0/{EVERY_MINUTES}\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n"
+        );
+        let _ = writeln!(
+            out,
+            "# Then: systemctl --user daemon-reload && systemctl --user enable --now catchup.timer\n# Logs: journalctl --user -u catchup.service"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "# catchup: weekly sends of {}, {when}.",
+            newsletter.name
+        );
+        let _ = writeln!(out, "#");
+        let _ = writeln!(
+            out,
+            "# cron runs in the system time zone ({system_zone}), not the newsletter's\n# ({zone}). That is fine: this line runs every {EVERY_MINUTES} minutes and catchup\n# decides in {zone} whether an issue is due, so daylight-saving changes\n# need no edit here. Each run takes a lock, logs one line per event to the\n# file below, and never sends a reader the same issue twice."
+        );
+        if let Some(var) = &password {
+            let _ = writeln!(
+                out,
+                "#\n# The run needs the SMTP password in {var}, and cron passes almost no\n# environment: uncomment the next line and put the password in it, in a\n# crontab only you can read (crontab -e).\n# {var}=your-smtp-password"
+            );
+        }
+        // The log's folder must exist before the shell opens it, or cron
+        // would never start catchup at all.
+        let _ = writeln!(
+            out,
+            "*/{EVERY_MINUTES} * * * * cd {} && mkdir -p {} && {command} >> {} 2>&1",
+            quote(&project),
+            quote(&state),
+            quote(&log)
+        );
+    }
+    if exe.components().any(|c| c.as_os_str() == "debug") {
+        let _ = writeln!(
+            out,
+            "# Note: this is a debug build. Build with `cargo build --release` and run\n# target/release/catchup cron for a faster binary."
+        );
+    }
+    print!("{out}");
+    Ok(Exit::Ok)
+}
+
+/// A path in single quotes for sh, with any `'` escaped.
+fn quote(path: &Path) -> String {
+    let text = path.display().to_string();
+    format!("'{}'", text.replace('\'', r"'\''"))
+}

@@ -1,0 +1,240 @@
+//! When an issue is due.
+//!
+//! The newsletter goes out weekly at a local time in its own time zone
+//! (`[schedule]`). An issue's send moment is its `date` at that time, or its
+//! own `send_at`. Daylight-saving changes are resolved as RFC 5545 (§3.3.5)
+//! resolves them:
+//!
+//! * a local time that does not exist (clocks spring forward over it) is read
+//!   with the UTC offset from before the gap, so 01:30 on the morning London
+//!   springs forward is 01:30 GMT, which the clocks show as 02:30 BST;
+//! * a local time that occurs twice (clocks fall back) is its first
+//!   occurrence, so 01:30 on the morning London falls back is 01:30 BST.
+
+use chrono::{
+    DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Offset as _, TimeZone as _, Utc,
+    Weekday,
+};
+use chrono_tz::Tz;
+
+/// The weekly schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub weekday: Weekday,
+    pub time: NaiveTime,
+    pub zone: Tz,
+    /// How long after its moment an issue may still go out.
+    pub grace: Duration,
+}
+
+/// An issue's own send moment, from `send_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendAt {
+    /// With an offset or `Z`: an exact instant.
+    Instant(DateTime<Utc>),
+    /// Without an offset: a local time in the newsletter's zone.
+    Local(NaiveDateTime),
+}
+
+impl Schedule {
+    /// When an issue dated `date` (or with `send_at`) goes out.
+    pub fn moment(&self, date: NaiveDate, send_at: Option<SendAt>) -> DateTime<Utc> {
+        match send_at {
+            Some(SendAt::Instant(instant)) => instant,
+            Some(SendAt::Local(local)) => resolve(self.zone, local),
+            None => resolve(self.zone, date.and_time(self.time)),
+        }
+    }
+
+    /// What `now` means for an issue whose moment is `moment`.
+    pub fn status(&self, moment: DateTime<Utc>, now: DateTime<Utc>) -> Due {
+        if now < moment {
+            Due::NotYet
+        } else if now - moment > self.grace {
+            Due::Overdue { late: now - moment }
+        } else {
+            Due::Now { late: now - moment }
+        }
+    }
+
+    /// `moment` on the newsletter's clock, e.g. `2026-03-30 07:00 BST`.
+    pub fn local(&self, moment: DateTime<Utc>) -> String {
+        moment
+            .with_timezone(&self.zone)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string()
+    }
+}
+
+/// Where an issue stands at a given moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    NotYet,
+    /// Due, and `late` after its moment (within the grace period).
+    Now {
+        late: Duration,
+    },
+    /// Its moment passed more than the grace period ago.
+    Overdue {
+        late: Duration,
+    },
+}
+
+/// A local date and time in `zone` as an instant, with the RFC 5545 rules
+/// for times that do not exist or occur twice.
+pub fn resolve(zone: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    match zone.from_local_datetime(&local) {
+        chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
+        // Occurs twice: the first occurrence.
+        chrono::LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
+        // In a spring-forward gap: read it with the offset in force before
+        // the gap (a day earlier is always before it).
+        chrono::LocalResult::None => {
+            let before = zone
+                .offset_from_utc_datetime(&(local - Duration::days(1)))
+                .fix();
+            (local - Duration::seconds(i64::from(before.local_minus_utc()))).and_utc()
+        }
+    }
+}
+
+/// `Monday` for `Mon`: for sentences.
+pub fn weekday_name(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Mon => "Monday",
+        Weekday::Tue => "Tuesday",
+        Weekday::Wed => "Wednesday",
+        Weekday::Thu => "Thursday",
+        Weekday::Fri => "Friday",
+        Weekday::Sat => "Saturday",
+        Weekday::Sun => "Sunday",
+    }
+}
+
+/// Parses `Mon`, `monday`, `MON`.
+pub fn parse_weekday(text: &str) -> Option<Weekday> {
+    text.trim().parse::<Weekday>().ok()
+}
+
+/// Parses `07:00` (24-hour clock).
+pub fn parse_time(text: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(text.trim(), "%H:%M").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn london(time: &str) -> Schedule {
+        Schedule {
+            weekday: Weekday::Mon,
+            time: parse_time(time).expect("time"),
+            zone: chrono_tz::Europe::London,
+            grace: Duration::hours(24),
+        }
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("date")
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        text.parse().expect("RFC 3339")
+    }
+
+    #[test]
+    fn seven_in_london_is_six_utc_in_summer_and_seven_in_winter() {
+        let s = london("07:00");
+        assert_eq!(
+            s.moment(date(2026, 3, 23), None),
+            utc("2026-03-23T07:00:00Z")
+        );
+        assert_eq!(
+            s.moment(date(2026, 3, 30), None),
+            utc("2026-03-30T06:00:00Z")
+        );
+        assert_eq!(
+            s.moment(date(2026, 10, 19), None),
+            utc("2026-10-19T06:00:00Z")
+        );
+        assert_eq!(
+            s.moment(date(2026, 10, 26), None),
+            utc("2026-10-26T07:00:00Z")
+        );
+        assert_eq!(s.local(utc("2026-03-30T06:00:00Z")), "2026-03-30 07:00 BST");
+    }
+
+    #[test]
+    fn a_time_in_the_spring_gap_reads_with_the_offset_before_it() {
+        // 29 March 2026: London goes from 01:00 GMT to 02:00 BST.
+        let s = london("01:30");
+        let moment = s.moment(date(2026, 3, 29), None);
+        assert_eq!(moment, utc("2026-03-29T01:30:00Z"));
+        assert_eq!(s.local(moment), "2026-03-29 02:30 BST");
+        // New York springs forward at 02:00 local.
+        let ny = resolve(
+            chrono_tz::America::New_York,
+            date(2026, 3, 8).and_hms_opt(2, 30, 0).expect("t"),
+        );
+        assert_eq!(ny, utc("2026-03-08T07:30:00Z"));
+    }
+
+    #[test]
+    fn a_time_that_occurs_twice_is_its_first_occurrence() {
+        // 25 October 2026: London goes from 02:00 BST back to 01:00 GMT.
+        let s = london("01:30");
+        let moment = s.moment(date(2026, 10, 25), None);
+        assert_eq!(moment, utc("2026-10-25T00:30:00Z"));
+        assert_eq!(s.local(moment), "2026-10-25 01:30 BST");
+    }
+
+    #[test]
+    fn send_at_overrides_the_schedule() {
+        let s = london("07:00");
+        let local = date(2026, 3, 31).and_hms_opt(12, 0, 0).expect("t");
+        assert_eq!(
+            s.moment(date(2026, 3, 30), Some(SendAt::Local(local))),
+            utc("2026-03-31T11:00:00Z")
+        );
+        let instant = utc("2026-04-01T09:15:00Z");
+        assert_eq!(
+            s.moment(date(2026, 3, 30), Some(SendAt::Instant(instant))),
+            instant
+        );
+    }
+
+    #[test]
+    fn due_not_yet_now_and_overdue() {
+        let s = london("07:00");
+        let moment = utc("2026-03-30T06:00:00Z");
+        assert_eq!(s.status(moment, utc("2026-03-30T05:59:59Z")), Due::NotYet);
+        assert_eq!(
+            s.status(moment, moment),
+            Due::Now {
+                late: Duration::zero()
+            }
+        );
+        assert_eq!(
+            s.status(moment, utc("2026-03-31T06:00:00Z")),
+            Due::Now {
+                late: Duration::hours(24)
+            }
+        );
+        assert_eq!(
+            s.status(moment, utc("2026-03-31T06:00:01Z")),
+            Due::Overdue {
+                late: Duration::seconds(86_401)
+            }
+        );
+    }
+
+    #[test]
+    fn weekdays_and_times_parse_strictly() {
+        assert_eq!(parse_weekday("Mon"), Some(Weekday::Mon));
+        assert_eq!(parse_weekday("monday"), Some(Weekday::Mon));
+        assert_eq!(parse_weekday("Moon"), None);
+        assert_eq!(parse_time("07:00"), NaiveTime::from_hms_opt(7, 0, 0));
+        assert_eq!(parse_time("7am"), None);
+        assert_eq!(parse_time("25:00"), None);
+    }
+}

@@ -1,0 +1,415 @@
+//! `catchup send --due`, driven through simulated months of cron ticks every
+//! 15 minutes across both of London's clock changes, against a real SMTP
+//! server: each issue goes out exactly once, at the right local time.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::support::Project;
+use crate::support::smtp::SmtpServer;
+
+const READERS: usize = 3;
+
+fn utc(text: &str) -> DateTime<Utc> {
+    text.parse().expect("RFC 3339")
+}
+
+/// A project sending Mondays at 07:00 London time, with `issues` as
+/// (file name, extra TOML) and a few readers.
+fn project(server: &SmtpServer, issues: &[(&str, &str)]) -> Project {
+    let project = Project::copy_of_repo();
+    let settings = project.read("config/newsletter.toml").replace(
+        "weekday = \"Fri\"\ntime = \"07:00\"",
+        "weekday = \"Mon\"\ntime = \"07:00\"",
+    );
+    project.write("config/newsletter.toml", settings);
+    project.use_smtp(server.port, "");
+    std::fs::remove_file(project.path().join("config/issues/2018-07-27.toml")).expect("rm");
+    for (name, extra) in issues {
+        let date = &name[..10];
+        project.write(
+            &format!("config/issues/{name}.toml"),
+            format!(
+                "date = {date}\nsubject = \"Issue {name}\"\n{extra}\n[[sections]]\ntitle = \"Top\"\nstories = [\"002/leeds-united\"]\n"
+            ),
+        );
+    }
+    project.subscribers(READERS, "");
+    project
+}
+
+/// Which issue a delivery belongs to, from its subject.
+fn issue_of(server: &SmtpServer, n: u64) -> String {
+    let message = crate::support::mime::parse(&server.message(n));
+    message.subject.trim_start_matches("Issue ").to_string()
+}
+
+/// Per issue, the ticks at which the server received its messages.
+type Sent = BTreeMap<String, Vec<DateTime<Utc>>>;
+/// Each tick: its moment, exit code and stderr.
+type Ticks = Vec<(DateTime<Utc>, i32, String)>;
+
+/// Runs `send --due` at every 15-minute tick from `start` to `end`.
+fn simulate(
+    project: &Project,
+    server: &SmtpServer,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> (Sent, Ticks) {
+    let mut sent = Sent::new();
+    let mut ticks = Vec::new();
+    let mut seen = 0;
+    let mut now = start;
+    while now < end {
+        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let (code, _, stderr) = project.run(&["send", "--due", "--now", &stamp]);
+        let deliveries = server.deliveries();
+        for d in &deliveries[seen..] {
+            sent.entry(issue_of(server, d.n)).or_default().push(now);
+        }
+        seen = deliveries.len();
+        ticks.push((now, code, stderr));
+        now += Duration::minutes(15);
+    }
+    (sent, ticks)
+}
+
+/// Every issue went to every reader exactly once, all at tick `at`.
+fn assert_sent_once_at(sent: &Sent, issue: &str, at: &str) {
+    let ticks = sent
+        .get(issue)
+        .unwrap_or_else(|| panic!("{issue} was never sent; sent: {sent:?}"));
+    assert_eq!(ticks.len(), READERS, "{issue}: {ticks:?}");
+    assert!(
+        ticks.iter().all(|t| *t == utc(at)),
+        "{issue} went at {ticks:?}, not {at}"
+    );
+}
+
+#[test]
+fn a_month_across_the_spring_clock_change() {
+    let server = SmtpServer::start(&[]);
+    let project = project(
+        &server,
+        &[
+            // Its moment is before the simulation starts: overdue, not sent.
+            ("2026-03-09", ""),
+            ("2026-03-16", ""),
+            ("2026-03-23", ""),
+            // 01:30 does not exist on 29 March (clocks go 01:00 GMT -> 02:00
+            // BST): read with the offset before the gap, 01:30 UTC.
+            ("2026-03-29-gap", "send_at = 2026-03-29T01:30:00"),
+            // The first Monday in summer time: 07:00 BST is 06:00 UTC.
+            ("2026-03-30", ""),
+            // A Wednesday special at 12:30 London time.
+            ("2026-04-01-special", "send_at = 2026-04-01T12:30:00"),
+            ("2026-04-06", ""),
+            ("2026-04-13", ""),
+        ],
+    );
+    let (sent, ticks) = simulate(
+        &project,
+        &server,
+        utc("2026-03-15T00:00:00Z"),
+        utc("2026-04-15T00:00:00Z"),
+    );
+
+    assert_sent_once_at(&sent, "2026-03-16", "2026-03-16T07:00:00Z");
+    assert_sent_once_at(&sent, "2026-03-23", "2026-03-23T07:00:00Z");
+    assert_sent_once_at(&sent, "2026-03-29-gap", "2026-03-29T01:30:00Z");
+    assert_sent_once_at(&sent, "2026-03-30", "2026-03-30T06:00:00Z");
+    assert_sent_once_at(&sent, "2026-04-01-special", "2026-04-01T11:30:00Z");
+    assert_sent_once_at(&sent, "2026-04-06", "2026-04-06T06:00:00Z");
+    assert_sent_once_at(&sent, "2026-04-13", "2026-04-13T06:00:00Z");
+    assert!(
+        !sent.contains_key("2026-03-09"),
+        "an overdue issue went out late"
+    );
+    assert_eq!(sent.len(), 7);
+
+    // The overdue issue is reported at every tick, and each tick says so in
+    // its exit code (6); no tick failed otherwise.
+    for (now, code, stderr) in &ticks {
+        assert_eq!(*code, 6, "at {now}: {stderr}");
+        assert!(
+            stderr.contains("WARN due.overdue issue=2026-03-09 moment=\"2026-03-09 07:00 GMT\""),
+            "at {now}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_month_across_the_autumn_clock_change() {
+    let server = SmtpServer::start(&[]);
+    let project = project(
+        &server,
+        &[
+            ("2026-10-19", ""),
+            // 01:30 happens twice on 25 October (02:00 BST -> 01:00 GMT):
+            // the first time, 01:30 BST, is 00:30 UTC.
+            ("2026-10-25-twice", "send_at = 2026-10-25T01:30:00"),
+            // The first Monday in winter time: 07:00 GMT is 07:00 UTC.
+            ("2026-10-26", ""),
+            ("2026-11-02", ""),
+            ("2026-11-09", ""),
+        ],
+    );
+    let (sent, ticks) = simulate(
+        &project,
+        &server,
+        utc("2026-10-15T00:00:00Z"),
+        utc("2026-11-15T00:00:00Z"),
+    );
+
+    assert_sent_once_at(&sent, "2026-10-19", "2026-10-19T06:00:00Z");
+    assert_sent_once_at(&sent, "2026-10-25-twice", "2026-10-25T00:30:00Z");
+    assert_sent_once_at(&sent, "2026-10-26", "2026-10-26T07:00:00Z");
+    assert_sent_once_at(&sent, "2026-11-02", "2026-11-02T07:00:00Z");
+    assert_sent_once_at(&sent, "2026-11-09", "2026-11-09T07:00:00Z");
+    assert_eq!(sent.len(), 5);
+
+    // A quiet tick: exit 0 and one line naming what comes next.
+    let (now, code, stderr) = &ticks[0];
+    assert_eq!(*code, 0, "at {now}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "INFO due.nothing next_issue=2026-10-19 next_moment=\"2026-10-19 07:00 BST\""
+        ),
+        "{stderr}"
+    );
+    assert!(ticks.iter().all(|(_, code, _)| *code == 0));
+}
+
+#[test]
+fn an_overdue_issue_goes_out_with_late_ok() {
+    let server = SmtpServer::start(&[]);
+    let project = project(&server, &[("2026-03-09", "")]);
+    let (code, _, stderr) = project.run(&["send", "--due", "--now", "2026-03-11T09:00:00Z"]);
+    assert_eq!(code, 6);
+    assert!(stderr.contains("late_by=50h00m"), "{stderr}");
+    assert!(server.deliveries().is_empty());
+
+    let (code, _, stderr) = project.run(&[
+        "send",
+        "--due",
+        "--late-ok",
+        "--now",
+        "2026-03-11T09:00:00Z",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("INFO due.sending issue=2026-03-09"),
+        "{stderr}"
+    );
+    assert_eq!(server.deliveries().len(), READERS);
+}
+
+#[test]
+fn an_interrupted_due_send_resumes_on_the_next_tick() {
+    // The server stops after one message; the next tick (server back) sends
+    // the rest, and nobody gets two copies.
+    let server = SmtpServer::start(&["--vanish-after", "1"]);
+    let project = project(&server, &[("2026-03-16", "")]);
+    let settings = project.read("config/newsletter.toml").replace(
+        "retry_delay_ms = 20",
+        "retry_delay_ms = 20\nretries = 1\nconnections = 1",
+    );
+    project.write("config/newsletter.toml", settings);
+    let (code, _, stderr) = project.run(&["send", "--due", "--now", "2026-03-16T07:00:00Z"]);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(!project.path().join("state/2026-03-16/complete").exists());
+
+    let server = SmtpServer::restart(server, &[]);
+    let (code, _, stderr) = project.run(&[
+        "send",
+        "--due",
+        "--now",
+        "2026-03-16T07:15:00Z",
+        "--smtp",
+        &server.url(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut rcpts: Vec<String> = server.deliveries().into_iter().map(|d| d.rcpt).collect();
+    rcpts.sort();
+    let unique = rcpts.len();
+    rcpts.dedup();
+    assert_eq!(unique, rcpts.len(), "nobody twice");
+    assert_eq!(rcpts.len(), READERS);
+    assert!(project.path().join("state/2026-03-16/complete").exists());
+}
+
+#[test]
+fn two_due_runs_started_together_deliver_each_reader_once() {
+    let server = SmtpServer::start(&["--delay", "0.05"]);
+    let project = project(&server, &[("2026-03-16", "")]);
+    project.subscribers(40, "");
+    let now = "2026-03-16T07:00:00Z";
+    let mut first = project.spawn(&["send", "--due", "--now", now]);
+    let mut second = project.spawn(&["send", "--due", "--now", now]);
+    let codes = [
+        first.wait().expect("first").code(),
+        second.wait().expect("second").code(),
+    ];
+    // One sends; the other finds the lock held (5) or, if it started after
+    // the first finished, nothing left to do (0).
+    assert!(codes.contains(&Some(0)), "{codes:?}");
+    assert!(codes.iter().all(|c| matches!(c, Some(0 | 5))), "{codes:?}");
+    let mut rcpts: Vec<String> = server.deliveries().into_iter().map(|d| d.rcpt).collect();
+    assert_eq!(rcpts.len(), 40);
+    rcpts.sort();
+    rcpts.dedup();
+    assert_eq!(rcpts.len(), 40, "each reader once");
+}
+
+#[test]
+fn a_second_due_run_while_one_holds_the_lock_leaves_at_once() {
+    let server = SmtpServer::start(&["--delay", "0.2"]);
+    let project = project(&server, &[("2026-03-16", "")]);
+    project.subscribers(20, "");
+    let mut first = project.spawn(&["send", "--due", "--now", "2026-03-16T07:00:00Z"]);
+    server.wait_for(1, std::time::Duration::from_secs(20));
+    let start = std::time::Instant::now();
+    let (code, _, stderr) = project.run(&["send", "--due", "--now", "2026-03-16T07:00:00Z"]);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(
+        stderr.starts_with("error: another run is sending due issues (send --due) (pid "),
+        "{stderr}"
+    );
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "it waited"
+    );
+    assert!(first.wait().expect("first").success());
+}
+
+#[test]
+fn a_malformed_schedule_is_a_configuration_error() {
+    let project = Project::copy_of_repo();
+    let settings = project.read("config/newsletter.toml").replace(
+        "timezone = \"Europe/London\"",
+        "timezone = \"Europe/Londn\"",
+    );
+    project.write("config/newsletter.toml", settings);
+    let (code, _, stderr) = project.run(&["send", "--due"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("unknown time zone `Europe/Londn`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--> config/newsletter.toml:"), "{stderr}");
+    assert!(stderr.contains("did you mean `Europe/London`?"), "{stderr}");
+
+    for (find, replace, message) in [
+        (
+            "weekday = \"Fri\"",
+            "weekday = \"Friyay\"",
+            "unknown weekday `Friyay`",
+        ),
+        ("time = \"07:00\"", "time = \"7am\"", "`7am` is not a time"),
+        (
+            "time = \"07:00\"",
+            "time = \"24:30\"",
+            "`24:30` is not a time",
+        ),
+    ] {
+        let project = Project::copy_of_repo();
+        let settings = project
+            .read("config/newsletter.toml")
+            .replace(find, replace);
+        project.write("config/newsletter.toml", settings);
+        let (code, _, stderr) = project.run(&["send", "--due"]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+    }
+}
+
+#[test]
+fn no_schedule_is_explained() {
+    let project = Project::copy_of_repo();
+    let settings = project.read("config/newsletter.toml");
+    let cut = settings.find("[schedule]").expect("schedule");
+    let end =
+        settings[cut..].find("grace_hours = 24\n").expect("end") + cut + "grace_hours = 24\n".len();
+    project.write(
+        "config/newsletter.toml",
+        format!("{}{}", &settings[..cut], &settings[end..]),
+    );
+    let (code, _, stderr) = project.run(&["send", "--due"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("send --due needs a schedule: add to config/newsletter.toml"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn cron_prints_a_ready_line_with_absolute_paths() {
+    let project = Project::copy_of_repo();
+    let settings = project.read("config/newsletter.toml")
+        + "\n[smtp]\nhost = \"smtp.example.com\"\nusername = \"catchup\"\npassword_env = \"CATCHUP_SMTP_PASSWORD\"\n";
+    project.write("config/newsletter.toml", settings);
+    let (code, stdout, stderr) = project.run(&["cron"]);
+    assert_eq!(code, 0, "{stderr}");
+    let dir = project.path().canonicalize().expect("abs");
+    let exe = assert_cmd::cargo::cargo_bin("catchup")
+        .canonicalize()
+        .expect("abs");
+    let line = stdout
+        .lines()
+        .find(|l| !l.starts_with('#'))
+        .expect("a crontab line");
+    assert_eq!(
+        line,
+        format!(
+            "*/5 * * * * cd '{0}' && mkdir -p '{0}/state' && '{1}' send --due >> '{0}/state/cron.log' 2>&1",
+            dir.display(),
+            exe.display()
+        )
+    );
+    assert!(
+        stdout.contains("# catchup: weekly sends of HSJ Catch Up, Fridays at 07:00 Europe/London.")
+    );
+    assert!(
+        stdout.contains("cron runs in the system time zone"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("# CATCHUP_SMTP_PASSWORD=your-smtp-password"),
+        "{stdout}"
+    );
+
+    // The printed line works: run it through sh, as cron would.
+    let (code, _, _) = project.run(&["cron", "--systemd"]);
+    assert_eq!(code, 0);
+    let status = std::process::Command::new("sh")
+        .args(["-c", line.trim_start_matches("*/5 * * * * ")])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .status()
+        .expect("sh");
+    assert_eq!(
+        status.code(),
+        Some(6),
+        "the 2018 example issue is long overdue"
+    );
+    let log = std::fs::read_to_string(dir.join("state/cron.log")).expect("cron.log");
+    assert!(log.contains("WARN due.overdue issue=2018-07-27"), "{log}");
+}
+
+#[test]
+fn cron_can_print_systemd_units() {
+    let project = Project::copy_of_repo();
+    let (code, stdout, _) = project.run(&["cron", "--systemd"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("[Service]\nType=oneshot\nWorkingDirectory="),
+        "{stdout}"
+    );
+    assert!(stdout.contains("send --due"));
+    assert!(
+        stdout.contains("[Timer]\nOnCalendar=*:0/5\nPersistent=true"),
+        "{stdout}"
+    );
+}
