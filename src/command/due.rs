@@ -10,15 +10,14 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::SendArgs;
 use crate::clock::Clock;
-use crate::deliver::plan::Widen;
-use crate::deliver::{self, ListFiles, ledger};
+use crate::deliver::{self, ledger};
 use crate::exit::{self, ConfigError, Exit};
 use crate::issue;
 use crate::log::{self, Level};
 use crate::schedule::Due;
 
 use super::compose::{compose, newsletter};
-use super::send::{exit_for, smtp_settings};
+use super::send::{exit_for, list_options, smtp_settings};
 
 pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
     let newsletter = newsletter(config)?;
@@ -29,10 +28,7 @@ pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
         ))
         .into());
     };
-    let state = args
-        .state
-        .clone()
-        .unwrap_or_else(|| newsletter.paths.state.clone());
+    let state = list_options(&newsletter, args).0.state;
     // Overlapping cron runs: the second one leaves at once and says why.
     let _lock = ledger::take_lock(&state.join("due.lock"), "due issues (send --due)")?;
 
@@ -142,21 +138,7 @@ fn send_one(config: &Path, path: &Path, args: &SendArgs, clock: Clock) -> anyhow
         );
     }
     let newsletter = &composed.newsletter;
-    let files = ListFiles {
-        subscribers: args
-            .subscribers
-            .clone()
-            .unwrap_or_else(|| newsletter.paths.subscribers.clone()),
-        suppressed: newsletter.paths.suppressed.clone(),
-        state: args
-            .state
-            .clone()
-            .unwrap_or_else(|| newsletter.paths.state.clone()),
-    };
-    let widen = Widen {
-        resend_uncertain: args.resend_uncertain,
-        retry_failed: args.retry_failed,
-    };
+    let (files, widen) = list_options(newsletter, args);
     if args.dry_run {
         let (counts, _) = deliver::dry_run(&composed.issue.name, &files, widen, |_, _| {})?;
         log::event(

@@ -27,21 +27,7 @@ pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
     let issue = composed.issue.name.clone();
     let template = Arc::new(composed.template);
     let clock = args.now.map_or(Clock::System, Clock::Fixed);
-    let files = ListFiles {
-        subscribers: args
-            .subscribers
-            .clone()
-            .unwrap_or_else(|| newsletter.paths.subscribers.clone()),
-        suppressed: newsletter.paths.suppressed.clone(),
-        state: args
-            .state
-            .clone()
-            .unwrap_or_else(|| newsletter.paths.state.clone()),
-    };
-    let widen = Widen {
-        resend_uncertain: args.resend_uncertain,
-        retry_failed: args.retry_failed,
-    };
+    let (files, widen) = list_options(newsletter, args);
     let to = if args.to.is_empty() {
         None
     } else {
@@ -75,6 +61,25 @@ pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
             Ok(report.tally.as_ref().map_or(Exit::Ok, exit_for))
         }
     }
+}
+
+/// The list files (the newsletter's, unless the command line names others)
+/// and the flags that widen who is sent to.
+pub(super) fn list_options(newsletter: &Newsletter, args: &SendArgs) -> (ListFiles, Widen) {
+    let paths = &newsletter.paths;
+    let files = ListFiles {
+        subscribers: args
+            .subscribers
+            .clone()
+            .unwrap_or_else(|| paths.subscribers.clone()),
+        suppressed: paths.suppressed.clone(),
+        state: args.state.clone().unwrap_or_else(|| paths.state.clone()),
+    };
+    let widen = Widen {
+        resend_uncertain: args.resend_uncertain,
+        retry_failed: args.retry_failed,
+    };
+    (files, widen)
 }
 
 /// `[smtp]` from the file, or the `--smtp` / `CATCHUP_SMTP_URL` override.

@@ -9,7 +9,6 @@
 //! stays unreachable ends the run, and the readers not yet sent stay pending
 //! for the next run.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use lettre::Address;
 
 use super::ledger::{Event, Ledger};
 use super::progress::Progress;
+use super::queue::{Next, Queue};
 use super::smtp::{Attempt, Connection, Connector};
 use crate::clock::Clock;
 use crate::log::{self, Level};
@@ -74,13 +74,7 @@ pub async fn run(engine: Engine, source: Box<dyn Iterator<Item = Reader> + Send>
     let settings = engine.connector.settings().clone();
     let workers = settings.connections.max(1);
     let shared = Arc::new(Shared {
-        state: Mutex::new(State {
-            source: source.peekable(),
-            retries: VecDeque::new(),
-            busy: 0,
-            alive: workers,
-            tally: Tally::default(),
-        }),
+        state: Mutex::new(Queue::new(source, workers)),
         rate: settings.rate.map(|r| Mutex::new(Pace::new(r))),
         engine,
     });
@@ -93,7 +87,7 @@ pub async fn run(engine: Engine, source: Box<dyn Iterator<Item = Reader> + Send>
     let mut state = shared.lock();
     let mut tally = std::mem::take(&mut state.tally);
     // Whatever is left was never delivered in this run.
-    let left = state.retries.len() as u64 + state.source.by_ref().count() as u64;
+    let left = state.remaining();
     tally.not_tried += left;
     if left > 0 && tally.stopped.is_none() {
         tally.stopped = Some("no connection could be kept open".into());
@@ -103,80 +97,18 @@ pub async fn run(engine: Engine, source: Box<dyn Iterator<Item = Reader> + Send>
 }
 
 struct Shared {
-    state: Mutex<State>,
+    state: Mutex<Queue>,
     rate: Option<Mutex<Pace>>,
     engine: Engine,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
         // A panicking worker cannot leave the counts half-updated in a way
         // that matters more than finishing the run; take the data anyway.
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-struct State {
-    source: std::iter::Peekable<Box<dyn Iterator<Item = Reader> + Send>>,
-    retries: VecDeque<Retry>,
-    /// Jobs handed out and not yet settled.
-    busy: usize,
-    /// Workers still running.
-    alive: usize,
-    tally: Tally,
-}
-
-struct Retry {
-    reader: Reader,
-    attempt: u32,
-    ready: Instant,
-}
-
-enum Next {
-    Job(Reader, u32),
-    Wait(Duration),
-    Done,
-}
-
-impl State {
-    fn next(&mut self, now: Instant) -> Next {
-        if self.tally.stopped.is_some() {
-            return Next::Done;
-        }
-        if let Some(i) = self.retries.iter().position(|r| r.ready <= now) {
-            let retry = self.retries.remove(i).expect("index is valid");
-            self.busy += 1;
-            return Next::Job(retry.reader, retry.attempt);
-        }
-        if let Some(reader) = self.source.next() {
-            self.busy += 1;
-            return Next::Job(reader, 1);
-        }
-        if let Some(soonest) = self.retries.iter().map(|r| r.ready).min() {
-            return Next::Wait(soonest.saturating_duration_since(now));
-        }
-        if self.busy > 0 {
-            // A job in progress may yet come back as a retry.
-            return Next::Wait(Duration::from_millis(20));
-        }
-        Next::Done
-    }
-
-    fn requeue(&mut self, reader: Reader, attempt: u32, delay: Duration) {
-        self.busy -= 1;
-        self.retries.push_back(Retry {
-            reader,
-            attempt,
-            ready: Instant::now() + delay,
-        });
-    }
-
-    fn stop(&mut self, why: String) {
-        if self.tally.stopped.is_none() {
-            self.tally.stopped = Some(why);
-        }
     }
 }
 
@@ -323,6 +255,26 @@ enum Settled {
     StopRun(String),
 }
 
+/// Settles a reader for good: tallied first (it happened on the wire,
+/// whatever the ledger manages), then recorded in the ledger.
+async fn finish(
+    shared: &Shared,
+    event: Event,
+    email: &str,
+    reply: String,
+    tally: impl FnOnce(&mut Tally, &str, &str),
+) -> Result<(), String> {
+    {
+        let mut state = shared.lock();
+        state.settled();
+        tally(&mut state.tally, email, &reply);
+    }
+    match &shared.engine.ledger {
+        Some(ledger) => ledger.record(event, email, Some(&reply)).await,
+        None => Ok(()),
+    }
+}
+
 /// Records one attempt's outcome in the ledger and the tally, and decides
 /// what becomes of the reader and the connection.
 async fn settle(
@@ -346,13 +298,10 @@ async fn settle(
     };
     let (transient, connection, why) = match result {
         Attempt::Accepted { reply } => {
-            if let Err(e) = record(Event::Sent, reply).await {
-                return Settled::StopRun(format!("cannot record a delivery in the ledger: {e}"));
-            }
-            let mut state = shared.lock();
-            state.busy -= 1;
-            state.tally.sent += 1;
-            return Settled::KeepConnection;
+            return match finish(shared, Event::Sent, &email, reply, |t, _, _| t.sent += 1).await {
+                Ok(()) => Settled::KeepConnection,
+                Err(e) => Settled::StopRun(format!("cannot record a delivery in the ledger: {e}")),
+            };
         }
         Attempt::Rejected {
             permanent: true,
@@ -364,17 +313,14 @@ async fn settle(
                 "send.failed",
                 &[("reader", &email), ("reply", &reply)],
             );
-            if let Err(e) = record(Event::Failed, reply.clone()).await {
-                return Settled::StopRun(format!("cannot record a failure in the ledger: {e}"));
-            }
-            let mut state = shared.lock();
-            state.busy -= 1;
-            state.tally.failed += 1;
-            state.tally.failures.push((email, reply));
-            return if reusable {
-                Settled::KeepConnection
-            } else {
-                Settled::DropConnection
+            let tally = |t: &mut Tally, email: &str, reply: &str| {
+                t.failed += 1;
+                t.failures.push((email.to_string(), reply.to_string()));
+            };
+            return match finish(shared, Event::Failed, &email, reply, tally).await {
+                Ok(()) if reusable => Settled::KeepConnection,
+                Ok(()) => Settled::DropConnection,
+                Err(e) => Settled::StopRun(format!("cannot record a failure in the ledger: {e}")),
             };
         }
         Attempt::Uncertain { error } => {
@@ -383,14 +329,14 @@ async fn settle(
                 "send.uncertain",
                 &[("reader", &email), ("error", &error)],
             );
-            if let Err(e) = record(Event::Uncertain, error).await {
-                return Settled::StopRun(format!("cannot record in the ledger: {e}"));
-            }
-            let mut state = shared.lock();
-            state.busy -= 1;
-            state.tally.uncertain += 1;
-            state.tally.uncertain_readers.push(email);
-            return Settled::DropConnection;
+            let tally = |t: &mut Tally, email: &str, _: &str| {
+                t.uncertain += 1;
+                t.uncertain_readers.push(email.to_string());
+            };
+            return match finish(shared, Event::Uncertain, &email, error, tally).await {
+                Ok(()) => Settled::DropConnection,
+                Err(e) => Settled::StopRun(format!("cannot record in the ledger: {e}")),
+            };
         }
         Attempt::Stopped { error } => {
             shared.lock().requeue(reader, attempt, Duration::ZERO);
@@ -424,7 +370,7 @@ async fn settle(
                 ("last", &transient),
             ],
         );
-        state.busy -= 1;
+        state.settled();
         state.tally.deferred += 1;
     } else {
         let wait = backoff(settings.retry_delay, attempt);

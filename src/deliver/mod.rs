@@ -6,14 +6,18 @@
 //! | `plan.rs` | who gets the issue (validity, duplicates, suppression, ledger) |
 //! | `ledger.rs` | the per-issue append-only record, and the lock |
 //! | `smtp.rs` | one SMTP connection, driven command by command |
-//! | `engine.rs` | the send loop: connections, queue, retries, rate |
+//! | `tls.rs` | implicit TLS over our own `TCP_NODELAY` socket |
+//! | `engine.rs` | the send loop: connections, retries, rate |
+//! | `queue.rs` | the readers the workers share, and the tally |
 //! | `progress.rs` | a bar on a terminal, log lines otherwise |
 
 pub mod engine;
 pub mod ledger;
 pub mod plan;
 mod progress;
+mod queue;
 pub mod smtp;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

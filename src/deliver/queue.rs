@@ -1,0 +1,93 @@
+//! The queue the send loop's workers share: readers fresh from the list,
+//! readers waiting to be retried, and the running tally. Workers take a
+//! reader, settle it, and take the next; the run is over when the list is
+//! exhausted, no retry is waiting and no reader is in progress.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::engine::Tally;
+use crate::message::Reader;
+
+/// Shared by the workers, behind one mutex.
+pub(super) struct Queue {
+    source: std::iter::Peekable<Box<dyn Iterator<Item = Reader> + Send>>,
+    retries: VecDeque<Retry>,
+    /// Jobs handed out and not yet settled.
+    busy: usize,
+    /// Workers still running.
+    pub(super) alive: usize,
+    pub(super) tally: Tally,
+}
+
+pub(super) struct Retry {
+    reader: Reader,
+    attempt: u32,
+    ready: Instant,
+}
+
+pub(super) enum Next {
+    Job(Reader, u32),
+    Wait(Duration),
+    Done,
+}
+
+impl Queue {
+    pub(super) fn new(source: Box<dyn Iterator<Item = Reader> + Send>, workers: usize) -> Queue {
+        Queue {
+            source: source.peekable(),
+            retries: VecDeque::new(),
+            busy: 0,
+            alive: workers,
+            tally: Tally::default(),
+        }
+    }
+
+    /// How many readers were never settled: waiting retries and the rest of
+    /// the list (which this drains).
+    pub(super) fn remaining(&mut self) -> u64 {
+        self.retries.len() as u64 + self.source.by_ref().count() as u64
+    }
+    pub(super) fn next(&mut self, now: Instant) -> Next {
+        if self.tally.stopped.is_some() {
+            return Next::Done;
+        }
+        if let Some(i) = self.retries.iter().position(|r| r.ready <= now) {
+            let retry = self.retries.remove(i).expect("index is valid");
+            self.busy += 1;
+            return Next::Job(retry.reader, retry.attempt);
+        }
+        if let Some(reader) = self.source.next() {
+            self.busy += 1;
+            return Next::Job(reader, 1);
+        }
+        if let Some(soonest) = self.retries.iter().map(|r| r.ready).min() {
+            return Next::Wait(soonest.saturating_duration_since(now));
+        }
+        if self.busy > 0 {
+            // A job in progress may yet come back as a retry.
+            return Next::Wait(Duration::from_millis(20));
+        }
+        Next::Done
+    }
+
+    /// A reader handed out is done with, for good.
+    pub(super) fn settled(&mut self) {
+        self.busy -= 1;
+    }
+
+    pub(super) fn requeue(&mut self, reader: Reader, attempt: u32, delay: Duration) {
+        self.busy -= 1;
+        self.retries.push_back(Retry {
+            reader,
+            attempt,
+            ready: Instant::now() + delay,
+        });
+    }
+
+    pub(super) fn stop(&mut self, why: String) {
+        if self.tally.stopped.is_none() {
+            self.tally.stopped = Some(why);
+        }
+    }
+}
