@@ -10,6 +10,21 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+/// A reader's opaque id, computed here independently of catchup: the first
+/// 8 bytes of SHA-256 of the lower-cased address, in hex.
+pub fn reader_id(email: &str) -> String {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(email.to_lowercase().as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The example newsletter's unsubscribe URL for a reader and issue.
+pub fn unsubscribe_url(email: &str, issue: &str) -> String {
+    format!(
+        "https://hsj.example/unsubscribe?reader={}&issue={issue}",
+        reader_id(email)
+    )
+}
+
 /// The repository root (where `seeds/` and `config/` live).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
