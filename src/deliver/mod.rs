@@ -100,8 +100,11 @@ pub fn list_send(
     clock: Clock,
 ) -> anyhow::Result<ListReport> {
     let issue = template.issue().to_string();
-    // Settings problems first, before taking the lock.
+    // Settings and list problems first, before taking the lock or writing
+    // any state.
     let connector = Connector::new(smtp, template.envelope_from().domain())?;
+    let suppressed = Arc::new(load_suppressed(&files.suppressed)?);
+    Subscribers::open(&files.subscribers)?;
     let paths = ledger::Paths::new(&files.state, &issue);
     let (ledger, history) = Ledger::open(&paths, &issue)?;
     if history.torn_tail {
@@ -118,7 +121,6 @@ pub fn list_send(
         );
     }
     let history = Arc::new(history);
-    let suppressed = Arc::new(load_suppressed(&files.suppressed)?);
     let counts = survey(files, &history, &suppressed, widen, |line, disposition| {
         report_row(&files.subscribers, line, disposition);
     })?;

@@ -581,3 +581,48 @@ fn no_smtp_settings_at_all_is_explained() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_missing_subscriber_list_is_named_and_leaves_no_state_behind() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "");
+    let (code, _, stderr) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with("error: cannot read the subscriber list `config/subscribers.csv`"),
+        "{stderr}"
+    );
+    assert!(!project.path().join("state").exists());
+
+    project.write("config/subscribers.csv", "address,name\na@nhs.example,A\n");
+    let (code, _, stderr) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("has no `email` column in its header row (found: address,name)"),
+        "{stderr}"
+    );
+    assert!(!project.path().join("state").exists());
+    assert!(server.deliveries().is_empty());
+}
+
+/// A lower bound only: a slow machine can make a run longer, never shorter,
+/// so this cannot fail for noise.
+#[test]
+fn a_rate_limit_spaces_the_messages_out() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "rate = 20\n");
+    project.subscribers(11, "");
+    let start = Instant::now();
+    let (code, stdout, _) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(server.deliveries().len(), 11);
+    // 11 messages at 20 per second: the last goes at least 10 × 50 ms after
+    // the first.
+    assert!(
+        start.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+}
