@@ -50,6 +50,16 @@ fn server(mode: &str, dir: &std::path::Path) -> (SmtpServer, std::path::PathBuf)
     (server, ca)
 }
 
+/// Every reader's message arrived over TLS, after logging in as `catchup`.
+fn assert_all_encrypted_and_logged_in(server: &SmtpServer) {
+    let deliveries = server.deliveries();
+    assert_eq!(deliveries.len(), 5);
+    for d in &deliveries {
+        assert!(d.tls, "{} arrived unencrypted", d.rcpt);
+        assert_eq!(d.login.as_deref(), Some("catchup"), "{}", d.rcpt);
+    }
+}
+
 #[test]
 fn starttls_with_a_login_delivers_encrypted_and_never_shows_the_password() {
     let dir = tempfile::tempdir().expect("dir");
@@ -57,13 +67,7 @@ fn starttls_with_a_login_delivers_encrypted_and_never_shows_the_password() {
     let project = project(&server, "starttls", &ca);
     let (code, stdout, stderr) = send(&project, "s3cret pass");
     assert_eq!(code, 0, "{stdout}{stderr}");
-    let deliveries = server.deliveries();
-    assert_eq!(deliveries.len(), 5);
-    assert!(
-        deliveries
-            .iter()
-            .all(|d| d.tls && d.login.as_deref() == Some("catchup"))
-    );
+    assert_all_encrypted_and_logged_in(&server);
     for place in [&stdout, &stderr] {
         assert!(!place.contains("s3cret"), "the password leaked: {place}");
     }
@@ -79,13 +83,7 @@ fn implicit_tls_delivers_over_our_own_socket() {
     let project = project(&server, "tls", &ca);
     let (code, stdout, stderr) = send(&project, "s3cret pass");
     assert_eq!(code, 0, "{stdout}{stderr}");
-    let deliveries = server.deliveries();
-    assert_eq!(deliveries.len(), 5);
-    assert!(
-        deliveries
-            .iter()
-            .all(|d| d.tls && d.login.as_deref() == Some("catchup"))
-    );
+    assert_all_encrypted_and_logged_in(&server);
 }
 
 #[test]
