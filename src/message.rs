@@ -48,14 +48,24 @@ impl Reader {
     }
 
     fn mailbox(&self) -> Mailbox {
-        // Line breaks in a name would end the header; they never get that far.
         let name = self
             .name
             .as_deref()
-            .map(|n| n.split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(clean_name)
             .filter(|n| !n.is_empty());
         Mailbox::new(name, self.email.clone())
     }
+}
+
+/// A display name with control characters (CR, LF, tab, NUL...) turned into
+/// spaces and runs of spaces collapsed: a name can never break a header.
+pub fn clean_name(raw: &str) -> String {
+    raw.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A reader's identity in 16 bytes: the first half of SHA-256 of the

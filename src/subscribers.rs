@@ -17,7 +17,7 @@ use std::str::FromStr;
 
 use lettre::Address;
 
-use crate::message::{Reader, ReaderKey};
+use crate::message::{Reader, ReaderKey, clean_name};
 
 /// One data row of the subscriber file.
 #[derive(Debug)]
@@ -204,17 +204,6 @@ fn row_error_message(e: &csv::Error) -> String {
         csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_string(),
         _ => e.to_string(),
     }
-}
-
-/// A display name with control characters (CR, LF, tab...) turned into
-/// spaces and runs of spaces collapsed: a name can never break a header.
-fn clean_name(raw: &str) -> String {
-    raw.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Addresses never to send to.

@@ -19,7 +19,8 @@ pub struct Composed {
     pub newsletter: Newsletter,
     pub issue: Issue,
     pub issue_path: PathBuf,
-    pub rendered: Rendered,
+    /// Both parts as the placeholder reader sees them (what `preview` writes).
+    pub seen: Rendered,
     pub template: Template,
     /// The message as the placeholder reader gets it (what `preview` writes).
     pub sample: Vec<u8>,
@@ -76,9 +77,9 @@ pub fn compose(config: &Path, issue: Option<&Path>) -> anyhow::Result<Composed> 
     let reader = Reader::placeholder();
     let sample = template.message(&reader, Purpose::Preview, preview_date(&issue, &newsletter));
     let url = template.unsubscribe_url(&reader);
+    let seen = rendered.personalised(&url);
     let (_, html_encoded) = template.encoded_bodies(&url);
-    let (measurements, message_warnings) =
-        check::measure(&rendered.personalised(&url).html, &html_encoded, &sample);
+    let (measurements, message_warnings) = check::measure(&seen.html, &html_encoded, &sample);
 
     let mut warnings = newsletter.warnings.clone();
     warnings.extend(issue.warnings.iter().cloned());
@@ -87,7 +88,7 @@ pub fn compose(config: &Path, issue: Option<&Path>) -> anyhow::Result<Composed> 
         newsletter,
         issue,
         issue_path,
-        rendered,
+        seen,
         template,
         sample,
         measurements,

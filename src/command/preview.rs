@@ -2,7 +2,6 @@
 
 use crate::cli::PreviewArgs;
 use crate::exit::Exit;
-use crate::message::Reader;
 use crate::preview::{self, ArchiveEntry, Preview};
 
 use super::compose::compose;
@@ -12,8 +11,7 @@ pub fn run(config: &std::path::Path, args: &PreviewArgs) -> anyhow::Result<Exit>
     for warning in &composed.warnings {
         eprintln!("{}\n", warning.render());
     }
-    let url = composed.template.unsubscribe_url(&Reader::placeholder());
-    let seen = composed.rendered.personalised(&url);
+    let seen = &composed.seen;
     let issue = &composed.issue;
     let out = args
         .out

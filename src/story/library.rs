@@ -147,15 +147,6 @@ impl Library {
         Ok(library)
     }
 
-    /// Builds a library from stories already parsed (tests, benchmarks).
-    pub fn from_stories(stories: Vec<Story>, intro: Option<String>) -> Library {
-        Library {
-            stories,
-            intro,
-            warnings: Vec::new(),
-        }
-    }
-
     pub fn stories(&self) -> &[Story] {
         &self.stories
     }
