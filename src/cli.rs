@@ -97,7 +97,8 @@ pub struct SendArgs {
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
     /// Send through this server for one run instead of `[smtp]`:
-    /// smtp://host:port, smtp://host:587?tls=required, smtps://user:pass@host.
+    /// smtp://host:port, smtp://host:587?tls=required, smtps://user@host.
+    /// The password comes from the environment, never the URL.
     #[arg(
         long,
         value_name = "URL",
@@ -117,6 +118,10 @@ pub struct SendArgs {
     /// Send again to readers an earlier run was refused for (5xx).
     #[arg(long)]
     pub retry_failed: bool,
+    /// Send even though an issue with the same subject and stories already
+    /// went out under another name.
+    #[arg(long)]
+    pub force: bool,
     /// Act as if it were this moment (RFC 3339): decides what is due and
     /// sets the `Date` header.
     #[arg(long, value_name = "RFC3339")]

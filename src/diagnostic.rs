@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use annotate_snippets::{AnnotationKind, Element, Group, Level, Renderer, Snippet};
@@ -169,15 +169,17 @@ impl fmt::Display for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
-/// Reads a configuration file into a [`Source`].
-///
-/// # Errors
-/// The file cannot be read or is not UTF-8; the message names it.
-pub fn read_source(path: &Path) -> anyhow::Result<Source> {
-    use anyhow::Context as _;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
-    Ok(Source::new(path, text))
+/// The 1-based line and column (in characters) of the first byte that is
+/// not UTF-8, for "save the file as UTF-8" messages.
+pub fn utf8_error_position(bytes: &[u8], valid_up_to: usize) -> (usize, usize) {
+    let valid = &bytes[..valid_up_to.min(bytes.len())];
+    let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&valid[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
 }
 
 #[cfg(test)]

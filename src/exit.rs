@@ -1,13 +1,8 @@
 //! Exit codes: one per kind of outcome, so that scripts and cron can tell
-//! them apart. The README's table lists the same codes.
+//! them apart. The README's table lists the same codes, and a test reaches
+//! each of them. A failure's code comes from its [`crate::error::Error`].
 
 use std::process::ExitCode;
-
-use crate::deliver::ledger::LedgerError;
-use crate::deliver::smtp::ConnectError;
-use crate::diagnostic::Diagnostics;
-use crate::story::LoadError;
-use crate::subscribers::ListError;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,27 +59,3 @@ impl From<Exit> for ExitCode {
         ExitCode::from(exit as u8)
     }
 }
-
-/// The exit code for an error, from the first cause in its chain that has one.
-pub fn code_for(err: &anyhow::Error) -> Exit {
-    for cause in err.chain() {
-        if let Some(LedgerError::Locked { .. }) = cause.downcast_ref::<LedgerError>() {
-            return Exit::Locked;
-        }
-        if cause.is::<LoadError>()
-            || cause.is::<Diagnostics>()
-            || cause.is::<ListError>()
-            || cause.is::<ConnectError>()
-            || cause.is::<ConfigError>()
-        {
-            return Exit::Config;
-        }
-    }
-    Exit::Failure
-}
-
-/// A configuration mistake found outside a configuration file (a bad
-/// `--to` address, no `[smtp]` at all): exit 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);

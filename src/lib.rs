@@ -8,26 +8,36 @@
 //!    [`issue::Issue`], every mistake a [`diagnostic::Diagnostic`].
 //! 3. [`render`]: issue → HTML (maud + css-inline) and plain text.
 //! 4. [`message`]: rendered issue → one MIME message per reader;
-//!    [`check`] measures it against what mail clients tolerate.
-//! 5. [`preview`]: the files a person opens to look at an issue.
+//!    [`measure`] checks it against what mail clients tolerate.
+//! 5. [`proof`]: the files an editor opens to check an issue.
 //! 6. [`deliver`]: test sends, and list sends to [`subscribers`] with a
 //!    durable ledger, through SMTP; [`schedule`] says when an issue is due.
 //!
-//! [`command`] wires the stages together for each subcommand; `main.rs` only
-//! parses arguments and maps the outcome to an exit code ([`exit`]).
+//! [`compose`] runs stages 1 to 4 for the commands that need an issue;
+//! [`command`] wires the stages together for each subcommand. `main.rs` only
+//! parses arguments, and maps an [`error::Error`] to its exit code.
 
-pub mod check;
+#![forbid(unsafe_code)]
+
+pub mod address;
 pub mod cli;
 pub mod clock;
+pub mod colour;
 pub mod command;
+pub mod compose;
 pub mod config;
 pub mod deliver;
 pub mod diagnostic;
+pub mod error;
 pub mod exit;
+pub mod fields;
+pub mod files;
 pub mod issue;
+pub mod link;
 pub mod log;
+pub mod measure;
 pub mod message;
-pub mod preview;
+pub mod proof;
 pub mod render;
 pub mod schedule;
 pub mod story;
@@ -39,7 +49,7 @@ pub use exit::Exit;
 /// Runs one command line.
 ///
 /// # Errors
-/// Whatever the command reports; [`exit::code_for`] picks the exit code.
-pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+/// Whatever the command reports; [`error::Error::code`] is its exit code.
+pub fn run(cli: Cli) -> error::Result<Exit> {
     command::run(cli)
 }

@@ -6,9 +6,12 @@ fn main() -> ExitCode {
     let cli = catchup::Cli::parse();
     match catchup::run(cli) {
         Ok(exit) => exit.into(),
+        // A closed stdout (`catchup stories | head -1`) ends quietly, as it
+        // does for `ls` and `rg`.
+        Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
-            catchup::exit::code_for(&err).into()
+            eprintln!("error: {err}");
+            err.code().into()
         }
     }
 }

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Newsletter;
 use crate::issue::Issue;
-use crate::render::{Rendered, UNSUBSCRIBE_PLACEHOLDER, escape_html};
+use crate::render::{Part, Rendered, UNSUBSCRIBE_PLACEHOLDER, personalise};
 
 /// Who a message is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,15 +57,32 @@ impl Reader {
     }
 }
 
+/// The longest display name kept: a name is a name, and a longer `To:` line
+/// could be refused by the server and fail the reader for good.
+pub const MAX_NAME_CHARS: usize = 100;
+
 /// A display name with control characters (CR, LF, tab, NUL...) turned into
-/// spaces and runs of spaces collapsed: a name can never break a header.
+/// spaces, runs of spaces collapsed, and cut to [`MAX_NAME_CHARS`]: a name
+/// can never break a header or make it too long.
 pub fn clean_name(raw: &str) -> String {
-    raw.chars()
+    let spaced: String = raw
+        .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    let mut name = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some((cut, _)) = name.char_indices().nth(MAX_NAME_CHARS) {
+        name.truncate(cut);
+        name.truncate(name.trim_end().len());
+    }
+    name
+}
+
+/// Why a message could not be built for a reader.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot build the message for `{to}`: {why}")]
+pub struct MessageError {
+    pub to: String,
+    pub why: String,
 }
 
 /// A reader's identity in 16 bytes: the first half of SHA-256 of the
@@ -125,7 +142,7 @@ impl Template {
             .map(|b| format!("{b:02x}"))
             .collect();
         Template {
-            issue: issue.name.clone(),
+            issue: issue.name.to_string(),
             subject: issue.subject.clone(),
             from: newsletter.from.clone(),
             reply_to: newsletter.reply_to.clone(),
@@ -133,8 +150,8 @@ impl Template {
             unsubscribe_url: newsletter.unsubscribe.url.clone(),
             unsubscribe_mailto: newsletter.unsubscribe.mailto.clone(),
             boundary: format!("catchup-{boundary}"),
-            text: EncodedBody::new(&rendered.text),
-            html: EncodedBody::new(&rendered.html),
+            text: EncodedBody::new(Part::Text, &rendered.text),
+            html: EncodedBody::new(Part::Html, &rendered.html),
         }
     }
 
@@ -178,12 +195,21 @@ impl Template {
     pub fn encoded_bodies(&self, unsubscribe_url: &str) -> (Vec<u8>, Vec<u8>) {
         (
             self.text.personalise(unsubscribe_url),
-            self.html.personalise(&escape_html(unsubscribe_url)),
+            self.html.personalise(unsubscribe_url),
         )
     }
 
-    /// The whole message for `reader`, as bytes ready for SMTP DATA.
-    pub fn message(&self, reader: &Reader, purpose: Purpose, date: DateTime<Utc>) -> Vec<u8> {
+    /// The whole message for `reader`.
+    ///
+    /// # Errors
+    /// lettre cannot lay out a message for this reader (an address form
+    /// [`crate::address`] should have refused; never a panic).
+    pub fn message(
+        &self,
+        reader: &Reader,
+        purpose: Purpose,
+        date: DateTime<Utc>,
+    ) -> Result<Vec<u8>, MessageError> {
         let url = self.unsubscribe_url(reader);
         let subject = match purpose {
             Purpose::Test => format!("[TEST] {}", self.subject),
@@ -227,8 +253,11 @@ impl Template {
             .singlepart(part(ContentType::TEXT_HTML, html));
         builder
             .multipart(body)
-            .expect("From is always set and the To list is never empty")
-            .formatted()
+            .map(|message| message.formatted())
+            .map_err(|e| MessageError {
+                to: reader.email.to_string(),
+                why: e.to_string(),
+            })
     }
 }
 
@@ -247,6 +276,7 @@ const LIST_UNSUBSCRIBE_POST: HeaderName = HeaderName::new_from_ascii_str("List-U
 /// placeholder kept raw for per-reader encoding.
 #[derive(Debug, Clone)]
 struct EncodedBody {
+    part: Part,
     pieces: Vec<Piece>,
 }
 
@@ -262,7 +292,7 @@ impl EncodedBody {
     /// Line breaks become CRLF first (canonical for MIME text, and what makes
     /// quoted-printable line-local: the encoder carries no state across a
     /// CRLF, whereas a bare LF is encoded as `=0A` within one long line).
-    fn new(body: &str) -> EncodedBody {
+    fn new(part: Part, body: &str) -> EncodedBody {
         let body = body.replace("\r\n", "\n").replace('\n', "\r\n");
         let mut pieces = Vec::new();
         let mut fixed = String::new();
@@ -280,10 +310,11 @@ impl EncodedBody {
         if !fixed.is_empty() {
             pieces.push(Piece::Fixed(quoted_printable::encode(&fixed)));
         }
-        EncodedBody { pieces }
+        EncodedBody { part, pieces }
     }
 
-    /// The encoded body with `value` in place of the placeholder.
+    /// The encoded body with a reader's unsubscribe URL in place of the
+    /// placeholder.
     fn personalise(&self, value: &str) -> Vec<u8> {
         let mut out = Vec::with_capacity(
             self.pieces
@@ -298,7 +329,7 @@ impl EncodedBody {
             match piece {
                 Piece::Fixed(bytes) => out.extend_from_slice(bytes),
                 Piece::Personal(line) => out.extend_from_slice(&quoted_printable::encode(
-                    line.replace(UNSUBSCRIBE_PLACEHOLDER, value),
+                    personalise(self.part, line, value),
                 )),
             }
         }
@@ -316,12 +347,10 @@ mod tests {
         let body = format!(
             "<p style=\"a:b\">{long}</p>\ntrailing space \n<a href=\"{UNSUBSCRIBE_PLACEHOLDER}\">x</a>\nlast line {long}\n{UNSUBSCRIBE_PLACEHOLDER}"
         );
-        let value = "https://hsj.example/u?e=a%40b.example&amp;i=2018";
-        let encoded = EncodedBody::new(&body);
+        let value = "https://hsj.example/u?e=a%40b.example&i=2018";
+        let encoded = EncodedBody::new(Part::Html, &body);
         assert_eq!(encoded.pieces.len(), 4, "{:?}", encoded.pieces);
-        let whole = body
-            .replace('\n', "\r\n")
-            .replace(UNSUBSCRIBE_PLACEHOLDER, value);
+        let whole = personalise(Part::Html, &body.replace('\n', "\r\n"), value);
         assert_eq!(
             String::from_utf8(encoded.personalise(value)).expect("ascii"),
             String::from_utf8(quoted_printable::encode(whole)).expect("ascii")

@@ -66,6 +66,21 @@ impl Schedule {
     }
 }
 
+/// When an issue goes out: by the schedule, or at midnight UTC on its date
+/// when there is no schedule (so that previews still get a fixed `Date`).
+pub fn send_moment(
+    schedule: Option<&Schedule>,
+    date: NaiveDate,
+    send_at: Option<SendAt>,
+) -> DateTime<Utc> {
+    match (schedule, send_at) {
+        (Some(schedule), _) => schedule.moment(date, send_at),
+        (None, Some(SendAt::Instant(instant))) => instant,
+        (None, Some(SendAt::Local(local))) => local.and_utc(),
+        (None, None) => date.and_time(NaiveTime::MIN).and_utc(),
+    }
+}
+
 /// Where an issue stands at a given moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Due {

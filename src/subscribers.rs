@@ -13,10 +13,9 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use lettre::Address;
-
+use crate::address;
+use crate::files::{FileError, open_input};
 use crate::message::{Reader, ReaderKey, clean_name};
 
 /// One data row of the subscriber file.
@@ -30,14 +29,29 @@ pub struct Row {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
-    #[error("cannot read the subscriber list `{}`: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: csv::Error,
-    },
+    #[error("cannot read the subscriber list `{}`: {why}", path.display())]
+    Read { path: PathBuf, why: String },
+    #[error("cannot read the list `{}`: {}", .0.path.display(), .0.reason())]
+    File(#[from] FileError),
     #[error("the subscriber list `{}` has no `email` column in its header row (found: {found})", path.display())]
     NoEmailColumn { path: PathBuf, found: String },
+    /// A mistake that would make the rows after it wrong (an unclosed
+    /// quote swallows every later row into one name): nothing is sent.
+    #[error("{}:{line}: {why}; nothing was sent", path.display())]
+    Malformed {
+        path: PathBuf,
+        line: u64,
+        why: String,
+    },
+}
+
+impl ListError {
+    fn read(path: &Path, error: &csv::Error) -> ListError {
+        ListError::Read {
+            path: path.to_path_buf(),
+            why: error.to_string(),
+        }
+    }
 }
 
 /// A stream of rows from a subscriber file.
@@ -61,16 +75,15 @@ impl Subscribers {
     /// # Errors
     /// The file cannot be opened, or its header has no `email` column.
     pub fn open(path: &Path) -> Result<Subscribers, ListError> {
-        let read_error = |source| ListError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
+        check_shape(path)?;
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(read_error)?;
-        let headers = reader.headers().map_err(read_error)?.clone();
+            .from_reader(open_input(path)?);
+        let headers = reader
+            .headers()
+            .map_err(|e| ListError::read(path, &e))?
+            .clone();
         let column = |name: &str| {
             headers
                 .iter()
@@ -83,7 +96,7 @@ impl Subscribers {
         let name = column("name");
         Ok(Subscribers {
             records: reader.into_records(),
-            lines: LineCounter::open(path).map_err(|e| read_error(e.into()))?,
+            lines: LineCounter::new(open_input(path)?),
             email,
             name,
             finished: false,
@@ -118,16 +131,14 @@ impl Iterator for Subscribers {
         let reader = if email.is_empty() {
             Err("no email address".to_string())
         } else {
-            Address::from_str(email)
-                .map_err(|e| format!("`{email}` is not an email address ({e})"))
-                .map(|address| Reader {
-                    email: address,
-                    name: self
-                        .name
-                        .and_then(|i| record.get(i))
-                        .map(clean_name)
-                        .filter(|n| !n.is_empty()),
-                })
+            address::parse(email).map(|address| Reader {
+                email: address,
+                name: self
+                    .name
+                    .and_then(|i| record.get(i))
+                    .map(clean_name)
+                    .filter(|n| !n.is_empty()),
+            })
         };
         Some(Row { line, reader })
     }
@@ -148,12 +159,12 @@ struct LineCounter {
 }
 
 impl LineCounter {
-    fn open(path: &Path) -> std::io::Result<LineCounter> {
-        Ok(LineCounter {
-            reader: BufReader::new(File::open(path)?),
+    fn new(file: File) -> LineCounter {
+        LineCounter {
+            reader: BufReader::new(file),
             byte: 0,
             newlines: 0,
-        })
+        }
     }
 
     /// The 1-based line at a record's position (records come in order).
@@ -199,6 +210,97 @@ impl LineCounter {
     }
 }
 
+/// The longest row accepted: far above any real subscriber row, far below
+/// what would hurt memory.
+const MAX_ROW_BYTES: usize = 64 * 1024;
+/// A quoted field may hold a line break (spreadsheets write them), but one
+/// spanning more lines than this has swallowed the rows after it.
+const MAX_FIELD_LINES: u64 = 3;
+
+/// Checks the file's quoting before any row is used: a quote that never
+/// closes, or closes many lines later, would make the rows after it one
+/// reader's name, and that reader would get everyone's addresses in `To:`.
+/// The rules are the csv crate's (RFC 4180): a quote opens a field only at
+/// its start, and `""` inside quotes is one quote.
+fn check_shape(path: &Path) -> Result<(), ListError> {
+    let malformed = |line: u64, why: String| ListError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        why,
+    };
+    let mut reader = BufReader::with_capacity(64 * 1024, open_input(path)?);
+    let mut line: u64 = 1;
+    let mut field_start = true;
+    let mut in_quotes = false;
+    // A quote seen inside quotes: it ends the field unless another follows.
+    let mut quote_pending = false;
+    let mut opened_at: u64 = 0;
+    let mut row_bytes = 0usize;
+    loop {
+        let buffer = reader.fill_buf().map_err(|e| ListError::Read {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })?;
+        if buffer.is_empty() {
+            break;
+        }
+        for &b in buffer {
+            if quote_pending {
+                quote_pending = false;
+                if b == b'"' {
+                    continue;
+                }
+                in_quotes = false;
+            }
+            row_bytes += 1;
+            if row_bytes > MAX_ROW_BYTES {
+                return Err(malformed(
+                    line,
+                    format!("a row longer than {} KB", MAX_ROW_BYTES / 1024),
+                ));
+            }
+            if in_quotes {
+                match b {
+                    b'"' => quote_pending = true,
+                    b'\n' => {
+                        line += 1;
+                        if line - opened_at >= MAX_FIELD_LINES {
+                            return Err(malformed(
+                                opened_at,
+                                "a quote opens here and is not closed within 3 lines, so it would swallow the rows after it; close the quote".into(),
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' if field_start => {
+                    in_quotes = true;
+                    opened_at = line;
+                }
+                b',' | b'\r' => field_start = true,
+                b'\n' => {
+                    line += 1;
+                    field_start = true;
+                    row_bytes = 0;
+                }
+                _ => field_start = false,
+            }
+        }
+        let used = buffer.len();
+        reader.consume(used);
+    }
+    if in_quotes && !quote_pending {
+        return Err(malformed(
+            opened_at,
+            "a quote opens here and is never closed, so every row after it would be read as one name; close the quote".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn row_error_message(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_string(),
@@ -220,26 +322,24 @@ impl Suppressed {
     /// # Errors
     /// The file exists but cannot be read.
     pub fn load(path: &Path) -> Result<Suppressed, ListError> {
-        let read_error = |source| ListError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
         if !path.exists() {
             return Ok(Suppressed::default());
         }
+        check_shape(path)?;
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(read_error)?;
-        let mut lines = LineCounter::open(path).map_err(|e| read_error(e.into()))?;
+            .from_reader(open_input(path)?);
+        let mut lines = LineCounter::new(open_input(path)?);
         let mut suppressed = Suppressed::default();
         let mut column = 0;
         for (index, record) in reader.records().enumerate() {
             let record = match record {
                 Ok(record) => record,
-                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => return Err(read_error(e)),
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                    return Err(ListError::read(path, &e));
+                }
                 Err(e) => {
                     let line = lines.line_of(e.position());
                     suppressed.warnings.push(format!(
@@ -265,12 +365,12 @@ impl Suppressed {
             if email.is_empty() || email.starts_with('#') {
                 continue;
             }
-            match Address::from_str(email) {
+            match address::parse(email) {
                 Ok(address) => {
                     suppressed.keys.insert(ReaderKey::of(address.as_ref()));
                 }
-                Err(e) => suppressed.warnings.push(format!(
-                    "{}:{line}: `{email}` is not an email address ({e}); it cannot match anyone",
+                Err(why) => suppressed.warnings.push(format!(
+                    "{}:{line}: {why}; it cannot match anyone",
                     path.display()
                 )),
             }

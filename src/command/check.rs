@@ -1,25 +1,23 @@
 //! `catchup check`: compose an issue, write nothing, report every problem.
 
-use crate::check::{GMAIL_CLIP_BYTES, kb};
+use std::io::Write as _;
+use std::path::Path;
+
 use crate::cli::CheckArgs;
+use crate::compose::compose;
 use crate::diagnostic::Diagnostics;
+use crate::error::Result;
 use crate::exit::Exit;
+use crate::measure::{GMAIL_CLIP_BYTES, kb};
 
-use super::compose::compose;
-
-pub fn run(config: &std::path::Path, args: &CheckArgs) -> anyhow::Result<Exit> {
+pub fn run(config: &Path, args: &CheckArgs) -> Result<Exit> {
     let composed = match compose(config, args.issue.as_deref()) {
         Ok(composed) => composed,
         Err(err) => {
-            let Some(diagnostics) = err.downcast_ref::<Diagnostics>() else {
+            let Some(diagnostics) = err.diagnostics() else {
                 return Err(err);
             };
-            for d in &diagnostics.0 {
-                eprintln!("{}\n", d.render());
-            }
-            let errors = diagnostics.errors().count();
-            let warnings = diagnostics.0.len() - errors;
-            eprintln!("{errors} error(s), {warnings} warning(s); nothing written");
+            print_all(diagnostics);
             return Ok(Exit::Config);
         }
     };
@@ -28,7 +26,8 @@ pub fn run(config: &std::path::Path, args: &CheckArgs) -> anyhow::Result<Exit> {
     }
     let m = &composed.measurements;
     let stories = composed.issue.entries().count();
-    println!(
+    writeln!(
+        std::io::stdout(),
         "{}: {} stories in {} sections; HTML {} ({} as sent, Gmail clips at {}); message {}; {} warning(s)",
         composed.issue_path.display(),
         stories,
@@ -38,9 +37,19 @@ pub fn run(config: &std::path::Path, args: &CheckArgs) -> anyhow::Result<Exit> {
         kb(GMAIL_CLIP_BYTES),
         kb(m.message),
         composed.warnings.len()
-    );
+    )?;
     if args.strict && !composed.warnings.is_empty() {
         return Ok(Exit::Failure);
     }
     Ok(Exit::Ok)
+}
+
+/// Every diagnostic, then a count.
+fn print_all(diagnostics: &Diagnostics) {
+    for d in &diagnostics.0 {
+        eprintln!("{}\n", d.render());
+    }
+    let errors = diagnostics.errors().count();
+    let warnings = diagnostics.0.len() - errors;
+    eprintln!("{errors} error(s), {warnings} warning(s); nothing written");
 }

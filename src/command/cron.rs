@@ -4,33 +4,32 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::Context as _;
-
 use crate::cli::CronArgs;
-use crate::config::smtp::Password;
-use crate::exit::{ConfigError, Exit};
-
-use super::compose::newsletter;
+use crate::compose::newsletter;
+use crate::config::Newsletter;
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use crate::subscribers::Subscribers;
 
 /// How often cron starts `send --due`: often enough to send within minutes
 /// of the moment, and cheap when nothing is due.
 const EVERY_MINUTES: u32 = 5;
 
-pub fn run(config: &Path, args: &CronArgs) -> anyhow::Result<Exit> {
+pub fn run(config: &Path, args: &CronArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let Some(schedule) = newsletter.schedule else {
-        return Err(ConfigError(format!(
+        return Err(Error::config(format!(
             "there is no [schedule] in {} to run from cron",
             newsletter.source.path.display()
-        ))
-        .into());
+        )));
     };
+    let smtp_url = could_send(&newsletter)?;
     let project = std::env::current_dir()
         .and_then(|d| d.canonicalize())
-        .context("cannot tell the project folder")?;
+        .map_err(|e| Error::failure(format!("cannot tell the project folder: {e}")))?;
     let exe = std::env::current_exe()
         .and_then(|e| e.canonicalize())
-        .context("cannot tell where the catchup binary is")?;
+        .map_err(|e| Error::failure(format!("cannot tell where the catchup binary is: {e}")))?;
     let mut command = format!("{} send --due", quote(&exe));
     if config != Path::new(crate::config::DEFAULT_PATH) {
         let _ = write!(command, " --config {}", quote(&project.join(config)));
@@ -44,10 +43,11 @@ pub fn run(config: &Path, args: &CronArgs) -> anyhow::Result<Exit> {
         crate::schedule::weekday_name(schedule.weekday),
         schedule.time.format("%H:%M")
     );
-    let password = match newsletter.smtp.as_ref().map(|s| &s.password) {
-        Some(Password::Env(var)) => Some(var.clone()),
-        _ => None,
-    };
+    let password = newsletter
+        .smtp
+        .as_ref()
+        .filter(|s| s.username.is_some())
+        .map(|s| s.password_env.clone());
 
     let mut out = String::new();
     if args.systemd {
@@ -62,6 +62,9 @@ pub fn run(config: &Path, args: &CronArgs) -> anyhow::Result<Exit> {
             "[Service]\nType=oneshot\nWorkingDirectory={}\nExecStart={command}",
             project.display()
         );
+        if let Some(url) = &smtp_url {
+            let _ = writeln!(out, "Environment=CATCHUP_SMTP_URL={url}");
+        }
         if let Some(var) = &password {
             let _ = writeln!(
                 out,
@@ -88,6 +91,12 @@ pub fn run(config: &Path, args: &CronArgs) -> anyhow::Result<Exit> {
             out,
             "# cron runs in the system time zone ({system_zone}), not the newsletter's\n# ({zone}). That is fine: this line runs every {EVERY_MINUTES} minutes and catchup\n# decides in {zone} whether an issue is due, so daylight-saving changes\n# need no edit here. Each run takes a lock, logs one line per event to the\n# file below, and never sends a reader the same issue twice."
         );
+        if let Some(url) = &smtp_url {
+            let _ = writeln!(
+                out,
+                "#\n# The server comes from CATCHUP_SMTP_URL, as in this shell:\nCATCHUP_SMTP_URL={url}"
+            );
+        }
         if let Some(var) = &password {
             let _ = writeln!(
                 out,
@@ -110,8 +119,32 @@ pub fn run(config: &Path, args: &CronArgs) -> anyhow::Result<Exit> {
             "# Note: this is a debug build. Build with `cargo build --release` and run\n# target/release/catchup cron for a faster binary."
         );
     }
-    print!("{out}");
+    std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes())?;
     Ok(Exit::Ok)
+}
+
+/// Checks, before printing a line that cron would run every few minutes,
+/// that a send could work: a server (`[smtp]`, or `CATCHUP_SMTP_URL`, which
+/// is returned so the line can carry it) and a subscriber list that opens.
+fn could_send(newsletter: &Newsletter) -> Result<Option<String>> {
+    let url = std::env::var("CATCHUP_SMTP_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    match (&newsletter.smtp, &url) {
+        (Some(_), _) => {}
+        (None, Some(url)) => {
+            crate::config::Smtp::from_url(url, None, false)?;
+        }
+        (None, None) => {
+            return Err(Error::config(format!(
+                "cron would fail every run: there is nowhere to send. Add [smtp] to {} (or set CATCHUP_SMTP_URL), then run catchup cron again",
+                newsletter.source.path.display()
+            )));
+        }
+    }
+    Subscribers::open(&newsletter.paths.subscribers)
+        .map_err(|e| Error::from(e).context("cron would fail every run"))?;
+    Ok(url.filter(|_| newsletter.smtp.is_none()))
 }
 
 /// A path in single quotes for sh, with any `'` escaped.

@@ -2,26 +2,29 @@
 //! order, and prints what a person wants to see.
 
 mod check;
-pub mod compose;
 mod cron;
-mod due;
 mod preview;
 mod send;
+mod send_due;
 mod stories;
 
-use anyhow::Context as _;
-
 use crate::cli::{Cli, Command};
+use crate::error::{Error, Result};
 use crate::exit::Exit;
 
 /// Dispatches a parsed command line.
 ///
 /// # Errors
 /// Whatever the subcommand reports.
-pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+pub fn run(cli: Cli) -> Result<Exit> {
     if let Some(dir) = &cli.dir {
-        std::env::set_current_dir(dir)
-            .with_context(|| format!("cannot change to directory `{}`", dir.display()))?;
+        std::env::set_current_dir(dir).map_err(|e| {
+            Error::config(format!(
+                "cannot change to directory `{}`: {}",
+                dir.display(),
+                crate::files::describe(&e)
+            ))
+        })?;
     }
     match cli.command {
         Command::Stories(args) => stories::run(&cli.config, &args),

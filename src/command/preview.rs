@@ -1,12 +1,14 @@
-//! `catchup preview`: compose an issue and write its previews.
+//! `catchup preview`: compose an issue and write its proofs.
+
+use std::io::Write as _;
 
 use crate::cli::PreviewArgs;
+use crate::compose::compose;
+use crate::error::Result;
 use crate::exit::Exit;
-use crate::preview::{self, ArchiveEntry, Preview};
+use crate::proof::{self, ArchiveEntry, Preview};
 
-use super::compose::compose;
-
-pub fn run(config: &std::path::Path, args: &PreviewArgs) -> anyhow::Result<Exit> {
+pub fn run(config: &std::path::Path, args: &PreviewArgs) -> Result<Exit> {
     let composed = compose(config, args.issue.as_deref())?;
     for warning in &composed.warnings {
         eprintln!("{}\n", warning.render());
@@ -17,12 +19,12 @@ pub fn run(config: &std::path::Path, args: &PreviewArgs) -> anyhow::Result<Exit>
         .out
         .as_deref()
         .unwrap_or(&composed.newsletter.paths.previews);
-    let written = preview::write(
+    let written = proof::write(
         out,
         &composed.newsletter.name,
         &Preview {
             entry: ArchiveEntry {
-                name: issue.name.clone(),
+                name: issue.name.to_string(),
                 date: issue.date,
                 subject: issue.subject.clone(),
                 preheader: issue.preheader.clone(),
@@ -32,11 +34,16 @@ pub fn run(config: &std::path::Path, args: &PreviewArgs) -> anyhow::Result<Exit>
             eml: &composed.sample,
         },
     )?;
+    let mut stdout = std::io::stdout().lock();
     for path in &written {
-        println!("wrote {}", path.display());
+        writeln!(stdout, "wrote {}", path.display())?;
     }
     if let Some(html) = written.first() {
-        println!("open {} in a browser to see the email", html.display());
+        writeln!(
+            stdout,
+            "open {} in a browser to see the email",
+            html.display()
+        )?;
     }
     Ok(Exit::Ok)
 }

@@ -1,23 +1,24 @@
 //! `catchup send`: a test send, a list send, a dry run, or the file outbox.
 
+use std::io::Write;
 use std::path::Path;
-use std::str::FromStr as _;
 use std::sync::Arc;
 
 use crate::cli::{SendArgs, Transport};
 use crate::clock::Clock;
+use crate::compose::compose;
 use crate::config::{Newsletter, Smtp};
-use crate::deliver::engine::Tally;
 use crate::deliver::plan::{Disposition, Widen};
-use crate::deliver::{self, ListFiles, ListReport};
-use crate::exit::{ConfigError, Exit};
+use crate::deliver::tally::Tally;
+use crate::deliver::{self, ListFiles, ListOptions, ListReport};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use crate::issue::IssueName;
 use crate::message::Reader;
 
-use super::compose::compose;
-
-pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
+pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
     let Some(issue_path) = &args.issue else {
-        return super::due::run(config, args);
+        return super::send_due::run(config, args);
     };
     let composed = compose(config, Some(issue_path))?;
     for warning in &composed.warnings {
@@ -25,26 +26,33 @@ pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
     }
     let newsletter = &composed.newsletter;
     let issue = composed.issue.name.clone();
+    let carried = composed.sent_issue();
     let template = Arc::new(composed.template);
     let clock = args.now.map_or(Clock::System, Clock::Fixed);
-    let (files, widen) = list_options(newsletter, args);
+    let (files, options) = list_options(newsletter, args);
     let to = if args.to.is_empty() {
         None
     } else {
         Some(test_readers(&args.to)?)
     };
 
+    let mut out = std::io::stdout().lock();
     if args.dry_run {
-        return dry_run(&issue, to.as_deref(), &files, widen);
+        return dry_run(&mut out, &issue, to.as_deref(), &files, options.widen);
     }
     if args.transport == Transport::File {
-        let dir = newsletter.paths.previews.join("outbox").join(&issue);
+        let dir = newsletter
+            .paths
+            .previews
+            .join("outbox")
+            .join(issue.as_str());
         let written = deliver::write_outbox(&template, &dir, to, &files, clock)?;
-        println!(
+        writeln!(
+            out,
             "wrote {} message(s) to {}/ (nothing sent, nothing recorded)",
             written.len(),
             dir.display()
-        );
+        )?;
         return Ok(Exit::Ok);
     }
 
@@ -52,20 +60,20 @@ pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
     match to {
         Some(readers) => {
             let tally = deliver::test_send(template, &smtp, readers, clock)?;
-            print_test(&tally);
-            Ok(exit_for(&tally))
+            print_test(&mut out, &tally)?;
+            Ok(tally.exit())
         }
         None => {
-            let report = deliver::list_send(template, &smtp, &files, widen, clock)?;
-            print_list(&issue, &report);
-            Ok(report.tally.as_ref().map_or(Exit::Ok, exit_for))
+            let report = deliver::list_send(template, &carried, &smtp, &files, options, clock)?;
+            print_list(&mut out, &issue, &report)?;
+            Ok(report.exit())
         }
     }
 }
 
 /// The list files (the newsletter's, unless the command line names others)
 /// and the flags that widen who is sent to.
-pub(super) fn list_options(newsletter: &Newsletter, args: &SendArgs) -> (ListFiles, Widen) {
+pub(super) fn list_options(newsletter: &Newsletter, args: &SendArgs) -> (ListFiles, ListOptions) {
     let paths = &newsletter.paths;
     let files = ListFiles {
         subscribers: args
@@ -75,157 +83,184 @@ pub(super) fn list_options(newsletter: &Newsletter, args: &SendArgs) -> (ListFil
         suppressed: paths.suppressed.clone(),
         state: args.state.clone().unwrap_or_else(|| paths.state.clone()),
     };
-    let widen = Widen {
-        resend_uncertain: args.resend_uncertain,
-        retry_failed: args.retry_failed,
+    let options = ListOptions {
+        widen: Widen {
+            resend_uncertain: args.resend_uncertain,
+            retry_failed: args.retry_failed,
+        },
+        force: args.force,
     };
-    (files, widen)
+    (files, options)
 }
 
 /// `[smtp]` from the file, or the `--smtp` / `CATCHUP_SMTP_URL` override.
-pub(super) fn smtp_settings(newsletter: &Newsletter, args: &SendArgs) -> anyhow::Result<Smtp> {
+pub(super) fn smtp_settings(newsletter: &Newsletter, args: &SendArgs) -> Result<Smtp> {
     match (&args.smtp, &newsletter.smtp) {
-        (Some(url), base) => {
-            Ok(Smtp::from_url(url, base.as_ref(), args.insecure).map_err(ConfigError)?)
-        }
+        (Some(url), base) => Ok(Smtp::from_url(url, base.as_ref(), args.insecure)?),
         (None, Some(smtp)) => Ok(smtp.clone()),
-        (None, None) => Err(ConfigError(format!(
+        (None, None) => Err(Error::config(format!(
             "nowhere to send: add [smtp] to {}, or pass --smtp URL (or set CATCHUP_SMTP_URL)",
             newsletter.source.path.display()
-        ))
-        .into()),
+        ))),
     }
 }
 
-fn test_readers(addresses: &[String]) -> anyhow::Result<Vec<Reader>> {
+fn test_readers(addresses: &[String]) -> Result<Vec<Reader>> {
     addresses
         .iter()
         .map(|a| {
-            lettre::Address::from_str(a.trim())
+            crate::address::parse(a)
                 .map(|email| Reader { email, name: None })
-                .map_err(|e| {
-                    ConfigError(format!("--to: `{a}` is not an email address ({e})")).into()
-                })
+                .map_err(|why| Error::config(format!("--to: {why}")))
         })
         .collect()
 }
 
-/// Readers refused or uncertain: 3. Readers left for another run: 4.
-pub(super) fn exit_for(tally: &Tally) -> Exit {
-    if tally.stopped.is_some() || tally.deferred > 0 || tally.not_tried > 0 {
-        Exit::Unavailable
-    } else if tally.failed > 0 || tally.uncertain > 0 {
-        Exit::ReadersFailed
-    } else {
-        Exit::Ok
-    }
-}
-
-fn print_test(tally: &Tally) {
-    println!(
+fn print_test(out: &mut impl Write, tally: &Tally) -> std::io::Result<()> {
+    writeln!(
+        out,
         "test send: {} sent, {} failed, {} uncertain",
         tally.sent, tally.failed, tally.uncertain
-    );
-    for (email, reply) in &tally.failures {
-        println!("  failed {email}: {reply}");
-    }
-    for email in &tally.uncertain_readers {
-        println!("  uncertain {email}");
-    }
+    )?;
+    print_readers(out, tally, &[])?;
     if let Some(why) = &tally.stopped {
-        println!("stopped: {why}");
+        writeln!(out, "stopped: {why}")?;
     }
+    Ok(())
 }
 
-fn print_list(issue: &str, report: &ListReport) {
+/// The summary of a list send. Every count that is not zero names its
+/// readers below it.
+fn print_list(out: &mut impl Write, issue: &IssueName, report: &ListReport) -> std::io::Result<()> {
     let c = &report.counts;
     let skipped = format!(
         "skipped {} suppressed, {} invalid row(s), {} duplicate(s)",
         c.suppressed, c.invalid, c.duplicates
     );
+    let earlier = report.uncertain_earlier.len();
     let Some(tally) = &report.tally else {
-        println!(
-            "{issue}: already complete, nothing to send ({} sent earlier, {} failed earlier, {} uncertain; {skipped})",
-            c.already_sent, c.already_failed, c.uncertain
-        );
-        print_uncertain(&report.uncertain_earlier);
-        return;
+        writeln!(
+            out,
+            "{issue}: already complete, nothing to send ({} sent earlier, {} failed earlier, {earlier} uncertain; {skipped})",
+            c.already_sent, c.already_failed
+        )?;
+        print_readers(out, &Tally::default(), &report.uncertain_earlier)?;
+        return print_marker(out, report);
     };
-    println!(
-        "{issue}: sent {}, failed {}, uncertain {}, not delivered {}; {skipped}; {} sent earlier ({:.0} messages/s)",
+    let uncertain = match earlier {
+        0 => format!("uncertain {}", tally.uncertain),
+        n => format!(
+            "uncertain {} ({n} from an earlier run)",
+            tally.uncertain + n as u64
+        ),
+    };
+    writeln!(
+        out,
+        "{issue}: sent {}, failed {}, deferred {}, {uncertain}, not tried {}; {skipped}; {} sent earlier; {:.1} s, {}",
         tally.sent,
         tally.failed,
-        tally.uncertain,
-        tally.deferred + tally.not_tried,
+        tally.deferred,
+        tally.not_tried,
         c.already_sent,
-        report.rate
-    );
-    for (email, reply) in &tally.failures {
-        println!("  failed {email}: {reply}");
+        report.elapsed.as_secs_f64(),
+        rate(report.rate())
+    )?;
+    print_readers(out, tally, &report.uncertain_earlier)?;
+    if !tally.unrecorded.is_empty() {
+        writeln!(
+            out,
+            "{} reader(s) were accepted by the server but could not be recorded; the next run lists them as uncertain (do not resend them):",
+            tally.unrecorded.len()
+        )?;
+        for email in &tally.unrecorded {
+            writeln!(out, "  {email}")?;
+        }
     }
-    let mut uncertain = report.uncertain_earlier.clone();
-    uncertain.extend(tally.uncertain_readers.iter().cloned());
-    print_uncertain(&uncertain);
     if let Some(why) = &tally.stopped {
-        println!(
+        writeln!(
+            out,
             "stopped early: {why}\n{} reader(s) not delivered; run the same command again to resume",
-            tally.deferred + tally.not_tried
-        );
+            tally.left()
+        )?;
     } else if tally.deferred > 0 {
-        println!(
+        writeln!(
+            out,
             "{} reader(s) deferred after repeated temporary failures; run the same command again to retry them",
             tally.deferred
-        );
+        )?;
+    }
+    print_marker(out, report)
+}
+
+fn print_marker(out: &mut impl Write, report: &ListReport) -> std::io::Result<()> {
+    match &report.marker_error {
+        Some(why) => writeln!(
+            out,
+            "warning: the issue is fully sent, but it could not be marked complete ({why}); the ledger keeps every reader from a second copy"
+        ),
+        None => Ok(()),
     }
 }
 
-fn print_uncertain(uncertain: &[String]) {
-    if uncertain.is_empty() {
-        return;
+/// `1621 messages/s`, or `0.4 messages/s` for a slow run.
+fn rate(per_second: f64) -> String {
+    if per_second >= 10.0 {
+        format!("{per_second:.0} messages/s")
+    } else {
+        format!("{per_second:.1} messages/s")
     }
-    println!(
+}
+
+fn print_readers(
+    out: &mut impl Write,
+    tally: &Tally,
+    uncertain_earlier: &[String],
+) -> std::io::Result<()> {
+    for (email, reply) in &tally.failures {
+        writeln!(out, "  failed {email}: {reply}")?;
+    }
+    for (email, reply) in &tally.deferred_readers {
+        writeln!(out, "  deferred {email}: {reply}")?;
+    }
+    if tally.uncertain_readers.is_empty() && uncertain_earlier.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
         "uncertain (the server may have accepted these; not sent again without --resend-uncertain):"
-    );
-    for email in uncertain {
-        println!("  {email}");
+    )?;
+    for (email, why) in &tally.uncertain_readers {
+        writeln!(out, "  {email} ({why})")?;
     }
+    for email in uncertain_earlier {
+        writeln!(out, "  {email} (an earlier run)")?;
+    }
+    Ok(())
 }
 
 fn dry_run(
-    issue: &str,
+    out: &mut impl Write,
+    issue: &IssueName,
     to: Option<&[Reader]>,
     files: &ListFiles,
     widen: Widen,
-) -> anyhow::Result<Exit> {
+) -> Result<Exit> {
     if let Some(readers) = to {
         for reader in readers {
-            println!("would send a [TEST] copy to {}", reader.email);
+            writeln!(out, "would send a [TEST] copy to {}", reader.email)?;
         }
         return Ok(Exit::Ok);
     }
     let list = files.subscribers.display().to_string();
+    let mut written = Ok(());
     let (counts, _) = deliver::dry_run(issue, files, widen, |line, disposition| {
-        let at = format!("{list}:{line}");
-        match disposition {
-            Disposition::Send(reader) => match &reader.name {
-                Some(name) => println!("{at}: would send to {name} <{}>", reader.email),
-                None => println!("{at}: would send to {}", reader.email),
-            },
-            Disposition::AlreadySent => println!("{at}: skip, already sent"),
-            Disposition::AlreadyFailed => {
-                println!("{at}: skip, refused earlier (--retry-failed to try again)")
-            }
-            Disposition::Uncertain => {
-                println!("{at}: skip, delivery uncertain (--resend-uncertain to send again)")
-            }
-            Disposition::Suppressed => println!("{at}: skip, suppressed"),
-            Disposition::Duplicate { first_line } => {
-                println!("{at}: skip, duplicate of line {first_line}")
-            }
-            Disposition::Invalid(why) => println!("{at}: skip, {why}"),
+        if written.is_ok() {
+            written = writeln!(out, "{list}:{line}: {}", fate(disposition));
         }
     })?;
-    println!(
+    written?;
+    writeln!(
+        out,
         "{issue}: would send {}; {} already sent, {} refused earlier, {} uncertain, {} suppressed, {} invalid, {} duplicate(s) (dry run: nothing sent, nothing recorded)",
         counts.to_send,
         counts.already_sent,
@@ -234,6 +269,24 @@ fn dry_run(
         counts.suppressed,
         counts.invalid,
         counts.duplicates
-    );
+    )?;
     Ok(Exit::Ok)
+}
+
+/// What a dry run says of one row.
+fn fate(disposition: &Disposition) -> String {
+    match disposition {
+        Disposition::Send(reader) => match &reader.name {
+            Some(name) => format!("would send to {name} <{}>", reader.email),
+            None => format!("would send to {}", reader.email),
+        },
+        Disposition::AlreadySent => "skip, already sent".into(),
+        Disposition::AlreadyFailed => "skip, refused earlier (--retry-failed to try again)".into(),
+        Disposition::Uncertain => {
+            "skip, delivery uncertain (--resend-uncertain to send again)".into()
+        }
+        Disposition::Suppressed => "skip, suppressed".into(),
+        Disposition::Duplicate { first_line } => format!("skip, duplicate of line {first_line}"),
+        Disposition::Invalid(why) => format!("skip, {why}"),
+    }
 }

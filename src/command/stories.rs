@@ -4,14 +4,14 @@ use std::io::Write as _;
 use std::path::Path;
 
 use crate::cli::StoriesArgs;
+use crate::compose;
+use crate::error::Result;
 use crate::exit::Exit;
 use crate::story::{Library, ParseOptions, Story};
 
-use super::compose;
-
 /// Without a newsletter file, stories can still be listed: the default
 /// masthead and `seeds/` are used.
-pub fn run(config: &Path, args: &StoriesArgs) -> anyhow::Result<Exit> {
+pub fn run(config: &Path, args: &StoriesArgs) -> Result<Exit> {
     let library = if config.exists() {
         compose::library(&compose::newsletter(config)?, args.seeds.as_deref())?
     } else {
@@ -23,7 +23,7 @@ pub fn run(config: &Path, args: &StoriesArgs) -> anyhow::Result<Exit> {
     }
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, library.stories())?;
+        serde_json::to_writer_pretty(&mut out, library.stories()).map_err(std::io::Error::from)?;
         writeln!(out)?;
     } else {
         write_table(&mut out, library.stories())?;

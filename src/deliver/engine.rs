@@ -1,54 +1,36 @@
 //! The send loop: a few SMTP connections at once, each reused for many
 //! messages, pulling readers from one shared queue.
 //!
-//! Per reader: the message is personalised from the template, MAIL / RCPT /
-//! DATA go out, the ledger durably marks the reader in flight, the body goes
-//! out, and the reply is recorded before the worker moves on. A 4xx or a
-//! dropped connection puts the reader back in the queue with a growing delay,
-//! a bounded number of times. A 5xx fails that reader only. A server that
-//! stays unreachable ends the run, and the readers not yet sent stay pending
-//! for the next run.
+//! Per reader: the message is personalised from the template, the envelope
+//! and body go out, the ledger durably marks the reader in flight, the final
+//! dot goes out, and the reply is recorded before the worker moves on. A 4xx
+//! or a dropped connection puts the reader back in the queue with a growing
+//! delay, a bounded number of times. A 5xx fails that reader only. A server
+//! that stays unreachable ends the run, and the readers not yet sent stay
+//! pending for the next run.
+//!
+//! SIGINT or SIGTERM stops the run cleanly: no new reader is taken, the
+//! messages already on the wire get a few seconds for their replies, which
+//! are recorded, and the run reports what it did. A second signal ends the
+//! process at once.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use lettre::Address;
-
 use super::ledger::{Event, Ledger};
 use super::progress::Progress;
 use super::queue::{Next, Queue};
-use super::smtp::{Attempt, Connection, Connector};
+use super::smtp_client::{Attempt, Connector, Envelope, Session, dot_stuff};
+use super::tally::{Stop, Tally};
 use crate::clock::Clock;
 use crate::log::{self, Level};
 use crate::message::{Purpose, Reader, Template};
 
 /// The longest wait between two tries.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
-
-/// What a run did.
-#[derive(Debug, Default, Clone)]
-pub struct Tally {
-    pub sent: u64,
-    pub failed: u64,
-    pub uncertain: u64,
-    /// Not delivered in this run for a passing reason (4xx, dropped
-    /// connection); the next run tries again.
-    pub deferred: u64,
-    /// Readers never tried because the run stopped early.
-    pub not_tried: u64,
-    /// Why the run stopped early, if it did.
-    pub stopped: Option<String>,
-    /// (address, reply) of each reader refused for good.
-    pub failures: Vec<(String, String)>,
-    /// Addresses whose delivery is uncertain.
-    pub uncertain_readers: Vec<String>,
-}
-
-impl Tally {
-    pub fn done(&self) -> u64 {
-        self.sent + self.failed + self.uncertain + self.deferred
-    }
-}
+/// After SIGINT or SIGTERM, how long the messages on the wire get for their
+/// replies before the run ends anyway.
+pub const GRACE: Duration = Duration::from_secs(5);
 
 /// Everything the workers share.
 pub struct Engine {
@@ -69,36 +51,134 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// Sends to every reader `source` yields, and reports what happened.
-pub async fn run(engine: Engine, source: Box<dyn Iterator<Item = Reader> + Send>) -> Tally {
+/// Sends to every reader `source` yields (about `readers` of them), and
+/// reports what happened.
+pub async fn run(
+    engine: Engine,
+    source: Box<dyn Iterator<Item = Reader> + Send>,
+    readers: u64,
+) -> Tally {
     let settings = engine.connector.settings().clone();
-    let workers = settings.connections.max(1);
+    let workers = settings
+        .connections
+        .min(usize::try_from(readers).unwrap_or(usize::MAX))
+        .max(1);
     let shared = Arc::new(Shared {
         state: Mutex::new(Queue::new(source, workers)),
         rate: settings.rate.map(|r| Mutex::new(Pace::new(r))),
+        on_wire: Mutex::new(Vec::new()),
+        last_connect_error: Mutex::new(None),
         engine,
     });
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..workers {
         set.spawn(worker(Arc::clone(&shared)));
     }
-    while set.join_next().await.is_some() {}
+    let interrupted = interruptions();
+    supervise(&shared, &mut set, interrupted).await;
 
     let mut state = shared.lock();
+    // Messages whose dot went out and whose reply never came before the
+    // run ended: their `inflight` is on disk, so they read as uncertain.
+    let cut_off = std::mem::take(&mut *shared.lock_wire());
+    let busy = u64::try_from(state.busy()).unwrap_or(0);
     let mut tally = std::mem::take(&mut state.tally);
+    for email in &cut_off {
+        tally.uncertain += 1;
+        tally
+            .uncertain_readers
+            .push((email.clone(), "no reply before the run stopped".into()));
+    }
     // Whatever is left was never delivered in this run.
-    let left = state.remaining();
-    tally.not_tried += left;
-    if left > 0 && tally.stopped.is_none() {
-        tally.stopped = Some("no connection could be kept open".into());
+    tally.not_tried += state.remaining() + busy.saturating_sub(cut_off.len() as u64);
+    if tally.not_tried > 0 && tally.stopped.is_none() {
+        tally.stop(Stop::Unavailable("no connection could be kept open".into()));
     }
     shared.engine.progress.finish(&tally);
     tally
 }
 
+/// Waits for the workers. On the first SIGINT or SIGTERM, stops the queue
+/// and gives the messages on the wire [`GRACE`] to finish; a worker that
+/// panicked stops the run instead of leaving the others waiting for it.
+async fn supervise(
+    shared: &Arc<Shared>,
+    set: &mut tokio::task::JoinSet<()>,
+    mut interrupted: tokio::sync::mpsc::Receiver<()>,
+) {
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let grace_over = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            joined = set.join_next() => match joined {
+                None => break,
+                Some(Err(e)) if e.is_panic() => {
+                    shared.lock().stop(Stop::Internal("a send worker failed".into()));
+                }
+                Some(_) => {}
+            },
+            Some(()) = interrupted.recv(), if deadline.is_none() => {
+                shared.lock().stop(Stop::Interrupted);
+                log::event(Level::Warn, "send.interrupted", &[
+                    ("hint", &format!("finishing the messages on the wire (up to {} s); interrupt again to stop at once", GRACE.as_secs())),
+                ]);
+                deadline = Some(tokio::time::Instant::now() + GRACE);
+            }
+            () = grace_over => {
+                set.abort_all();
+                while set.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
+}
+
+/// The first SIGINT or SIGTERM, as a message; the second ends the process
+/// at once (exit 130, as a shell reports an interrupted command).
+fn interruptions() -> tokio::sync::mpsc::Receiver<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tell, told) = tokio::sync::mpsc::channel(1);
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return told;
+    };
+    tokio::spawn(async move {
+        let mut seen = 0;
+        loop {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            seen += 1;
+            if seen > 1 {
+                log::event(
+                    Level::Error,
+                    "send.aborted",
+                    &[("why", &"interrupted twice")],
+                );
+                std::process::exit(130);
+            }
+            let _ = tell.send(()).await;
+        }
+    });
+    told
+}
+
 struct Shared {
     state: Mutex<Queue>,
     rate: Option<Mutex<Pace>>,
+    /// Readers whose final dot is written and whose reply is awaited.
+    on_wire: Mutex<Vec<String>>,
+    /// The last connection error logged, so that every worker hitting the
+    /// same unreachable server adds no more lines.
+    last_connect_error: Mutex<Option<String>>,
     engine: Engine,
 }
 
@@ -109,6 +189,33 @@ impl Shared {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock_wire(&self) -> MutexGuard<'_, Vec<String>> {
+        self.on_wire
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn off_wire(&self, email: &str) {
+        let mut wire = self.lock_wire();
+        if let Some(i) = wire.iter().position(|e| e == email) {
+            wire.swap_remove(i);
+        }
+    }
+
+    /// True the first time a given connection error is seen.
+    fn is_new_connect_error(&self, message: &str) -> bool {
+        let mut last = self
+            .last_connect_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.as_deref() == Some(message) {
+            false
+        } else {
+            *last = Some(message.to_string());
+            true
+        }
     }
 }
 
@@ -144,11 +251,8 @@ fn backoff(first: Duration, attempt: u32) -> Duration {
 
 async fn worker(shared: Arc<Shared>) {
     let engine = &shared.engine;
-    let settings = engine.connector.settings();
-    let from: Address = engine.template.envelope_from();
-    let mut connection: Option<Connection> = None;
+    let mut session: Option<Session> = None;
     let mut connect_failures: u32 = 0;
-
     loop {
         let next = shared.lock().next(Instant::now());
         let (reader, attempt) = match next {
@@ -159,54 +263,17 @@ async fn worker(shared: Arc<Shared>) {
             }
             Next::Done => break,
         };
-
-        if connection.is_none() {
-            match engine.connector.connect().await {
-                Ok(c) => {
-                    connection = Some(c);
-                    connect_failures = 0;
-                }
-                Err(e) => {
-                    connect_failures += 1;
-                    let gave_up = e.permanent || connect_failures > settings.retries;
-                    {
-                        let mut state = shared.lock();
-                        // The reader was not tried: back it goes, same attempt.
-                        state.requeue(reader, attempt, Duration::ZERO);
-                        if e.permanent {
-                            // Retrying cannot help; no worker should try.
-                            state.alive -= 1;
-                            state.stop(e.to_string());
-                        } else if gave_up {
-                            state.alive -= 1;
-                            if state.alive == 0 {
-                                state.stop(format!("server unavailable: {e}"));
-                            }
-                        }
-                    }
-                    if gave_up {
-                        log::event(
-                            Level::Error,
-                            "smtp.gave_up",
-                            &[("error", &e), ("tries", &connect_failures)],
-                        );
-                        return;
-                    }
-                    let wait = backoff(settings.retry_delay, connect_failures);
-                    log::event(
-                        Level::Warn,
-                        "smtp.connect_failed",
-                        &[("error", &e), ("retry_in_ms", &wait.as_millis())],
-                    );
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
+        if session.is_none() {
+            match connect(&shared, &mut connect_failures, reader, attempt).await {
+                Connected::Yes(s) => session = Some(s),
+                Connected::Retry => continue,
+                Connected::GaveUp => return,
             }
+            continue;
         }
-        let Some(conn) = connection.as_mut() else {
+        let Some(open) = session.as_mut() else {
             continue;
         };
-
         if let Some(rate) = &shared.rate {
             let slot = rate
                 .lock()
@@ -214,45 +281,141 @@ async fn worker(shared: Arc<Shared>) {
                 .slot();
             tokio::time::sleep_until(slot.into()).await;
         }
-
-        let email = reader.email.to_string();
-        let message = engine
-            .template
-            .message(&reader, engine.purpose, engine.clock.now());
-        let marked = std::sync::atomic::AtomicBool::new(false);
-        let attempt_result = conn
-            .send(&from, &reader.email, &message, || async {
-                if let Some(ledger) = &engine.ledger {
-                    ledger.record(Event::Inflight, &email, None).await?;
-                }
-                marked.store(true, std::sync::atomic::Ordering::SeqCst);
-                Ok(())
-            })
-            .await;
-        let marked = marked.load(std::sync::atomic::Ordering::SeqCst);
-
-        let outcome = settle(&shared, reader, attempt, attempt_result, marked).await;
-        match outcome {
+        let (reader, attempt, result, marked) = deliver(&shared, open, reader, attempt).await;
+        match settle(&shared, reader, attempt, result, marked).await {
             Settled::KeepConnection => {}
-            Settled::DropConnection => connection = None,
+            Settled::DropConnection => session = None,
             Settled::StopRun(why) => {
                 shared.lock().stop(why);
-                connection = None;
+                session = None;
                 break;
             }
         }
         engine.progress.tick(&shared.lock().tally);
     }
-    if let Some(conn) = connection {
-        conn.quit().await;
+    if let Some(open) = session {
+        open.quit().await;
     }
-    shared.lock().alive -= 1;
+    let mut state = shared.lock();
+    state.alive = state.alive.saturating_sub(1);
+}
+
+enum Connected {
+    Yes(Session),
+    /// Not this time; the reader went back in the queue.
+    Retry,
+    /// This worker stops.
+    GaveUp,
+}
+
+/// Opens a session for the worker, or puts the reader back and says what
+/// the worker does next.
+async fn connect(shared: &Shared, failures: &mut u32, reader: Reader, attempt: u32) -> Connected {
+    let settings = shared.engine.connector.settings();
+    // The reader was not tried: back it goes, same attempt.
+    shared.lock().requeue(reader, attempt, Duration::ZERO);
+    let e = match shared.engine.connector.connect().await {
+        Ok(session) => {
+            *failures = 0;
+            return Connected::Yes(session);
+        }
+        Err(e) => e,
+    };
+    *failures += 1;
+    let gave_up = e.refused || *failures > settings.retries;
+    let last_worker = {
+        let mut state = shared.lock();
+        if e.refused {
+            // Retrying cannot help; no worker should try.
+            state.stop(Stop::Refused(e.message.clone()));
+        }
+        if gave_up {
+            state.alive = state.alive.saturating_sub(1);
+            if state.alive == 0 {
+                state.stop(Stop::Unavailable(e.message.clone()));
+            }
+        }
+        state.alive == 0 || state.is_stopped()
+    };
+    if gave_up {
+        if last_worker && shared.is_new_connect_error(&format!("gave up: {}", e.message)) {
+            log::event(
+                Level::Error,
+                "smtp.gave_up",
+                &[("error", &e), ("tries", failures)],
+            );
+        }
+        return Connected::GaveUp;
+    }
+    let wait = backoff(settings.retry_delay, *failures);
+    if shared.is_new_connect_error(&e.message) {
+        log::event(
+            Level::Warn,
+            "smtp.connect_failed",
+            &[
+                ("error", &e),
+                ("retrying", &format!("up to {} times", settings.retries)),
+            ],
+        );
+    }
+    tokio::time::sleep(wait).await;
+    Connected::Retry
+}
+
+/// One reader on one session: the message built, sent, and the in-flight
+/// mark made right before the final dot.
+async fn deliver(
+    shared: &Shared,
+    session: &mut Session,
+    reader: Reader,
+    attempt: u32,
+) -> (Reader, u32, Attempt, bool) {
+    let engine = &shared.engine;
+    let email = reader.email.to_string();
+    let message = match engine
+        .template
+        .message(&reader, engine.purpose, engine.clock.now())
+    {
+        Ok(message) => dot_stuff(&message),
+        Err(e) => {
+            let refused = Attempt::Rejected {
+                permanent: true,
+                reply: e.to_string(),
+                reusable: true,
+            };
+            return (reader, attempt, refused, false);
+        }
+    };
+    let from = engine.template.envelope_from().to_string();
+    let envelope = Envelope {
+        from: &from,
+        to: &email,
+        utf8: crate::address::needs_smtputf8(&reader.email),
+    };
+    let mut marked = false;
+    let result = session
+        .send(envelope, &message, || async {
+            if let Some(ledger) = &engine.ledger {
+                ledger
+                    .record(Event::Inflight, &email, None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            shared.lock_wire().push(email.clone());
+            marked = true;
+            Ok(())
+        })
+        .await;
+    if marked {
+        shared.off_wire(&email);
+    }
+    (reader, attempt, result, marked)
 }
 
 enum Settled {
     KeepConnection,
     DropConnection,
-    StopRun(String),
+    StopRun(Stop),
 }
 
 /// Settles a reader for good: tallied first (it happened on the wire,
@@ -263,15 +426,23 @@ async fn finish(
     email: &str,
     reply: String,
     tally: impl FnOnce(&mut Tally, &str, &str),
-) -> Result<(), String> {
+) -> Result<(), Stop> {
     {
         let mut state = shared.lock();
         state.settled();
         tally(&mut state.tally, email, &reply);
     }
-    match &shared.engine.ledger {
-        Some(ledger) => ledger.record(event, email, Some(&reply)).await,
-        None => Ok(()),
+    let Some(ledger) = &shared.engine.ledger else {
+        return Ok(());
+    };
+    match ledger.record(event, email, Some(&reply)).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if event == Event::Sent {
+                shared.lock().tally.unrecorded.push(email.to_string());
+            }
+            Err(Stop::Ledger(e.0))
+        }
     }
 }
 
@@ -284,24 +455,16 @@ async fn settle(
     result: Attempt,
     marked: bool,
 ) -> Settled {
-    let engine = &shared.engine;
-    let settings = engine.connector.settings();
     let email = reader.email.to_string();
-    let record = |event: Event, reply: String| {
-        let email = email.clone();
-        async move {
-            match &engine.ledger {
-                Some(ledger) => ledger.record(event, &email, Some(&reply)).await,
-                None => Ok(()),
-            }
-        }
+    let after = |outcome: Result<(), Stop>, keep: bool| match outcome {
+        Ok(()) if keep => Settled::KeepConnection,
+        Ok(()) => Settled::DropConnection,
+        Err(stop) => Settled::StopRun(stop),
     };
-    let (transient, connection, why) = match result {
+    let (transient, reusable, why) = match result {
         Attempt::Accepted { reply } => {
-            return match finish(shared, Event::Sent, &email, reply, |t, _, _| t.sent += 1).await {
-                Ok(()) => Settled::KeepConnection,
-                Err(e) => Settled::StopRun(format!("cannot record a delivery in the ledger: {e}")),
-            };
+            let outcome = finish(shared, Event::Sent, &email, reply, |t, _, _| t.sent += 1).await;
+            return after(outcome, true);
         }
         Attempt::Rejected {
             permanent: true,
@@ -317,11 +480,10 @@ async fn settle(
                 t.failed += 1;
                 t.failures.push((email.to_string(), reply.to_string()));
             };
-            return match finish(shared, Event::Failed, &email, reply, tally).await {
-                Ok(()) if reusable => Settled::KeepConnection,
-                Ok(()) => Settled::DropConnection,
-                Err(e) => Settled::StopRun(format!("cannot record a failure in the ledger: {e}")),
-            };
+            return after(
+                finish(shared, Event::Failed, &email, reply, tally).await,
+                reusable,
+            );
         }
         Attempt::Uncertain { error } => {
             log::event(
@@ -329,18 +491,19 @@ async fn settle(
                 "send.uncertain",
                 &[("reader", &email), ("error", &error)],
             );
-            let tally = |t: &mut Tally, email: &str, _: &str| {
+            let tally = |t: &mut Tally, email: &str, why: &str| {
                 t.uncertain += 1;
-                t.uncertain_readers.push(email.to_string());
+                t.uncertain_readers
+                    .push((email.to_string(), why.to_string()));
             };
-            return match finish(shared, Event::Uncertain, &email, error, tally).await {
-                Ok(()) => Settled::DropConnection,
-                Err(e) => Settled::StopRun(format!("cannot record in the ledger: {e}")),
-            };
+            return after(
+                finish(shared, Event::Uncertain, &email, error, tally).await,
+                false,
+            );
         }
         Attempt::Stopped { error } => {
             shared.lock().requeue(reader, attempt, Duration::ZERO);
-            return Settled::StopRun(format!("cannot record in the ledger: {error}"));
+            return Settled::StopRun(Stop::Ledger(error));
         }
         Attempt::Rejected {
             permanent: false,
@@ -349,15 +512,39 @@ async fn settle(
         } => (reply, reusable, "rejected for now"),
         Attempt::NotSent { error } => (error, false, "connection lost"),
     };
+    retry_later(shared, reader, attempt, marked, &transient, why).await;
+    if reusable {
+        Settled::KeepConnection
+    } else {
+        Settled::DropConnection
+    }
+}
 
-    // A passing problem: the reader goes back in the queue, a bounded number
-    // of times. If it was marked in flight, the ledger must say it was not
-    // delivered, or a restart would take it for uncertain.
+/// A passing problem: the reader goes back in the queue, a bounded number
+/// of times. If it was marked in flight, the ledger must say it was not
+/// delivered, or a restart would take it for uncertain.
+async fn retry_later(
+    shared: &Shared,
+    reader: Reader,
+    attempt: u32,
+    marked: bool,
+    transient: &str,
+    why: &str,
+) {
+    let settings = shared.engine.connector.settings();
+    let email = reader.email.to_string();
     let exhausted = attempt > settings.retries;
     if (marked || exhausted)
-        && let Err(e) = record(Event::Deferred, transient.clone()).await
+        && let Some(ledger) = &shared.engine.ledger
+        && let Err(e) = ledger
+            .record(Event::Deferred, &email, Some(transient))
+            .await
     {
-        return Settled::StopRun(format!("cannot record in the ledger: {e}"));
+        let mut state = shared.lock();
+        state.settled();
+        state.tally.deferred += 1;
+        state.stop(Stop::Ledger(e.0));
+        return;
     }
     let mut state = shared.lock();
     if exhausted {
@@ -372,6 +559,10 @@ async fn settle(
         );
         state.settled();
         state.tally.deferred += 1;
+        state
+            .tally
+            .deferred_readers
+            .push((email, transient.to_string()));
     } else {
         let wait = backoff(settings.retry_delay, attempt);
         log::event(
@@ -385,11 +576,6 @@ async fn settle(
             ],
         );
         state.requeue(reader, attempt + 1, wait);
-    }
-    if connection {
-        Settled::KeepConnection
-    } else {
-        Settled::DropConnection
     }
 }
 

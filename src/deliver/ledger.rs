@@ -1,43 +1,51 @@
 //! The per-issue ledger, `state/<issue>/ledger.jsonl`: an append-only record
-//! of what happened to each reader, and the lock that keeps two runs of one
-//! issue apart.
+//! of what happened to each reader.
 //!
-//! Before a message's body goes out, an `inflight` record for its reader is
-//! written and fsynced. The reply then adds `sent`, `failed`, `deferred` or
-//! `uncertain`. A run killed at any moment, even by power loss, therefore
-//! leaves each reader in one of three states: no record (never sent),
-//! a final record, or a bare `inflight`. A bare `inflight` reads back as
-//! uncertain, and it is not sent again unless asked.
+//! Right before a message's final `.` goes out, an `inflight` record for its
+//! reader is written and fsynced. The reply then adds `sent`, `failed`,
+//! `deferred` or `uncertain`. A run killed at any moment, even by power
+//! loss, therefore leaves each reader in one of three states: no record
+//! (never sent), a final record, or a bare `inflight`. A bare `inflight`
+//! reads back as uncertain, and it is not sent again unless asked.
 //!
 //! A writer thread does the I/O and group-commits: records that arrive
-//! together share one write and one fsync.
+//! together share one write and one fsync. If a write fails (a full disk),
+//! the file is cut back to its last whole record and every later record is
+//! refused, so a failed write never leaves a torn line in the middle. A
+//! damaged line found on opening (from an older version, or a disk that
+//! returned) is moved aside to `ledger.damaged` and the run goes on: a
+//! reader's `inflight` is always written before anything else about them,
+//! so leaving a damaged record out can make a reader uncertain, never sent
+//! twice.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::state::{LockError, Paths, take_lock};
 use crate::clock;
+use crate::files::{self, Action, FileError};
 use crate::message::ReaderKey;
 
 /// What happened to a reader, as written to the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Event {
-    /// The body is about to go out (written and fsynced first).
+    /// The final dot is about to go out (written and fsynced first).
     Inflight,
     /// The server accepted the message.
     Sent,
     /// The server refused it for good (5xx).
     Failed,
     /// Not delivered this time (4xx, or the connection dropped before the
-    /// body was complete): the next run tries again.
+    /// final dot): the next run tries again.
     Deferred,
-    /// The body went out but no reply came back: maybe delivered.
+    /// The final dot went out but no reply came back: maybe delivered.
     Uncertain,
 }
 
@@ -70,6 +78,8 @@ pub struct History {
     /// True if the file ended in a half-written record (a crash mid-write),
     /// which was left out.
     pub torn_tail: bool,
+    /// Complete lines that are not records: (1-based line, why).
+    pub damaged: Vec<(usize, String)>,
 }
 
 impl History {
@@ -83,6 +93,21 @@ impl History {
             .iter()
             .map(String::as_str)
             .filter(|e| self.state(ReaderKey::of(e)) == Some(State::Uncertain))
+    }
+
+    /// How many readers are in each state: (sent, failed, uncertain,
+    /// deferred).
+    pub fn counts(&self) -> (u64, u64, u64, u64) {
+        let mut counts = (0, 0, 0, 0);
+        for state in self.states.values() {
+            match state {
+                State::Sent => counts.0 += 1,
+                State::Failed => counts.1 += 1,
+                State::Uncertain => counts.2 += 1,
+                State::Deferred => counts.3 += 1,
+            }
+        }
+        counts
     }
 
     fn apply(&mut self, record: &Record) {
@@ -108,157 +133,71 @@ impl History {
 /// Why the ledger could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("another run is sending {what} ({holder}); wait for it to finish")]
-    Locked { what: String, holder: String },
-    #[error("ledger `{}`: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("ledger `{}` line {line} is damaged: {message}", path.display())]
-    Damaged {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    File(#[from] FileError),
 }
 
-/// The files of one issue's state.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    pub dir: PathBuf,
-    pub ledger: PathBuf,
-    pub lock: PathBuf,
-    /// Written when a list send ends with no reader left to try.
-    pub complete: PathBuf,
-}
-
-impl Paths {
-    pub fn new(state_dir: &Path, issue: &str) -> Paths {
-        let dir = state_dir.join(issue);
-        Paths {
-            ledger: dir.join("ledger.jsonl"),
-            lock: dir.join("lock"),
-            complete: dir.join("complete"),
-            dir,
-        }
-    }
-
-    /// True once a list send of the issue has finished with every reader
-    /// sent, refused for good or uncertain.
-    pub fn is_complete(&self) -> bool {
-        self.complete.exists()
-    }
-
-    /// Records that the issue is completely sent (`summary` says how).
-    ///
-    /// # Errors
-    /// The marker cannot be written.
-    pub fn mark_complete(&self, summary: &str) -> anyhow::Result<()> {
-        let line = format!("{} {summary}\n", clock::wall().format("%Y-%m-%dT%H:%M:%SZ"));
-        crate::preview::write_atomic(&self.complete, line.as_bytes())
+impl LedgerError {
+    fn io(path: &Path, action: Action, error: io::Error) -> LedgerError {
+        LedgerError::File(FileError::io(action, path, error))
     }
 }
 
-/// Takes an exclusive lock on `path` (created if need be) without waiting,
-/// and writes who holds it into it. The OS releases the lock when the file
-/// is closed or the process dies, even by `kill -9`.
+/// A record that could not be made durable.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct WriteError(pub String);
+
+/// Replays the ledger without locking or changing anything (for `--dry-run`,
+/// `status` and deciding what is due). Damaged lines are left out.
 ///
 /// # Errors
-/// [`LedgerError::Locked`] naming the holder if another process has it.
-pub fn take_lock(path: &Path, what: &str) -> Result<File, LedgerError> {
-    let io_error = |source| LedgerError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io_error)?;
-    }
-    let mut lock = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(io_error)?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(path)
-                .ok()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "holder unknown".into());
-            return Err(LedgerError::Locked {
-                what: what.to_string(),
-                holder,
-            });
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e)),
-    }
-    let holder = format!(
-        "pid {} since {}",
-        std::process::id(),
-        clock::wall().format("%Y-%m-%dT%H:%M:%SZ")
-    );
-    lock.set_len(0).map_err(io_error)?;
-    lock.write_all(holder.as_bytes()).map_err(io_error)?;
-    Ok(lock)
-}
-
-/// Replays the ledger without locking or changing anything (for `--dry-run`
-/// and for deciding what is due).
-///
-/// # Errors
-/// The file cannot be read, or a complete line is not a record.
+/// The file cannot be read.
 pub fn read_history(paths: &Paths) -> Result<History, LedgerError> {
     match File::open(&paths.ledger) {
         Ok(file) => replay(&paths.ledger, file).map(|(history, _)| history),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(History::default()),
-        Err(source) => Err(LedgerError::Io {
-            path: paths.ledger.clone(),
-            source,
-        }),
+        Err(e) => Err(LedgerError::io(&paths.ledger, Action::Read, e)),
     }
 }
 
-/// Reads records up to the last complete line. Returns the history and the
-/// length of the complete part.
+/// Reads records up to the last complete line, skipping damaged ones.
+/// Returns the history and the length of the complete part.
 fn replay(path: &Path, file: File) -> Result<(History, u64), LedgerError> {
     let mut history = History::default();
     let mut reader = BufReader::new(file);
-    let mut line = String::new();
+    let mut line = Vec::new();
     let mut complete: u64 = 0;
     let mut number = 0;
     loop {
         line.clear();
         let read = reader
-            .read_line(&mut line)
-            .map_err(|source| LedgerError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .read_until(b'\n', &mut line)
+            .map_err(|e| LedgerError::io(path, Action::Read, e))?;
         if read == 0 {
             break;
         }
         number += 1;
-        if !line.ends_with('\n') {
+        if !line.ends_with(b"\n") {
             // A record cut short by a crash: it never finished, so it never
             // counted.
             history.torn_tail = true;
             break;
         }
-        let record: Record =
-            serde_json::from_str(line.trim_end()).map_err(|e| LedgerError::Damaged {
-                path: path.to_path_buf(),
-                line: number,
-                message: e.to_string(),
-            })?;
-        history.apply(&record);
         complete += read as u64;
+        match parse_record(&line) {
+            Ok(record) => history.apply(&record),
+            Err(why) => history.damaged.push((number, why)),
+        }
     }
     Ok((history, complete))
+}
+
+fn parse_record(line: &[u8]) -> Result<Record, String> {
+    let text = std::str::from_utf8(line).map_err(|_| "not valid UTF-8".to_string())?;
+    serde_json::from_str(text.trim_end()).map_err(|e| e.to_string())
 }
 
 /// An open ledger, with the issue's lock held until it is dropped.
@@ -274,44 +213,37 @@ pub struct Ledger {
 struct Request {
     line: Vec<u8>,
     durable: bool,
-    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    done: tokio::sync::oneshot::Sender<Result<(), WriteError>>,
 }
 
 impl Ledger {
     /// Takes the issue's lock, replays the ledger, cuts off a torn last
-    /// record, and opens the file for appending.
+    /// record, moves damaged lines aside, and opens the file for appending.
     ///
     /// # Errors
-    /// [`LedgerError::Locked`] if another run holds the lock; I/O errors.
+    /// [`LockError::Held`] if another run holds the lock; I/O errors.
     pub fn open(paths: &Paths, issue: &str) -> Result<(Ledger, History), LedgerError> {
-        let io_error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| LedgerError::Io { path, source }
-        };
         let lock = take_lock(&paths.lock, &format!("issue `{issue}`"))?;
-
+        let fail = |e| LedgerError::io(&paths.ledger, Action::Write, e);
         let created = !paths.ledger.exists();
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(&paths.ledger)
-            .map_err(io_error(&paths.ledger))?;
-        let (history, complete) = replay(
-            &paths.ledger,
-            file.try_clone().map_err(io_error(&paths.ledger))?,
-        )?;
+            .map_err(fail)?;
+        let (history, complete) = replay(&paths.ledger, file.try_clone().map_err(fail)?)?;
         if history.torn_tail {
-            file.set_len(complete).map_err(io_error(&paths.ledger))?;
-            file.sync_data().map_err(io_error(&paths.ledger))?;
+            file.set_len(complete).map_err(fail)?;
+            file.sync_data().map_err(fail)?;
         }
-        file.seek(SeekFrom::End(0))
-            .map_err(io_error(&paths.ledger))?;
+        if !history.damaged.is_empty() {
+            file = repair(paths, &history.damaged)?;
+        }
+        file.seek(SeekFrom::End(0)).map_err(fail)?;
         if created {
             // Make the new file's name durable too.
-            File::open(&paths.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_error(&paths.dir))?;
+            files::sync_folder(&paths.dir).map_err(fail)?;
         }
 
         let (requests, receiver) = mpsc::channel::<Request>();
@@ -319,7 +251,7 @@ impl Ledger {
         let writer = std::thread::Builder::new()
             .name("ledger".into())
             .spawn(move || write_loop(file, &path, &receiver))
-            .map_err(io_error(&paths.ledger))?;
+            .map_err(fail)?;
         Ok((
             Ledger {
                 requests: Some(requests),
@@ -334,33 +266,34 @@ impl Ledger {
     /// it is on disk (fsynced).
     ///
     /// # Errors
-    /// The write or fsync failed; the message says why.
+    /// The write or fsync failed (or an earlier one did); the message says
+    /// why.
     pub async fn record(
         &self,
         event: Event,
         email: &str,
         reply: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), WriteError> {
         let record = Record {
             at: clock::wall(),
             event,
             email: email.to_string(),
             reply: reply.map(str::to_string),
         };
-        let mut line = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+        let mut line = serde_json::to_vec(&record).map_err(|e| WriteError(e.to_string()))?;
         line.push(b'\n');
         let (done, wait) = tokio::sync::oneshot::channel();
+        let stopped = || WriteError("the ledger writer stopped".into());
         self.requests
             .as_ref()
-            .ok_or("the ledger is closed")?
+            .ok_or_else(stopped)?
             .send(Request {
                 line,
                 durable: event == Event::Inflight,
                 done,
             })
-            .map_err(|_| "the ledger writer stopped".to_string())?;
-        wait.await
-            .map_err(|_| "the ledger writer stopped".to_string())?
+            .map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
     }
 }
 
@@ -374,18 +307,75 @@ impl Drop for Ledger {
     }
 }
 
+/// Rewrites the ledger without its damaged lines, keeping them (with their
+/// line numbers) in `ledger.damaged`, and reopens it for appending.
+fn repair(paths: &Paths, damaged: &[(usize, String)]) -> Result<File, LedgerError> {
+    let fail = |e| LedgerError::io(&paths.ledger, Action::Write, e);
+    let text = std::fs::read(&paths.ledger).map_err(fail)?;
+    let mut kept = Vec::with_capacity(text.len());
+    let mut aside = Vec::new();
+    let bad: std::collections::HashSet<usize> = damaged.iter().map(|(n, _)| *n).collect();
+    for (index, line) in text.split_inclusive(|&b| b == b'\n').enumerate() {
+        if bad.contains(&(index + 1)) {
+            aside.extend_from_slice(format!("line {}: ", index + 1).as_bytes());
+            aside.extend_from_slice(line);
+        } else {
+            kept.extend_from_slice(line);
+        }
+    }
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&paths.damaged)
+        .map_err(|e| LedgerError::io(&paths.damaged, Action::Write, e))?;
+    log.write_all(&aside)
+        .and_then(|()| log.sync_data())
+        .map_err(|e| LedgerError::io(&paths.damaged, Action::Write, e))?;
+    files::write_atomic(&paths.ledger, &kept)?;
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .open(&paths.ledger)
+        .map_err(fail)
+}
+
 /// The writer thread: takes every request waiting, writes them in one go,
-/// fsyncs once if any needs it, then answers them all.
+/// fsyncs once if any needs it, then answers them all. After a failure it
+/// cuts the file back to its last whole record and refuses everything else.
 fn write_loop(mut file: File, path: &Path, requests: &mpsc::Receiver<Request>) {
+    let mut good_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut failed: Option<WriteError> = None;
     while let Ok(first) = requests.recv() {
         let mut batch = vec![first];
         batch.extend(requests.try_iter());
-        let bytes: Vec<u8> = batch.iter().flat_map(|r| r.line.iter().copied()).collect();
-        let mut result = file.write_all(&bytes);
-        if result.is_ok() && batch.iter().any(|r| r.durable) {
-            result = file.sync_data();
-        }
-        let outcome = result.map_err(|e| format!("cannot write `{}`: {e}", path.display()));
+        let outcome = match &failed {
+            Some(e) => Err(e.clone()),
+            None => {
+                let bytes: Vec<u8> = batch.iter().flat_map(|r| r.line.iter().copied()).collect();
+                let mut result = file.write_all(&bytes);
+                if result.is_ok() && batch.iter().any(|r| r.durable) {
+                    result = file.sync_data();
+                }
+                match result {
+                    Ok(()) => {
+                        good_len += bytes.len() as u64;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // Never leave half a record for later records to
+                        // follow.
+                        let _ = file.set_len(good_len).and_then(|()| file.sync_data());
+                        let error = WriteError(format!(
+                            "cannot write the ledger `{}`: {}",
+                            path.display(),
+                            files::describe(&e)
+                        ));
+                        failed = Some(error.clone());
+                        Err(error)
+                    }
+                }
+            }
+        };
         for request in batch {
             let _ = request.done.send(outcome.clone());
         }
@@ -395,10 +385,11 @@ fn write_loop(mut file: File, path: &Path, requests: &mpsc::Receiver<Request>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::issue::IssueName;
 
     fn paths() -> (tempfile::TempDir, Paths) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let paths = Paths::new(dir.path(), "2018-07-27");
+        let paths = Paths::new(dir.path(), &IssueName::new("2018-07-27").expect("name"));
         (dir, paths)
     }
 
@@ -446,6 +437,7 @@ mod tests {
             history.uncertain().collect::<Vec<_>>(),
             ["c@x.example", "e@x.example"]
         );
+        assert_eq!(history.counts(), (1, 1, 2, 1));
     }
 
     #[test]
@@ -478,46 +470,76 @@ mod tests {
         assert!(!read_history(&paths).expect("read").torn_tail);
     }
 
+    /// See: issue 9, items 3 and 12. A damaged line in the middle (a full
+    /// disk that came back, or bytes that are not UTF-8) used to stop every
+    /// later run at "line N is damaged".
     #[test]
-    fn a_damaged_complete_line_is_an_error_naming_it() {
+    fn damaged_lines_are_named_moved_aside_and_the_rest_kept() {
         let (_dir, paths) = paths();
         std::fs::create_dir_all(&paths.dir).expect("mkdir");
-        std::fs::write(&paths.ledger, "not json\n").expect("write");
-        let err = read_history(&paths).expect_err("damaged");
-        assert!(
-            err.to_string().contains("ledger.jsonl` line 1 is damaged"),
-            "{err}"
-        );
-    }
+        let a = r#"{"at":"2026-11-23T07:00:00Z","event":"inflight","email":"a@x.example"}"#;
+        let b = r#"{"at":"2026-11-23T07:00:01Z","event":"sent","email":"b@x.example"}"#;
+        let mut bytes = format!("{a}\n{{\"at\":\"2026-11-2\n").into_bytes();
+        bytes.extend_from_slice(b"\xff\xfe\n");
+        bytes.extend_from_slice(format!("{b}\n").as_bytes());
+        std::fs::write(&paths.ledger, &bytes).expect("write");
 
-    #[test]
-    fn sent_is_final() {
-        let mut history = History::default();
-        let record = |event| Record {
-            at: DateTime::UNIX_EPOCH,
-            event,
-            email: "a@x.example".into(),
-            reply: None,
-        };
-        history.apply(&record(Event::Sent));
-        history.apply(&record(Event::Inflight));
+        let history = read_history(&paths).expect("read");
+        let lines: Vec<usize> = history.damaged.iter().map(|(n, _)| *n).collect();
+        assert_eq!(lines, [2, 3]);
+        assert_eq!(history.damaged[1].1, "not valid UTF-8");
         assert_eq!(
-            history.state(ReaderKey::of("a@x.example")),
+            history.state(ReaderKey::of("b@x.example")),
             Some(State::Sent)
         );
+        assert_eq!(
+            history.state(ReaderKey::of("a@x.example")),
+            Some(State::Uncertain)
+        );
+
+        let (ledger, history) = Ledger::open(&paths, "i").expect("repairs");
+        assert_eq!(history.damaged.len(), 2);
+        drop(ledger);
+        assert_eq!(
+            std::fs::read_to_string(&paths.ledger).expect("kept"),
+            format!("{a}\n{b}\n")
+        );
+        let aside = std::fs::read(&paths.damaged).expect("aside");
+        assert!(aside.starts_with(b"line 2: {\"at\""), "{aside:?}");
+        assert!(read_history(&paths).expect("clean").damaged.is_empty());
     }
 
+    /// See: issue 9, item 3. A write that fails leaves no torn record, and
+    /// nothing is written after it.
     #[test]
-    fn a_second_opener_is_locked_out_until_the_first_closes() {
+    fn after_a_failed_write_every_record_is_refused() {
         let (_dir, paths) = paths();
-        let (first, _) = Ledger::open(&paths, "2018-07-27").expect("first");
-        let err = Ledger::open(&paths, "2018-07-27").expect_err("locked");
-        let message = err.to_string();
-        assert!(
-            message.starts_with("another run is sending issue `2018-07-27` (pid "),
-            "{message}"
-        );
-        drop(first);
-        assert!(Ledger::open(&paths, "2018-07-27").is_ok());
+        let rt = runtime();
+        let (ledger, _) = Ledger::open(&paths, "i").expect("open");
+        rt.block_on(ledger.record(Event::Sent, "a@x.example", None))
+            .expect("first");
+        // /dev/full answers every write with ENOSPC, as a full disk does.
+        let full = OpenOptions::new()
+            .append(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let (requests, receiver) = mpsc::channel::<Request>();
+        let writer = std::thread::spawn(move || write_loop(full, Path::new("ledger"), &receiver));
+        let send = |email: &str| {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            requests
+                .send(Request {
+                    line: format!("{email}\n").into_bytes(),
+                    durable: true,
+                    done,
+                })
+                .expect("send");
+            rt.block_on(wait).expect("answer")
+        };
+        let first = send("b").expect_err("disk full");
+        assert!(first.0.contains("the disk is full"), "{first}");
+        assert!(send("c").is_err(), "refused after a failure");
+        drop(requests);
+        writer.join().expect("writer");
     }
 }

@@ -4,11 +4,13 @@
 //! | file | owns |
 //! |---|---|
 //! | `plan.rs` | who gets the issue (validity, duplicates, suppression, ledger) |
-//! | `ledger.rs` | the per-issue append-only record, and the lock |
-//! | `smtp.rs` | one SMTP connection, driven command by command |
-//! | `tls.rs` | implicit TLS over our own `TCP_NODELAY` socket |
-//! | `engine.rs` | the send loop: connections, retries, rate |
-//! | `queue.rs` | the readers the workers share, and the tally |
+//! | `state.rs` | an issue's state folder, and the locks |
+//! | `ledger.rs` | the per-issue append-only record |
+//! | `sent.rs` | what each list-sent issue carried |
+//! | `smtp_client/` | our SMTP client: the connection and one message at a time |
+//! | `engine.rs` | the send loop: connections, retries, rate, clean stops |
+//! | `queue.rs` | the readers the workers share |
+//! | `tally.rs` | what a run did, and why it stopped |
 //! | `progress.rs` | a bar on a terminal, log lines otherwise |
 
 pub mod engine;
@@ -16,21 +18,29 @@ pub mod ledger;
 pub mod plan;
 mod progress;
 mod queue;
-pub mod smtp;
-mod tls;
+pub mod sent;
+mod smtp_client;
+pub mod state;
+pub mod tally;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context as _;
-
-use self::engine::{Engine, Tally};
+use self::engine::Engine;
 use self::ledger::{History, Ledger};
 use self::plan::{Counts, Disposition, Sorter, Widen};
 use self::progress::Progress;
-use self::smtp::Connector;
+use self::sent::SentIssue;
+use self::smtp_client::Connector;
+pub use self::smtp_client::printable;
+use self::state::Paths;
+use self::tally::Tally;
 use crate::clock::Clock;
 use crate::config::Smtp;
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use crate::issue::IssueName;
 use crate::log::{self, Level};
 use crate::message::{Purpose, Reader, Template};
 use crate::subscribers::{Subscribers, Suppressed};
@@ -44,26 +54,57 @@ pub struct ListFiles {
     pub state: PathBuf,
 }
 
+/// How a list send may go beyond its defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListOptions {
+    pub widen: Widen,
+    /// Send even though the same content already went out under another
+    /// issue name.
+    pub force: bool,
+}
+
 /// What a list send found and did.
 #[derive(Debug)]
 pub struct ListReport {
     pub counts: Counts,
     /// `None` when there was nothing to send.
     pub tally: Option<Tally>,
-    /// Readers left uncertain by earlier runs.
+    /// Readers an earlier run left uncertain (and this run did not resend).
     pub uncertain_earlier: Vec<String>,
-    /// Messages per second over the run.
-    pub rate: f64,
+    pub elapsed: Duration,
+    /// The `complete` marker could not be written: why.
+    pub marker_error: Option<String>,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+impl ListReport {
+    /// The exit code: the run's, and 3 when readers stay uncertain from an
+    /// earlier run, so that monitoring sees them.
+    pub fn exit(&self) -> Exit {
+        let run = self.tally.as_ref().map_or(Exit::Ok, Tally::exit);
+        if self.uncertain_earlier.is_empty() {
+            run
+        } else {
+            run.worst(Exit::ReadersFailed)
+        }
+    }
+
+    /// Messages per second over the run.
+    pub fn rate(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)]
+        let done = self.tally.as_ref().map_or(0, Tally::done) as f64;
+        done / self.elapsed.as_secs_f64().max(1e-3)
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")
+        .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))
 }
 
-/// Sends the issue to `to` only: `[TEST]` subject, nothing recorded.
+/// Sends the issue to `to` only: `[TEST]` subject, nothing recorded. One
+/// connection and one retry: a person is waiting.
 ///
 /// # Errors
 /// The SMTP settings cannot be used (a missing password variable, say).
@@ -72,9 +113,10 @@ pub fn test_send(
     smtp: &Smtp,
     to: Vec<Reader>,
     clock: Clock,
-) -> anyhow::Result<Tally> {
+) -> Result<Tally> {
     let mut smtp = smtp.clone();
     smtp.connections = 1;
+    smtp.retries = smtp.retries.min(1);
     let connector = Connector::new(&smtp, template.envelope_from().domain())?;
     let engine = Engine {
         progress: Arc::new(Progress::silent(template.issue())),
@@ -84,56 +126,67 @@ pub fn test_send(
         purpose: Purpose::Test,
         clock,
     };
-    Ok(runtime()?.block_on(engine::run(engine, Box::new(to.into_iter()))))
+    let readers = to.len() as u64;
+    Ok(runtime()?.block_on(engine::run(engine, Box::new(to.into_iter()), readers)))
 }
 
 /// Sends the issue to every subscriber not yet sent to, recording each
 /// outcome in the issue's ledger before moving on.
 ///
 /// # Errors
-/// Unusable settings or lists, or another run holding the issue's lock.
+/// Unusable settings or lists, the same content already sent under another
+/// name (without `force`), or another run holding the issue's lock.
 pub fn list_send(
     template: Arc<Template>,
+    carried: &SentIssue,
     smtp: &Smtp,
     files: &ListFiles,
-    widen: Widen,
+    options: ListOptions,
     clock: Clock,
-) -> anyhow::Result<ListReport> {
-    let issue = template.issue().to_string();
+) -> Result<ListReport> {
+    let issue = IssueName::new(template.issue()).map_err(Error::config)?;
     // Settings and list problems first, before taking the lock or writing
     // any state.
     let connector = Connector::new(smtp, template.envelope_from().domain())?;
     let suppressed = Arc::new(load_suppressed(&files.suppressed)?);
     Subscribers::open(&files.subscribers)?;
-    let paths = ledger::Paths::new(&files.state, &issue);
-    let (ledger, history) = Ledger::open(&paths, &issue)?;
-    if history.torn_tail {
-        log::event(
-            Level::Warn,
-            "ledger.repaired",
-            &[
-                ("issue", &issue),
-                (
-                    "why",
-                    &"the last record was cut short by a crash; it never counted",
-                ),
-            ],
-        );
+    if !options.force
+        && let Some(other) = sent::sent_as_another(&files.state, &issue, carried)
+    {
+        return Err(Error::config(format!(
+            "issue `{issue}` has the same subject and stories as issue `{other}`, which was already sent; every reader would get it twice. Pass --force to send it anyway"
+        )));
     }
+    let paths = Paths::new(&files.state, &issue);
+    let (ledger, history) = Ledger::open(&paths, issue.as_str())?;
+    report_repairs(&issue, &paths, &history);
     let history = Arc::new(history);
-    let counts = survey(files, &history, &suppressed, widen, |line, disposition| {
-        report_row(&files.subscribers, line, disposition);
-    })?;
-    let uncertain_earlier: Vec<String> = history.uncertain().map(str::to_string).collect();
+    let counts = survey(
+        files,
+        &history,
+        &suppressed,
+        options.widen,
+        |line, disposition| {
+            report_row(&files.subscribers, line, disposition);
+        },
+    )?;
+    let uncertain_earlier: Vec<String> = if options.widen.resend_uncertain {
+        // Every one of them is in this run, and its outcome in its tally.
+        Vec::new()
+    } else {
+        history.uncertain().map(str::to_string).collect()
+    };
     if counts.to_send == 0 {
-        mark_complete(&paths, &counts, None)?;
+        let marker_error = mark_complete(&paths, &counts, None);
         return Ok(ListReport {
             counts,
             tally: None,
             uncertain_earlier,
-            rate: 0.0,
+            elapsed: Duration::ZERO,
+            marker_error,
         });
     }
+    sent::record(&paths, carried)?;
 
     log::event(
         Level::Info,
@@ -146,8 +199,8 @@ pub fn list_send(
             ("connections", &smtp.connections),
         ],
     );
-    let progress = Arc::new(Progress::new(&issue, counts.to_send));
-    let mut sorter = Sorter::new(Arc::clone(&history), Arc::clone(&suppressed), widen);
+    let progress = Arc::new(Progress::new(issue.as_str(), counts.to_send));
+    let mut sorter = Sorter::new(Arc::clone(&history), Arc::clone(&suppressed), options.widen);
     let pending =
         Subscribers::open(&files.subscribers)?.filter_map(move |row| match sorter.sort(row) {
             Disposition::Send(reader) => Some(reader),
@@ -161,11 +214,27 @@ pub fn list_send(
         clock,
         progress: Arc::clone(&progress),
     };
-    let tally = runtime()?.block_on(engine::run(engine, Box::new(pending)));
-    let rate = progress.overall_rate(&tally);
-    if tally.stopped.is_none() && tally.deferred == 0 && tally.not_tried == 0 {
-        mark_complete(&paths, &counts, Some(&tally))?;
-    }
+    let tally = runtime()?.block_on(engine::run(engine, Box::new(pending), counts.to_send));
+    let marker_error = if tally.stopped.is_none() && tally.left() == 0 {
+        mark_complete(&paths, &counts, Some(&tally))
+    } else {
+        None
+    };
+    let report = ListReport {
+        counts,
+        tally: Some(tally),
+        uncertain_earlier,
+        elapsed: progress.elapsed(),
+        marker_error,
+    };
+    log_done(&issue, &report);
+    Ok(report)
+}
+
+fn log_done(issue: &IssueName, report: &ListReport) {
+    let Some(tally) = &report.tally else {
+        return;
+    };
     log::event(
         if tally.stopped.is_some() {
             Level::Error
@@ -174,25 +243,44 @@ pub fn list_send(
         },
         "send.done",
         &[
-            ("issue", &issue),
+            ("issue", issue),
             ("sent", &tally.sent),
             ("failed", &tally.failed),
             ("uncertain", &tally.uncertain),
             ("deferred", &tally.deferred),
             ("not_tried", &tally.not_tried),
-            (
-                "seconds",
-                &format!("{:.1}", progress.elapsed().as_secs_f64()),
-            ),
-            ("rate", &format!("{rate:.0}/s")),
+            ("seconds", &format!("{:.1}", report.elapsed.as_secs_f64())),
+            ("rate", &format!("{:.1}/s", report.rate())),
         ],
     );
-    Ok(ListReport {
-        counts,
-        tally: Some(tally),
-        uncertain_earlier,
-        rate,
-    })
+}
+
+fn report_repairs(issue: &IssueName, paths: &Paths, history: &History) {
+    if history.torn_tail {
+        log::event(
+            Level::Warn,
+            "ledger.repaired",
+            &[
+                ("issue", issue),
+                (
+                    "why",
+                    &"the last record was cut short by a crash; it never counted",
+                ),
+            ],
+        );
+    }
+    for (line, why) in &history.damaged {
+        log::event(
+            Level::Warn,
+            "ledger.repaired",
+            &[
+                ("issue", issue),
+                ("line", line),
+                ("why", why),
+                ("moved_to", &paths.damaged.display()),
+            ],
+        );
+    }
 }
 
 /// Sorts every subscriber row without sending or changing anything; `each`
@@ -201,15 +289,12 @@ pub fn list_send(
 /// # Errors
 /// The ledger or a list cannot be read.
 pub fn dry_run(
-    issue: &str,
+    issue: &IssueName,
     files: &ListFiles,
     widen: Widen,
     each: impl FnMut(u64, &Disposition),
-) -> anyhow::Result<(Counts, Vec<String>)> {
-    let history = Arc::new(ledger::read_history(&ledger::Paths::new(
-        &files.state,
-        issue,
-    ))?);
+) -> Result<(Counts, Vec<String>)> {
+    let history = Arc::new(ledger::read_history(&Paths::new(&files.state, issue))?);
     let suppressed = Arc::new(load_suppressed(&files.suppressed)?);
     let counts = survey(files, &history, &suppressed, widen, each)?;
     Ok((counts, history.uncertain().map(str::to_string).collect()))
@@ -227,7 +312,7 @@ pub fn write_outbox(
     to: Option<Vec<Reader>>,
     files: &ListFiles,
     clock: Clock,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> Result<Vec<PathBuf>> {
     let (readers, purpose): (Vec<Reader>, Purpose) = match to {
         Some(to) => (to, Purpose::Test),
         None => {
@@ -245,7 +330,7 @@ pub fn write_outbox(
             (readers, Purpose::List)
         }
     };
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    crate::files::create_folder(dir)?;
     let mut written = Vec::new();
     for (n, reader) in readers.iter().enumerate() {
         let safe: String = reader
@@ -261,33 +346,47 @@ pub fn write_outbox(
             })
             .collect();
         let path = dir.join(format!("{:05}-{safe}.eml", n + 1));
-        crate::preview::write_atomic(&path, &template.message(reader, purpose, clock.now()))?;
+        let message = template
+            .message(reader, purpose, clock.now())
+            .map_err(Error::config)?;
+        crate::files::write_atomic(&path, &message)?;
         written.push(path);
     }
     Ok(written)
 }
 
 /// Marks the issue completely sent, unless the list had nobody on it (then a
-/// later run, with readers added, still has work).
-fn mark_complete(
-    paths: &ledger::Paths,
-    counts: &Counts,
-    tally: Option<&Tally>,
-) -> anyhow::Result<()> {
+/// later run, with readers added, still has work). A marker that cannot be
+/// written is reported, not fatal: the ledger still keeps every reader from
+/// a second copy, and a later run writes the marker.
+fn mark_complete(paths: &Paths, counts: &Counts, tally: Option<&Tally>) -> Option<String> {
     let accounted = counts.to_send + counts.already_sent + counts.already_failed + counts.uncertain;
     if accounted == 0 {
-        return Ok(());
+        return None;
     }
     let (sent, failed, uncertain) = tally.map_or((0, 0, 0), |t| (t.sent, t.failed, t.uncertain));
-    paths.mark_complete(&format!(
+    let summary = format!(
         "sent={} failed={} uncertain={}",
         counts.already_sent + sent,
         counts.already_failed + failed,
         counts.uncertain + uncertain
-    ))
+    );
+    let error = paths.mark_complete(&summary).err()?;
+    log::event(
+        Level::Warn,
+        "send.marker_failed",
+        &[
+            ("error", &error),
+            (
+                "hint",
+                &"the send is recorded in the ledger; the next run writes the marker",
+            ),
+        ],
+    );
+    Some(error.to_string())
 }
 
-fn load_suppressed(path: &Path) -> anyhow::Result<Suppressed> {
+fn load_suppressed(path: &Path) -> Result<Suppressed> {
     let suppressed = Suppressed::load(path)?;
     for warning in &suppressed.warnings {
         log::event(Level::Warn, "suppressed.bad_row", &[("where", warning)]);
@@ -302,7 +401,7 @@ fn survey(
     suppressed: &Arc<Suppressed>,
     widen: Widen,
     mut each: impl FnMut(u64, &Disposition),
-) -> anyhow::Result<Counts> {
+) -> Result<Counts> {
     let mut sorter = Sorter::new(Arc::clone(history), Arc::clone(suppressed), widen);
     let mut counts = Counts::default();
     for row in Subscribers::open(&files.subscribers)? {

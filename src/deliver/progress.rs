@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::engine::Tally;
+use super::tally::Tally;
 use crate::log::{self, Level};
 
 /// How often a progress line is logged when there is no terminal.
@@ -97,11 +97,6 @@ impl Progress {
             bar.set_position(tally.done());
             bar.finish_and_clear();
         }
-    }
-
-    /// Messages per second since the start.
-    pub fn overall_rate(&self, tally: &Tally) -> f64 {
-        self.rate(tally.done())
     }
 
     pub fn elapsed(&self) -> Duration {

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::engine::Tally;
+use super::tally::{Stop, Tally};
 use crate::message::Reader;
 
 /// Shared by the workers, behind one mutex.
@@ -52,8 +52,9 @@ impl Queue {
         if self.tally.stopped.is_some() {
             return Next::Done;
         }
-        if let Some(i) = self.retries.iter().position(|r| r.ready <= now) {
-            let retry = self.retries.remove(i).expect("index is valid");
+        if let Some(i) = self.retries.iter().position(|r| r.ready <= now)
+            && let Some(retry) = self.retries.remove(i)
+        {
             self.busy += 1;
             return Next::Job(retry.reader, retry.attempt);
         }
@@ -73,11 +74,16 @@ impl Queue {
 
     /// A reader handed out is done with, for good.
     pub(super) fn settled(&mut self) {
-        self.busy -= 1;
+        self.busy = self.busy.saturating_sub(1);
+    }
+
+    /// Readers handed out and not yet settled (on the wire, or being built).
+    pub(super) fn busy(&self) -> usize {
+        self.busy
     }
 
     pub(super) fn requeue(&mut self, reader: Reader, attempt: u32, delay: Duration) {
-        self.busy -= 1;
+        self.busy = self.busy.saturating_sub(1);
         self.retries.push_back(Retry {
             reader,
             attempt,
@@ -85,9 +91,11 @@ impl Queue {
         });
     }
 
-    pub(super) fn stop(&mut self, why: String) {
-        if self.tally.stopped.is_none() {
-            self.tally.stopped = Some(why);
-        }
+    pub(super) fn stop(&mut self, why: Stop) {
+        self.tally.stop(why);
+    }
+
+    pub(super) fn is_stopped(&self) -> bool {
+        self.tally.stopped.is_some()
     }
 }

@@ -1,40 +1,99 @@
 //! One issue: `config/issues/<name>.toml` → [`Issue`], with every story id
 //! resolved against the library.
 //!
-//! The simple form is a list of ids per section. A story may instead be a
-//! table, `{ id = "...", paragraphs = 2, url = "https://...", headline = "..." }`,
-//! to shorten it, link it or retitle it. Every mistake is reported at once,
-//! each pointing into the file, and an unknown id gets a "did you mean".
+//! Reading is in two steps: [`file`] reads and checks each field on its own,
+//! then [`Issue::parse`] resolves the picks against the story library. Every
+//! mistake is reported at once, each pointing into the file, and an unknown
+//! id gets a "did you mean". [`outline`] reads the little that deciding what
+//! is due needs, and [`clash`] finds two files that would send one issue
+//! twice.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use serde::Deserialize;
-use toml::Spanned;
 
-use crate::config::{Newsletter, from_toml};
-use crate::diagnostic::{Diagnostic, Diagnostics, Source, read_source};
+use crate::config::{Newsletter, read_source};
+use crate::diagnostic::{Diagnostic, Diagnostics, Source};
+use crate::error::Error;
+use crate::fields::Problems;
 use crate::schedule::SendAt;
-use crate::story::{Library, Story, StoryId};
+use crate::story::{Block, Library, Story, StoryId};
 
+pub mod clash;
+mod file;
+pub mod outline;
 mod pick;
-mod timing;
 
-use pick::{Pick, suggest};
-pub use timing::{Timing, files, newest, read_timing};
-use timing::{plain_date, send_at};
+pub use file::SUBJECT_WARN_CHARS;
+pub use outline::{Outline, files, newest};
+use pick::suggest;
 
-/// Subjects longer than this may be cut off, and RFC 5322 recommends lines
-/// of at most 78 characters.
-pub const SUBJECT_WARN_CHARS: usize = 78;
+/// An issue's name: its file stem, e.g. `2018-07-27`. It names the previews,
+/// the ledger folder and the archive page, so it is checked where it is made:
+/// letters, digits, `-`, `_` and `.`, not starting with `.`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IssueName(String);
+
+impl IssueName {
+    /// The name of the issue in `path`.
+    ///
+    /// # Errors
+    /// The file stem is not a plain name (it would reach outside the state
+    /// folder as `..`, or hide as `.x`).
+    pub fn from_path(path: &Path) -> Result<IssueName, Error> {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        IssueName::new(stem).map_err(|why| {
+            Error::config(format!(
+                "`{}` cannot be an issue file: {why}; rename it, e.g. 2018-07-27.toml",
+                path.display()
+            ))
+        })
+    }
+
+    /// Checks a name.
+    ///
+    /// # Errors
+    /// Why the name is not allowed.
+    pub fn new(name: &str) -> Result<IssueName, String> {
+        if name.is_empty() {
+            return Err("its name is empty".into());
+        }
+        if name.starts_with('.') {
+            return Err(format!("its name `{name}` starts with `.`"));
+        }
+        if let Some(c) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c)))
+        {
+            return Err(format!(
+                "its name `{name}` holds `{}`; use letters, digits, `-`, `_` and `.`",
+                c.escape_debug()
+            ));
+        }
+        Ok(IssueName(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IssueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// A resolved issue, ready to render.
 #[derive(Debug, Clone)]
 pub struct Issue {
-    /// The file stem, e.g. `2018-07-27`: names the previews and the ledger.
-    pub name: String,
+    pub name: IssueName,
     pub date: NaiveDate,
     pub subject: String,
     /// The hidden line that inboxes show after the subject.
@@ -45,6 +104,12 @@ pub struct Issue {
     pub send_at: Option<SendAt>,
     pub sections: Vec<Section>,
     pub source: Source,
+    /// Where each story was picked, for problems found later (a story
+    /// already sent in another issue).
+    pub picked_at: HashMap<StoryId, Range<usize>>,
+    /// Where `date` and `subject` are in the file.
+    pub date_span: Range<usize>,
+    pub subject_span: Range<usize>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -72,195 +137,178 @@ impl Issue {
         self.sections.iter().flat_map(|s| s.entries.iter())
     }
 
+    /// The ids of the stories, in reading order.
+    pub fn story_ids(&self) -> Vec<StoryId> {
+        self.entries().map(|e| e.story.id.clone()).collect()
+    }
+
     /// Reads and resolves an issue file.
     ///
     /// # Errors
-    /// The file cannot be read, or [`Issue::parse`] finds errors.
-    pub fn load(path: &Path, library: &Library, newsletter: &Newsletter) -> anyhow::Result<Issue> {
+    /// The file cannot be read or is badly named, or [`Issue::parse`] finds
+    /// errors.
+    pub fn load(path: &Path, library: &Library, newsletter: &Newsletter) -> Result<Issue, Error> {
+        let name = IssueName::from_path(path)?;
         let source = read_source(path)?;
-        Ok(Issue::parse(source, library, newsletter)?)
+        Ok(Issue::parse(name, source, library, newsletter)?)
     }
 
     /// Parses an issue and resolves its stories.
     ///
     /// # Errors
-    /// Every problem found: malformed TOML, a missing or unknown field, a bad
-    /// date, an empty section, an unknown story or one picked twice.
+    /// Every problem found: malformed TOML, a missing, unknown or mistyped
+    /// field, a bad date or link, an empty section, an unknown story or one
+    /// picked twice.
     pub fn parse(
+        name: IssueName,
         source: Source,
         library: &Library,
         newsletter: &Newsletter,
     ) -> Result<Issue, Diagnostics> {
-        let file: File = from_toml(&source).map_err(|d| Diagnostics(vec![d]))?;
-        let mut problems = Vec::new();
-        let error =
-            |message: String, span: Range<usize>| Diagnostic::error(message).at(&source, span);
-
-        let date = plain_date(file.date.get_ref());
-        if date.is_none() {
-            problems.push(
-                error(
-                    format!("`date` is `{}`, not a date", file.date.get_ref()),
-                    file.date.span(),
-                )
-                .help("write a plain date, e.g. `date = 2018-07-27`"),
-            );
-        }
-
-        let send_at = file.send_at.as_ref().and_then(|spanned| {
-            send_at(spanned.get_ref())
-                .map_err(|message| problems.push(error(message, spanned.span())))
-                .ok()
-        });
-        if let (Some(date), None, Some(schedule)) = (date, send_at, &newsletter.schedule)
-            && chrono::Datelike::weekday(&date) != schedule.weekday
+        let mut problems = Problems::new();
+        let file = file::read(&source, &mut problems);
+        if let (Some(date), None, Some(schedule)) = (&file.date, file.send_at, &newsletter.schedule)
         {
-            problems.push(
-                Diagnostic::warning(format!(
-                    "the issue is dated a {} but the newsletter goes out on {}s; it will go out on its date unless you set send_at",
-                    crate::schedule::weekday_name(chrono::Datelike::weekday(&date)),
-                    crate::schedule::weekday_name(schedule.weekday)
-                ))
-                .at(&source, file.date.span()),
-            );
+            weekday_warning(&source, date, schedule, &mut problems);
         }
-
-        let subject = file.subject.get_ref().trim().to_string();
-        if subject.is_empty() {
-            problems.push(error("the subject is empty".into(), file.subject.span()));
-        } else if subject.contains(['\r', '\n']) {
-            problems.push(error(
-                "the subject contains a line break".into(),
-                file.subject.span(),
-            ));
-        } else if subject.chars().count() > SUBJECT_WARN_CHARS {
-            problems.push(
-                Diagnostic::warning(format!(
-                    "the subject is {} characters; inboxes cut it off and RFC 5322 advises at most {SUBJECT_WARN_CHARS}",
-                    subject.chars().count()
-                ))
-                .at(&source, file.subject.span()),
-            );
-        }
-
-        if file.sections.get_ref().is_empty() {
-            problems.push(
-                error("the issue has no sections".into(), file.sections.span()).help(
-                    "add one:\n[[sections]]\ntitle = \"Top stories\"\nstories = [\"002/debt-mountain\"]",
-                ),
-            );
-        }
-
-        let mut picked: HashMap<StoryId, (String, Range<usize>)> = HashMap::new();
-        let mut sections = Vec::new();
-        for section in file.sections.get_ref() {
-            let title = section.title.get_ref().trim().to_string();
-            if section.stories.get_ref().is_empty() {
-                problems.push(error(
-                    format!("section `{title}` picks no stories"),
-                    section.stories.span(),
-                ));
-            }
-            let mut entries = Vec::new();
-            for value in section.stories.get_ref() {
-                let span = value.span();
-                let pick = match Pick::from_value(value.get_ref()) {
-                    Ok(pick) => pick,
-                    Err(message) => {
-                        problems.push(error(message, span));
-                        continue;
-                    }
-                };
-                let Some(story) = library.get(&pick.id) else {
-                    let mut d = error(format!("unknown story `{}`", pick.id), span.clone());
-                    if let Some(near) = suggest(&pick.id, library) {
-                        d = d.help(format!("did you mean `{near}`?"));
-                    } else {
-                        d = d.help("`catchup stories` lists every story id");
-                    }
-                    problems.push(d);
-                    continue;
-                };
-                if let Some((first_section, first_span)) = picked.get(&story.id) {
-                    let (line, _) = source.line_column(first_span.start);
-                    problems.push(
-                        error(
-                            format!("story `{}` is picked twice", story.id),
-                            span.clone(),
-                        )
-                        .help(format!(
-                            "it is already in section `{first_section}`, line {line}"
-                        )),
-                    );
-                    continue;
-                }
-                picked.insert(story.id.clone(), (title.clone(), span.clone()));
-                let entry = pick.apply(story);
-                if entry.shortened && entry.url.is_none() {
-                    problems.push(
-                        Diagnostic::warning(format!(
-                            "story `{}` is shortened but has no `url`: readers cannot read the rest",
-                            story.id
-                        ))
-                        .at(&source, span),
-                    );
-                }
-                entries.push(entry);
-            }
-            sections.push(Section { title, entries });
-        }
-
+        let mut picked_at = HashMap::new();
+        let sections = resolve(
+            &source,
+            file.sections,
+            library,
+            &mut picked_at,
+            &mut problems,
+        );
+        let (Some(date), Some(subject)) = (file.date, file.subject) else {
+            return Err(Diagnostics(problems));
+        };
         if problems.iter().any(Diagnostic::is_error) {
             return Err(Diagnostics(problems));
         }
         let intro = file
             .intro
-            .clone()
             .or_else(|| newsletter.intro.clone())
             .or_else(|| library.intro().map(str::to_string))
             .unwrap_or_default();
         Ok(Issue {
-            name: source
-                .path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "issue".into()),
-            date: date.expect("checked above"),
-            subject,
-            preheader: file
-                .preheader
-                .clone()
-                .unwrap_or_else(|| newsletter.tagline.clone()),
+            name,
+            date_span: date.span(),
+            subject_span: subject.span(),
+            date: date.into_inner(),
+            subject: subject.into_inner(),
+            preheader: file.preheader.unwrap_or_else(|| newsletter.tagline.clone()),
             intro: paragraphs(&intro),
-            send_at,
+            send_at: file.send_at,
             sections,
             source,
+            picked_at,
             warnings: problems,
         })
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    date: Spanned<toml::value::Datetime>,
-    subject: Spanned<String>,
-    preheader: Option<String>,
-    intro: Option<String>,
-    send_at: Option<Spanned<toml::value::Datetime>>,
-    #[serde(default = "no_sections")]
-    sections: Spanned<Vec<SectionFile>>,
+fn weekday_warning(
+    source: &Source,
+    date: &toml::Spanned<NaiveDate>,
+    schedule: &crate::schedule::Schedule,
+    problems: &mut Problems,
+) {
+    let day = chrono::Datelike::weekday(date.get_ref());
+    if day != schedule.weekday {
+        problems.push(
+            Diagnostic::warning(format!(
+                "the issue is dated a {} but the newsletter goes out on {}s; it will go out on its date unless you set send_at",
+                crate::schedule::weekday_name(day),
+                crate::schedule::weekday_name(schedule.weekday)
+            ))
+            .at(source, date.span()),
+        );
+    }
 }
 
-fn no_sections() -> Spanned<Vec<SectionFile>> {
-    Spanned::new(0..0, Vec::new())
+/// Looks up every pick in the library: unknown ids (with a suggestion),
+/// stories picked twice, and shortenings that cut nothing or lose the rest.
+fn resolve(
+    source: &Source,
+    sections: Vec<file::SectionFile>,
+    library: &Library,
+    picked_at: &mut HashMap<StoryId, Range<usize>>,
+    problems: &mut Problems,
+) -> Vec<Section> {
+    let mut first_section: HashMap<StoryId, String> = HashMap::new();
+    let mut resolved = Vec::new();
+    for section in sections {
+        let mut entries = Vec::new();
+        for pick in section.picks {
+            let span = pick.span();
+            let pick = pick.into_inner();
+            let Some(story) = library.get(&pick.id) else {
+                let help = match suggest(&pick.id, library) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => "`catchup stories` lists every story id".into(),
+                };
+                problems.push(
+                    Diagnostic::error(format!("unknown story `{}`", pick.id))
+                        .at(source, span)
+                        .help(help),
+                );
+                continue;
+            };
+            if let Some(first) = first_section.get(&story.id) {
+                let (line, _) = source.line_column(picked_at[&story.id].start);
+                problems.push(
+                    Diagnostic::error(format!("story `{}` is picked twice", story.id))
+                        .at(source, span)
+                        .help(format!("it is already in section `{first}`, line {line}")),
+                );
+                continue;
+            }
+            first_section.insert(story.id.clone(), section.title.clone());
+            picked_at.insert(story.id.clone(), span.clone());
+            shortening_warnings(source, &pick, story, span, problems);
+            entries.push(pick.apply(story));
+        }
+        resolved.push(Section {
+            title: section.title,
+            entries,
+        });
+    }
+    resolved
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SectionFile {
-    title: Spanned<String>,
-    stories: Spanned<Vec<Spanned<toml::Value>>>,
+fn shortening_warnings(
+    source: &Source,
+    pick: &pick::Pick,
+    story: &Story,
+    span: Range<usize>,
+    problems: &mut Problems,
+) {
+    let Some(limit) = pick.paragraphs() else {
+        return;
+    };
+    let have = story
+        .blocks
+        .iter()
+        .filter(|b| matches!(b, Block::Paragraph { .. }))
+        .count();
+    if limit >= have {
+        problems.push(
+            Diagnostic::warning(format!(
+                "story `{}` has {have} paragraph(s), so `paragraphs = {limit}` cuts nothing",
+                story.id
+            ))
+            .at(source, span)
+            .help("remove `paragraphs`, or give a number below the story's length"),
+        );
+    } else if !pick.has_url() {
+        problems.push(
+            Diagnostic::warning(format!(
+                "story `{}` is shortened but has no `url`: readers cannot read the rest",
+                story.id
+            ))
+            .at(source, span),
+        );
+    }
 }
 
 /// Splits text on blank lines into paragraphs, joining wrapped lines.
@@ -290,5 +338,18 @@ mod tests {
             paragraphs("One line\nwrapped.\n\n\nTwo.\r\n\r\nThree."),
             ["One line wrapped.", "Two.", "Three."]
         );
+    }
+
+    /// See: issue 9, item 7. A file named `...toml` would have put its state
+    /// in the parent of the state folder.
+    #[test]
+    fn an_issue_name_is_a_plain_file_stem() {
+        assert!(IssueName::new("2018-07-27").is_ok());
+        assert!(IssueName::new("2026-03-29-gap_special.v2").is_ok());
+        for bad in ["..", ".", ".hidden", "", "a/b", "a b", "naïve"] {
+            assert!(IssueName::new(bad).is_err(), "{bad:?} accepted");
+        }
+        let err = IssueName::from_path(Path::new("config/issues/...toml")).expect_err("..");
+        assert!(err.to_string().contains("starts with `.`"), "{err}");
     }
 }

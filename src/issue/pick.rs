@@ -1,9 +1,12 @@
 //! One entry of a section's `stories`: an id, or a table that shortens,
 //! links or retitles the story; and the "did you mean" for an unknown id.
 
-use crate::story::{Block, Library, Story, StoryId};
+use toml::Spanned;
+use toml::de::DeValue;
 
 use super::Entry;
+use crate::fields::{Problems, Table, Value};
+use crate::story::{Block, Library, Story, StoryId};
 
 /// One entry of a section's `stories`: an id, or a table with options.
 #[derive(Debug, Default)]
@@ -14,56 +17,70 @@ pub(super) struct Pick {
     headline: Option<String>,
 }
 
+const KNOWN: &[&str] = &["id", "paragraphs", "url", "headline"];
+
 impl Pick {
-    pub(super) fn from_value(value: &toml::Value) -> Result<Pick, String> {
-        let table = match value {
-            toml::Value::String(id) => {
-                return Ok(Pick {
+    /// Reads one item of a `stories` list, collecting problems.
+    pub(super) fn read(
+        section: &Table<'_>,
+        value: Value<'_>,
+        problems: &mut Problems,
+    ) -> Option<Spanned<Pick>> {
+        let span = value.span();
+        let mut table = match value.get_ref() {
+            DeValue::String(id) => {
+                let pick = Pick {
                     id: id.trim().to_string(),
                     ..Pick::default()
-                });
+                };
+                return Some(Spanned::new(span, pick));
             }
-            toml::Value::Table(table) => table,
-            other => {
-                return Err(format!(
-                    "a story is an id like \"002/debt-mountain\" or a table like {{ id = \"...\", paragraphs = 2 }}, not a {}",
-                    other.type_str()
+            DeValue::Table(_) => {
+                section.as_table("a story table".into(), "stories", value, problems)?
+            }
+            _ => {
+                problems.push(section.error(
+                    "a story is an id like \"002/debt-mountain\" or a table like { id = \"...\", paragraphs = 2 }",
+                    span,
                 ));
+                return None;
             }
         };
-        let mut pick = Pick::default();
-        for (key, value) in table {
-            match (key.as_str(), value) {
-                ("id", toml::Value::String(s)) => pick.id = s.trim().to_string(),
-                ("paragraphs", toml::Value::Integer(n)) if *n >= 1 => {
-                    pick.paragraphs = usize::try_from(*n).ok();
-                }
-                ("paragraphs", _) => {
-                    return Err("`paragraphs` must be a whole number, 1 or more".into());
-                }
-                ("url", toml::Value::String(s)) => {
-                    if !(s.starts_with("https://") || s.starts_with("http://")) {
-                        return Err(format!("url `{s}` must start with https:// or http://"));
-                    }
-                    pick.url = Some(s.clone());
-                }
-                ("headline", toml::Value::String(s)) if !s.trim().is_empty() => {
-                    pick.headline = Some(s.trim().to_string());
-                }
-                ("id" | "url" | "headline", _) => {
-                    return Err(format!("`{key}` must be a non-empty string"));
-                }
-                (other, _) => {
-                    return Err(format!(
-                        "unknown key `{other}` in a story table (known: id, paragraphs, url, headline)"
-                    ));
-                }
+        let id = table.required_string("id", problems);
+        let paragraphs = table
+            .integer("paragraphs", 1..=10_000, problems)
+            .and_then(|n| usize::try_from(*n.get_ref()).ok());
+        let url = table.string("url", problems).and_then(|u| {
+            crate::link::check(u.get_ref())
+                .map(str::to_string)
+                .map_err(|why| problems.push(table.error(why, u.span())))
+                .ok()
+        });
+        let headline = table.string("headline", problems).and_then(|h| {
+            let text = h.get_ref().trim();
+            if text.is_empty() || text.contains(['\r', '\n']) {
+                problems.push(table.error("`headline` must be one line of text", h.span()));
+                return None;
             }
-        }
-        if pick.id.is_empty() {
-            return Err("this story table has no `id`".into());
-        }
-        Ok(pick)
+            Some(text.to_string())
+        });
+        table.finish(KNOWN, problems);
+        let pick = Pick {
+            id: id?.get_ref().trim().to_string(),
+            paragraphs,
+            url,
+            headline,
+        };
+        Some(Spanned::new(span, pick))
+    }
+
+    /// How many paragraphs the editor asked to keep, if any.
+    pub(super) fn paragraphs(&self) -> Option<usize> {
+        self.paragraphs
+    }
+
+    pub(super) fn has_url(&self) -> bool {
+        self.url.is_some()
     }
 
     pub(super) fn apply(self, story: &Story) -> Entry {

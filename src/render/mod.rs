@@ -31,23 +31,35 @@ pub struct Rendered {
     pub text: String,
 }
 
+/// Which part of the email a piece of text is in; it decides how a value is
+/// written into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Text,
+    Html,
+}
+
+/// Puts a reader's unsubscribe URL where the placeholder is in `text`:
+/// as it is in the text part, escaped in the HTML. The one place the
+/// placeholder is filled, whether in a whole part (previews) or in the few
+/// lines [`crate::message`] re-encodes per reader.
+pub fn personalise(part: Part, text: &str, unsubscribe_url: &str) -> String {
+    let value = match part {
+        Part::Text => unsubscribe_url.to_string(),
+        Part::Html => maud::html! { (unsubscribe_url) }.into_string(),
+    };
+    text.replace(UNSUBSCRIBE_PLACEHOLDER, &value)
+}
+
 impl Rendered {
     /// Both parts with a reader's unsubscribe URL in place of the placeholder:
     /// what that reader sees.
     pub fn personalised(&self, unsubscribe_url: &str) -> Rendered {
         Rendered {
-            html: self
-                .html
-                .replace(UNSUBSCRIBE_PLACEHOLDER, &escape_html(unsubscribe_url)),
-            text: self.text.replace(UNSUBSCRIBE_PLACEHOLDER, unsubscribe_url),
+            html: personalise(Part::Html, &self.html, unsubscribe_url),
+            text: personalise(Part::Text, &self.text, unsubscribe_url),
         }
     }
-}
-
-/// Escapes text for an HTML attribute or element (`&` → `&amp;` and so on),
-/// as maud does.
-pub fn escape_html(text: &str) -> String {
-    maud::html! { (text) }.into_string()
 }
 
 /// Renders both parts of an issue.

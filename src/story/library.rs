@@ -8,6 +8,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::{ParseOptions, Story, StoryId, parse};
+use crate::diagnostic::utf8_error_position;
+use crate::files::{FileError, SEED_LIMIT, read_input};
 
 /// Why a seeds folder could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -20,12 +22,8 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot read seed `{}`", path.display())]
-    ReadFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    ReadFile(#[from] FileError),
     #[error(
         "{}:{line}:{column}: not valid UTF-8 (byte {byte}); save the file as UTF-8",
         path.display()
@@ -170,19 +168,10 @@ impl Library {
 }
 
 fn read_utf8(path: &Path) -> Result<String, LoadError> {
-    let bytes = fs::read(path).map_err(|source| LoadError::ReadFile {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_input(path, SEED_LIMIT)?;
     String::from_utf8(bytes).map_err(|err| {
         let byte = err.utf8_error().valid_up_to();
-        let valid = &err.as_bytes()[..byte];
-        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        let column = String::from_utf8_lossy(&valid[line_start..])
-            .chars()
-            .count()
-            + 1;
+        let (line, column) = utf8_error_position(err.as_bytes(), byte);
         LoadError::NotUtf8 {
             path: path.to_path_buf(),
             line,

@@ -11,10 +11,10 @@ title = "Top stories"
 stories = ["002/bold-ambition-for-mental-health", "002/debt-mountain"]
 "#;
 
-/// Runs `check` on an issue file with `text`, returning (code, stderr).
+/// Runs `check` on an issue file with `text` (the only issue), returning
+/// (code, stderr).
 fn check(text: &str) -> (i32, String) {
-    let project = Project::copy_of_repo();
-    project.write("config/issues/test.toml", text);
+    let project = Project::with_issue(text);
     let (code, _, stderr) = project.run(&["check", "config/issues/test.toml"]);
     assert!(
         files_under(&project.path().join("previews")).is_empty(),
@@ -25,8 +25,7 @@ fn check(text: &str) -> (i32, String) {
 
 #[test]
 fn a_good_issue_is_clean() {
-    let project = Project::copy_of_repo();
-    project.write("config/issues/test.toml", GOOD);
+    let project = Project::with_issue(GOOD);
     let (code, stdout, stderr) = project.run(&["check", "config/issues/test.toml"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stderr, "");
@@ -185,7 +184,7 @@ fn a_bad_story_table_is_explained() {
     ));
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("`paragraphs` must be a whole number, 1 or more"),
+        stderr.contains("`paragraphs` must be a whole number from 1 to 10000"),
         "{stderr}"
     );
     let (_, stderr) = check(&GOOD.replace(
@@ -193,7 +192,7 @@ fn a_bad_story_table_is_explained() {
         "{ id = \"002/debt-mountain\", url = \"ftp://x\" }",
     ));
     assert!(
-        stderr.contains("url `ftp://x` must start with https:// or http://"),
+        stderr.contains("the link `ftp://x` must start with https:// or http://"),
         "{stderr}"
     );
     let (_, stderr) = check(&GOOD.replace(
@@ -201,7 +200,7 @@ fn a_bad_story_table_is_explained() {
         "{ id = \"002/debt-mountain\", para = 2 }",
     ));
     assert!(
-        stderr.contains("unknown key `para` in a story table"),
+        stderr.contains("unknown field `para` in a story table"),
         "{stderr}"
     );
 }
@@ -222,22 +221,16 @@ fn every_error_is_reported_in_one_run() {
 
 #[test]
 fn a_bad_address_in_the_newsletter_settings_is_an_error() {
-    let project = Project::copy_of_repo();
-    let settings = project.read("config/newsletter.toml").replace(
-        "reply_to = \"HSJ Editor <editor@hsj.example>\"",
-        "reply_to = \"HSJ Editor <editor.hsj.example>\"",
+    let project = Project::with_issue(GOOD);
+    project.write(
+        "config/newsletter.toml",
+        "name = \"Test\"\ntagline = \"t\"\nfrom = \"T <t@hsj.example>\"\nreply_to = \"Ed <editor.hsj.example>\"\n[footer]\nreason = \"r\"\naddress = \"a\"\n[unsubscribe]\nurl = \"https://hsj.example/u?r={id}\"\n",
     );
-    project.write("config/newsletter.toml", settings);
-    let (code, _, stderr) = project.run(&["check"]);
-    assert_eq!(code, 2);
-    assert!(
-        stderr.contains("`HSJ Editor <editor.hsj.example>` is not an email address"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("--> config/newsletter.toml:7:12"),
-        "{stderr}"
-    );
+    project
+        .expect(&["check"])
+        .code(2)
+        .stderr_has("`Ed <editor.hsj.example>` is not an email address")
+        .stderr_has("--> config/newsletter.toml:4:12");
 }
 
 #[test]
@@ -254,15 +247,14 @@ fn a_long_subject_is_a_warning_and_strict_makes_it_fail() {
         "{stderr}"
     );
 
-    let project = Project::copy_of_repo();
-    project.write("config/issues/test.toml", &text);
+    let project = Project::with_issue(&text);
     let (code, _, _) = project.run(&["check", "--strict", "config/issues/test.toml"]);
     assert_eq!(code, 1);
 }
 
 #[test]
 fn a_message_over_gmails_clip_is_a_warning() {
-    let project = Project::copy_of_repo();
+    let project = Project::with_issue(GOOD);
     let paragraph =
         "Trusts reported a long list of pressures this week, and regulators responded. ";
     let body: String = (0..600)
@@ -274,7 +266,7 @@ fn a_message_over_gmails_clip_is_a_warning() {
     );
     project.write(
         "config/issues/long.toml",
-        "date = 2018-07-27\nsubject = \"Long\"\n[[sections]]\ntitle = \"All\"\nstories = [\"009/a-very-long-story\"]\n",
+        "date = 2018-08-03\nsubject = \"Long\"\n[[sections]]\ntitle = \"All\"\nstories = [\"009/a-very-long-story\"]\n",
     );
     let (code, _, stderr) = project.run(&["check", "config/issues/long.toml"]);
     assert_eq!(code, 0);
@@ -291,11 +283,7 @@ fn a_message_over_gmails_clip_is_a_warning() {
 
 #[test]
 fn preview_refuses_to_write_on_an_error() {
-    let project = Project::copy_of_repo();
-    project.write(
-        "config/issues/test.toml",
-        GOOD.replace("002/debt-mountain", "002/nope"),
-    );
+    let project = Project::with_issue(&GOOD.replace("002/debt-mountain", "002/nope"));
     let (code, stdout, stderr) = project.run(&["preview", "config/issues/test.toml"]);
     assert_eq!(code, 2);
     assert_eq!(stdout, "");
@@ -310,7 +298,7 @@ fn preview_refuses_to_write_on_an_error() {
 fn no_settings_file_is_a_clear_error() {
     let project = Project::empty();
     let (code, _, stderr) = project.run(&["check"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a configuration error, as the README's table says");
     assert!(
         stderr.contains("no newsletter settings at `config/newsletter.toml`"),
         "{stderr}"

@@ -350,6 +350,7 @@ fn cron_prints_a_ready_line_with_absolute_paths() {
     let settings = project.read("config/newsletter.toml")
         + "\n[smtp]\nhost = \"smtp.example.com\"\nusername = \"catchup\"\npassword_env = \"CATCHUP_SMTP_PASSWORD\"\n";
     project.write("config/newsletter.toml", settings);
+    project.subscribers(2, "");
     let (code, stdout, stderr) = project.run(&["cron"]);
     assert_eq!(code, 0, "{stderr}");
     let dir = project.path().canonicalize().expect("abs");
@@ -401,8 +402,25 @@ fn cron_prints_a_ready_line_with_absolute_paths() {
 #[test]
 fn cron_can_print_systemd_units() {
     let project = Project::copy_of_repo();
-    let (code, stdout, _) = project.run(&["cron", "--systemd"]);
-    assert_eq!(code, 0);
+    project.subscribers(2, "");
+    let (code, stdout, stderr) = project
+        .catchup()
+        .env("CATCHUP_SMTP_URL", "smtp://127.0.0.1:2525")
+        .args(["cron", "--systemd"])
+        .output()
+        .map(|o| {
+            (
+                o.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .expect("run");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("Environment=CATCHUP_SMTP_URL=smtp://127.0.0.1:2525\n"),
+        "the server the shell names goes into the unit: {stdout}"
+    );
     assert!(
         stdout.contains("[Service]\nType=oneshot\nWorkingDirectory="),
         "{stdout}"

@@ -362,7 +362,7 @@ fn an_unreadable_seed_names_the_file() {
     let stderr = String::from_utf8(out.stderr).expect("utf8");
     assert!(
         stderr
-            .starts_with("error: cannot read seed `seeds/003_gone.txt`: No such file or directory"),
+            .starts_with("error: cannot read `seeds/003_gone.txt`: it does not exist (os error 2)"),
         "{stderr}"
     );
 }

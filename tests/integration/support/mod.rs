@@ -52,6 +52,27 @@ impl Project {
         project
     }
 
+    /// The repository's seeds and settings, and `issue` as the only issue
+    /// file, `config/issues/test.toml`: a fixture that no edit to the
+    /// shipped example issue can break.
+    pub fn with_issue(issue: &str) -> Project {
+        let project = Project::copy_of_repo();
+        std::fs::remove_file(project.path().join("config/issues/2018-07-27.toml"))
+            .expect("remove the example issue");
+        project.write("config/issues/test.toml", issue);
+        project
+    }
+
+    /// Runs `catchup` with `args`, for checking with [`Outcome`]'s methods.
+    pub fn expect(&self, args: &[&str]) -> Outcome {
+        let (code, stdout, stderr) = self.run(args);
+        Outcome {
+            code,
+            stdout,
+            stderr,
+        }
+    }
+
     /// Points `[smtp]` at a loopback server, with short delays so that
     /// retries are quick; `extra` adds or overrides settings.
     pub fn use_smtp(&self, port: u16, extra: &str) {
@@ -161,4 +182,62 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// A finished run, checked fluently:
+/// `project.expect(&["check"]).code(2).stderr_has("unknown story")`.
+/// Every failed check prints the whole output.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Outcome {
+        assert_eq!(self.code, expected, "exit code\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_is(self, expected: &str) -> Outcome {
+        assert_eq!(self.stdout, expected, "stdout\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_is(self, expected: &str) -> Outcome {
+        assert_eq!(self.stderr, expected, "stderr\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(self, part: &str) -> Outcome {
+        assert!(self.stdout.contains(part), "stdout lacks {part:?}\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(self, part: &str) -> Outcome {
+        assert!(self.stderr.contains(part), "stderr lacks {part:?}\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_lacks(self, part: &str) -> Outcome {
+        assert!(!self.stderr.contains(part), "stderr has {part:?}\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "--- exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
 }

@@ -1,16 +1,18 @@
-//! Preview files: `<issue>.html`, `<issue>.txt`, `<issue>.eml`, and the
-//! archive page `index.html` listing every issue previewed so far.
+//! Proofs: the files an editor opens to check an issue before it goes out,
+//! `<issue>.html`, `<issue>.txt` and `<issue>.eml`, and the page
+//! `index.html` listing every issue proofed so far.
 //!
 //! Every file is written whole or not at all (a temporary file, then a
-//! rename), so a crash never leaves half a preview behind.
+//! rename), so a crash never leaves half a proof behind.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use chrono::NaiveDate;
 use maud::{DOCTYPE, html};
 use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::files::{Action, FileError, create_folder, write_atomic};
 
 /// The archive's record of one previewed issue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,9 +40,8 @@ const ARCHIVE: &str = "archive.json";
 ///
 /// # Errors
 /// A file cannot be written; the message names it.
-pub fn write(out: &Path, newsletter: &str, preview: &Preview<'_>) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create the previews folder `{}`", out.display()))?;
+pub fn write(out: &Path, newsletter: &str, preview: &Preview<'_>) -> Result<Vec<PathBuf>, Error> {
+    create_folder(out)?;
     let name = &preview.entry.name;
     let mut written = Vec::new();
     for (extension, bytes) in [
@@ -57,7 +58,7 @@ pub fn write(out: &Path, newsletter: &str, preview: &Preview<'_>) -> anyhow::Res
     archive.retain(|e| &e.name != name);
     archive.push(preview.entry.clone());
     archive.sort_by(|a, b| (b.date, &b.name).cmp(&(a.date, &a.name)));
-    let json = serde_json::to_vec_pretty(&archive).context("cannot serialise the archive")?;
+    let json = serde_json::to_vec_pretty(&archive).map_err(Error::failure)?;
     write_atomic(&out.join(ARCHIVE), &json)?;
     let index = out.join("index.html");
     write_atomic(&index, index_page(newsletter, &archive).as_bytes())?;
@@ -65,38 +66,17 @@ pub fn write(out: &Path, newsletter: &str, preview: &Preview<'_>) -> anyhow::Res
     Ok(written)
 }
 
-fn read_archive(path: &Path) -> anyhow::Result<Vec<ArchiveEntry>> {
+fn read_archive(path: &Path) -> Result<Vec<ArchiveEntry>, Error> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-            format!(
-                "`{}` is damaged; delete it and preview each issue again to rebuild the archive",
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|_| {
+            Error::failure(format!(
+                "`{}` is damaged; delete it and preview each issue again to rebuild the index",
                 path.display()
-            )
+            ))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+        Err(e) => Err(FileError::io(Action::Write, path, e).into()),
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and
-/// a rename, so readers see the old file or the new one, never a mix.
-///
-/// # Errors
-/// The folder is not writable or the disk is full; the message names `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let context = || format!("cannot write `{}`", path.display());
-    // 0o666 less the umask, like any other file the user creates.
-    let mut file = tempfile::Builder::new()
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .tempfile_in(dir)
-        .with_context(context)?;
-    file.write_all(bytes).with_context(context)?;
-    file.as_file().sync_all().with_context(context)?;
-    file.persist(path)
-        .map_err(|e| e.error)
-        .with_context(context)?;
-    Ok(())
 }
 
 /// The archive page: every previewed issue, newest first.

@@ -10,53 +10,51 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::SendArgs;
 use crate::clock::Clock;
-use crate::deliver::{self, ledger};
-use crate::exit::{self, ConfigError, Exit};
-use crate::issue;
+use crate::compose::{compose, newsletter};
+use crate::deliver;
+use crate::deliver::state::{Paths, take_lock};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use crate::issue::{self, IssueName, Outline};
 use crate::log::{self, Level};
-use crate::schedule::Due;
+use crate::schedule::{Due, Schedule};
 
-use super::compose::{compose, newsletter};
-use super::send::{exit_for, list_options, smtp_settings};
+use super::send::{list_options, smtp_settings};
 
-pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
+pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let Some(schedule) = newsletter.schedule else {
-        return Err(ConfigError(format!(
+        return Err(Error::config(format!(
             "send --due needs a schedule: add to {}\n[schedule]\nweekday = \"Mon\"\ntime = \"07:00\"\ntimezone = \"Europe/London\"",
             newsletter.source.path.display()
-        ))
-        .into());
+        )));
     };
     let state = list_options(&newsletter, args).0.state;
     // Overlapping cron runs: the second one leaves at once and says why.
-    let _lock = ledger::take_lock(&state.join("due.lock"), "due issues (send --due)")?;
+    let _lock = take_lock(&state.join("due.lock"), "due issues (send --due)")?;
 
     let clock = args.now.map_or(Clock::System, Clock::Fixed);
     let now = clock.now();
     let mut exit = Exit::Ok;
     let mut acted = false;
-    let mut next: Option<(DateTime<Utc>, String)> = None;
+    let mut next: Option<(DateTime<Utc>, IssueName)> = None;
 
     for path in issue::files(&newsletter.paths.issues)? {
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let timing = match issue::read_timing(&path) {
-            Ok(timing) => timing,
+        let outline = match Outline::read(&path) {
+            Ok(outline) => outline,
             Err(e) => {
                 log::event(
                     Level::Error,
                     "due.unreadable",
-                    &[("file", &path.display()), ("error", &format!("{e:#}"))],
+                    &[("file", &path.display()), ("error", &e)],
                 );
-                exit = exit.worst(Exit::Config);
+                exit = exit.worst(e.code());
                 continue;
             }
         };
-        let moment = schedule.moment(timing.date, timing.send_at);
-        if ledger::Paths::new(&state, &name).is_complete() {
+        let name = outline.name.clone();
+        let moment = outline.moment(Some(&schedule));
+        if Paths::new(&state, &name).is_complete() {
             continue;
         }
         let late = match schedule.status(moment, now) {
@@ -67,19 +65,7 @@ pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
                 continue;
             }
             Due::Overdue { late } if !args.late_ok => {
-                log::event(
-                    Level::Warn,
-                    "due.overdue",
-                    &[
-                        ("issue", &name),
-                        ("moment", &schedule.local(moment)),
-                        ("late_by", &hours(late)),
-                        (
-                            "hint",
-                            &"not sent: past the grace period; send --due --late-ok sends it",
-                        ),
-                    ],
-                );
+                report_overdue(&schedule, &name, moment, late);
                 exit = exit.worst(Exit::Overdue);
                 continue;
             }
@@ -102,9 +88,9 @@ pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
                 log::event(
                     Level::Error,
                     "due.failed",
-                    &[("issue", &name), ("error", &format!("{e:#}"))],
+                    &[("issue", &name), ("error", &one_line(&e))],
                 );
-                exit::code_for(&e)
+                e.code()
             }
         });
     }
@@ -112,7 +98,7 @@ pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
     if !acted && exit == Exit::Ok {
         let (when, which) = next.map_or_else(
             || ("none".to_string(), "none".to_string()),
-            |(moment, name)| (schedule.local(moment), name),
+            |(moment, name)| (schedule.local(moment), name.to_string()),
         );
         log::event(
             Level::Info,
@@ -123,9 +109,30 @@ pub fn run(config: &Path, args: &SendArgs) -> anyhow::Result<Exit> {
     Ok(exit)
 }
 
-/// One due issue: composed and checked, then list-sent (or, with
-/// `--dry-run`, surveyed).
-fn send_one(config: &Path, path: &Path, args: &SendArgs, clock: Clock) -> anyhow::Result<Exit> {
+fn report_overdue(
+    schedule: &Schedule,
+    name: &IssueName,
+    moment: DateTime<Utc>,
+    late: chrono::Duration,
+) {
+    log::event(
+        Level::Warn,
+        "due.overdue",
+        &[
+            ("issue", name),
+            ("moment", &schedule.local(moment)),
+            ("late_by", &hours(late)),
+            (
+                "hint",
+                &"not sent: past the grace period; send --due --late-ok sends it",
+            ),
+        ],
+    );
+}
+
+/// One due issue: composed and checked (a clash with another issue file
+/// refuses it here), then list-sent (or, with `--dry-run`, surveyed).
+fn send_one(config: &Path, path: &Path, args: &SendArgs, clock: Clock) -> Result<Exit> {
     let composed = compose(config, Some(path))?;
     for warning in &composed.warnings {
         log::event(
@@ -138,9 +145,9 @@ fn send_one(config: &Path, path: &Path, args: &SendArgs, clock: Clock) -> anyhow
         );
     }
     let newsletter = &composed.newsletter;
-    let (files, widen) = list_options(newsletter, args);
+    let (files, options) = list_options(newsletter, args);
     if args.dry_run {
-        let (counts, _) = deliver::dry_run(&composed.issue.name, &files, widen, |_, _| {})?;
+        let (counts, _) = deliver::dry_run(&composed.issue.name, &files, options.widen, |_, _| {})?;
         log::event(
             Level::Info,
             "due.dry_run",
@@ -153,8 +160,31 @@ fn send_one(config: &Path, path: &Path, args: &SendArgs, clock: Clock) -> anyhow
         return Ok(Exit::Ok);
     }
     let smtp = smtp_settings(newsletter, args)?;
-    let report = deliver::list_send(Arc::new(composed.template), &smtp, &files, widen, clock)?;
-    Ok(report.tally.as_ref().map_or(Exit::Ok, exit_for))
+    let carried = composed.sent_issue();
+    let report = deliver::list_send(
+        Arc::new(composed.template),
+        &carried,
+        &smtp,
+        &files,
+        options,
+        clock,
+    )?;
+    Ok(report.exit())
+}
+
+/// An error as one log field: diagnostics render over several lines.
+fn one_line(e: &Error) -> String {
+    match e.diagnostics() {
+        Some(d) => d
+            .errors()
+            .map(|d| match d.position() {
+                Some(at) => format!("{at}: {}", d.message),
+                None => d.message.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        None => e.to_string(),
+    }
 }
 
 fn hours(late: chrono::Duration) -> String {

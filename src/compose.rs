@@ -1,0 +1,156 @@
+//! The compose pipeline that `check`, `preview` and `send` share:
+//! newsletter settings → story library → issue → render → message template,
+//! with every check on the way: the issue's own, clashes with other issue
+//! files, stories already sent, and the message's measurements.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::Newsletter;
+use crate::deliver::sent::{self, SentIssue};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::error::Error;
+use crate::issue::{self, Issue, Outline};
+use crate::measure::{self, Measurements};
+use crate::message::{Purpose, Reader, Template};
+use crate::render::{self, Rendered};
+use crate::schedule::send_moment;
+use crate::story::{Library, ParseOptions};
+
+/// An issue composed and measured, ready to preview or send.
+#[derive(Debug)]
+pub struct Composed {
+    pub newsletter: Newsletter,
+    pub issue: Issue,
+    pub issue_path: PathBuf,
+    /// Both parts as the placeholder reader sees them (what `preview` writes).
+    pub seen: Rendered,
+    pub template: Template,
+    /// The message as the placeholder reader gets it (what `preview` writes).
+    pub sample: Vec<u8>,
+    pub measurements: Measurements,
+    /// Warnings from the settings, the seeds, the issue and the message.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Composed {
+    /// What a list send of this issue records as having gone out.
+    pub fn sent_issue(&self) -> SentIssue {
+        SentIssue {
+            date: self.issue.date,
+            subject: self.issue.subject.clone(),
+            stories: self
+                .issue
+                .story_ids()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        }
+    }
+}
+
+/// Loads the newsletter settings.
+///
+/// # Errors
+/// The file is missing, unreadable or invalid.
+pub fn newsletter(config: &Path) -> Result<Newsletter, Error> {
+    Ok(Newsletter::load(config)?)
+}
+
+/// The story library for a newsletter: its seeds folder, with its name as the
+/// masthead to leave out of the stories.
+///
+/// # Errors
+/// The seeds folder or a seed cannot be read.
+pub fn library(newsletter: &Newsletter, seeds: Option<&Path>) -> Result<Library, Error> {
+    let options = ParseOptions {
+        mastheads: vec![newsletter.name.clone()],
+    };
+    Ok(Library::load(
+        seeds.unwrap_or(&newsletter.paths.seeds),
+        &options,
+    )?)
+}
+
+/// Composes one issue: `issue` or, if `None`, the newest in the issues folder.
+///
+/// # Errors
+/// Any stage's errors; configuration mistakes come as a configuration
+/// [`Error`] holding every diagnostic.
+pub fn compose(config: &Path, issue: Option<&Path>) -> Result<Composed, Error> {
+    let newsletter = newsletter(config)?;
+    let library = library(&newsletter, None)?;
+    let issue_path = match issue {
+        Some(path) => path.to_path_buf(),
+        None => issue::newest(&newsletter.paths.issues)?,
+    };
+    let issue = Issue::load(&issue_path, &library, &newsletter)?;
+    let mut warnings = newsletter.warnings.clone();
+    warnings.extend(
+        library
+            .warnings()
+            .iter()
+            .map(|w| Diagnostic::warning(w.to_string())),
+    );
+    warnings.extend(issue.warnings.iter().cloned());
+    guard_against_sending_twice(&issue, &newsletter, &mut warnings)?;
+
+    let rendered = render::render(&issue, &newsletter).map_err(Error::failure)?;
+    let template = Template::new(&issue, &newsletter, &rendered);
+    let reader = Reader::placeholder();
+    let date = send_moment(newsletter.schedule.as_ref(), issue.date, issue.send_at);
+    let sample = template
+        .message(&reader, Purpose::Preview, date)
+        .map_err(Error::failure)?;
+    let url = template.unsubscribe_url(&reader);
+    let seen = rendered.personalised(&url);
+    let (_, html_encoded) = template.encoded_bodies(&url);
+    let (measurements, message_warnings) = measure::measure(&seen.html, &html_encoded, &sample);
+    warnings.extend(message_warnings);
+    Ok(Composed {
+        newsletter,
+        issue,
+        issue_path,
+        seen,
+        template,
+        sample,
+        measurements,
+        warnings,
+    })
+}
+
+/// Another issue file with the same moment or content is an error; a story
+/// that an issue already sent carried is a warning.
+fn guard_against_sending_twice(
+    issue: &Issue,
+    newsletter: &Newsletter,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(), Error> {
+    let others: Vec<Outline> = issue::files(&newsletter.paths.issues)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|path| Outline::read(path).ok())
+        .collect();
+    let clashes = issue::clash::diagnostics(issue, &others, newsletter.schedule.as_ref());
+    for (name, earlier) in sent::all(&newsletter.paths.state) {
+        if name == issue.name {
+            continue;
+        }
+        for id in &earlier.stories {
+            if let Some((story, span)) = issue.picked_at.iter().find(|(s, _)| s.as_str() == id) {
+                warnings.push(
+                    Diagnostic::warning(format!(
+                        "story `{story}` already went out in issue `{name}` ({})",
+                        earlier.date
+                    ))
+                    .at(&issue.source, span.clone()),
+                );
+            }
+        }
+    }
+    if clashes.is_empty() {
+        return Ok(());
+    }
+    let mut all = clashes;
+    all.append(warnings);
+    Err(Diagnostics(all).into())
+}

@@ -1,0 +1,197 @@
+//! The one error type at the command boundary.
+//!
+//! Each stage has its own typed errors, with the file and position in them.
+//! When one reaches a command it becomes an [`Error`], and the conversion
+//! decides its [`Kind`] from the type (and variant): a bad issue file is a
+//! configuration error, a held lock is "locked", a disk that fills while a
+//! ledger is written is a failure. So the exit code is part of the error
+//! from where it is made, and `main` only prints the chain and asks
+//! [`Error::code`].
+
+use std::fmt;
+
+use crate::exit::Exit;
+
+/// What kind of failure an error is; each kind has one exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Bad input or configuration: fix it and run again (exit 2).
+    Config,
+    /// Another run holds the lock (exit 5).
+    Locked,
+    /// Anything else: an unwritable file, a full disk (exit 1).
+    Failure,
+}
+
+/// A failure, with its kind and the chain of causes a person reads.
+pub struct Error {
+    kind: Kind,
+    inner: anyhow::Error,
+}
+
+impl Error {
+    pub fn new(kind: Kind, error: impl Into<anyhow::Error>) -> Error {
+        Error {
+            kind,
+            inner: error.into(),
+        }
+    }
+
+    /// A configuration mistake found outside a configuration file: a bad
+    /// `--to` address, no `[smtp]` at all.
+    pub fn config(message: impl fmt::Display) -> Error {
+        Error::new(Kind::Config, anyhow::anyhow!("{message}"))
+    }
+
+    /// A failure with no code of its own.
+    pub fn failure(message: impl fmt::Display) -> Error {
+        Error::new(Kind::Failure, anyhow::anyhow!("{message}"))
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The exit code for this error.
+    pub fn code(&self) -> Exit {
+        match self.kind {
+            Kind::Config => Exit::Config,
+            Kind::Locked => Exit::Locked,
+            Kind::Failure => Exit::Failure,
+        }
+    }
+
+    /// Adds what was being done, keeping the kind.
+    #[must_use]
+    pub fn context(self, context: impl fmt::Display + Send + Sync + 'static) -> Error {
+        Error {
+            kind: self.kind,
+            inner: self.inner.context(context),
+        }
+    }
+
+    /// The diagnostics, when the error is a set of configuration problems.
+    pub fn diagnostics(&self) -> Option<&crate::diagnostic::Diagnostics> {
+        self.inner.downcast_ref()
+    }
+
+    /// True when the cause is a closed stdout (`catchup stories | head -1`),
+    /// which ends a command quietly, as it does `ls` and `rg`.
+    pub fn is_broken_pipe(&self) -> bool {
+        self.inner.chain().any(|cause| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.inner)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {:#}", self.kind, self.inner)
+    }
+}
+
+/// A result at the command boundary.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<crate::diagnostic::Diagnostics> for Error {
+    fn from(error: crate::diagnostic::Diagnostics) -> Error {
+        Error::new(Kind::Config, error)
+    }
+}
+
+impl From<crate::config::LoadError> for Error {
+    fn from(error: crate::config::LoadError) -> Error {
+        match error {
+            crate::config::LoadError::File(file) => Error::from(file),
+            crate::config::LoadError::Invalid(diagnostics) => Error::from(diagnostics),
+            missing @ crate::config::LoadError::Missing { .. } => Error::new(Kind::Config, missing),
+        }
+    }
+}
+
+impl From<crate::story::LoadError> for Error {
+    fn from(error: crate::story::LoadError) -> Error {
+        Error::new(Kind::Config, error)
+    }
+}
+
+impl From<crate::subscribers::ListError> for Error {
+    fn from(error: crate::subscribers::ListError) -> Error {
+        Error::new(Kind::Config, error)
+    }
+}
+
+impl From<crate::config::smtp::SettingsError> for Error {
+    fn from(error: crate::config::smtp::SettingsError) -> Error {
+        Error::new(Kind::Config, error)
+    }
+}
+
+impl From<crate::deliver::state::LockError> for Error {
+    fn from(error: crate::deliver::state::LockError) -> Error {
+        match error {
+            crate::deliver::state::LockError::File(file) => Error::from(file),
+            held @ crate::deliver::state::LockError::Held { .. } => Error::new(Kind::Locked, held),
+        }
+    }
+}
+
+impl From<crate::deliver::ledger::LedgerError> for Error {
+    fn from(error: crate::deliver::ledger::LedgerError) -> Error {
+        match error {
+            crate::deliver::ledger::LedgerError::Lock(lock) => Error::from(lock),
+            crate::deliver::ledger::LedgerError::File(file) => Error::from(file),
+        }
+    }
+}
+
+impl From<crate::files::FileError> for Error {
+    fn from(error: crate::files::FileError) -> Error {
+        let kind = match error.action {
+            // An input that cannot be read is bad input: fix it, run again.
+            crate::files::Action::Read => Kind::Config,
+            _ if error.is_planted() => Kind::Config,
+            _ => Kind::Failure,
+        };
+        Error::new(kind, error)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(error: std::io::Error) -> Error {
+        Error::new(Kind::Failure, error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_stdout_is_recognised_through_context() {
+        let e = Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("cannot print the stories");
+        assert!(e.is_broken_pipe());
+        assert!(!Error::config("x").is_broken_pipe());
+    }
+
+    #[test]
+    fn kinds_map_to_the_readmes_exit_codes() {
+        assert_eq!(Error::config("x").code(), Exit::Config);
+        assert_eq!(Error::failure("x").code(), Exit::Failure);
+        let read = crate::files::FileError::io(
+            crate::files::Action::Read,
+            std::path::Path::new("config/newsletter.toml"),
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        assert_eq!(Error::from(read).code(), Exit::Config);
+    }
+}

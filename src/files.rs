@@ -1,0 +1,346 @@
+//! The project's files, read and written safely.
+//!
+//! Inputs (settings, issues, seeds, lists) are read only if they are regular
+//! files, and only up to a size that says what it is: a FIFO would hang a
+//! read for ever, and `/dev/zero` would fill memory. Outputs are written
+//! whole or not at all (a temporary file, then a rename). Lock files are
+//! never followed through a symbolic link, so a planted link cannot make a
+//! run truncate someone else's file. Every error names the file and says
+//! what went wrong in words (a full disk is not a permission problem).
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read as _, Write as _};
+use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+
+/// Settings and issue files are small; anything larger is a mistake.
+pub const CONFIG_LIMIT: u64 = 1024 * 1024;
+/// A seed document: a long digest is a few hundred KB.
+pub const SEED_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// What was being done to a file when it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Reading an input: settings, an issue, a seed, a list.
+    Read,
+    /// Writing an output or state file.
+    Write,
+    /// Creating a folder.
+    CreateFolder,
+    /// Opening or taking a lock.
+    Lock,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Read => "read",
+            Action::Write => "write",
+            Action::CreateFolder => "create the folder",
+            Action::Lock => "lock",
+        })
+    }
+}
+
+/// Why a file could not be used.
+#[derive(Debug)]
+pub struct FileError {
+    pub action: Action,
+    pub path: PathBuf,
+    pub problem: Problem,
+}
+
+#[derive(Debug)]
+pub enum Problem {
+    Io(io::Error),
+    /// A FIFO, a device, a socket or a folder where a file belongs.
+    NotRegular(&'static str),
+    /// A symbolic link where a lock file belongs.
+    Symlink,
+    TooLarge {
+        limit: u64,
+    },
+}
+
+impl FileError {
+    pub fn io(action: Action, path: &Path, error: io::Error) -> FileError {
+        FileError {
+            action,
+            path: path.to_path_buf(),
+            problem: Problem::Io(error),
+        }
+    }
+
+    /// True for a link, FIFO or device where a file of ours belongs: put
+    /// there by someone, and only a person can remove it.
+    pub fn is_planted(&self) -> bool {
+        matches!(self.problem, Problem::Symlink | Problem::NotRegular(_))
+    }
+
+    /// The I/O error's kind, if the problem was an I/O error.
+    pub fn kind(&self) -> Option<io::ErrorKind> {
+        match &self.problem {
+            Problem::Io(e) => Some(e.kind()),
+            _ => None,
+        }
+    }
+}
+
+impl FileError {
+    /// What is wrong, without the file's name.
+    pub fn reason(&self) -> String {
+        match &self.problem {
+            Problem::Io(e) => describe(e),
+            Problem::NotRegular(what) => format!("it is {what}, not a regular file"),
+            Problem::Symlink => "it is a symbolic link; remove it and run again".into(),
+            Problem::TooLarge { limit } => format!(
+                "it is larger than {} MB, more than such a file can sensibly be",
+                limit / (1024 * 1024)
+            ),
+        }
+    }
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot {} `{}`: {}",
+            self.action,
+            self.path.display(),
+            self.reason()
+        )
+    }
+}
+
+impl std::error::Error for FileError {}
+
+/// An I/O error in words a person can act on, with the OS's own text after.
+pub fn describe(e: &io::Error) -> String {
+    use io::ErrorKind as K;
+    let words = match e.kind() {
+        K::NotFound => "it does not exist",
+        K::PermissionDenied => "permission denied",
+        K::StorageFull => "the disk is full",
+        K::QuotaExceeded => "the disk quota is exceeded",
+        K::ReadOnlyFilesystem => "the file system is read-only",
+        K::FileTooLarge => "the file is too large for this file system",
+        K::IsADirectory => "it is a folder",
+        _ => return e.to_string(),
+    };
+    match e.raw_os_error() {
+        Some(code) => format!("{words} (os error {code})"),
+        None => words.to_string(),
+    }
+}
+
+/// Opens an input for reading, refusing anything but a regular file. The
+/// open itself never blocks (a FIFO is refused, not waited on).
+///
+/// # Errors
+/// The file cannot be opened or is not a regular file.
+pub fn open_input(path: &Path) -> Result<File, FileError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| FileError::io(Action::Read, path, e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| FileError::io(Action::Read, path, e))?;
+    if let Some(what) = not_regular(&meta.file_type()) {
+        return Err(FileError {
+            action: Action::Read,
+            path: path.to_path_buf(),
+            problem: Problem::NotRegular(what),
+        });
+    }
+    Ok(file)
+}
+
+fn not_regular(kind: &std::fs::FileType) -> Option<&'static str> {
+    if kind.is_file() {
+        None
+    } else if kind.is_dir() {
+        Some("a folder")
+    } else if kind.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if kind.is_char_device() || kind.is_block_device() {
+        Some("a device")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else {
+        Some("not a file")
+    }
+}
+
+/// Reads a whole input file of at most `limit` bytes.
+///
+/// # Errors
+/// See [`open_input`]; or the file is larger than `limit`.
+pub fn read_input(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
+    let file = open_input(path)?;
+    let too_large = || FileError {
+        action: Action::Read,
+        path: path.to_path_buf(),
+        problem: Problem::TooLarge { limit },
+    };
+    let size = file
+        .metadata()
+        .map_err(|e| FileError::io(Action::Read, path, e))?
+        .len();
+    if size > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    // The file may grow while it is read; never read past the limit.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| FileError::io(Action::Read, path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, an
+/// fsync and a rename, so readers see the old file or the new one, never a
+/// mix, and a crash never leaves half a file.
+///
+/// # Errors
+/// The folder is not writable or the disk is full; the message names `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let fail = |e| FileError::io(Action::Write, path, e);
+    // 0o666 less the umask, like any other file the user creates.
+    let mut file = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    file.write_all(bytes).map_err(fail)?;
+    file.as_file().sync_all().map_err(fail)?;
+    file.persist(path).map_err(|e| fail(e.error))?;
+    sync_folder(dir).map_err(fail)?;
+    Ok(())
+}
+
+/// Makes a folder's entries (a new or renamed file) durable.
+///
+/// # Errors
+/// The folder cannot be opened or synced.
+pub fn sync_folder(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates a folder and its parents.
+///
+/// # Errors
+/// The folder cannot be created; the message names it.
+pub fn create_folder(dir: &Path) -> Result<(), FileError> {
+    std::fs::create_dir_all(dir).map_err(|e| FileError::io(Action::CreateFolder, dir, e))
+}
+
+/// Opens (creating if need be) a lock file for reading and writing, without
+/// following a symbolic link and without truncating: a link planted where
+/// the lock belongs is refused, and nothing else is ever changed.
+///
+/// # Errors
+/// The file is a link, not a regular file, or cannot be opened.
+pub fn open_lock(path: &Path) -> Result<File, FileError> {
+    let fail = |problem| FileError {
+        action: Action::Lock,
+        path: path.to_path_buf(),
+        problem,
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                fail(Problem::Symlink)
+            } else {
+                fail(Problem::Io(e))
+            }
+        })?;
+    let meta = file.metadata().map_err(|e| fail(Problem::Io(e)))?;
+    if let Some(what) = not_regular(&meta.file_type()) {
+        return Err(fail(Problem::NotRegular(what)));
+    }
+    // A hard link makes another file's contents ours to truncate.
+    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+        return Err(fail(Problem::NotRegular(
+            "a file with other names (hard links)",
+        )));
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("seed.txt");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let err = read_input(&fifo, CONFIG_LIMIT).expect_err("fifo");
+        assert!(
+            err.to_string()
+                .ends_with("it is a FIFO (named pipe), not a regular file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_device_and_an_oversized_file_are_refused() {
+        let err = read_input(Path::new("/dev/zero"), CONFIG_LIMIT).expect_err("device");
+        assert_eq!(
+            err.to_string(),
+            "cannot read `/dev/zero`: it is a device, not a regular file"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; 2048]).expect("write");
+        let err = read_input(&big, 1024).expect_err("too large");
+        assert!(matches!(err.problem, Problem::TooLarge { limit: 1024 }));
+        assert_eq!(read_input(&big, 4096).expect("fits").len(), 2048);
+    }
+
+    #[test]
+    fn a_lock_never_follows_a_link_or_truncates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").expect("write");
+        let lock = dir.path().join("lock");
+        std::os::unix::fs::symlink(&victim, &lock).expect("symlink");
+        let err = open_lock(&lock).expect_err("link");
+        assert!(matches!(err.problem, Problem::Symlink), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "holder").expect("write");
+        drop(open_lock(&plain).expect("regular"));
+        assert_eq!(std::fs::read_to_string(&plain).expect("read"), "holder");
+    }
+
+    #[test]
+    fn io_errors_say_what_kind_of_problem_it_is() {
+        let full = io::Error::from_raw_os_error(libc::ENOSPC);
+        assert_eq!(describe(&full), "the disk is full (os error 28)");
+        let denied = io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(describe(&denied), "permission denied (os error 13)");
+    }
+}
