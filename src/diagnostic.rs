@@ -145,6 +145,13 @@ impl fmt::Display for Diagnostic {
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
+    /// Puts the problems of each file in reading order (problems without a
+    /// place first), so an editor can fix them top to bottom.
+    pub fn in_file_order(mut problems: Vec<Diagnostic>) -> Diagnostics {
+        problems.sort_by_key(|d| d.location.as_ref().map(|(_, span)| span.start));
+        Diagnostics(problems)
+    }
+
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.0.iter().filter(|d| d.is_error())
     }

@@ -183,6 +183,26 @@ mod tests {
         assert!(!Error::config("x").is_broken_pipe());
     }
 
+    /// See: issue 9, item 12. Error causes were printed twice.
+    #[test]
+    fn a_cause_is_printed_once() {
+        let missing = || {
+            crate::files::FileError::io(
+                crate::files::Action::Read,
+                std::path::Path::new("config/subscribers.csv"),
+                std::io::Error::from_raw_os_error(libc::ENOENT),
+            )
+        };
+        for error in [
+            Error::from(crate::subscribers::ListError::from(missing())),
+            Error::from(missing()),
+            Error::from(crate::story::LoadError::from(missing())),
+        ] {
+            let text = error.to_string();
+            assert_eq!(text.matches("it does not exist").count(), 1, "{text}");
+        }
+    }
+
     #[test]
     fn kinds_map_to_the_readmes_exit_codes() {
         assert_eq!(Error::config("x").code(), Exit::Config);

@@ -31,8 +31,10 @@ pub struct Row {
 pub enum ListError {
     #[error("cannot read the subscriber list `{}`: {why}", path.display())]
     Read { path: PathBuf, why: String },
+    /// The message says what is wrong itself, so the file error is not
+    /// also a source (which would print the cause twice).
     #[error("cannot read the list `{}`: {}", .0.path.display(), .0.reason())]
-    File(#[from] FileError),
+    File(FileError),
     #[error("the subscriber list `{}` has no `email` column in its header row (found: {found})", path.display())]
     NoEmailColumn { path: PathBuf, found: String },
     /// A mistake that would make the rows after it wrong (an unclosed
@@ -43,6 +45,12 @@ pub enum ListError {
         line: u64,
         why: String,
     },
+}
+
+impl From<FileError> for ListError {
+    fn from(error: FileError) -> ListError {
+        ListError::File(error)
+    }
 }
 
 impl ListError {

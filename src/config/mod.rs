@@ -108,7 +108,7 @@ impl Newsletter {
                 newsletter.warnings = problems;
                 Ok(newsletter)
             }
-            _ => Err(Diagnostics(problems)),
+            _ => Err(Diagnostics::in_file_order(problems)),
         }
     }
 }
@@ -292,8 +292,8 @@ url = "https://hsj.example/u?e={email}"
             [
                 "`tagline` must be a string in quotes, not a whole number",
                 "unsubscribe url needs `{email}` or `{id}` so that each reader's link is their own",
-                "colour `text` is `black`, not a #rrggbb colour",
                 "unknown field `brnad` in [colours]",
+                "colour `text` is `black`, not a #rrggbb colour",
                 "security = \"none\" would send unencrypted to `mail.example.com`, which is not a loopback host",
                 "`connections` must be a whole number from 1 to 64",
                 "unknown weekday `Moon`",

@@ -400,6 +400,7 @@ async fn deliver(
                     .record(Event::Inflight, &email, None)
                     .await
                     .map_err(|e| e.to_string())?;
+                ledger.mark_dot(&email).map_err(|e| e.to_string())?;
             }
             shared.lock_wire().push(email.clone());
             marked = true;

@@ -2,11 +2,18 @@
 //! of what happened to each reader.
 //!
 //! Right before a message's final `.` goes out, an `inflight` record for its
-//! reader is written and fsynced. The reply then adds `sent`, `failed`,
+//! reader is written and fsynced, then a `dot` record is written (not
+//! fsynced), and only then the dot. The reply adds `sent`, `failed`,
 //! `deferred` or `uncertain`. A run killed at any moment, even by power
-//! loss, therefore leaves each reader in one of three states: no record
-//! (never sent), a final record, or a bare `inflight`. A bare `inflight`
-//! reads back as uncertain, and it is not sent again unless asked.
+//! loss, leaves each reader with no record (never sent), a final record, or
+//! a bare `inflight`. A bare `inflight` reads back as uncertain and is not
+//! sent again unless asked, with one exception that keeps the uncertain
+//! readers to those whose dot may really have gone: each run records the
+//! machine's boot id, and a killed process loses nothing it had written (the
+//! page cache survives it; only a crash or power loss, which change the boot
+//! id, lose unsynced writes). So an `inflight` without its `dot`, written in
+//! the boot that is still running, proves the dot was never written: the
+//! server discarded that message, and the reader is sent again.
 //!
 //! A writer thread does the I/O and group-commits: records that arrive
 //! together share one write and one fsync. If a write fails (a full disk),
@@ -21,8 +28,8 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::Path;
-use std::sync::mpsc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,15 +54,31 @@ pub enum Event {
     Deferred,
     /// The final dot went out but no reply came back: maybe delivered.
     Uncertain,
+    /// The final dot is about to be written (written, not fsynced).
+    Dot,
+    /// A run began; `boot` is the machine's boot id.
+    Run,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
     at: DateTime<Utc>,
     event: Event,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     email: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reply: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    boot: Option<String>,
+}
+
+/// The running kernel's boot id: it changes with every boot, and only a
+/// boot (a crash, a power loss) loses writes that were not fsynced.
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty())
 }
 
 /// Where a reader stands after replaying the ledger.
@@ -67,12 +90,18 @@ pub enum State {
     Uncertain,
     /// Tried and not delivered; will be tried again.
     Deferred,
+    /// Marked in flight by a run that was killed before the final dot, in
+    /// this boot: not delivered; will be sent again.
+    Unfinished,
 }
 
 /// Every reader's state, replayed from the ledger.
 #[derive(Debug, Default)]
 pub struct History {
     states: HashMap<ReaderKey, State>,
+    /// This machine's boot id, and that of the run being replayed.
+    this_boot: Option<String>,
+    run_boot: Option<String>,
     /// The addresses of uncertain readers, for the report.
     uncertain: Vec<String>,
     /// True if the file ended in a half-written record (a crash mid-write),
@@ -104,24 +133,31 @@ impl History {
                 State::Sent => counts.0 += 1,
                 State::Failed => counts.1 += 1,
                 State::Uncertain => counts.2 += 1,
-                State::Deferred => counts.3 += 1,
+                State::Deferred | State::Unfinished => counts.3 += 1,
             }
         }
         counts
     }
 
     fn apply(&mut self, record: &Record) {
+        if record.event == Event::Run {
+            self.run_boot.clone_from(&record.boot);
+            return;
+        }
         let key = ReaderKey::of(&record.email);
         let current = self.states.get(&key).copied();
         // Once sent, always sent: nothing later can make a reader unsent.
         if current == Some(State::Sent) {
             return;
         }
+        let same_boot = self.run_boot.is_some() && self.run_boot == self.this_boot;
         let next = match record.event {
-            Event::Inflight | Event::Uncertain => State::Uncertain,
+            Event::Inflight if same_boot => State::Unfinished,
+            Event::Inflight | Event::Dot | Event::Uncertain => State::Uncertain,
             Event::Sent => State::Sent,
             Event::Failed => State::Failed,
             Event::Deferred => State::Deferred,
+            Event::Run => return,
         };
         if next == State::Uncertain && current != Some(State::Uncertain) {
             self.uncertain.push(record.email.clone());
@@ -166,7 +202,10 @@ pub fn read_history(paths: &Paths) -> Result<History, LedgerError> {
 /// Reads records up to the last complete line, skipping damaged ones.
 /// Returns the history and the length of the complete part.
 fn replay(path: &Path, file: File) -> Result<(History, u64), LedgerError> {
-    let mut history = History::default();
+    let mut history = History {
+        this_boot: boot_id(),
+        ..History::default()
+    };
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     let mut complete: u64 = 0;
@@ -205,6 +244,8 @@ fn parse_record(line: &[u8]) -> Result<Record, String> {
 pub struct Ledger {
     requests: Option<mpsc::Sender<Request>>,
     writer: Option<std::thread::JoinHandle<()>>,
+    /// The file, shared by the writer thread and [`Ledger::mark_dot`].
+    appender: Arc<Mutex<Appender>>,
     /// Held for the ledger's lifetime; the OS releases it if we die.
     _lock: File,
 }
@@ -214,6 +255,53 @@ struct Request {
     line: Vec<u8>,
     durable: bool,
     done: tokio::sync::oneshot::Sender<Result<(), WriteError>>,
+}
+
+/// Appends whole records, or none: after a failed write the file is cut
+/// back to its last whole record, and every later record is refused.
+#[derive(Debug)]
+struct Appender {
+    file: File,
+    path: PathBuf,
+    /// The length of the file up to its last whole record.
+    good_len: u64,
+    failed: Option<WriteError>,
+}
+
+impl Appender {
+    fn append(&mut self, bytes: &[u8]) -> Result<(), WriteError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        match self.file.write_all(bytes) {
+            Ok(()) => {
+                self.good_len += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => Err(self.fail(&e)),
+        }
+    }
+
+    /// Cuts the file back to its last whole record and refuses the rest.
+    fn fail(&mut self, e: &io::Error) -> WriteError {
+        let _ = self
+            .file
+            .set_len(self.good_len)
+            .and_then(|()| self.file.sync_data());
+        let error = WriteError(format!(
+            "cannot write the ledger `{}`: {}",
+            self.path.display(),
+            files::describe(e)
+        ));
+        self.failed = Some(error.clone());
+        error
+    }
+}
+
+fn lock(appender: &Mutex<Appender>) -> std::sync::MutexGuard<'_, Appender> {
+    appender
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Ledger {
@@ -241,25 +329,56 @@ impl Ledger {
             file = repair(paths, &history.damaged)?;
         }
         file.seek(SeekFrom::End(0)).map_err(fail)?;
+        let mut run = serde_json::to_vec(&Record {
+            at: clock::wall(),
+            event: Event::Run,
+            email: String::new(),
+            reply: None,
+            boot: boot_id(),
+        })
+        .map_err(|e| fail(io::Error::other(e)))?;
+        run.push(b'\n');
+        file.write_all(&run).map_err(fail)?;
         if created {
             // Make the new file's name durable too.
             files::sync_folder(&paths.dir).map_err(fail)?;
         }
 
         let (requests, receiver) = mpsc::channel::<Request>();
-        let path = paths.ledger.clone();
+        let syncer = file.try_clone().map_err(fail)?;
+        let appender = Arc::new(Mutex::new(Appender {
+            good_len: file.metadata().map_err(fail)?.len(),
+            file,
+            path: paths.ledger.clone(),
+            failed: None,
+        }));
+        let shared = Arc::clone(&appender);
         let writer = std::thread::Builder::new()
             .name("ledger".into())
-            .spawn(move || write_loop(file, &path, &receiver))
+            .spawn(move || write_loop(&shared, &syncer, &receiver))
             .map_err(fail)?;
         Ok((
             Ledger {
                 requests: Some(requests),
                 writer: Some(writer),
+                appender,
                 _lock: lock,
             },
             history,
         ))
+    }
+
+    /// Writes a reader's `dot` record at once, on the caller's thread, so
+    /// that nothing runs between it and the final dot on the wire: a kill in
+    /// between is the only way left for a reader to be uncertain without the
+    /// server having had its dot. Not fsynced: it only matters while this
+    /// boot lasts (see the module's notes).
+    ///
+    /// # Errors
+    /// The write failed, or an earlier one did.
+    pub fn mark_dot(&self, email: &str) -> Result<(), WriteError> {
+        let line = line(Event::Dot, email, None)?;
+        lock(&self.appender).append(&line)
     }
 
     /// Appends a record and waits until it is written; for `inflight`, until
@@ -274,14 +393,7 @@ impl Ledger {
         email: &str,
         reply: Option<&str>,
     ) -> Result<(), WriteError> {
-        let record = Record {
-            at: clock::wall(),
-            event,
-            email: email.to_string(),
-            reply: reply.map(str::to_string),
-        };
-        let mut line = serde_json::to_vec(&record).map_err(|e| WriteError(e.to_string()))?;
-        line.push(b'\n');
+        let line = line(event, email, reply)?;
         let (done, wait) = tokio::sync::oneshot::channel();
         let stopped = || WriteError("the ledger writer stopped".into());
         self.requests
@@ -339,43 +451,35 @@ fn repair(paths: &Paths, damaged: &[(usize, String)]) -> Result<File, LedgerErro
         .map_err(fail)
 }
 
-/// The writer thread: takes every request waiting, writes them in one go,
-/// fsyncs once if any needs it, then answers them all. After a failure it
-/// cuts the file back to its last whole record and refuses everything else.
-fn write_loop(mut file: File, path: &Path, requests: &mpsc::Receiver<Request>) {
-    let mut good_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut failed: Option<WriteError> = None;
+/// One record as a line of JSON.
+fn line(event: Event, email: &str, reply: Option<&str>) -> Result<Vec<u8>, WriteError> {
+    let record = Record {
+        at: clock::wall(),
+        event,
+        email: email.to_string(),
+        reply: reply.map(str::to_string),
+        boot: None,
+    };
+    let mut line = serde_json::to_vec(&record).map_err(|e| WriteError(e.to_string()))?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// The writer thread: takes every request waiting, appends them in one go,
+/// fsyncs once if any needs it (outside the lock, so that a `dot` record
+/// never waits for a disk), then answers them all.
+fn write_loop(appender: &Mutex<Appender>, syncer: &File, requests: &mpsc::Receiver<Request>) {
     while let Ok(first) = requests.recv() {
         let mut batch = vec![first];
         batch.extend(requests.try_iter());
-        let outcome = match &failed {
-            Some(e) => Err(e.clone()),
-            None => {
-                let bytes: Vec<u8> = batch.iter().flat_map(|r| r.line.iter().copied()).collect();
-                let mut result = file.write_all(&bytes);
-                if result.is_ok() && batch.iter().any(|r| r.durable) {
-                    result = file.sync_data();
-                }
-                match result {
-                    Ok(()) => {
-                        good_len += bytes.len() as u64;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        // Never leave half a record for later records to
-                        // follow.
-                        let _ = file.set_len(good_len).and_then(|()| file.sync_data());
-                        let error = WriteError(format!(
-                            "cannot write the ledger `{}`: {}",
-                            path.display(),
-                            files::describe(&e)
-                        ));
-                        failed = Some(error.clone());
-                        Err(error)
-                    }
-                }
-            }
-        };
+        let bytes: Vec<u8> = batch.iter().flat_map(|r| r.line.iter().copied()).collect();
+        let mut outcome = lock(appender).append(&bytes);
+        if outcome.is_ok()
+            && batch.iter().any(|r| r.durable)
+            && let Err(e) = syncer.sync_data()
+        {
+            outcome = Err(lock(appender).fail(&e));
+        }
         for request in batch {
             let _ = request.done.send(outcome.clone());
         }
@@ -413,10 +517,12 @@ mod tests {
                     (Event::Inflight, "b@x.example"),
                     (Event::Failed, "b@x.example"),
                     (Event::Inflight, "c@x.example"),
+                    (Event::Dot, "c@x.example"),
                     (Event::Inflight, "d@x.example"),
                     (Event::Deferred, "d@x.example"),
                     (Event::Inflight, "e@x.example"),
                     (Event::Uncertain, "e@x.example"),
+                    (Event::Inflight, "f@x.example"),
                 ] {
                     ledger.record(event, email, None).await.expect("record");
                 }
@@ -429,7 +535,12 @@ mod tests {
         assert_eq!(
             state("c@x.example"),
             Some(State::Uncertain),
-            "bare inflight"
+            "in flight, and the dot may have gone"
+        );
+        assert_eq!(
+            state("f@x.example"),
+            Some(State::Unfinished),
+            "killed before the dot, in this boot: never delivered"
         );
         assert_eq!(state("d@x.example"), Some(State::Deferred));
         assert_eq!(state("e@x.example"), Some(State::Uncertain));
@@ -437,7 +548,30 @@ mod tests {
             history.uncertain().collect::<Vec<_>>(),
             ["c@x.example", "e@x.example"]
         );
-        assert_eq!(history.counts(), (1, 1, 2, 1));
+        assert_eq!(history.counts(), (1, 1, 2, 2));
+    }
+
+    /// After a crash or power loss (another boot), unsynced writes may be
+    /// lost, so a bare `inflight` could have had its dot: uncertain.
+    #[test]
+    fn a_bare_inflight_from_another_boot_is_uncertain() {
+        let (_dir, paths) = paths();
+        std::fs::create_dir_all(&paths.dir).expect("mkdir");
+        std::fs::write(
+            &paths.ledger,
+            concat!(
+                r#"{"at":"2026-11-23T07:00:00Z","event":"run","boot":"an-earlier-boot"}"#,
+                "\n",
+                r#"{"at":"2026-11-23T07:00:01Z","event":"inflight","email":"a@x.example"}"#,
+                "\n",
+            ),
+        )
+        .expect("write");
+        let history = read_history(&paths).expect("read");
+        assert_eq!(
+            history.state(ReaderKey::of("a@x.example")),
+            Some(State::Uncertain)
+        );
     }
 
     #[test]
@@ -463,7 +597,10 @@ mod tests {
             .expect("record");
         drop(ledger);
         let text = std::fs::read_to_string(&paths.ledger).expect("read");
-        let lines: Vec<&str> = text.lines().collect();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.contains("\"event\":\"run\""))
+            .collect();
         assert_eq!(lines.len(), 2, "{text}");
         assert_eq!(lines[0], good);
         assert!(lines[1].contains("\"b@x.example\""));
@@ -500,9 +637,12 @@ mod tests {
         let (ledger, history) = Ledger::open(&paths, "i").expect("repairs");
         assert_eq!(history.damaged.len(), 2);
         drop(ledger);
-        assert_eq!(
-            std::fs::read_to_string(&paths.ledger).expect("kept"),
-            format!("{a}\n{b}\n")
+        let kept = std::fs::read_to_string(&paths.ledger).expect("kept");
+        assert!(kept.starts_with(&format!("{a}\n{b}\n")), "{kept}");
+        assert!(
+            kept.lines()
+                .nth(2)
+                .is_some_and(|l| l.contains("\"event\":\"run\""))
         );
         let aside = std::fs::read(&paths.damaged).expect("aside");
         assert!(aside.starts_with(b"line 2: {\"at\""), "{aside:?}");
@@ -524,7 +664,15 @@ mod tests {
             .open("/dev/full")
             .expect("/dev/full");
         let (requests, receiver) = mpsc::channel::<Request>();
-        let writer = std::thread::spawn(move || write_loop(full, Path::new("ledger"), &receiver));
+        let syncer = full.try_clone().expect("clone");
+        let appender = Arc::new(Mutex::new(Appender {
+            file: full,
+            path: PathBuf::from("ledger"),
+            good_len: 0,
+            failed: None,
+        }));
+        let shared = Arc::clone(&appender);
+        let writer = std::thread::spawn(move || write_loop(&shared, &syncer, &receiver));
         let send = |email: &str| {
             let (done, wait) = tokio::sync::oneshot::channel();
             requests
@@ -539,6 +687,7 @@ mod tests {
         let first = send("b").expect_err("disk full");
         assert!(first.0.contains("the disk is full"), "{first}");
         assert!(send("c").is_err(), "refused after a failure");
+        assert!(lock(&appender).append(b"d\n").is_err(), "a dot mark too");
         drop(requests);
         writer.join().expect("writer");
     }

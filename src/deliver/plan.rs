@@ -78,6 +78,8 @@ impl Sorter {
             Some(State::Sent) => Disposition::AlreadySent,
             Some(State::Failed) if !self.widen.retry_failed => Disposition::AlreadyFailed,
             Some(State::Uncertain) if !self.widen.resend_uncertain => Disposition::Uncertain,
+            // Deferred, unfinished (killed before the final dot in this
+            // boot), or widened.
             _ => Disposition::Send(reader),
         }
     }

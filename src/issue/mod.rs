@@ -180,10 +180,10 @@ impl Issue {
             &mut problems,
         );
         let (Some(date), Some(subject)) = (file.date, file.subject) else {
-            return Err(Diagnostics(problems));
+            return Err(Diagnostics::in_file_order(problems));
         };
         if problems.iter().any(Diagnostic::is_error) {
-            return Err(Diagnostics(problems));
+            return Err(Diagnostics::in_file_order(problems));
         }
         let intro = file
             .intro

@@ -338,3 +338,123 @@ fn a_bad_send_at_is_an_error() {
         "{stderr}"
     );
 }
+
+/// See: issue 9. Eight mistakes took six runs of `check`; now one run
+/// reports every mistake that does not stop parsing.
+#[test]
+fn every_mistake_in_a_file_is_reported_in_one_run() {
+    let text = r#"date = "03/08/2018"
+subjct = "Typo in a key"
+preheader = 42
+
+[[sections]]
+title = ""
+stories = [
+  "002/debt-mountian",
+  { id = "002/leeds-united", url = "https://hsj.example/leeds united" },
+  { id = "004/integrated-care-model-holds-key-to-solvency", paragraphs = 99, url = "https://hsj.example/x" },
+  { id = "002/merger-milestone", paragrafs = 2 },
+]
+"#;
+    let project = Project::with_issue(text);
+    let out = project
+        .expect(&["check", "config/issues/test.toml"])
+        .code(2);
+    let expected = [
+        "error: `date` is the text \"03/08/2018\", not a date\n --> config/issues/test.toml:1:8",
+        "help: write the date without quotes, year-month-day: `date = 2018-08-03`",
+        "error: missing field `subject` in the file",
+        "error: `preheader` must be a string in quotes, not a whole number\n --> config/issues/test.toml:3:13",
+        "error: the section title is empty\n --> config/issues/test.toml:6:9",
+        "error: the link `https://hsj.example/leeds united` contains a space",
+        "error: unknown field `paragrafs` in a story table\n  --> config/issues/test.toml:11:34",
+        "help: did you mean `paragraphs`?",
+        "error: unknown field `subjct` in the file\n --> config/issues/test.toml:2:1",
+        "help: did you mean `subject`?",
+        "error: unknown story `002/debt-mountian`\n --> config/issues/test.toml:8:3",
+        "help: did you mean `002/debt-mountain`?",
+        "warning: story `004/integrated-care-model-holds-key-to-solvency` has 20 paragraph(s), so `paragraphs = 99` cuts nothing",
+    ];
+    for part in expected {
+        assert!(out.stderr.contains(part), "missing {part:?}\n{out}");
+    }
+    assert!(
+        out.stderr
+            .ends_with("8 error(s), 1 warning(s); nothing written\n"),
+        "{out}"
+    );
+}
+
+/// See: issue 9. A typed `03/08/2018` got a misleading "must be quoted".
+#[test]
+fn an_unquoted_day_first_date_is_a_syntax_error_with_the_right_form() {
+    let project = Project::with_issue(&GOOD.replace("2018-07-27", "27/07/2018"));
+    project
+        .expect(&["check", "config/issues/test.toml"])
+        .code(2)
+        .stderr_has("error: malformed TOML: ")
+        .stderr_has(" --> config/issues/test.toml:1:8")
+        .stderr_has("help: dates are written year-month-day without quotes: `2018-07-27`")
+        .stderr_has("1 error(s), 0 warning(s)");
+}
+
+/// See: issue 9. Last week's file copied with its date left unchanged would
+/// have sent every reader two issues at once.
+#[test]
+fn two_issue_files_with_one_send_moment_are_an_error_naming_both() {
+    let project = Project::copy_of_repo();
+    let example = project.read("config/issues/2018-07-27.toml");
+    project.write(
+        "config/issues/2018-08-03.toml",
+        example.replace(
+            "Bold ambition for mental health, and the debt mountain",
+            "Next week",
+        ),
+    );
+    project
+        .expect(&["check", "config/issues/2018-08-03.toml"])
+        .code(2)
+        .stderr_has("error: `config/issues/2018-08-03.toml` and `config/issues/2018-07-27.toml` both go out at 2018-07-27 07:00 BST; every reader would get two issues\n --> config/issues/2018-08-03.toml:2:8");
+    // Either file is refused, and so is a preview of it.
+    project
+        .expect(&["check", "config/issues/2018-07-27.toml"])
+        .code(2)
+        .stderr_has("both go out at 2018-07-27 07:00 BST");
+}
+
+#[test]
+fn two_issue_files_with_one_subject_and_the_same_stories_are_an_error() {
+    let project = Project::copy_of_repo();
+    let example = project.read("config/issues/2018-07-27.toml");
+    project.write(
+        "config/issues/2018-08-03.toml",
+        example.replace("date = 2018-07-27", "date = 2018-08-03"),
+    );
+    project
+        .expect(&["check", "config/issues/2018-08-03.toml"])
+        .code(2)
+        .stderr_has("error: `config/issues/2018-08-03.toml` has the same subject and stories as `config/issues/2018-07-27.toml`; every reader would get the issue twice\n --> config/issues/2018-08-03.toml:3:11");
+}
+
+/// See: issue 9. `check` did not warn about an empty seed.
+#[test]
+fn an_empty_seed_is_a_warning_in_check() {
+    let project = Project::with_issue(GOOD);
+    project.write("seeds/009_empty.txt", "");
+    project
+        .expect(&["check", "config/issues/test.toml"])
+        .code(0)
+        .stderr_has("warning: seeds/009_empty.txt:1: the seed is empty")
+        .stdout_has("1 warning(s)");
+}
+
+#[test]
+fn a_missing_issue_file_is_a_configuration_error() {
+    let project = Project::copy_of_repo();
+    project
+        .expect(&["check", "config/issues/nope.toml"])
+        .code(2)
+        .stderr_is(
+            "error: cannot read `config/issues/nope.toml`: it does not exist (os error 2)\n",
+        );
+}

@@ -431,3 +431,47 @@ fn cron_can_print_systemd_units() {
         "{stdout}"
     );
 }
+
+/// See: issue 9. A copied issue file with its date unchanged made
+/// `send --due` send both, so every reader got two copies.
+#[test]
+fn issue_files_that_clash_are_both_refused_by_send_due() {
+    let server = SmtpServer::start(&[]);
+    let project = project(&server, &[("2026-03-16", ""), ("2026-03-16-copy", "")]);
+    let out = project
+        .expect(&["send", "--due", "--now", "2026-03-16T07:05:00Z"])
+        .code(2);
+    for name in ["2026-03-16", "2026-03-16-copy"] {
+        assert!(
+            out.stderr
+                .contains(&format!("ERROR due.failed issue={name} error=")),
+            "{out}"
+        );
+    }
+    assert!(
+        out.stderr
+            .contains("both go out at 2026-03-16 07:00 GMT; every reader would get two issues"),
+        "{out}"
+    );
+    assert!(server.deliveries().is_empty(), "nothing was sent");
+}
+
+/// See: issue 9. `catchup cron` printed a line that would fail with exit 2
+/// every five minutes.
+#[test]
+fn cron_refuses_to_print_a_line_that_would_fail_every_run() {
+    let project = Project::copy_of_repo();
+    project
+        .expect(&["cron"])
+        .code(2)
+        .stdout_is("")
+        .stderr_is("error: cron would fail every run: there is nowhere to send. Add [smtp] to config/newsletter.toml (or set CATCHUP_SMTP_URL), then run catchup cron again\n");
+    let settings =
+        project.read("config/newsletter.toml") + "\n[smtp]\nhost = \"smtp.example.com\"\n";
+    project.write("config/newsletter.toml", settings);
+    project
+        .expect(&["cron"])
+        .code(2)
+        .stdout_is("")
+        .stderr_is("error: cron would fail every run: cannot read the list `config/subscribers.csv`: it does not exist (os error 2)\n");
+}

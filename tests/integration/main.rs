@@ -5,7 +5,10 @@ mod support;
 
 mod check;
 mod due;
+mod exit_codes;
+mod hostile;
 mod preview;
 mod send;
+mod stops;
 mod stories;
 mod tls;

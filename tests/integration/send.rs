@@ -644,3 +644,89 @@ fn a_rate_limit_spaces_the_messages_out() {
         start.elapsed()
     );
 }
+
+/// See: issue 9. The same content under another name, once the first file
+/// has left the issues folder, asks for --force.
+#[test]
+fn an_issue_already_sent_under_another_name_needs_force() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "");
+    project.subscribers(3, "");
+    project.expect(&["send", ISSUE, "--all"]).code(0);
+    let example = project.read(ISSUE);
+    std::fs::remove_file(project.path().join(ISSUE)).expect("move the sent issue away");
+    project.write(
+        "config/issues/2018-08-03.toml",
+        example.replace("date = 2018-07-27", "date = 2018-08-03"),
+    );
+    project
+        .expect(&["send", "config/issues/2018-08-03.toml", "--all"])
+        .code(2)
+        .stderr_has("error: issue `2018-08-03` has the same subject and stories as issue `2018-07-27`, which was already sent; every reader would get it twice. Pass --force to send it anyway");
+    assert_eq!(server.deliveries().len(), 3);
+    project
+        .expect(&["send", "config/issues/2018-08-03.toml", "--all", "--force"])
+        .code(0);
+    assert_eq!(server.deliveries().len(), 6, "--force sends it");
+}
+
+/// See: issue 9. `check` warns when an issue reuses a story an earlier sent
+/// issue carried.
+#[test]
+fn check_warns_about_a_story_an_earlier_sent_issue_carried() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "");
+    project.subscribers(2, "");
+    project.expect(&["send", ISSUE, "--all"]).code(0);
+    project.write(
+        "config/issues/2018-08-03.toml",
+        "date = 2018-08-03\nsubject = \"Next week\"\n[[sections]]\ntitle = \"Again\"\nstories = [\"002/debt-mountain\"]\n",
+    );
+    project
+        .expect(&["check", "config/issues/2018-08-03.toml"])
+        .code(0)
+        .stderr_has("warning: story `002/debt-mountain` already went out in issue `2018-07-27` (2018-07-27)\n --> config/issues/2018-08-03.toml:5:12");
+}
+
+/// PIPELINING (RFC 2920): MAIL, RCPT and DATA go in one write to a server
+/// that offers it. Postfix's smtp-sink does; each reader arrives once,
+/// whole, with their own headers.
+#[test]
+fn a_pipelining_server_gets_each_reader_once_and_whole() {
+    let sink = match crate::support::sink::Sink::start() {
+        Ok(sink) => sink,
+        Err(why) => {
+            crate::support::skip(
+                "send::a_pipelining_server_gets_each_reader_once_and_whole",
+                &why,
+            );
+            return;
+        }
+    };
+    let project = Project::copy_of_repo();
+    let readers = project.subscribers(60, "");
+    project
+        .expect(&["send", ISSUE, "--all", "--smtp", &sink.url()])
+        .code(0)
+        .stdout_has("sent 60, failed 0");
+    sink.wait_for(60);
+    let messages = sink.messages();
+    let rcpts: BTreeSet<String> = messages.iter().map(|(r, _)| r.clone()).collect();
+    assert_eq!(rcpts, set(&readers));
+    assert_eq!(messages.len(), 60, "nobody twice");
+    for (rcpt, raw) in &messages {
+        let m = mime::parse(raw);
+        assert_eq!(&m.to_address, rcpt);
+        assert_eq!(m.part_types, ["text/plain", "text/html"]);
+        assert!(
+            m.text.contains(&unsubscribe_url(rcpt, "2018-07-27")),
+            "{rcpt}"
+        );
+        assert!(
+            m.html.trim_end().ends_with("</html>"),
+            "the whole body arrived"
+        );
+    }
+}

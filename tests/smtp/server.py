@@ -18,6 +18,13 @@ Faults (PATTERN is a shell-style pattern matched against the recipient):
   --delay SECS             wait SECS before every end-of-DATA reply
   --vanish-after N         after N accepted messages, the whole server exits
                            (without replying to the next command)
+  --evil-reply PATTERN     answer RCPT with a 550 whose text holds terminal
+                           escape sequences and a carriage return
+  --smtputf8               offer SMTPUTF8 (RFC 6531)
+  --take-whole-messages    like Postfix, keep a message whose final dot
+                           arrived even if the client vanishes before the
+                           reply (aiosmtpd on its own drops it when the
+                           client's FIN comes in the same read as the dot)
 
 Security:
   --tls-cert FILE --tls-key FILE   the server's certificate chain and key
@@ -39,6 +46,27 @@ import sys
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
+class _NoCancel:
+    def cancel(self):
+        pass
+
+
+class WholeMessageSMTP(SMTP):
+    """Finishes the command in hand when the client goes away, instead of
+    cancelling it at once: a message whose dot arrived is recorded."""
+
+    def eof_received(self):
+        # Let the reader see the buffered bytes, then EOF; do not cancel.
+        return asyncio.StreamReaderProtocol.eof_received(self)
+
+    def connection_lost(self, error):
+        task = self._handler_coroutine
+        self._handler_coroutine = _NoCancel()
+        super().connection_lost(error)
+        if task is not None:
+            asyncio.get_running_loop().call_later(2.0, task.cancel)
+
+
 def pattern_count(spec):
     pattern, _, count = spec.partition(":")
     return pattern, (int(count) if count else None)
@@ -54,6 +82,7 @@ class Recorder:
         self.data_hang = [(p, float(s)) for p, s in (h.split(":") for h in args.data_hang)]
         self.delay = args.delay
         self.vanish_after = args.vanish_after
+        self.evil_reply = args.evil_reply
         os.makedirs(self.out, exist_ok=True)
         self.log = open(os.path.join(self.out, "deliveries.jsonl"), "a", buffering=1)
 
@@ -76,6 +105,8 @@ class Recorder:
                 return "451 4.7.1 Try again later"
         if any(fnmatch.fnmatch(address, p) for p in self.rcpt_550):
             return "550 5.1.1 No such user here"
+        if any(fnmatch.fnmatch(address, p) for p in self.evil_reply):
+            return "550 \x1b[2J\x1b[31mgotcha\rfake line"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -114,6 +145,9 @@ async def main():
     parser.add_argument("--data-hang", action="append", default=[])
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--vanish-after", type=int, default=None)
+    parser.add_argument("--evil-reply", action="append", default=[])
+    parser.add_argument("--smtputf8", action="store_true")
+    parser.add_argument("--take-whole-messages", action="store_true")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     parser.add_argument("--starttls", action="store_true")
@@ -142,7 +176,9 @@ async def main():
             options["authenticator"] = authenticator
             # aiosmtpd only knows about TLS it started itself (STARTTLS).
             options["auth_require_tls"] = not args.implicit_tls
-        return SMTP(handler, hostname="smtp.test", decode_data=False, **options)
+        kind = WholeMessageSMTP if args.take_whole_messages else SMTP
+        return kind(handler, hostname="smtp.test", decode_data=False,
+                    enable_SMTPUTF8=args.smtputf8, **options)
 
     handler = Recorder(args)
     loop = asyncio.get_running_loop()

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod mime;
+pub mod sink;
 pub mod smtp;
 
 use std::path::{Path, PathBuf};
@@ -143,6 +144,19 @@ impl Project {
             .expect("start catchup")
     }
 
+    /// `catchup` as a plain process with its output piped, for tests that
+    /// signal it and then read what it said.
+    pub fn spawn_piped(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("catchup"))
+            .current_dir(self.path())
+            .env_remove("CATCHUP_SMTP_URL")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start catchup")
+    }
+
     /// `catchup` started in this project.
     pub fn catchup(&self) -> Command {
         let mut cmd = Command::cargo_bin("catchup").expect("binary");
@@ -239,5 +253,57 @@ impl std::fmt::Display for Outcome {
             "--- exit {}\n--- stdout\n{}--- stderr\n{}",
             self.code, self.stdout, self.stderr
         )
+    }
+}
+
+/// Says, where it cannot be missed, that a test could not run because a
+/// real part it needs is not here, and records it for `.ci/run`'s summary.
+/// libtest hides a passing test's `println!`, so this writes to the
+/// process's stderr directly.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write as _;
+    let line = format!("SKIPPED {test}: {why}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    let record = repo().join("target/skipped-tests.txt");
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(record)
+    {
+        let _ = file.write_all(line.as_bytes());
+    }
+}
+
+/// Sends a signal to a process, by name (`INT`, `TERM`, `KILL`).
+pub fn signal(child: &std::process::Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{name} failed");
+}
+
+/// Waits for a process to end, at most `limit`; its exit code (or -1 for
+/// a signal) and output.
+pub fn finish_within(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> (i32, String, String) {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let out = child.wait_with_output().expect("output");
+            return (
+                status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            );
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("catchup did not end within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

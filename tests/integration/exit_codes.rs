@@ -1,0 +1,84 @@
+//! The README's exit-code table, enforced: every code it lists is reached
+//! by a run here, and no other code is listed. See: issue 9, "Exit codes a
+//! script can trust".
+
+use crate::support::smtp::SmtpServer;
+use crate::support::{Project, repo};
+
+const ISSUE: &str = "config/issues/2018-07-27.toml";
+
+/// The codes in the README's "## Exit codes" table.
+fn readme_codes() -> Vec<i32> {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README");
+    let table = readme
+        .split("\n## Exit codes\n")
+        .nth(1)
+        .expect("an Exit codes section");
+    table
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| l.trim_matches('|').split('|').next()?.trim().parse().ok())
+        .collect()
+}
+
+/// A run that ends with `code`, as the README describes it.
+fn reach(code: i32) -> i32 {
+    let project = Project::copy_of_repo();
+    let run = |args: &[&str]| project.run(args).0;
+    match code {
+        // Done: previews written.
+        0 => run(&["preview"]),
+        // `check --strict` found warnings.
+        1 => {
+            let long = project.read(ISSUE).replace(
+                "Bold ambition for mental health, and the debt mountain",
+                &"A".repeat(90),
+            );
+            project.write(ISSUE, long);
+            run(&["check", "--strict"])
+        }
+        // Bad input: an unknown story.
+        2 => {
+            let bad = project.read(ISSUE).replace("002/debt-mountain", "002/nope");
+            project.write(ISSUE, bad);
+            run(&["check"])
+        }
+        // A reader refused (5xx); the send finished.
+        3 => {
+            let server = SmtpServer::start(&["--rcpt-550", "reader2@*"]);
+            project.use_smtp(server.port, "");
+            project.subscribers(3, "");
+            run(&["send", ISSUE, "--all"])
+        }
+        // A reader deferred after repeated 4xx: run again to resume.
+        4 => {
+            let server = SmtpServer::start(&["--rcpt-451", "reader2@*"]);
+            project.use_smtp(server.port, "retries = 0\n");
+            project.subscribers(3, "");
+            run(&["send", ISSUE, "--all"])
+        }
+        // Another run holds the issue's lock.
+        5 => {
+            let server = SmtpServer::start(&[]);
+            project.use_smtp(server.port, "");
+            project.subscribers(3, "");
+            let lock = project.write("state/2018-07-27/lock", "pid 1 since then");
+            let held = std::fs::File::open(&lock).expect("open");
+            held.try_lock().expect("flock");
+            run(&["send", ISSUE, "--all"])
+        }
+        // `send --due`: the 2018 example issue is long overdue.
+        6 => run(&["send", "--due", "--now", "2026-11-25T09:00:00Z"]),
+        other => panic!("no scenario reaches exit code {other}"),
+    }
+}
+
+#[test]
+fn every_exit_code_in_the_readme_is_reached_and_no_other_is_listed() {
+    let codes = readme_codes();
+    assert_eq!(codes, (0..=6).collect::<Vec<_>>(), "the README's table");
+    for code in codes {
+        assert_eq!(reach(code), code, "the README's exit code {code}");
+    }
+}

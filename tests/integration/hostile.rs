@@ -1,0 +1,325 @@
+//! Hostile and broken input: every case gets a clear error naming the file
+//! (and the line), and nothing hangs, panics, leaks one reader's data to
+//! another or writes outside its folders. Each test names the defect it
+//! guards (see: issue 9, "Found under faults").
+
+use std::time::Duration;
+
+use crate::support::smtp::SmtpServer;
+use crate::support::{Project, mime};
+
+const ISSUE: &str = "config/issues/2018-07-27.toml";
+
+fn mkfifo(path: &std::path::Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+}
+
+/// Runs catchup with a time limit: a hang is a failure, not a stuck test.
+fn run_within(project: &Project, args: &[&str]) -> (i32, String, String) {
+    let out = project
+        .catchup()
+        .args(args)
+        .timeout(Duration::from_secs(20))
+        .output()
+        .expect("run");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// See: issue 9, item 8. A FIFO as a seed or as the list hung for ever.
+#[test]
+fn a_fifo_as_a_seed_or_the_list_is_refused_at_once() {
+    let project = Project::copy_of_repo();
+    mkfifo(&project.path().join("seeds/009_pipe.txt"));
+    let (code, _, stderr) = run_within(&project, &["stories"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: cannot read `seeds/009_pipe.txt`: it is a FIFO (named pipe), not a regular file\n"
+    );
+    std::fs::remove_file(project.path().join("seeds/009_pipe.txt")).expect("rm");
+
+    mkfifo(&project.path().join("list.csv"));
+    let (code, _, stderr) = run_within(
+        &project,
+        &[
+            "send",
+            ISSUE,
+            "--all",
+            "--dry-run",
+            "--subscribers",
+            "list.csv",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "cannot read the list `list.csv`: it is a FIFO (named pipe), not a regular file"
+        ),
+        "{stderr}"
+    );
+}
+
+/// See: issue 9, item 8. `/dev/zero` grew to 2 GB as a seed and aborted a
+/// 4 GB allocation as the list.
+#[test]
+fn a_device_or_a_huge_file_is_refused_with_its_limit() {
+    let project = Project::copy_of_repo();
+    std::os::unix::fs::symlink("/dev/zero", project.path().join("seeds/009_zero.txt"))
+        .expect("symlink");
+    let (code, _, stderr) = run_within(&project, &["stories"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "error: cannot read `seeds/009_zero.txt`: it is a device, not a regular file\n"
+    );
+    std::fs::remove_file(project.path().join("seeds/009_zero.txt")).expect("rm");
+
+    let (code, _, stderr) = run_within(
+        &project,
+        &[
+            "send",
+            ISSUE,
+            "--all",
+            "--dry-run",
+            "--subscribers",
+            "/dev/zero",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("it is a device, not a regular file"),
+        "{stderr}"
+    );
+
+    // A sparse 17 MB seed: refused from its size, without reading it.
+    let big = std::fs::File::create(project.path().join("seeds/009_big.txt")).expect("create");
+    big.set_len(17 * 1024 * 1024).expect("grow");
+    let (code, _, stderr) = run_within(&project, &["stories"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("cannot read `seeds/009_big.txt`: it is larger than 16 MB"),
+        "{stderr}"
+    );
+}
+
+/// See: issue 9, item 2. An unclosed quote on row 102 of 2,000 sent 101
+/// readers, marked the issue complete, and gave one reader a `To:` header
+/// holding about 1,400 other subscribers.
+#[test]
+fn an_unclosed_quote_in_the_list_stops_the_run_before_anything_is_sent() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "");
+    project.subscribers(2000, "");
+    let list = project.read("config/subscribers.csv").replace(
+        "reader101@nhs.example,Reader 101,",
+        "reader101@nhs.example,\"Reader 101 unterminated,",
+    );
+    project.write("config/subscribers.csv", list);
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .code(2)
+        .stderr_is("error: config/subscribers.csv:102: a quote opens here and is not closed within 3 lines, so it would swallow the rows after it; close the quote; nothing was sent\n");
+    assert!(server.deliveries().is_empty());
+    assert!(!project.path().join("state").exists(), "no state written");
+
+    // On the last row, the quote runs to the end of the file.
+    project.subscribers(3, "last@nhs.example,\"Never closed,x\n");
+    project
+        .expect(&["send", ISSUE, "--all", "--dry-run"])
+        .code(2)
+        .stderr_has("config/subscribers.csv:5: a quote opens here and is never closed");
+}
+
+/// See: issue 9, item 2. A 5,000-character name made a 5,022-octet `To:`
+/// line the server refused, failing the reader for good.
+#[test]
+fn a_huge_name_is_cut_and_the_to_header_holds_one_address() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "");
+    let name = "Ann ".repeat(1250);
+    project.write(
+        "config/subscribers.csv",
+        format!(
+            "email,name\nann@nhs.example,\"{name}\"\nbob@nhs.example,\"Bob, <carol@nhs.example>\"\n"
+        ),
+    );
+    project.expect(&["send", ISSUE, "--all"]).code(0);
+    for d in server.deliveries() {
+        let raw = server.message(d.n);
+        let m = mime::parse(&raw);
+        assert_eq!(m.to_address, d.rcpt, "one address in To:");
+        assert!(m.to_name.as_deref().unwrap_or("").chars().count() <= 100);
+        assert!(mime::longest_line(&raw) <= 998);
+        let to = m.header("To");
+        assert_eq!(
+            to.matches('@').count(),
+            1 + to.matches("carol@").count(),
+            "{to}"
+        );
+    }
+}
+
+/// See: issue 9, item 1. An IP-literal domain or a quoted local part passed
+/// the address parser, then panicked the send, which hung holding the lock.
+#[test]
+fn addresses_catchup_cannot_send_to_are_bad_rows_and_the_rest_go_out() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "connections = 4\n");
+    project.subscribers(
+        6,
+        "user@[127.0.0.1],IP,x\nuser@[IPv6:2001:db8::1],IPv6,x\n\"\"\"john doe\"\"@example.test\",Quoted,x\n",
+    );
+    let (code, stdout, stderr) = run_within(&project, &["send", ISSUE, "--all"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("sent 6,"), "{stdout}");
+    assert!(stdout.contains("3 invalid row(s)"), "{stdout}");
+    for (line, why) in [
+        (8, "has an IP address for a domain"),
+        (9, "has an IP address for a domain"),
+        (10, "has a quoted local part"),
+    ] {
+        assert!(
+            stderr.contains(&format!(
+                "WARN subscribers.skipped at=config/subscribers.csv:{line} why="
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains(why), "{stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(server.deliveries().len(), 6);
+
+    let (code, _, stderr) = run_within(&project, &["send", ISSUE, "--to", "user@[127.0.0.1]"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: --to: `user@[127.0.0.1]` has an IP address for a domain, which catchup cannot send to\n"
+    );
+}
+
+/// See: issue 9, item 6. The lock files followed a planted link and
+/// truncated its target.
+#[test]
+fn a_link_planted_where_a_lock_belongs_is_refused_and_its_target_untouched() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "");
+    project.subscribers(2, "");
+    let victim = project.write("precious.txt", "keep me");
+    std::fs::create_dir_all(project.path().join("state/2018-07-27")).expect("mkdir");
+    std::os::unix::fs::symlink(&victim, project.path().join("state/2018-07-27/lock"))
+        .expect("symlink");
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .code(2)
+        .stderr_has(
+            "cannot lock `state/2018-07-27/lock`: it is a symbolic link; remove it and run again",
+        );
+    std::os::unix::fs::symlink(&victim, project.path().join("state/due.lock")).expect("symlink");
+    project
+        .expect(&["send", "--due"])
+        .code(2)
+        .stderr_has("cannot lock `state/due.lock`: it is a symbolic link");
+    assert_eq!(project.read("precious.txt"), "keep me");
+    assert!(server.deliveries().is_empty());
+}
+
+/// See: issue 9, item 7. A file named `...toml` got the name `..`, and its
+/// ledger and lock went into the parent of the state folder.
+#[test]
+fn an_issue_file_whose_name_is_not_plain_is_refused() {
+    let project = Project::copy_of_repo();
+    let example = project.read(ISSUE);
+    project.write(
+        "config/issues/...toml",
+        example.replace("date = 2018-07-27", "date = 2018-08-03"),
+    );
+    project
+        .expect(&["check", "config/issues/...toml"])
+        .code(2)
+        .stderr_is("error: `config/issues/...toml` cannot be an issue file: its name `..` starts with `.`; rename it, e.g. 2018-07-27.toml\n");
+    project
+        .expect(&["send", "--due", "--now", "2018-08-03T06:10:00Z"])
+        .code(2)
+        .stderr_has("ERROR due.unreadable file=config/issues/...toml");
+    let parent = project.path().join("lock");
+    assert!(!parent.exists(), "nothing written outside the state folder");
+}
+
+/// See: issue 9, item 10. A password in `--smtp` is visible to every local
+/// user in the process list.
+#[test]
+fn a_password_in_the_smtp_url_is_refused() {
+    let project = Project::copy_of_repo();
+    project
+        .expect(&["send", ISSUE, "--to", "ed@hsj.example", "--smtp", "smtps://u:hunter2@mail.example.com"])
+        .code(2)
+        .stderr_is("error: the SMTP URL carries a password, which every user of this machine can read in the process list; remove it from the URL and put it in the environment variable CATCHUP_SMTP_PASSWORD\n");
+}
+
+/// See: issue 9, item 9. A reply's escape sequences reached the terminal raw.
+#[test]
+fn a_servers_reply_is_printed_with_its_control_characters_escaped() {
+    let server = SmtpServer::start(&["--evil-reply", "reader2@*"]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "");
+    project.subscribers(2, "");
+    let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "  failed reader2@nhs.example: 550 \\u{1b}[2J\\u{1b}[31mgotcha\\rfake line\n"
+        ),
+        "{stdout}"
+    );
+    for output in [&stdout, &stderr] {
+        assert!(
+            !output.contains('\u{1b}') && !output.contains('\r'),
+            "{output:?}"
+        );
+    }
+    let ledger = project.read("state/2018-07-27/ledger.jsonl");
+    assert!(
+        !ledger.contains("\\u001b"),
+        "the ledger keeps the escaped text: {ledger}"
+    );
+}
+
+/// See: issue 9, item 11. Unicode addresses went out without SMTPUTF8 or
+/// punycode, and an ASCII-only server refused them for good.
+#[test]
+fn international_addresses_go_out_as_punycode_or_with_smtputf8() {
+    let list = "email,name\nanne@bücher.example,Anne\njöhn@nhs.example,John\n";
+    let plain = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(plain.port, "");
+    project.write("config/subscribers.csv", list);
+    let (code, stdout, _) = project.run(&["send", ISSUE, "--all"]);
+    assert_eq!(code, 3, "{stdout}");
+    let rcpts: Vec<String> = plain.deliveries().into_iter().map(|d| d.rcpt).collect();
+    assert_eq!(rcpts, ["anne@xn--bcher-kva.example"]);
+    assert!(
+        stdout.contains("  failed jöhn@nhs.example: the address `jöhn@nhs.example` needs SMTPUTF8, which the server does not offer\n"),
+        "{stdout}"
+    );
+
+    let utf8 = SmtpServer::start(&["--smtputf8"]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(utf8.port, "");
+    project.write("config/subscribers.csv", list);
+    project.expect(&["send", ISSUE, "--all"]).code(0);
+    let mut rcpts: Vec<String> = utf8.deliveries().into_iter().map(|d| d.rcpt).collect();
+    rcpts.sort();
+    assert_eq!(rcpts, ["anne@xn--bcher-kva.example", "jöhn@nhs.example"]);
+}
