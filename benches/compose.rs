@@ -67,7 +67,12 @@ fn compose_example_issue(bencher: divan::Bencher) {
     bencher.bench(|| {
         let issue = Issue::parse(name(), source.clone(), &library, &newsletter).expect("issue");
         let rendered = render::render(&issue, &newsletter).expect("render");
-        Template::new(&issue, &newsletter, &rendered)
+        Template::new(
+            &issue,
+            &newsletter,
+            &rendered,
+            catchup::token::Key::preview(),
+        )
     });
 }
 
@@ -85,7 +90,12 @@ fn personalise_one_reader(bencher: divan::Bencher) {
     let (newsletter, library, source) = inputs();
     let issue = Issue::parse(name(), source, &library, &newsletter).expect("issue");
     let rendered = render::render(&issue, &newsletter).expect("render");
-    let template = Template::new(&issue, &newsletter, &rendered);
+    let template = Template::new(
+        &issue,
+        &newsletter,
+        &rendered,
+        catchup::token::Key::preview(),
+    );
     let reader = Reader {
         email: "ann.lee@nhs.example".parse().expect("address"),
         name: Some("Ann Lee".into()),

@@ -36,6 +36,27 @@ pub enum Command {
     Send(SendArgs),
     /// Print a crontab line (or systemd units) for weekly sends.
     Cron(CronArgs),
+    /// Run the web side: one-click unsubscribes and the public archive.
+    Serve(ServeArgs),
+    /// Write the public archive (index, issue pages, feed) as static files.
+    Archive(ArchiveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (behind a reverse proxy that does TLS).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Print a systemd unit that runs the service, and exit.
+    #[arg(long)]
+    pub systemd: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// The folder to write into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

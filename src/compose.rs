@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Newsletter;
+use crate::deliver::Outgoing;
 use crate::deliver::sent::{self, SentIssue};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::error::Error;
@@ -15,6 +16,17 @@ use crate::message::{Purpose, Reader, Template};
 use crate::render::{self, Rendered};
 use crate::schedule::send_moment;
 use crate::story::{Library, ParseOptions};
+use crate::token::Key;
+
+/// Whose key signs the readers' links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    /// `check` and `preview`: a fixed key whose links work nowhere, so that
+    /// no secret is needed.
+    Preview,
+    /// A send: the newsletter's secret (`[web]`), which must be set.
+    Live,
+}
 
 /// An issue composed and measured, ready to preview or send.
 #[derive(Debug)]
@@ -27,23 +39,37 @@ pub struct Composed {
     pub template: Template,
     /// The message as the placeholder reader gets it (what `preview` writes).
     pub sample: Vec<u8>,
+    /// The issue's web version: no reader's link or address in it.
+    pub web_html: String,
     pub measurements: Measurements,
     /// Warnings from the settings, the seeds, the issue and the message.
     pub warnings: Vec<Diagnostic>,
 }
 
 impl Composed {
-    /// What a list send of this issue records as having gone out.
-    pub fn sent_issue(&self) -> SentIssue {
-        SentIssue {
+    /// What a list send takes: the template, the record of what the issue
+    /// carries, and its web version.
+    pub fn outgoing(self) -> Outgoing {
+        let record = SentIssue {
             date: self.issue.date,
+            moment: send_moment(
+                self.newsletter.schedule.as_ref(),
+                self.issue.date,
+                self.issue.send_at,
+            ),
             subject: self.issue.subject.clone(),
+            preheader: self.issue.preheader.clone(),
             stories: self
                 .issue
                 .story_ids()
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
+        };
+        Outgoing {
+            template: std::sync::Arc::new(self.template),
+            record,
+            web_html: self.web_html,
         }
     }
 }
@@ -76,8 +102,12 @@ pub fn library(newsletter: &Newsletter, seeds: Option<&Path>) -> Result<Library,
 /// # Errors
 /// Any stage's errors; configuration mistakes come as a configuration
 /// [`Error`] holding every diagnostic.
-pub fn compose(config: &Path, issue: Option<&Path>) -> Result<Composed, Error> {
+pub fn compose(config: &Path, issue: Option<&Path>, signing: Signing) -> Result<Composed, Error> {
     let newsletter = newsletter(config)?;
+    let key = match signing {
+        Signing::Preview => Key::preview(),
+        Signing::Live => newsletter.web.keys()?.current,
+    };
     let library = library(&newsletter, None)?;
     let issue_path = match issue {
         Some(path) => path.to_path_buf(),
@@ -95,7 +125,10 @@ pub fn compose(config: &Path, issue: Option<&Path>) -> Result<Composed, Error> {
     guard_against_sending_twice(&issue, &newsletter, &mut warnings)?;
 
     let rendered = render::render(&issue, &newsletter).map_err(Error::failure)?;
-    let template = Template::new(&issue, &newsletter, &rendered);
+    let template = Template::new(&issue, &newsletter, &rendered, key);
+    let web_html = rendered
+        .personalised(&newsletter.web.unsubscribe_url(""))
+        .html;
     let reader = Reader::placeholder();
     let date = send_moment(newsletter.schedule.as_ref(), issue.date, issue.send_at);
     let sample = template
@@ -113,6 +146,7 @@ pub fn compose(config: &Path, issue: Option<&Path>) -> Result<Composed, Error> {
         seen,
         template,
         sample,
+        web_html,
         measurements,
         warnings,
     })

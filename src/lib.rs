@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod archive;
 pub mod cli;
 pub mod clock;
 pub mod colour;
@@ -33,6 +34,7 @@ pub mod exit;
 pub mod fields;
 pub mod files;
 pub mod issue;
+pub mod journal;
 pub mod link;
 pub mod log;
 pub mod measure;
@@ -42,6 +44,9 @@ pub mod render;
 pub mod schedule;
 pub mod story;
 pub mod subscribers;
+pub mod suppression;
+pub mod token;
+pub mod web;
 
 pub use cli::Cli;
 pub use exit::Exit;

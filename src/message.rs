@@ -13,12 +13,12 @@ use chrono::{DateTime, Utc};
 use lettre::Address;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, Message, MultiPart, SinglePart};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
-use crate::config::Newsletter;
+use crate::config::{Newsletter, Web};
 use crate::issue::Issue;
 use crate::render::{Part, Rendered, UNSUBSCRIBE_PLACEHOLDER, personalise};
+use crate::token::Key;
 
 /// Who a message is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,13 +34,6 @@ impl Reader {
             email: "reader@example.com".parse().expect("valid address"),
             name: Some("Reader".into()),
         }
-    }
-
-    /// A short, stable, opaque id for the reader: the first 16 hex digits of
-    /// SHA-256 of the lower-cased address. Used in Message-IDs and `{id}`.
-    pub fn id(&self) -> String {
-        let digest = address_digest(self.email.as_ref());
-        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
     }
 
     pub fn key(&self) -> ReaderKey {
@@ -127,7 +120,9 @@ pub struct Template {
     reply_to: Option<Mailbox>,
     /// The domain of `from`, for Message-IDs.
     domain: String,
-    unsubscribe_url: String,
+    web: Web,
+    /// Makes each reader's unsubscribe token and Message-ID id.
+    key: Key,
     unsubscribe_mailto: Option<Address>,
     boundary: String,
     text: EncodedBody,
@@ -135,7 +130,9 @@ pub struct Template {
 }
 
 impl Template {
-    pub fn new(issue: &Issue, newsletter: &Newsletter, rendered: &Rendered) -> Template {
+    /// `key` signs the readers' links: the newsletter's secret for a send,
+    /// [`Key::preview`] for previews.
+    pub fn new(issue: &Issue, newsletter: &Newsletter, rendered: &Rendered, key: Key) -> Template {
         let boundary_seed = format!("{}\n{}", issue.name, issue.subject);
         let boundary: String = Sha256::digest(boundary_seed.as_bytes())[..12]
             .iter()
@@ -147,7 +144,8 @@ impl Template {
             from: newsletter.from.clone(),
             reply_to: newsletter.reply_to.clone(),
             domain: newsletter.from.email.domain().to_string(),
-            unsubscribe_url: newsletter.unsubscribe.url.clone(),
+            web: newsletter.web.clone(),
+            key,
             unsubscribe_mailto: newsletter.unsubscribe.mailto.clone(),
             boundary: format!("catchup-{boundary}"),
             text: EncodedBody::new(Part::Text, &rendered.text),
@@ -155,26 +153,26 @@ impl Template {
         }
     }
 
-    /// The reader's own unsubscribe URL.
+    /// The reader's own unsubscribe URL, under `[web] base_url`.
     pub fn unsubscribe_url(&self, reader: &Reader) -> String {
-        let encode = |s: &str| utf8_percent_encode(s, URL_COMPONENT).to_string();
-        self.unsubscribe_url
-            .replace("{email}", &encode(reader.email.as_ref()))
-            .replace("{id}", &reader.id())
-            .replace("{issue}", &encode(&self.issue))
+        self.web
+            .unsubscribe_url(&self.key.token(reader.email.as_ref()))
     }
 
     /// The Message-ID for `reader`, without angle brackets.
     pub fn message_id(&self, reader: &Reader, purpose: Purpose, date: DateTime<Utc>) -> String {
         match purpose {
-            Purpose::List | Purpose::Preview => {
-                format!("{}.{}@{}", self.issue, reader.id(), self.domain)
-            }
+            Purpose::List | Purpose::Preview => format!(
+                "{}.{}@{}",
+                self.issue,
+                self.key.message_id(reader.email.as_ref()),
+                self.domain
+            ),
             Purpose::Test => format!(
                 "{}.test-{}.{}@{}",
                 self.issue,
                 date.timestamp(),
-                reader.id(),
+                self.key.message_id(reader.email.as_ref()),
                 self.domain
             ),
         }
@@ -260,14 +258,6 @@ impl Template {
             })
     }
 }
-
-/// Everything but RFC 3986's unreserved characters is percent-encoded in a
-/// value put into a URL.
-const URL_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 const LIST_UNSUBSCRIBE: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe");
 const LIST_UNSUBSCRIBE_POST: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe-Post");
@@ -358,13 +348,14 @@ mod tests {
     }
 
     #[test]
-    fn reader_ids_ignore_case_and_differ_between_readers() {
-        let a = |s: &str| Reader {
-            email: s.parse().expect("address"),
-            name: None,
-        };
-        assert_eq!(a("Ann@Example.com").id(), a("ann@example.com").id());
-        assert_ne!(a("ann@example.com").id(), a("bob@example.com").id());
-        assert_eq!(a("ann@example.com").id().len(), 16);
+    fn reader_keys_ignore_case_and_differ_between_readers() {
+        assert_eq!(
+            ReaderKey::of("Ann@Example.com"),
+            ReaderKey::of("ann@example.com")
+        );
+        assert_ne!(
+            ReaderKey::of("ann@example.com"),
+            ReaderKey::of("bob@example.com")
+        );
     }
 }

@@ -5,24 +5,25 @@
 //! as a stream of [`Row`]s, each with its line number, so that a bad row is
 //! reported where it is and memory stays flat however long the list.
 //!
-//! The suppression list (readers who unsubscribed or bounced hard) is a CSV
-//! with an `email` column, or simply one address per line. Nobody on it is
-//! ever sent to.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 
+use lettre::Address;
+
 use crate::address;
 use crate::files::{FileError, open_input};
-use crate::message::{Reader, ReaderKey, clean_name};
+use crate::message::{Reader, clean_name};
 
 /// One data row of the subscriber file.
 #[derive(Debug)]
 pub struct Row {
     /// The 1-based line the row starts on.
     pub line: u64,
+    /// Where the row starts in the file (perhaps at line breaks before
+    /// it), for reading it back with [`email_at`].
+    pub offset: u64,
     /// The reader, or why the row cannot be used.
     pub reader: Result<Reader, String>,
 }
@@ -130,6 +131,7 @@ impl Iterator for Subscribers {
                 }
                 return Some(Row {
                     line,
+                    offset: e.position().map_or(0, csv::Position::byte),
                     reader: Err(row_error_message(&e)),
                 });
             }
@@ -148,8 +150,44 @@ impl Iterator for Subscribers {
                     .filter(|n| !n.is_empty()),
             })
         };
-        Some(Row { line, reader })
+        let offset = record.position().map_or(0, csv::Position::byte);
+        Some(Row {
+            line,
+            offset,
+            reader,
+        })
     }
+}
+
+impl Subscribers {
+    /// The index of the `email` column.
+    pub fn email_column(&self) -> usize {
+        self.email
+    }
+}
+
+/// The address on the row of `path` that starts at `offset` (a
+/// [`Row::offset`]), read in `column`; `None` if there is no usable address
+/// there (the list changed).
+///
+/// # Errors
+/// The file cannot be read.
+pub fn email_at(path: &Path, offset: u64, column: usize) -> Result<Option<Address>, ListError> {
+    use std::io::{Seek as _, SeekFrom};
+    let mut file = open_input(path)?;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| ListError::from(FileError::io(crate::files::Action::Read, path, e)))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(BufReader::with_capacity(4096, file));
+    let Some(Ok(record)) = reader.records().next() else {
+        return Ok(None);
+    };
+    Ok(record
+        .get(column)
+        .and_then(|email| address::parse(email).ok()))
 }
 
 /// Line numbers for csv records, counted from their byte offsets.
@@ -316,89 +354,6 @@ fn row_error_message(e: &csv::Error) -> String {
     }
 }
 
-/// Addresses never to send to.
-#[derive(Debug, Default)]
-pub struct Suppressed {
-    keys: HashSet<ReaderKey>,
-    /// Lines that are not addresses, as `file:line: why`.
-    pub warnings: Vec<String>,
-}
-
-impl Suppressed {
-    /// Reads the suppression list; a missing file is an empty list.
-    ///
-    /// # Errors
-    /// The file exists but cannot be read.
-    pub fn load(path: &Path) -> Result<Suppressed, ListError> {
-        if !path.exists() {
-            return Ok(Suppressed::default());
-        }
-        check_shape(path)?;
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(open_input(path)?);
-        let mut lines = LineCounter::new(open_input(path)?);
-        let mut suppressed = Suppressed::default();
-        let mut column = 0;
-        for (index, record) in reader.records().enumerate() {
-            let record = match record {
-                Ok(record) => record,
-                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
-                    return Err(ListError::read(path, &e));
-                }
-                Err(e) => {
-                    let line = lines.line_of(e.position());
-                    suppressed.warnings.push(format!(
-                        "{}:{line}: {}",
-                        path.display(),
-                        row_error_message(&e)
-                    ));
-                    continue;
-                }
-            };
-            // A header row with an `email` column says which column to read.
-            if index == 0
-                && let Some(i) = record.iter().position(|h| {
-                    h.trim_start_matches('\u{feff}')
-                        .eq_ignore_ascii_case("email")
-                })
-            {
-                column = i;
-                continue;
-            }
-            let line = lines.line_of(record.position());
-            let email = record.get(column).unwrap_or("").trim();
-            if email.is_empty() || email.starts_with('#') {
-                continue;
-            }
-            match address::parse(email) {
-                Ok(address) => {
-                    suppressed.keys.insert(ReaderKey::of(address.as_ref()));
-                }
-                Err(why) => suppressed.warnings.push(format!(
-                    "{}:{line}: {why}; it cannot match anyone",
-                    path.display()
-                )),
-            }
-        }
-        Ok(suppressed)
-    }
-
-    pub fn contains(&self, key: ReaderKey) -> bool {
-        self.keys.contains(&key)
-    }
-
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,6 +373,17 @@ mod tests {
             b"name,email,team\nAnn Lee,ann@nhs.example,finance\n,bob@nhs.example\nNo Email,,x\nBad,not-an-address\n\"Multi\nline\",carol@nhs.example\nBytes,\xff@x\n",
         );
         let rows: Vec<Row> = Subscribers::open(&path).expect("open").collect();
+        for row in &rows {
+            if let Ok(reader) = &row.reader {
+                let back = email_at(&path, row.offset, 1).expect("read back");
+                assert_eq!(
+                    back.as_ref(),
+                    Some(&reader.email),
+                    "row at line {}",
+                    row.line
+                );
+            }
+        }
         type Summary = (u64, Result<(String, Option<String>), String>);
         let summary: Vec<Summary> = rows
             .into_iter()
@@ -474,43 +440,6 @@ mod tests {
             err.to_string()
                 .contains("has no `email` column in its header row (found: name,address)"),
             "{err}"
-        );
-    }
-
-    #[test]
-    fn suppression_accepts_csv_or_a_plain_list() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let csv = write(
-            &dir,
-            "s.csv",
-            b"reason,email\nbounced,Ann@NHS.example\nunsubscribed,bob@nhs.example\n",
-        );
-        let list = Suppressed::load(&csv).expect("csv");
-        assert!(
-            list.contains(ReaderKey::of("ann@nhs.example")),
-            "case-insensitive"
-        );
-        assert_eq!(list.len(), 2);
-
-        let plain = write(
-            &dir,
-            "p.txt",
-            b"carol@nhs.example\n# a comment\n\nnot an address\n",
-        );
-        let list = Suppressed::load(&plain).expect("plain");
-        assert!(list.contains(ReaderKey::of("carol@nhs.example")));
-        assert_eq!(list.len(), 1);
-        assert_eq!(list.warnings.len(), 1);
-        assert!(
-            list.warnings[0].contains("p.txt:4: `not an address` is not an email address"),
-            "{:?}",
-            list.warnings
-        );
-
-        assert!(
-            Suppressed::load(&dir.path().join("missing.csv"))
-                .expect("missing")
-                .is_empty()
         );
     }
 }

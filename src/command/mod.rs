@@ -1,11 +1,13 @@
 //! One function per subcommand: each loads what it needs, calls the stages in
 //! order, and prints what a person wants to see.
 
+mod archive;
 mod check;
 mod cron;
 mod preview;
 mod send;
 mod send_due;
+mod serve;
 mod stories;
 
 use crate::cli::{Cli, Command};
@@ -32,5 +34,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Preview(args) => preview::run(&cli.config, &args),
         Command::Send(args) => send::run(&cli.config, &args),
         Command::Cron(args) => cron::run(&cli.config, &args),
+        Command::Serve(args) => serve::run(&cli.config, &args),
+        Command::Archive(args) => archive::run(&cli.config, &args),
     }
 }

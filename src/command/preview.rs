@@ -3,13 +3,13 @@
 use std::io::Write as _;
 
 use crate::cli::PreviewArgs;
-use crate::compose::compose;
+use crate::compose::{Signing, compose};
 use crate::error::Result;
 use crate::exit::Exit;
 use crate::proof::{self, ArchiveEntry, Preview};
 
 pub fn run(config: &std::path::Path, args: &PreviewArgs) -> Result<Exit> {
-    let composed = compose(config, args.issue.as_deref())?;
+    let composed = compose(config, args.issue.as_deref(), Signing::Preview)?;
     for warning in &composed.warnings {
         eprintln!("{}\n", warning.render());
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::cli::{SendArgs, Transport};
 use crate::clock::Clock;
-use crate::compose::compose;
+use crate::compose::{Signing, compose};
 use crate::config::{Newsletter, Smtp};
 use crate::deliver::plan::{Disposition, Widen};
 use crate::deliver::tally::Tally;
@@ -20,16 +20,16 @@ pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
     let Some(issue_path) = &args.issue else {
         return super::send_due::run(config, args);
     };
-    let composed = compose(config, Some(issue_path))?;
+    let composed = compose(config, Some(issue_path), signing(args))?;
     for warning in &composed.warnings {
         eprintln!("{}\n", warning.render());
     }
-    let newsletter = &composed.newsletter;
     let issue = composed.issue.name.clone();
-    let carried = composed.sent_issue();
-    let template = Arc::new(composed.template);
+    let newsletter = composed.newsletter.clone();
+    let outgoing = composed.outgoing();
+    let template = Arc::clone(&outgoing.template);
     let clock = args.now.map_or(Clock::System, Clock::Fixed);
-    let (files, options) = list_options(newsletter, args);
+    let (files, options) = list_options(&newsletter, args);
     let to = if args.to.is_empty() {
         None
     } else {
@@ -56,7 +56,7 @@ pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
 
-    let smtp = smtp_settings(newsletter, args)?;
+    let smtp = smtp_settings(&newsletter, args)?;
     match to {
         Some(readers) => {
             let tally = deliver::test_send(template, &smtp, readers, clock)?;
@@ -64,10 +64,20 @@ pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
             Ok(tally.exit())
         }
         None => {
-            let report = deliver::list_send(template, &carried, &smtp, &files, options, clock)?;
+            let report = deliver::list_send(outgoing, &smtp, &files, options, clock)?;
             print_list(&mut out, &issue, &report)?;
             Ok(report.exit())
         }
+    }
+}
+
+/// A dry run builds no message, so it needs no secret; everything else
+/// signs the readers' links with the newsletter's.
+pub(super) fn signing(args: &SendArgs) -> Signing {
+    if args.dry_run {
+        Signing::Preview
+    } else {
+        Signing::Live
     }
 }
 

@@ -4,7 +4,6 @@
 //! quiet line) when nothing is due.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -133,7 +132,7 @@ fn report_overdue(
 /// One due issue: composed and checked (a clash with another issue file
 /// refuses it here), then list-sent (or, with `--dry-run`, surveyed).
 fn send_one(config: &Path, path: &Path, args: &SendArgs, clock: Clock) -> Result<Exit> {
-    let composed = compose(config, Some(path))?;
+    let composed = compose(config, Some(path), super::send::signing(args))?;
     for warning in &composed.warnings {
         log::event(
             Level::Warn,
@@ -160,15 +159,7 @@ fn send_one(config: &Path, path: &Path, args: &SendArgs, clock: Clock) -> Result
         return Ok(Exit::Ok);
     }
     let smtp = smtp_settings(newsletter, args)?;
-    let carried = composed.sent_issue();
-    let report = deliver::list_send(
-        Arc::new(composed.template),
-        &carried,
-        &smtp,
-        &files,
-        options,
-        clock,
-    )?;
+    let report = deliver::list_send(composed.outgoing(), &smtp, &files, options, clock)?;
     Ok(report.exit())
 }
 

@@ -19,7 +19,7 @@ use crate::files::FileError;
 mod sections;
 pub mod smtp;
 
-pub use sections::{Colours, Footer, Paths, URL_PLACEHOLDERS, Unsubscribe};
+pub use sections::{Colours, DEFAULT_SECRET_ENV, Footer, Paths, SecretSource, Unsubscribe, Web};
 pub use smtp::{Security, Smtp};
 
 /// Where the newsletter configuration lives unless `--config` says otherwise.
@@ -39,6 +39,8 @@ pub struct Newsletter {
     pub reply_to: Option<Mailbox>,
     pub footer: Footer,
     pub unsubscribe: Unsubscribe,
+    /// Where `catchup serve` is reached: unsubscribe links and the archive.
+    pub web: Web,
     pub colours: Colours,
     pub paths: Paths,
     /// Where to send; absent until configured (`--smtp` can stand in).
@@ -75,6 +77,7 @@ const KNOWN: &[&str] = &[
     "reply_to",
     "footer",
     "unsubscribe",
+    "web",
     "colours",
     "paths",
     "smtp",
@@ -134,13 +137,17 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
             problems,
         )
         .and_then(|t| sections::footer(t, problems));
-    let unsubscribe = root
+    let unsubscribe = match root.table("unsubscribe", problems) {
+        Some(t) => sections::unsubscribe(t, problems),
+        None => Unsubscribe { mailto: None },
+    };
+    let web = root
         .required_table(
-            "unsubscribe",
-            "[unsubscribe]\nurl = \"https://example.com/unsubscribe?reader={id}\"",
+            "web",
+            "[web]\nbase_url = \"https://news.example.com\"   # where `catchup serve` is reached\nsecret_env = \"CATCHUP_SECRET\"",
             problems,
         )
-        .and_then(|t| sections::unsubscribe(t, problems));
+        .and_then(|t| sections::web(t, problems));
     let colours = match root.table("colours", problems) {
         Some(t) => sections::colours(t, problems),
         None => Colours::default(),
@@ -165,7 +172,8 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
         from: from?,
         reply_to: reply_to.flatten(),
         footer: footer?,
-        unsubscribe: unsubscribe?,
+        unsubscribe,
+        web: web?,
         colours,
         paths,
         smtp,
@@ -237,8 +245,8 @@ from = "HSJ Catch Up <catchup@hsj.example>"
 reason = "You signed up."
 address = "1 Example Street"
 
-[unsubscribe]
-url = "https://hsj.example/u?e={email}"
+[web]
+base_url = "https://news.hsj.example/"
 "##;
 
     fn parse(text: &str) -> Result<Newsletter, Diagnostics> {
@@ -261,6 +269,8 @@ url = "https://hsj.example/u?e={email}"
         assert_eq!(n.paths.seeds, PathBuf::from("seeds"));
         assert_eq!(n.colours.brand, "#0b4f6c");
         assert_eq!(n.language, "en-GB");
+        assert_eq!(n.web.base_url, "https://news.hsj.example");
+        assert_eq!(n.web.secret, SecretSource::Env("CATCHUP_SECRET".into()));
         assert!(n.warnings.is_empty());
     }
 
@@ -283,7 +293,7 @@ url = "https://hsj.example/u?e={email}"
             "{}\n[colours]\nbrnad = \"#000000\"\ntext = \"black\"\n[smtp]\nhost = \"mail.example.com\"\nsecurity = \"none\"\nconnections = 0\n[schedule]\nweekday = \"Moon\"\ntime = \"7am\"\ntimezone = \"Europe/Londn\"\n",
             MINIMAL
                 .replace("tagline = ", "tagline = 3 #")
-                .replace("?e={email}", "")
+                .replace("https://news.hsj.example/", "news.hsj.example")
         );
         let got = problems(&text);
         let messages: Vec<&str> = got.iter().map(|(m, _)| m.as_str()).collect();
@@ -291,7 +301,7 @@ url = "https://hsj.example/u?e={email}"
             messages,
             [
                 "`tagline` must be a string in quotes, not a whole number",
-                "unsubscribe url needs `{email}` or `{id}` so that each reader's link is their own",
+                "`news.hsj.example` is not a link: relative URL without a base",
                 "unknown field `brnad` in [colours]",
                 "colour `text` is `black`, not a #rrggbb colour",
                 "security = \"none\" would send unencrypted to `mail.example.com`, which is not a loopback host",

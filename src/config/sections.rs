@@ -1,11 +1,14 @@
 //! The small sections of `newsletter.toml`: `[footer]`, `[unsubscribe]`,
 //! `[colours]`, `[paths]` and `[schedule]`, each read field by field.
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 
+use super::smtp::SettingsError;
 use crate::colour::{MIN_CONTRAST, Rgb};
 use crate::fields::{Problems, Table, nearest};
 use crate::schedule::{Schedule, parse_time, parse_weekday};
+use crate::token::{Key, Keys};
 
 #[derive(Debug, Clone)]
 pub struct Footer {
@@ -27,21 +30,20 @@ pub(super) fn footer(mut t: Table<'_>, problems: &mut Problems) -> Option<Footer
 
 #[derive(Debug, Clone)]
 pub struct Unsubscribe {
-    /// A URL with `{email}` and/or `{id}` (and optionally `{issue}`) in it.
-    pub url: String,
-    /// An address for `List-Unsubscribe: <mailto:...>`.
+    /// An address for `List-Unsubscribe: <mailto:...>`, the second way out
+    /// beside the one-click link.
     pub mailto: Option<lettre::Address>,
 }
 
-/// Placeholders an unsubscribe URL may hold.
-pub const URL_PLACEHOLDERS: &[&str] = &["{email}", "{id}", "{issue}"];
-
-pub(super) fn unsubscribe(mut t: Table<'_>, problems: &mut Problems) -> Option<Unsubscribe> {
-    let url = t.required_string("url", problems);
-    if let Some(url) = &url
-        && let Err(problem) = unsubscribe_url_problem(url.get_ref())
-    {
-        problems.push(t.error(problem, url.span()));
+pub(super) fn unsubscribe(mut t: Table<'_>, problems: &mut Problems) -> Unsubscribe {
+    if let Some(url) = t.take("url") {
+        problems.push(
+            t.error(
+                "the unsubscribe `url` is replaced by [web] base_url: links now point at `catchup serve`",
+                url.span(),
+            )
+            .help("remove `url`, and add:\n[web]\nbase_url = \"https://news.example.com\"\nsecret_env = \"CATCHUP_SECRET\""),
+        );
     }
     let mailto = t.string("mailto", problems).and_then(|m| {
         let text = m.get_ref().trim_start_matches("mailto:");
@@ -54,39 +56,144 @@ pub(super) fn unsubscribe(mut t: Table<'_>, problems: &mut Problems) -> Option<U
             })
             .ok()
     });
-    t.finish(&["url", "mailto"], problems);
-    Some(Unsubscribe {
-        url: url?.into_inner(),
-        mailto,
+    t.finish(&["mailto"], problems);
+    Unsubscribe { mailto }
+}
+
+/// `[web]`: where `catchup serve` is reached, and its signing secret.
+#[derive(Debug, Clone)]
+pub struct Web {
+    /// The public URL the reverse proxy serves, without a trailing `/`.
+    pub base_url: String,
+    pub secret: SecretSource,
+    /// The secret before the current one, accepted for links already sent.
+    pub previous_secret: Option<SecretSource>,
+}
+
+/// Where a secret comes from: never the settings file itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl Web {
+    /// The keys links are made and checked with, read from the environment
+    /// or a file now.
+    ///
+    /// # Errors
+    /// A secret that is not set, too short, in a file others can read, or
+    /// in a file that cannot be read.
+    pub fn keys(&self) -> Result<Keys, SettingsError> {
+        Ok(Keys {
+            current: self.secret.key()?,
+            previous: self
+                .previous_secret
+                .as_ref()
+                .map(SecretSource::key)
+                .transpose()?,
+        })
+    }
+
+    /// The public URL of an issue's web version.
+    pub fn issue_url(&self, issue: &str) -> String {
+        format!("{}/issues/{issue}.html", self.base_url)
+    }
+
+    /// A reader's unsubscribe URL.
+    pub fn unsubscribe_url(&self, token: &str) -> String {
+        format!("{}/u/{token}", self.base_url)
+    }
+}
+
+impl SecretSource {
+    fn key(&self) -> Result<Key, SettingsError> {
+        let hint = "generate one with `openssl rand -hex 32`";
+        match self {
+            SecretSource::Env(var) => {
+                let value = std::env::var(var).unwrap_or_default();
+                if value.trim().is_empty() {
+                    return Err(SettingsError(format!(
+                        "the link secret variable `{var}` is not set; {hint} and export it"
+                    )));
+                }
+                Key::new(&value).map_err(|why| SettingsError(format!("`{var}`: {why}")))
+            }
+            SecretSource::File(path) => {
+                let file = crate::files::open_input(path)
+                    .map_err(|e| SettingsError(format!("the link secret: {e}")))?;
+                let mode = file.metadata().map(|m| m.permissions().mode()).unwrap_or(0);
+                if mode & 0o077 != 0 {
+                    return Err(SettingsError(format!(
+                        "the link secret file `{}` can be read by others (mode {:o}); run chmod 600 on it",
+                        path.display(),
+                        mode & 0o777
+                    )));
+                }
+                let bytes = crate::files::read_input(path, 4096)
+                    .map_err(|e| SettingsError(format!("the link secret: {e}")))?;
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    SettingsError(format!(
+                        "the link secret file `{}` is not text; {hint}",
+                        path.display()
+                    ))
+                })?;
+                Key::new(&text).map_err(|why| SettingsError(format!("`{}`: {why}", path.display())))
+            }
+        }
+    }
+}
+
+/// The variable the link secret is read from when nothing names another.
+pub const DEFAULT_SECRET_ENV: &str = "CATCHUP_SECRET";
+
+pub(super) fn web(mut t: Table<'_>, problems: &mut Problems) -> Option<Web> {
+    let base_url = t.required_string("base_url", problems).and_then(|u| {
+        crate::link::check(u.get_ref())
+            .map(|link| link.trim_end_matches('/').to_string())
+            .map_err(|why| problems.push(t.error(why, u.span())))
+            .ok()
+    });
+    let secret = secret_source(&mut t, "secret", problems)
+        .unwrap_or_else(|| SecretSource::Env(DEFAULT_SECRET_ENV.into()));
+    let previous_secret = secret_source(&mut t, "previous_secret", problems);
+    t.finish(
+        &[
+            "base_url",
+            "secret_env",
+            "secret_file",
+            "previous_secret_env",
+            "previous_secret_file",
+        ],
+        problems,
+    );
+    Some(Web {
+        base_url: base_url?,
+        secret,
+        previous_secret,
     })
 }
 
-fn unsubscribe_url_problem(url: &str) -> Result<(), String> {
-    let mut rest = url;
-    while let Some(start) = rest.find('{') {
-        let Some(end) = rest[start..].find('}').map(|e| start + e + 1) else {
-            return Err("the unsubscribe url has a `{` with no closing `}`".into());
-        };
-        let placeholder = &rest[start..end];
-        if !URL_PLACEHOLDERS.contains(&placeholder) {
-            return Err(format!(
-                "unknown placeholder `{placeholder}` in the unsubscribe url (known: {})",
-                URL_PLACEHOLDERS.join(", ")
+/// `<name>_env` or `<name>_file`, not both.
+fn secret_source(t: &mut Table<'_>, name: &str, problems: &mut Problems) -> Option<SecretSource> {
+    let env = t.string(&format!("{name}_env"), problems);
+    let file = t.string(&format!("{name}_file"), problems);
+    match (env, file) {
+        (Some(_), Some(file)) => {
+            problems.push(t.error(
+                format!("give `{name}_env` or `{name}_file`, not both"),
+                file.span(),
             ));
+            None
         }
-        rest = &rest[end..];
+        (Some(env), None) if env.get_ref().trim().is_empty() => {
+            problems.push(t.error(format!("`{name}_env` is empty"), env.span()));
+            None
+        }
+        (Some(env), None) => Some(SecretSource::Env(env.get_ref().trim().to_string())),
+        (None, Some(file)) => Some(SecretSource::File(PathBuf::from(file.into_inner()))),
+        (None, None) => None,
     }
-    if !(url.contains("{email}") || url.contains("{id}")) {
-        return Err(
-            "unsubscribe url needs `{email}` or `{id}` so that each reader's link is their own"
-                .into(),
-        );
-    }
-    // The link rule, with the placeholders standing in for real values.
-    let sample = URL_PLACEHOLDERS
-        .iter()
-        .fold(url.to_string(), |u, p| u.replace(p, "x"));
-    crate::link::check(&sample).map(|_| ())
 }
 
 /// Colours as `#rrggbb`.

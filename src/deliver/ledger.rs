@@ -27,9 +27,8 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -37,6 +36,8 @@ use serde::{Deserialize, Serialize};
 use super::state::{LockError, Paths, take_lock};
 use crate::clock;
 use crate::files::{self, Action, FileError};
+use crate::journal::Journal;
+pub use crate::journal::WriteError;
 use crate::message::ReaderKey;
 
 /// What happened to a reader, as written to the ledger.
@@ -181,11 +182,6 @@ impl LedgerError {
     }
 }
 
-/// A record that could not be made durable.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct WriteError(pub String);
-
 /// Replays the ledger without locking or changing anything (for `--dry-run`,
 /// `status` and deciding what is due). Damaged lines are left out.
 ///
@@ -242,66 +238,9 @@ fn parse_record(line: &[u8]) -> Result<Record, String> {
 /// An open ledger, with the issue's lock held until it is dropped.
 #[derive(Debug)]
 pub struct Ledger {
-    requests: Option<mpsc::Sender<Request>>,
-    writer: Option<std::thread::JoinHandle<()>>,
-    /// The file, shared by the writer thread and [`Ledger::mark_dot`].
-    appender: Arc<Mutex<Appender>>,
+    journal: Journal,
     /// Held for the ledger's lifetime; the OS releases it if we die.
     _lock: File,
-}
-
-#[derive(Debug)]
-struct Request {
-    line: Vec<u8>,
-    durable: bool,
-    done: tokio::sync::oneshot::Sender<Result<(), WriteError>>,
-}
-
-/// Appends whole records, or none: after a failed write the file is cut
-/// back to its last whole record, and every later record is refused.
-#[derive(Debug)]
-struct Appender {
-    file: File,
-    path: PathBuf,
-    /// The length of the file up to its last whole record.
-    good_len: u64,
-    failed: Option<WriteError>,
-}
-
-impl Appender {
-    fn append(&mut self, bytes: &[u8]) -> Result<(), WriteError> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        match self.file.write_all(bytes) {
-            Ok(()) => {
-                self.good_len += bytes.len() as u64;
-                Ok(())
-            }
-            Err(e) => Err(self.fail(&e)),
-        }
-    }
-
-    /// Cuts the file back to its last whole record and refuses the rest.
-    fn fail(&mut self, e: &io::Error) -> WriteError {
-        let _ = self
-            .file
-            .set_len(self.good_len)
-            .and_then(|()| self.file.sync_data());
-        let error = WriteError(format!(
-            "cannot write the ledger `{}`: {}",
-            self.path.display(),
-            files::describe(e)
-        ));
-        self.failed = Some(error.clone());
-        error
-    }
-}
-
-fn lock(appender: &Mutex<Appender>) -> std::sync::MutexGuard<'_, Appender> {
-    appender
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Ledger {
@@ -313,55 +252,39 @@ impl Ledger {
     pub fn open(paths: &Paths, issue: &str) -> Result<(Ledger, History), LedgerError> {
         let lock = take_lock(&paths.lock, &format!("issue `{issue}`"))?;
         let fail = |e| LedgerError::io(&paths.ledger, Action::Write, e);
-        let created = !paths.ledger.exists();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&paths.ledger)
-            .map_err(fail)?;
-        let (history, complete) = replay(&paths.ledger, file.try_clone().map_err(fail)?)?;
+        let (history, complete) = match File::open(&paths.ledger) {
+            Ok(file) => replay(&paths.ledger, file)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (History::default(), 0),
+            Err(e) => return Err(fail(e)),
+        };
         if history.torn_tail {
-            file.set_len(complete).map_err(fail)?;
-            file.sync_data().map_err(fail)?;
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&paths.ledger)
+                .map_err(fail)?;
+            file.set_len(complete)
+                .and_then(|()| file.sync_data())
+                .map_err(fail)?;
         }
         if !history.damaged.is_empty() {
-            file = repair(paths, &history.damaged)?;
+            repair(paths, &history.damaged)?;
         }
-        file.seek(SeekFrom::End(0)).map_err(fail)?;
-        let mut run = serde_json::to_vec(&Record {
+        let journal = Journal::open(&paths.ledger, false)?;
+        let run = Record {
             at: clock::wall(),
             event: Event::Run,
             email: String::new(),
             reply: None,
             boot: boot_id(),
-        })
-        .map_err(|e| fail(io::Error::other(e)))?;
-        run.push(b'\n');
-        file.write_all(&run).map_err(fail)?;
-        if created {
-            // Make the new file's name durable too.
-            files::sync_folder(&paths.dir).map_err(fail)?;
-        }
-
-        let (requests, receiver) = mpsc::channel::<Request>();
-        let syncer = file.try_clone().map_err(fail)?;
-        let appender = Arc::new(Mutex::new(Appender {
-            good_len: file.metadata().map_err(fail)?.len(),
-            file,
-            path: paths.ledger.clone(),
-            failed: None,
-        }));
-        let shared = Arc::clone(&appender);
-        let writer = std::thread::Builder::new()
-            .name("ledger".into())
-            .spawn(move || write_loop(&shared, &syncer, &receiver))
-            .map_err(fail)?;
+        };
+        let mut line = serde_json::to_vec(&run).map_err(|e| fail(io::Error::other(e)))?;
+        line.push(b'\n');
+        journal
+            .append_now(&line)
+            .map_err(|e| fail(io::Error::other(e.0)))?;
         Ok((
             Ledger {
-                requests: Some(requests),
-                writer: Some(writer),
-                appender,
+                journal,
                 _lock: lock,
             },
             history,
@@ -377,8 +300,7 @@ impl Ledger {
     /// # Errors
     /// The write failed, or an earlier one did.
     pub fn mark_dot(&self, email: &str) -> Result<(), WriteError> {
-        let line = line(Event::Dot, email, None)?;
-        lock(&self.appender).append(&line)
+        self.journal.append_now(&line(Event::Dot, email, None)?)
     }
 
     /// Appends a record and waits until it is written; for `inflight`, until
@@ -393,35 +315,16 @@ impl Ledger {
         email: &str,
         reply: Option<&str>,
     ) -> Result<(), WriteError> {
-        let line = line(event, email, reply)?;
-        let (done, wait) = tokio::sync::oneshot::channel();
-        let stopped = || WriteError("the ledger writer stopped".into());
-        self.requests
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send(Request {
-                line,
-                durable: event == Event::Inflight,
-                done,
-            })
-            .map_err(|_| stopped())?;
-        wait.await.map_err(|_| stopped())?
-    }
-}
-
-impl Drop for Ledger {
-    fn drop(&mut self) {
-        // Closing the channel ends the writer after it drains what is queued.
-        self.requests.take();
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
+        let durable = event == Event::Inflight;
+        self.journal
+            .append(line(event, email, reply)?, durable)
+            .await
     }
 }
 
 /// Rewrites the ledger without its damaged lines, keeping them (with their
-/// line numbers) in `ledger.damaged`, and reopens it for appending.
-fn repair(paths: &Paths, damaged: &[(usize, String)]) -> Result<File, LedgerError> {
+/// line numbers) in `ledger.damaged`.
+fn repair(paths: &Paths, damaged: &[(usize, String)]) -> Result<(), LedgerError> {
     let fail = |e| LedgerError::io(&paths.ledger, Action::Write, e);
     let text = std::fs::read(&paths.ledger).map_err(fail)?;
     let mut kept = Vec::with_capacity(text.len());
@@ -444,11 +347,7 @@ fn repair(paths: &Paths, damaged: &[(usize, String)]) -> Result<File, LedgerErro
         .and_then(|()| log.sync_data())
         .map_err(|e| LedgerError::io(&paths.damaged, Action::Write, e))?;
     files::write_atomic(&paths.ledger, &kept)?;
-    OpenOptions::new()
-        .read(true)
-        .append(true)
-        .open(&paths.ledger)
-        .map_err(fail)
+    Ok(())
 }
 
 /// One record as a line of JSON.
@@ -463,27 +362,6 @@ fn line(event: Event, email: &str, reply: Option<&str>) -> Result<Vec<u8>, Write
     let mut line = serde_json::to_vec(&record).map_err(|e| WriteError(e.to_string()))?;
     line.push(b'\n');
     Ok(line)
-}
-
-/// The writer thread: takes every request waiting, appends them in one go,
-/// fsyncs once if any needs it (outside the lock, so that a `dot` record
-/// never waits for a disk), then answers them all.
-fn write_loop(appender: &Mutex<Appender>, syncer: &File, requests: &mpsc::Receiver<Request>) {
-    while let Ok(first) = requests.recv() {
-        let mut batch = vec![first];
-        batch.extend(requests.try_iter());
-        let bytes: Vec<u8> = batch.iter().flat_map(|r| r.line.iter().copied()).collect();
-        let mut outcome = lock(appender).append(&bytes);
-        if outcome.is_ok()
-            && batch.iter().any(|r| r.durable)
-            && let Err(e) = syncer.sync_data()
-        {
-            outcome = Err(lock(appender).fail(&e));
-        }
-        for request in batch {
-            let _ = request.done.send(outcome.clone());
-        }
-    }
 }
 
 #[cfg(test)]
@@ -647,48 +525,5 @@ mod tests {
         let aside = std::fs::read(&paths.damaged).expect("aside");
         assert!(aside.starts_with(b"line 2: {\"at\""), "{aside:?}");
         assert!(read_history(&paths).expect("clean").damaged.is_empty());
-    }
-
-    /// See: issue 9, item 3. A write that fails leaves no torn record, and
-    /// nothing is written after it.
-    #[test]
-    fn after_a_failed_write_every_record_is_refused() {
-        let (_dir, paths) = paths();
-        let rt = runtime();
-        let (ledger, _) = Ledger::open(&paths, "i").expect("open");
-        rt.block_on(ledger.record(Event::Sent, "a@x.example", None))
-            .expect("first");
-        // /dev/full answers every write with ENOSPC, as a full disk does.
-        let full = OpenOptions::new()
-            .append(true)
-            .open("/dev/full")
-            .expect("/dev/full");
-        let (requests, receiver) = mpsc::channel::<Request>();
-        let syncer = full.try_clone().expect("clone");
-        let appender = Arc::new(Mutex::new(Appender {
-            file: full,
-            path: PathBuf::from("ledger"),
-            good_len: 0,
-            failed: None,
-        }));
-        let shared = Arc::clone(&appender);
-        let writer = std::thread::spawn(move || write_loop(&shared, &syncer, &receiver));
-        let send = |email: &str| {
-            let (done, wait) = tokio::sync::oneshot::channel();
-            requests
-                .send(Request {
-                    line: format!("{email}\n").into_bytes(),
-                    durable: true,
-                    done,
-                })
-                .expect("send");
-            rt.block_on(wait).expect("answer")
-        };
-        let first = send("b").expect_err("disk full");
-        assert!(first.0.contains("the disk is full"), "{first}");
-        assert!(send("c").is_err(), "refused after a failure");
-        assert!(lock(&appender).append(b"d\n").is_err(), "a dot mark too");
-        drop(requests);
-        writer.join().expect("writer");
     }
 }

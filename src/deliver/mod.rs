@@ -43,7 +43,8 @@ use crate::exit::Exit;
 use crate::issue::IssueName;
 use crate::log::{self, Level};
 use crate::message::{Purpose, Reader, Template};
-use crate::subscribers::{Subscribers, Suppressed};
+use crate::subscribers::Subscribers;
+use crate::suppression::Suppressed;
 
 /// The files a list send reads and writes.
 #[derive(Debug, Clone)]
@@ -61,6 +62,16 @@ pub struct ListOptions {
     /// Send even though the same content already went out under another
     /// issue name.
     pub force: bool,
+}
+
+/// An issue ready for a list send.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub template: Arc<Template>,
+    /// What it carries, recorded when the send starts.
+    pub record: SentIssue,
+    /// Its web version, for the public archive.
+    pub web_html: String,
 }
 
 /// What a list send found and did.
@@ -137,21 +148,25 @@ pub fn test_send(
 /// Unusable settings or lists, the same content already sent under another
 /// name (without `force`), or another run holding the issue's lock.
 pub fn list_send(
-    template: Arc<Template>,
-    carried: &SentIssue,
+    outgoing: Outgoing,
     smtp: &Smtp,
     files: &ListFiles,
     options: ListOptions,
     clock: Clock,
 ) -> Result<ListReport> {
+    let Outgoing {
+        template,
+        record,
+        web_html,
+    } = outgoing;
     let issue = IssueName::new(template.issue()).map_err(Error::config)?;
     // Settings and list problems first, before taking the lock or writing
     // any state.
     let connector = Connector::new(smtp, template.envelope_from().domain())?;
-    let suppressed = Arc::new(load_suppressed(&files.suppressed)?);
+    let suppressed = load_suppressed(&files.suppressed, true)?;
     Subscribers::open(&files.subscribers)?;
     if !options.force
-        && let Some(other) = sent::sent_as_another(&files.state, &issue, carried)
+        && let Some(other) = sent::sent_as_another(&files.state, &issue, &record)
     {
         return Err(Error::config(format!(
             "issue `{issue}` has the same subject and stories as issue `{other}`, which was already sent; every reader would get it twice. Pass --force to send it anyway"
@@ -164,7 +179,7 @@ pub fn list_send(
     let counts = survey(
         files,
         &history,
-        &suppressed,
+        suppressed,
         options.widen,
         |line, disposition| {
             report_row(&files.subscribers, line, disposition);
@@ -186,7 +201,7 @@ pub fn list_send(
             marker_error,
         });
     }
-    sent::record(&paths, carried)?;
+    sent::record(&paths, &record, &web_html)?;
 
     log::event(
         Level::Info,
@@ -200,7 +215,10 @@ pub fn list_send(
         ],
     );
     let progress = Arc::new(Progress::new(issue.as_str(), counts.to_send));
-    let mut sorter = Sorter::new(Arc::clone(&history), Arc::clone(&suppressed), options.widen);
+    // Loaded again: the send sees whoever unsubscribed since the survey,
+    // and then re-reads the list every few seconds.
+    let suppressed = load_suppressed(&files.suppressed, false)?;
+    let mut sorter = Sorter::new(Arc::clone(&history), suppressed, options.widen);
     let pending =
         Subscribers::open(&files.subscribers)?.filter_map(move |row| match sorter.sort(row) {
             Disposition::Send(reader) => Some(reader),
@@ -295,8 +313,8 @@ pub fn dry_run(
     each: impl FnMut(u64, &Disposition),
 ) -> Result<(Counts, Vec<String>)> {
     let history = Arc::new(ledger::read_history(&Paths::new(&files.state, issue))?);
-    let suppressed = Arc::new(load_suppressed(&files.suppressed)?);
-    let counts = survey(files, &history, &suppressed, widen, each)?;
+    let suppressed = load_suppressed(&files.suppressed, true)?;
+    let counts = survey(files, &history, suppressed, widen, each)?;
     Ok((counts, history.uncertain().map(str::to_string).collect()))
 }
 
@@ -316,7 +334,7 @@ pub fn write_outbox(
     let (readers, purpose): (Vec<Reader>, Purpose) = match to {
         Some(to) => (to, Purpose::Test),
         None => {
-            let suppressed = Arc::new(load_suppressed(&files.suppressed)?);
+            let suppressed = load_suppressed(&files.suppressed, true)?;
             let mut sorter =
                 Sorter::new(Arc::new(History::default()), suppressed, Widen::default());
             let mut readers = Vec::new();
@@ -386,10 +404,13 @@ fn mark_complete(paths: &Paths, counts: &Counts, tally: Option<&Tally>) -> Optio
     Some(error.to_string())
 }
 
-fn load_suppressed(path: &Path) -> Result<Suppressed> {
+/// The suppression list; `report`: log its bad rows (once per run).
+fn load_suppressed(path: &Path, report: bool) -> Result<Suppressed> {
     let suppressed = Suppressed::load(path)?;
-    for warning in &suppressed.warnings {
-        log::event(Level::Warn, "suppressed.bad_row", &[("where", warning)]);
+    if report {
+        for warning in &suppressed.warnings {
+            log::event(Level::Warn, "suppressed.bad_row", &[("where", warning)]);
+        }
     }
     Ok(suppressed)
 }
@@ -398,11 +419,11 @@ fn load_suppressed(path: &Path) -> Result<Suppressed> {
 fn survey(
     files: &ListFiles,
     history: &Arc<History>,
-    suppressed: &Arc<Suppressed>,
+    suppressed: Suppressed,
     widen: Widen,
     mut each: impl FnMut(u64, &Disposition),
 ) -> Result<Counts> {
-    let mut sorter = Sorter::new(Arc::clone(history), Arc::clone(suppressed), widen);
+    let mut sorter = Sorter::new(Arc::clone(history), suppressed, widen);
     let mut counts = Counts::default();
     for row in Subscribers::open(&files.subscribers)? {
         let line = row.line;

@@ -7,10 +7,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::ledger::{History, State};
 use crate::message::{Reader, ReaderKey};
-use crate::subscribers::{Row, Suppressed};
+use crate::subscribers::Row;
+use crate::suppression::Suppressed;
 
 /// What to do with one subscriber row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,27 +40,44 @@ pub struct Widen {
     pub retry_failed: bool,
 }
 
+/// How often a long send re-reads the suppression list, so that an
+/// unsubscribe made while it runs reaches it.
+pub const SUPPRESSION_REFRESH: Duration = Duration::from_secs(2);
+
 /// Sorts rows, remembering which addresses it has seen.
 #[derive(Debug)]
 pub struct Sorter {
     history: Arc<History>,
-    suppressed: Arc<Suppressed>,
+    suppressed: Suppressed,
+    refreshed: Instant,
     widen: Widen,
     /// Each address seen, with the line it was first seen on.
     seen: HashMap<ReaderKey, u32>,
 }
 
 impl Sorter {
-    pub fn new(history: Arc<History>, suppressed: Arc<Suppressed>, widen: Widen) -> Sorter {
+    pub fn new(history: Arc<History>, suppressed: Suppressed, widen: Widen) -> Sorter {
         Sorter {
             history,
             suppressed,
+            refreshed: Instant::now(),
             widen,
             seen: HashMap::new(),
         }
     }
 
+    /// Reads what was appended to the suppression list since it was last
+    /// read, if that was a while ago. A list that cannot be re-read keeps
+    /// what it had: nobody on it is sent to either way.
+    fn refresh_suppressed(&mut self) {
+        if self.refreshed.elapsed() >= SUPPRESSION_REFRESH {
+            self.refreshed = Instant::now();
+            let _ = self.suppressed.refresh();
+        }
+    }
+
     pub fn sort(&mut self, row: Row) -> Disposition {
+        self.refresh_suppressed();
         let reader = match row.reader {
             Ok(reader) => reader,
             Err(why) => return Disposition::Invalid(why),
@@ -119,6 +138,7 @@ mod tests {
     fn row(line: u64, email: &str) -> Row {
         Row {
             line,
+            offset: 0,
             reader: email
                 .parse()
                 .map(|email| Reader { email, name: None })
@@ -128,7 +148,9 @@ mod tests {
 
     #[test]
     fn duplicates_suppression_and_validity() {
-        let mut sorter = Sorter::new(Arc::default(), Arc::default(), Widen::default());
+        let none =
+            Suppressed::load(std::path::Path::new("/nonexistent/suppressed.csv")).expect("empty");
+        let mut sorter = Sorter::new(Arc::default(), none, Widen::default());
         assert!(matches!(
             sorter.sort(row(2, "ann@nhs.example")),
             Disposition::Send(_)

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::state::{Paths, SENT};
@@ -16,16 +16,21 @@ use crate::issue::IssueName;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentIssue {
     pub date: NaiveDate,
+    /// When it went out, by the schedule.
+    pub moment: DateTime<Utc>,
     pub subject: String,
+    pub preheader: String,
     pub stories: Vec<String>,
 }
 
-/// Records what `paths`' issue carries, before its first reader is sent.
+/// Records what `paths`' issue carries and its web version (the public
+/// archive's page), before its first reader is sent.
 ///
 /// # Errors
-/// The record cannot be written.
-pub fn record(paths: &Paths, issue: &SentIssue) -> Result<(), FileError> {
+/// A record cannot be written.
+pub fn record(paths: &Paths, issue: &SentIssue, web_html: &str) -> Result<(), FileError> {
     let json = serde_json::to_vec_pretty(issue).unwrap_or_default();
+    write_atomic(&paths.web, web_html.as_bytes())?;
     write_atomic(&paths.sent, &json)
 }
 

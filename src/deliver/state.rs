@@ -11,6 +11,8 @@ use crate::issue::IssueName;
 
 /// The file in an issue's state folder that records what it carried.
 pub const SENT: &str = "issue.json";
+/// The issue's web version, written when its list send starts.
+pub const WEB: &str = "web.html";
 
 /// The files of one issue's state.
 #[derive(Debug, Clone)]
@@ -24,6 +26,8 @@ pub struct Paths {
     pub complete: PathBuf,
     /// What the issue carried ([`super::sent`]).
     pub sent: PathBuf,
+    /// Its web version, for the public archive.
+    pub web: PathBuf,
 }
 
 impl Paths {
@@ -35,6 +39,7 @@ impl Paths {
             lock: dir.join("lock"),
             complete: dir.join("complete"),
             sent: dir.join(SENT),
+            web: dir.join(WEB),
             dir,
         }
     }

@@ -71,6 +71,7 @@ fn document(issue: &Issue, newsletter: &Newsletter) -> Markup {
                     tr { td.wrapper-cell align="center" {
                         (NL) (MSO_OPEN) (NL)
                         table.container role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+                            (NL) (view_online(issue, newsletter))
                             (NL) (masthead(issue, newsletter))
                             (NL) tr { td.content {
                                 (NL)
@@ -95,6 +96,15 @@ fn document(issue: &Issue, newsletter: &Newsletter) -> Markup {
             (NL)
         }
         (NL)
+    }
+}
+
+/// "View in your browser": the issue's page in the public archive.
+fn view_online(issue: &Issue, newsletter: &Newsletter) -> Markup {
+    html! {
+        tr { td.view-online {
+            a.view-online-link href=(newsletter.web.issue_url(issue.name.as_str())) { "View in your browser" }
+        } }
     }
 }
 

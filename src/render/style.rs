@@ -17,6 +17,8 @@ table{{border-collapse:collapse;mso-table-lspace:0pt;mso-table-rspace:0pt}}
 .wrapper{{background-color:{bg}}}
 .wrapper-cell{{padding:24px 0}}
 .container{{max-width:600px;margin:0 auto;background-color:#ffffff}}
+.view-online{{padding:10px 32px;background-color:{bg};font-family:{SANS};font-size:13px;line-height:18px;text-align:right;color:{muted}}}
+.view-online-link{{color:{muted};text-decoration:underline}}
 .masthead{{padding:28px 32px 24px;background-color:{brand}}}
 .name{{margin:0;font-family:{SERIF};font-size:32px;line-height:38px;font-weight:bold;color:#ffffff}}
 .tagline{{margin:6px 0 0;font-family:{SANS};font-size:15px;line-height:22px;color:#ffffff}}

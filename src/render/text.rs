@@ -21,6 +21,11 @@ pub fn render(issue: &Issue, newsletter: &Newsletter) -> String {
     let wrap = |text: &str| textwrap::fill(text, Options::new(WIDTH).break_words(false));
     let rule = |c: &str| c.repeat(WIDTH);
 
+    let _ = writeln!(
+        out,
+        "View in your browser: {}\n",
+        newsletter.web.issue_url(issue.name.as_str())
+    );
     let _ = writeln!(out, "{}", newsletter.name.to_uppercase());
     let _ = writeln!(out, "{}", wrap(&newsletter.tagline));
     let _ = writeln!(out, "{}\n", long_date(issue.date));

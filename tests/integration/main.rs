@@ -12,3 +12,4 @@ mod send;
 mod stops;
 mod stories;
 mod tls;
+mod web;

@@ -3,7 +3,7 @@
 
 use scraper::{Html, Selector};
 
-use crate::support::{Project, files_under, mime, reader_id, unsubscribe_url};
+use crate::support::{PREVIEW_KEY, Project, files_under, mime, preview_unsubscribe_url, reader_id};
 
 const ISSUE: &str = "config/issues/2018-07-27.toml";
 
@@ -237,7 +237,7 @@ fn it_follows_email_client_practice() {
     let unsubscribe = select(&doc, "td.footer a")[0];
     assert_eq!(
         unsubscribe.value().attr("href"),
-        Some(unsubscribe_url("reader@example.com", "2018-07-27").as_str())
+        Some(preview_unsubscribe_url("reader@example.com").as_str())
     );
     assert!(
         !html.contains("unsubscribe.invalid"),
@@ -287,10 +287,13 @@ fn the_eml_is_multipart_alternative_text_first_with_the_right_headers() {
     assert_eq!(message.from_address, "catchup@hsj.example");
     assert_eq!(message.to_address, "reader@example.com");
     assert_eq!(message.to_name.as_deref(), Some("Reader"));
-    // <issue>.<first 8 bytes of SHA-256 of the address, hex>@<sending domain>
+    // <issue>.<16 hex digits of HMAC of the address>@<sending domain>
     assert_eq!(
         message.message_id,
-        format!("2018-07-27.{}@hsj.example", reader_id("reader@example.com"))
+        format!(
+            "2018-07-27.{}@hsj.example",
+            reader_id(PREVIEW_KEY, "reader@example.com")
+        )
     );
     // The issue's send moment: Friday 07:00 in London, BST in July.
     assert_eq!(message.date.as_deref(), Some("2018-07-27T06:00:00Z"));
@@ -303,7 +306,7 @@ fn the_eml_is_multipart_alternative_text_first_with_the_right_headers() {
         message.header("List-Unsubscribe"),
         format!(
             "<{}>, <mailto:unsubscribe@hsj.example?subject=unsubscribe>",
-            unsubscribe_url("reader@example.com", "2018-07-27")
+            preview_unsubscribe_url("reader@example.com")
         )
     );
     assert_eq!(
@@ -343,7 +346,7 @@ fn the_text_part_is_wrapped_at_72_columns_and_lists_its_links() {
     ));
     assert!(text.contains(&format!(
         "Unsubscribe:\n{}\n",
-        unsubscribe_url("reader@example.com", "2018-07-27")
+        preview_unsubscribe_url("reader@example.com")
     )));
     assert!(text.contains(
         "  * NHSE and NHSI will move to a single “financial and operational\n    planning"

@@ -6,23 +6,62 @@
 pub mod mime;
 pub mod sink;
 pub mod smtp;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-/// A reader's opaque id, computed here independently of catchup: the first
-/// 8 bytes of SHA-256 of the lower-cased address, in hex.
-pub fn reader_id(email: &str) -> String {
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(email.to_lowercase().as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+/// The link secret every test run of catchup gets (`CATCHUP_SECRET`).
+pub const SECRET: &str = "test secret: 0123456789abcdef0123456789abcdef";
+
+/// The fixed key `preview` and `check` sign links with (README: "Links no
+/// one can forge").
+pub const PREVIEW_KEY: &str = "catchup preview key: links made with it work nowhere";
+
+/// HMAC-SHA256 of a label and the lower-cased address under [`SECRET`],
+/// computed here with the hmac crate, apart from catchup's own code.
+fn hmac(label: &[u8], email: &str) -> Vec<u8> {
+    hmac_with(SECRET, label, email)
 }
 
-/// The example newsletter's unsubscribe URL for a reader and issue.
-pub fn unsubscribe_url(email: &str, issue: &str) -> String {
+fn hmac_with(key: &str, label: &[u8], email: &str) -> Vec<u8> {
+    use hmac::{KeyInit as _, Mac as _};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).expect("key");
+    mac.update(label);
+    mac.update(email.to_lowercase().as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// A reader's id in Message-IDs under `key` ([`SECRET`] for sends,
+/// [`PREVIEW_KEY`] for previews): 16 hex digits of HMAC, not of the address.
+pub fn reader_id(key: &str, email: &str) -> String {
+    hmac_with(key, b"catchup message-id v1\0", email)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A reader's unsubscribe token: 16 bytes of HMAC, base64url.
+pub fn token(email: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(&hmac(b"catchup unsubscribe v1\0", email)[..16])
+}
+
+/// The example newsletter's unsubscribe URL for a reader.
+pub fn unsubscribe_url(email: &str) -> String {
+    format!("https://news.hsj.example/u/{}", token(email))
+}
+
+/// The unsubscribe URL a preview shows for a reader (signed with
+/// [`PREVIEW_KEY`], so it works nowhere).
+pub fn preview_unsubscribe_url(email: &str) -> String {
+    use base64::Engine as _;
+    let tag = hmac_with(PREVIEW_KEY, b"catchup unsubscribe v1\0", email);
     format!(
-        "https://hsj.example/unsubscribe?reader={}&issue={issue}",
-        reader_id(email)
+        "https://news.hsj.example/u/{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag[..16])
     )
 }
 
@@ -131,12 +170,21 @@ impl Project {
         )
     }
 
+    /// `catchup` run in this project, with the test secret and nothing from
+    /// the caller's `CATCHUP_SMTP_URL`.
+    pub fn command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("catchup"));
+        command
+            .current_dir(self.path())
+            .env_remove("CATCHUP_SMTP_URL")
+            .env("CATCHUP_SECRET", SECRET);
+        command
+    }
+
     /// `catchup` as a plain process, for tests that start it in the
     /// background and kill it.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("catchup"))
-            .current_dir(self.path())
-            .env_remove("CATCHUP_SMTP_URL")
+        self.command()
             .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -147,9 +195,7 @@ impl Project {
     /// `catchup` as a plain process with its output piped, for tests that
     /// signal it and then read what it said.
     pub fn spawn_piped(&self, args: &[&str]) -> std::process::Child {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("catchup"))
-            .current_dir(self.path())
-            .env_remove("CATCHUP_SMTP_URL")
+        self.command()
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -159,10 +205,7 @@ impl Project {
 
     /// `catchup` started in this project.
     pub fn catchup(&self) -> Command {
-        let mut cmd = Command::cargo_bin("catchup").expect("binary");
-        cmd.current_dir(self.path());
-        cmd.env_remove("CATCHUP_SMTP_URL");
-        cmd
+        Command::from_std(self.command())
     }
 }
 

@@ -1,0 +1,403 @@
+//! The suppression list, `config/suppressed.csv`: who is never sent to, and
+//! why.
+//!
+//! It is an append-only CSV, `email,reason,at,issue`, one event per row: an
+//! unsubscribe, a hard bounce, a complaint suppresses the address; a row
+//! whose reason is `resubscribed` or `removed` lifts it again. Older files,
+//! a plain list of addresses or a CSV with an `email` column, are read as
+//! they are.
+//!
+//! Several processes share the file (`catchup serve` appending unsubscribes,
+//! a list send reading it), so every append holds an exclusive `flock` and
+//! every read a shared one: a reader sees whole rows only. A send re-reads
+//! the rows appended since it started every few seconds, so an unsubscribe
+//! reaches a running send within seconds.
+
+use std::collections::HashSet;
+use std::fs::OpenOptions;
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::address;
+use crate::files::{self, Action, FileError};
+use crate::journal::{Journal, WriteError};
+use crate::message::ReaderKey;
+use crate::subscribers::ListError;
+
+/// The header of a suppression list catchup creates.
+pub const HEADER: &str = "email,reason,at,issue\n";
+
+/// Reasons that lift a suppression instead of adding one.
+pub const LIFTING: &[&str] = &["resubscribed", "removed"];
+
+/// One event: `email` suppressed (or lifted) for `reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub email: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    /// The issue it came from, if any.
+    pub issue: Option<String>,
+}
+
+impl Event {
+    /// The event as one CSV row, quoted where needed, ending in a newline.
+    pub fn row(&self) -> Vec<u8> {
+        let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
+        let at = self.at.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let _ = writer.write_record([
+            self.email.as_str(),
+            self.reason.as_str(),
+            at.as_str(),
+            self.issue.as_deref().unwrap_or(""),
+        ]);
+        writer.into_inner().unwrap_or_default()
+    }
+
+    fn lifts(&self) -> bool {
+        LIFTING.contains(&self.reason.as_str())
+    }
+}
+
+/// Which column holds what; from the header row, if there is one.
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    email: usize,
+    reason: Option<usize>,
+    at: Option<usize>,
+    issue: Option<usize>,
+}
+
+impl Columns {
+    /// A plain list: the address is the first field.
+    const PLAIN: Columns = Columns {
+        email: 0,
+        reason: None,
+        at: None,
+        issue: None,
+    };
+
+    fn from_header(record: &csv::StringRecord) -> Option<Columns> {
+        let find = |name: &str| {
+            record.iter().position(|h| {
+                h.trim()
+                    .trim_start_matches('\u{feff}')
+                    .eq_ignore_ascii_case(name)
+            })
+        };
+        Some(Columns {
+            email: find("email")?,
+            reason: find("reason"),
+            at: find("at"),
+            issue: find("issue"),
+        })
+    }
+}
+
+/// Addresses never to send to, as the list stands.
+#[derive(Debug)]
+pub struct Suppressed {
+    path: PathBuf,
+    keys: HashSet<ReaderKey>,
+    /// How far the file has been read (whole rows only).
+    read_to: u64,
+    lines: usize,
+    columns: Columns,
+    /// Rows that are not addresses, as `file:line: why`.
+    pub warnings: Vec<String>,
+}
+
+impl Suppressed {
+    /// Reads the suppression list; a missing file is an empty list.
+    ///
+    /// # Errors
+    /// The file exists but cannot be read.
+    pub fn load(path: &Path) -> Result<Suppressed, ListError> {
+        let mut suppressed = Suppressed {
+            path: path.to_path_buf(),
+            keys: HashSet::new(),
+            read_to: 0,
+            lines: 0,
+            columns: Columns::PLAIN,
+            warnings: Vec::new(),
+        };
+        suppressed.refresh()?;
+        Ok(suppressed)
+    }
+
+    /// Applies the rows appended since the last read.
+    ///
+    /// # Errors
+    /// The file cannot be read.
+    pub fn refresh(&mut self) -> Result<(), ListError> {
+        let Some(chunk) = read_since(&self.path, self.read_to)? else {
+            return Ok(());
+        };
+        self.read_to += chunk.len() as u64;
+        for line in chunk.split_inclusive(|&b| b == b'\n') {
+            self.lines += 1;
+            match self.parse(line) {
+                Ok(Some(event)) => {
+                    let key = ReaderKey::of(&event.email);
+                    if event.lifts() {
+                        self.keys.remove(&key);
+                    } else {
+                        self.keys.insert(key);
+                    }
+                }
+                Ok(None) => {}
+                Err(why) => {
+                    self.warnings
+                        .push(format!("{}:{}: {why}", self.path.display(), self.lines))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One row as an event; `None` for a header, a blank or a comment.
+    fn parse(&mut self, line: &[u8]) -> Result<Option<Event>, String> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(line);
+        let Some(record) = reader.records().next() else {
+            return Ok(None);
+        };
+        let record = record.map_err(|_| "the row is not valid UTF-8".to_string())?;
+        if self.lines == 1
+            && let Some(columns) = Columns::from_header(&record)
+        {
+            self.columns = columns;
+            return Ok(None);
+        }
+        let field = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").trim();
+        let email = field(Some(self.columns.email));
+        if email.is_empty() || email.starts_with('#') {
+            return Ok(None);
+        }
+        let email =
+            address::parse(email).map_err(|why| format!("{why}; it cannot match anyone"))?;
+        let reason = field(self.columns.reason);
+        Ok(Some(Event {
+            email: email.to_string(),
+            reason: if reason.is_empty() {
+                "suppressed".into()
+            } else {
+                reason.into()
+            },
+            at: field(self.columns.at)
+                .parse()
+                .unwrap_or(DateTime::UNIX_EPOCH),
+            issue: Some(field(self.columns.issue).to_string()).filter(|i| !i.is_empty()),
+        }))
+    }
+
+    pub fn contains(&self, key: ReaderKey) -> bool {
+        self.keys.contains(&key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// The bytes from `offset` up to the last whole row, read under a shared
+/// lock; `None` if the file does not exist. A final row without a newline
+/// (a list written by hand) counts as whole: appends hold the exclusive
+/// lock, so a reader never sees one half-written.
+fn read_since(path: &Path, offset: u64) -> Result<Option<Vec<u8>>, ListError> {
+    let read_error = |e: std::io::Error| ListError::from(FileError::io(Action::Read, path, e));
+    let mut file = match files::open_input(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == Some(std::io::ErrorKind::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    file.lock_shared().map_err(read_error)?;
+    file.seek(SeekFrom::Start(offset)).map_err(read_error)?;
+    let mut chunk = Vec::new();
+    file.read_to_end(&mut chunk).map_err(read_error)?;
+    Ok(Some(chunk))
+}
+
+/// Appends events durably, from a command (one at a time, fsynced before it
+/// returns). Creates the list with its header if there is none.
+///
+/// # Errors
+/// The list cannot be written; nothing was recorded.
+pub fn append(path: &Path, events: &[Event]) -> Result<(), FileError> {
+    let fail = |e| FileError::io(Action::Write, path, e);
+    let created = !path.exists();
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(fail)?;
+    file.lock().map_err(fail)?;
+    let mut bytes = prefix(&mut file, created).map_err(fail)?;
+    for event in events {
+        bytes.extend_from_slice(&event.row());
+    }
+    file.write_all(&bytes)
+        .and_then(|()| file.sync_data())
+        .map_err(fail)?;
+    if created && let Some(dir) = path.parent() {
+        files::sync_folder(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        })
+        .map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// What must come before new rows: the header for a new list, a newline
+/// after a hand-written last row that has none.
+fn prefix(file: &mut std::fs::File, created: bool) -> std::io::Result<Vec<u8>> {
+    let len = file.metadata()?.len();
+    if created || len == 0 {
+        return Ok(HEADER.as_bytes().to_vec());
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    Ok(if last[0] == b'\n' {
+        Vec::new()
+    } else {
+        b"\n".to_vec()
+    })
+}
+
+/// Appends events for a service: many requests share one write and one
+/// fsync, and each is durable before [`Writer::record`] returns.
+#[derive(Debug)]
+pub struct Writer {
+    journal: Journal,
+}
+
+impl Writer {
+    /// Opens the list for appending, creating it with its header.
+    ///
+    /// # Errors
+    /// The list cannot be opened or created.
+    pub fn open(path: &Path) -> Result<Writer, FileError> {
+        // The header (and a missing newline) first, under the lock.
+        append(path, &[])?;
+        Ok(Writer {
+            journal: Journal::open(path, true)?,
+        })
+    }
+
+    /// Records one event, durably.
+    ///
+    /// # Errors
+    /// The write or fsync failed: the event is not recorded.
+    pub async fn record(&self, event: &Event) -> Result<(), WriteError> {
+        self.journal.append(event.row(), true).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(email: &str, reason: &str) -> Event {
+        Event {
+            email: email.into(),
+            reason: reason.into(),
+            at: "2026-11-25T09:00:00Z".parse().expect("time"),
+            issue: Some("2018-07-27".into()),
+        }
+    }
+
+    #[test]
+    fn events_suppress_and_lift_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("suppressed.csv");
+        append(&path, &[event("ann@nhs.example", "unsubscribe")]).expect("append");
+        append(
+            &path,
+            &[
+                event("bob@nhs.example", "hard-bounce 5.1.1"),
+                event("ann@nhs.example", "resubscribed"),
+            ],
+        )
+        .expect("append");
+        let list = Suppressed::load(&path).expect("load");
+        assert!(!list.contains(ReaderKey::of("ann@nhs.example")), "lifted");
+        assert!(
+            list.contains(ReaderKey::of("BOB@nhs.example")),
+            "case-insensitive"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "email,reason,at,issue\nann@nhs.example,unsubscribe,2026-11-25T09:00:00Z,2018-07-27\nbob@nhs.example,hard-bounce 5.1.1,2026-11-25T09:00:00Z,2018-07-27\nann@nhs.example,resubscribed,2026-11-25T09:00:00Z,2018-07-27\n"
+        );
+    }
+
+    #[test]
+    fn older_lists_are_still_read_and_bad_rows_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let csv = dir.path().join("s.csv");
+        std::fs::write(
+            &csv,
+            "reason,email\nbounced,Ann@NHS.example\nunsubscribed,bob@nhs.example\n",
+        )
+        .expect("write");
+        let list = Suppressed::load(&csv).expect("csv");
+        assert!(list.contains(ReaderKey::of("ann@nhs.example")));
+        assert_eq!(list.len(), 2);
+
+        let plain = dir.path().join("p.txt");
+        std::fs::write(
+            &plain,
+            "carol@nhs.example\n# a comment\n\nnot an address\ndave@nhs.example",
+        )
+        .expect("write");
+        let list = Suppressed::load(&plain).expect("plain");
+        assert!(list.contains(ReaderKey::of("carol@nhs.example")));
+        assert!(
+            list.contains(ReaderKey::of("dave@nhs.example")),
+            "a last row without a newline"
+        );
+        assert_eq!(list.len(), 2);
+        assert_eq!(list.warnings.len(), 1);
+        assert!(
+            list.warnings[0].contains("p.txt:4: `not an address` is not an email address"),
+            "{:?}",
+            list.warnings
+        );
+
+        // Appending after a hand-written last row adds the missing newline.
+        append(&plain, &[event("erin@nhs.example", "unsubscribe")]).expect("append");
+        let list = Suppressed::load(&plain).expect("again");
+        assert!(list.contains(ReaderKey::of("dave@nhs.example")));
+        assert!(list.contains(ReaderKey::of("erin@nhs.example")));
+
+        assert!(
+            Suppressed::load(&dir.path().join("missing.csv"))
+                .expect("missing")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_refresh_sees_rows_appended_since() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("suppressed.csv");
+        let mut list = Suppressed::load(&path).expect("none yet");
+        append(&path, &[event("ann@nhs.example", "unsubscribe")]).expect("append");
+        assert!(!list.contains(ReaderKey::of("ann@nhs.example")));
+        list.refresh().expect("refresh");
+        assert!(list.contains(ReaderKey::of("ann@nhs.example")));
+    }
+}

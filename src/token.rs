@@ -1,0 +1,189 @@
+//! Links no one can forge: each reader's unsubscribe token and Message-ID id
+//! are HMAC-SHA256 of their address under the newsletter's secret.
+//!
+//! Without the secret, a token cannot be made for an address, and a token
+//! says nothing about the address it belongs to: changing any character of
+//! it gives a token that matches no one. The two uses are separated by a
+//! label, so a Message-ID (which every mail server along the way sees) does
+//! not give away a reader's unsubscribe token.
+//!
+//! Rotating the secret: new links use the current secret, and a service
+//! that is also given the previous one accepts links made with either (see
+//! [`Keys`]).
+
+use std::fmt;
+
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Bytes of HMAC kept in an unsubscribe token: 128 bits, as unguessable as
+/// a random id, in 22 URL-safe characters.
+pub const TOKEN_BYTES: usize = 16;
+/// The shortest secret accepted.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+const UNSUBSCRIBE: &[u8] = b"catchup unsubscribe v1\0";
+const MESSAGE_ID: &[u8] = b"catchup message-id v1\0";
+
+/// A secret key. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Key(Vec<u8>);
+
+impl Key {
+    /// A key from the operator's secret.
+    ///
+    /// # Errors
+    /// The secret is shorter than [`MIN_SECRET_BYTES`].
+    pub fn new(secret: &str) -> Result<Key, String> {
+        let secret = secret.trim();
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(format!(
+                "the secret is {} characters; it needs at least {MIN_SECRET_BYTES} (generate one with `openssl rand -hex 32`)",
+                secret.len()
+            ));
+        }
+        Ok(Key(secret.as_bytes().to_vec()))
+    }
+
+    /// The fixed key previews use, so that `preview` and `check` need no
+    /// secret. Its links work nowhere: the service never holds this key.
+    pub fn preview() -> Key {
+        Key(b"catchup preview key: links made with it work nowhere".to_vec())
+    }
+
+    fn mac(&self, label: &[u8], email: &str) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(label);
+        mac.update(email.to_lowercase().as_bytes());
+        mac
+    }
+
+    /// The reader's unsubscribe token: 22 URL-safe characters.
+    pub fn token(&self, email: &str) -> String {
+        let tag = self.mac(UNSUBSCRIBE, email).finalize().into_bytes();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag[..TOKEN_BYTES])
+    }
+
+    /// The first 8 bytes of the token, as a number: what an index of
+    /// readers keeps (a match is then checked in full with [`Key::verify`]).
+    pub fn token_prefix(&self, email: &str) -> u64 {
+        let tag = self.mac(UNSUBSCRIBE, email).finalize().into_bytes();
+        u64::from_be_bytes(tag[..8].try_into().unwrap_or_default())
+    }
+
+    /// True if `token` is this reader's, compared in constant time.
+    pub fn verify(&self, email: &str, token: &Token) -> bool {
+        self.mac(UNSUBSCRIBE, email)
+            .verify_truncated_left(&token.0)
+            .is_ok()
+    }
+
+    /// The reader's id in Message-IDs: 16 hex digits, unrelated to the
+    /// token.
+    pub fn message_id(&self, email: &str) -> String {
+        let tag = self.mac(MESSAGE_ID, email).finalize().into_bytes();
+        tag[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(***)")
+    }
+}
+
+/// The keys a service accepts links under: the current one, and the one
+/// before it while links made with it are still in inboxes.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub current: Key,
+    pub previous: Option<Key>,
+}
+
+impl Keys {
+    pub fn all(&self) -> impl Iterator<Item = &Key> {
+        std::iter::once(&self.current).chain(self.previous.as_ref())
+    }
+}
+
+/// A token as it came in a link, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token([u8; TOKEN_BYTES]);
+
+impl Token {
+    /// Decodes a token from a URL; `None` for anything malformed.
+    pub fn parse(text: &str) -> Option<Token> {
+        if text.len() != 22 {
+            return None;
+        }
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()?;
+        Some(Token(bytes.try_into().ok()?))
+    }
+
+    /// The first 8 bytes, as [`Key::token_prefix`] gives them.
+    pub fn prefix(&self) -> u64 {
+        u64::from_be_bytes(self.0[..8].try_into().unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Key {
+        Key::new("0123456789abcdef0123456789abcdef").expect("key")
+    }
+
+    #[test]
+    fn a_token_round_trips_and_ignores_the_case_of_the_address() {
+        let token = key().token("Ann@NHS.example");
+        assert_eq!(token.len(), 22);
+        assert_eq!(token, key().token("ann@nhs.example"));
+        let parsed = Token::parse(&token).expect("parses");
+        assert!(key().verify("ann@nhs.example", &parsed));
+        assert!(!key().verify("bob@nhs.example", &parsed));
+        assert_eq!(parsed.prefix(), key().token_prefix("ann@nhs.example"));
+    }
+
+    /// Changing any character of a token gives one that matches no one.
+    #[test]
+    fn every_one_character_change_is_refused() {
+        let token = key().token("ann@nhs.example");
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        for i in 0..token.len() {
+            for c in alphabet.chars() {
+                let mut forged: Vec<char> = token.chars().collect();
+                if forged[i] == c {
+                    continue;
+                }
+                forged[i] = c;
+                let forged: String = forged.into_iter().collect();
+                if let Some(t) = Token::parse(&forged) {
+                    assert!(!key().verify("ann@nhs.example", &t), "{forged}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tokens_and_message_ids_depend_on_the_secret_and_differ() {
+        let other = Key::new("another secret, at least 32 bytes long").expect("key");
+        assert_ne!(key().token("a@x.example"), other.token("a@x.example"));
+        assert_ne!(
+            key().message_id("a@x.example"),
+            other.message_id("a@x.example")
+        );
+        assert!(
+            !key()
+                .token("a@x.example")
+                .contains(&key().message_id("a@x.example")[..8])
+        );
+        assert!(Key::new("short").is_err());
+        assert_eq!(format!("{:?}", key()), "Key(***)");
+    }
+}

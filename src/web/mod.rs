@@ -1,0 +1,258 @@
+//! `catchup serve`: the newsletter's web side, an HTTP service behind the
+//! operator's reverse proxy (which does TLS).
+//!
+//! - `/u/{token}`: RFC 8058 one-click unsubscribe. A POST with the body
+//!   `List-Unsubscribe=One-Click` unsubscribes at once (durable before the
+//!   answer); a GET only shows a page with one button, because mail
+//!   scanners and link previewers fetch every link. `/u/{token}/resubscribe`
+//!   undoes it.
+//! - `/`, `/issues/{name}.html`, `/feed.xml`: the public archive
+//!   ([`crate::archive`]).
+//!
+//! | file | owns |
+//! |---|---|
+//! | `readers.rs` | finding a reader from a token, in bounded memory |
+//! | `unsubscribe.rs` | the unsubscribe and resubscribe requests |
+//! | `pages.rs` | the pages a reader sees |
+
+mod pages;
+pub mod readers;
+mod unsubscribe;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::archive::Archive;
+use crate::config::Newsletter;
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+use crate::log::{self, Level};
+use crate::suppression::{self, Suppressed};
+use crate::token::Keys;
+
+use self::readers::Readers;
+
+/// A one-click body is 26 bytes; anything much larger is not one.
+pub const BODY_LIMIT: usize = 4 * 1024;
+
+/// Everything the handlers share.
+struct App {
+    newsletter: Newsletter,
+    keys: Keys,
+    readers: tokio::sync::RwLock<Readers>,
+    /// One rebuild of the index at a time.
+    rebuilding: tokio::sync::Mutex<()>,
+    suppressed: Mutex<Suppressed>,
+    writer: suppression::Writer,
+    archive: Mutex<(Vec<String>, Archive)>,
+}
+
+/// Runs the service until SIGINT or SIGTERM.
+///
+/// # Errors
+/// No secret, an unreadable list, or the address cannot be listened on.
+pub fn serve(newsletter: Newsletter, listen: SocketAddr) -> Result<Exit> {
+    let keys = newsletter.web.keys()?;
+    let paths = &newsletter.paths;
+    let readers = Readers::build(&paths.subscribers, &keys)?;
+    let writer = suppression::Writer::open(&paths.suppressed)?;
+    let suppressed = Suppressed::load(&paths.suppressed)?;
+    let archive = Archive::build(&newsletter, &paths.state)?;
+    let app = Arc::new(App {
+        readers: tokio::sync::RwLock::new(readers),
+        rebuilding: tokio::sync::Mutex::new(()),
+        suppressed: Mutex::new(suppressed),
+        writer,
+        archive: Mutex::new((stamp(&paths.state), archive)),
+        keys,
+        newsletter,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(run(app, listen))
+}
+
+async fn run(app: Arc<App>, listen: SocketAddr) -> Result<Exit> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::config(format!("cannot listen on {listen}: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::failure(format!("cannot tell the address listened on: {e}")))?;
+    {
+        use std::io::Write as _;
+        let readers = app.readers.read().await.len();
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "catchup serve: listening on http://{local} for {} ({} index entries)",
+            app.newsletter.web.base_url, readers
+        )?;
+        out.flush()?;
+    }
+    log::event(
+        Level::Info,
+        "serve.start",
+        &[
+            ("listen", &local),
+            ("base_url", &app.newsletter.web.base_url),
+        ],
+    );
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(stopped())
+        .await
+        .map_err(|e| Error::failure(format!("the service failed: {e}")))?;
+    log::event(Level::Info, "serve.stop", &[]);
+    Ok(Exit::Ok)
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route(
+            "/u/{token}",
+            get(unsubscribe::show).post(unsubscribe::one_click),
+        )
+        .route("/u/{token}/resubscribe", post(unsubscribe::resubscribe))
+        .route("/u/", get(unsubscribe::use_your_link))
+        .route("/", get(archive_page))
+        .route("/index.html", get(archive_page))
+        .route("/feed.xml", get(archive_page))
+        .route("/issues/{page}", get(archive_page))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(secure))
+        .with_state(app)
+}
+
+/// Headers on every answer: no framing (the unsubscribe button cannot be
+/// clickjacked), no referrer (the token in the URL goes nowhere), no
+/// scripts, forms only to this service.
+async fn secure(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let set = |value: &'static str| HeaderValue::from_static(value);
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        set("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    headers.insert(header::REFERRER_POLICY, set("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, set("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, set("DENY"));
+    response
+}
+
+async fn stopped() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// The archive's pages, rebuilt when a list send has recorded a new issue.
+async fn archive_page(State(app): State<Arc<App>>, uri: Uri) -> Response {
+    let state = app.newsletter.paths.state.clone();
+    let fresh = stamp(&state);
+    let mut cached = app
+        .archive
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if cached.0 != fresh {
+        match Archive::build(&app.newsletter, &state) {
+            Ok(archive) => *cached = (fresh, archive),
+            Err(e) => {
+                log::event(Level::Error, "serve.archive_failed", &[("error", &e)]);
+            }
+        }
+    }
+    match cached.1.page(uri.path()) {
+        Some(page) => (
+            [(header::CONTENT_TYPE, page.content_type)],
+            page.body.clone(),
+        )
+            .into_response(),
+        None => nothing_here(),
+    }
+}
+
+/// What the archive depends on: each sent issue's record, by name and
+/// modification time.
+fn stamp(state: &Path) -> Vec<String> {
+    let mut stamps: Vec<String> = std::fs::read_dir(state)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let meta = std::fs::metadata(entry.path().join(crate::deliver::state::SENT)).ok()?;
+            Some(format!(
+                "{}:{:?}",
+                entry.file_name().to_string_lossy(),
+                meta.modified().ok()?
+            ))
+        })
+        .collect();
+    stamps.sort();
+    stamps
+}
+
+async fn not_found() -> Response {
+    nothing_here()
+}
+
+fn nothing_here() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "Not found\n",
+    )
+        .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "This address takes GET, or POST from its own form\n",
+    )
+        .into_response()
+}
+
+/// A systemd user unit that runs the service.
+pub fn systemd_unit(project: &Path, exe: &Path, config: &str, listen: SocketAddr) -> String {
+    format!(
+        "# ~/.config/systemd/user/catchup-serve.service\n\
+         [Unit]\n\
+         Description=catchup serve: one-click unsubscribes and the archive\n\
+         After=network.target\n\n\
+         [Service]\n\
+         WorkingDirectory={}\n\
+         ExecStart={} --config {config} serve --listen {listen}\n\
+         # CATCHUP_SECRET=... goes in this file, readable by you alone (chmod 600):\n\
+         EnvironmentFile=%h/.config/catchup/env\n\
+         Restart=on-failure\n\
+         NoNewPrivileges=yes\n\
+         PrivateTmp=yes\n\n\
+         [Install]\n\
+         WantedBy=default.target\n\n\
+         # Then: systemctl --user daemon-reload && systemctl --user enable --now catchup-serve.service\n\
+         # Logs: journalctl --user -u catchup-serve.service\n",
+        project.display(),
+        exe.display()
+    )
+}

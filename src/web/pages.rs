@@ -1,0 +1,147 @@
+//! The small pages a reader sees when they follow their unsubscribe link:
+//! one question and one button each. maud escapes everything put in them.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+/// What the page says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page<'a> {
+    /// The link's GET: which newsletter, whose address, one button.
+    Confirm { masked: &'a str, action: &'a str },
+    /// After the POST.
+    Unsubscribed {
+        masked: &'a str,
+        resubscribe: &'a str,
+    },
+    /// After "resubscribe".
+    Resubscribed { masked: &'a str, action: &'a str },
+    /// Already off the list when the link was opened.
+    AlreadyOff {
+        masked: &'a str,
+        resubscribe: &'a str,
+    },
+    /// A token that matches no reader: forged, mistyped, or from a list
+    /// the reader has left. Says nothing about any address.
+    NotValid,
+    /// A request the page cannot act on.
+    BadRequest(&'a str),
+    /// The unsubscribe could not be recorded (a full disk): try again.
+    NotRecorded,
+    /// `/u/` itself, reached from an archived issue.
+    UseYourLink,
+}
+
+/// The page, as a whole HTML document.
+pub fn render(newsletter: &str, page: Page<'_>) -> String {
+    let body = match page {
+        Page::Confirm { masked, action } => html! {
+            h1 { "Unsubscribe from " (newsletter) "?" }
+            p { "This will stop " (newsletter) " emails to " strong { (masked) } "." }
+            (button(action, "Unsubscribe", "List-Unsubscribe", "One-Click"))
+        },
+        Page::Unsubscribed {
+            masked,
+            resubscribe,
+        } => html! {
+            h1 { "You are unsubscribed" }
+            p { strong { (masked) } " will get no more " (newsletter) " emails." }
+            p { "Changed your mind?" }
+            (button(resubscribe, "Resubscribe", "action", "resubscribe"))
+        },
+        Page::Resubscribed { masked, action } => html! {
+            h1 { "You are subscribed again" }
+            p { strong { (masked) } " will get " (newsletter) " again from the next issue." }
+            (button(action, "Unsubscribe", "List-Unsubscribe", "One-Click"))
+        },
+        Page::AlreadyOff {
+            masked,
+            resubscribe,
+        } => html! {
+            h1 { "You are already unsubscribed" }
+            p { strong { (masked) } " gets no " (newsletter) " emails." }
+            (button(resubscribe, "Resubscribe", "action", "resubscribe"))
+        },
+        Page::NotValid => html! {
+            h1 { "This link is not valid" }
+            p { "It may have been copied incompletely. Use the unsubscribe link in the email itself, or reply to the email and ask to be taken off the list." }
+        },
+        Page::BadRequest(why) => html! {
+            h1 { "Nothing was changed" }
+            p { (why) }
+        },
+        Page::NotRecorded => html! {
+            h1 { "Please try again" }
+            p { "Your request could not be recorded just now, so nothing was changed. Try again in a few minutes." }
+        },
+        Page::UseYourLink => html! {
+            h1 { "Unsubscribe from " (newsletter) }
+            p { "Use the unsubscribe link at the foot of the email you received: it is yours alone." }
+        },
+    };
+    document(newsletter, &body)
+}
+
+fn button(action: &str, label: &str, name: &str, value: &str) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            input type="hidden" name=(name) value=(value);
+            button type="submit" { (label) }
+        }
+    }
+}
+
+fn document(newsletter: &str, body: &Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="robots" content="noindex";
+                title { (newsletter) }
+                style { (PreEscaped(CSS)) }
+            }
+            body { main { (body) } }
+        }
+    }
+    .into_string()
+}
+
+const CSS: &str = "body{margin:0;background:#eef1f4;font:17px/1.5 Helvetica,Arial,sans-serif;color:#1f2933}main{max-width:520px;margin:48px auto;padding:24px;background:#fff}h1{font:bold 24px/1.3 Georgia,serif;margin:0 0 16px}button{font:bold 17px Helvetica,Arial,sans-serif;padding:12px 20px;border:0;background:#0b4f6c;color:#fff;cursor:pointer}";
+
+/// `ann@nhs.example` as `a***@nhs.example`: enough for a reader to know it
+/// is theirs, not enough to read off a screen.
+pub fn mask(email: &str) -> String {
+    match email.split_once('@') {
+        Some((user, domain)) => {
+            let first: String = user.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_masked_but_its_domain_kept() {
+        assert_eq!(mask("ann@nhs.example"), "a***@nhs.example");
+        assert_eq!(mask("é@x.example"), "é***@x.example");
+    }
+
+    #[test]
+    fn the_confirm_page_has_one_button_that_posts_the_one_click_field() {
+        let page = render(
+            "HSJ <Catch> Up",
+            Page::Confirm {
+                masked: "a***@nhs.example",
+                action: "https://news.hsj.example/u/TOKEN",
+            },
+        );
+        assert!(page.contains("HSJ &lt;Catch&gt; Up"), "escaped: {page}");
+        assert_eq!(page.matches("<form").count(), 1);
+        assert!(page.contains(r#"<form method="post" action="https://news.hsj.example/u/TOKEN"><input type="hidden" name="List-Unsubscribe" value="One-Click">"#), "{page}");
+    }
+}

@@ -1,0 +1,146 @@
+//! Finding a reader from their unsubscribe token, without the list in
+//! memory as strings: an index of (token prefix, row offset) pairs, 16 bytes
+//! a reader (per accepted key), sorted. A prefix match is read back from
+//! the list at its offset and checked in full against the token, in
+//! constant time. The index is rebuilt when the list file changes.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::subscribers::{ListError, Subscribers, email_at};
+use crate::token::{Keys, Token};
+
+/// The index over one subscriber list.
+#[derive(Debug)]
+pub struct Readers {
+    path: PathBuf,
+    /// The list's modification time and length when indexed.
+    stamp: Option<(SystemTime, u64)>,
+    column: usize,
+    /// (first 8 bytes of a token, offset of its row), sorted.
+    entries: Vec<(u64, u64)>,
+}
+
+fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+impl Readers {
+    /// Indexes `path` under every key in `keys`. A missing list is an
+    /// empty index.
+    ///
+    /// # Errors
+    /// The list exists but cannot be read, or is malformed.
+    pub fn build(path: &Path, keys: &Keys) -> Result<Readers, ListError> {
+        let stamp = stamp(path);
+        if stamp.is_none() {
+            return Ok(Readers {
+                path: path.to_path_buf(),
+                stamp,
+                column: 0,
+                entries: Vec::new(),
+            });
+        }
+        let rows = Subscribers::open(path)?;
+        let column = rows.email_column();
+        let mut entries = Vec::new();
+        for row in rows {
+            let Ok(reader) = row.reader else {
+                continue;
+            };
+            for key in keys.all() {
+                entries.push((key.token_prefix(reader.email.as_ref()), row.offset));
+            }
+        }
+        entries.sort_unstable();
+        entries.shrink_to_fit();
+        Ok(Readers {
+            path: path.to_path_buf(),
+            stamp,
+            column,
+            entries,
+        })
+    }
+
+    /// True when the list has changed since it was indexed.
+    pub fn is_stale(&self) -> bool {
+        stamp(&self.path) != self.stamp
+    }
+
+    /// How many entries the index holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The address whose token this is under one of `keys`, if any.
+    ///
+    /// # Errors
+    /// The list cannot be read back.
+    pub fn find(&self, token: &Token, keys: &Keys) -> Result<Option<String>, ListError> {
+        let prefix = token.prefix();
+        let start = self.entries.partition_point(|(p, _)| *p < prefix);
+        for &(p, offset) in &self.entries[start..] {
+            if p != prefix {
+                break;
+            }
+            let Some(email) = email_at(&self.path, offset, self.column)? else {
+                continue;
+            };
+            if keys.all().any(|key| key.verify(email.as_ref(), token)) {
+                return Ok(Some(email.to_string()));
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::Key;
+
+    #[test]
+    fn a_reader_is_found_from_their_token_under_either_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.csv");
+        std::fs::write(
+            &path,
+            "name,email\r\nAnn,ann@nhs.example\r\n\r\nBob,bob@nhs.example\r\n",
+        )
+        .expect("write");
+        let old = Key::new("the previous secret, thirty-two bytes").expect("key");
+        let keys = Keys {
+            current: Key::new("the current secret, thirty-two bytes!").expect("key"),
+            previous: Some(old.clone()),
+        };
+        let readers = Readers::build(&path, &keys).expect("index");
+        assert_eq!(readers.len(), 4, "two readers, two keys");
+        for email in ["ann@nhs.example", "bob@nhs.example"] {
+            for key in keys.all() {
+                let token = Token::parse(&key.token(email)).expect("token");
+                assert_eq!(
+                    readers.find(&token, &keys).expect("find").as_deref(),
+                    Some(email)
+                );
+            }
+        }
+        let stranger = Token::parse(&keys.current.token("eve@nhs.example")).expect("token");
+        assert_eq!(readers.find(&stranger, &keys).expect("find"), None);
+        let without_old = Keys {
+            current: keys.current.clone(),
+            previous: None,
+        };
+        let old_link = Token::parse(&old.token("ann@nhs.example")).expect("token");
+        assert_eq!(
+            readers.find(&old_link, &without_old).expect("find"),
+            None,
+            "rotated out"
+        );
+        assert!(!readers.is_stale());
+    }
+}

@@ -1,0 +1,249 @@
+//! The unsubscribe and resubscribe requests. A token is looked up in the
+//! index and checked in full; anything else (a forged or mistyped token, a
+//! body that is not the one-click form) gets a 4xx and changes nothing. An
+//! answer of 200 to a POST means the change is on disk.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::App;
+use super::pages::{self, Page, mask};
+use super::readers::Readers;
+use crate::clock;
+use crate::log::{self, Level};
+use crate::message::ReaderKey;
+use crate::suppression::Event;
+use crate::token::Token;
+
+/// GET: a page with one button. Never unsubscribes by itself.
+pub(super) async fn show(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {
+    let email = match reader(&app, &token).await {
+        Ok(email) => email,
+        Err(response) => return response,
+    };
+    let masked = mask(&email);
+    let action = app.newsletter.web.unsubscribe_url(&token);
+    let resubscribe = format!("{action}/resubscribe");
+    let page = if is_suppressed(&app, &email) {
+        Page::AlreadyOff {
+            masked: &masked,
+            resubscribe: &resubscribe,
+        }
+    } else {
+        Page::Confirm {
+            masked: &masked,
+            action: &action,
+        }
+    };
+    html(&app, StatusCode::OK, page)
+}
+
+/// POST: RFC 8058 one-click, or the page's button (the same form field).
+pub(super) async fn one_click(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let email = match reader(&app, &token).await {
+        Ok(email) => email,
+        Err(response) => return response,
+    };
+    if !is_one_click(&headers, &body) {
+        return html(
+            &app,
+            StatusCode::BAD_REQUEST,
+            Page::BadRequest("An unsubscribe request carries List-Unsubscribe=One-Click."),
+        );
+    }
+    if let Err(response) = record(&app, &email, "unsubscribe").await {
+        return response;
+    }
+    let masked = mask(&email);
+    let resubscribe = format!("{}/resubscribe", app.newsletter.web.unsubscribe_url(&token));
+    html(
+        &app,
+        StatusCode::OK,
+        Page::Unsubscribed {
+            masked: &masked,
+            resubscribe: &resubscribe,
+        },
+    )
+}
+
+/// POST: takes the reader off the suppression list again.
+pub(super) async fn resubscribe(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+) -> Response {
+    let email = match reader(&app, &token).await {
+        Ok(email) => email,
+        Err(response) => return response,
+    };
+    if let Err(response) = record(&app, &email, "resubscribed").await {
+        return response;
+    }
+    let masked = mask(&email);
+    let action = app.newsletter.web.unsubscribe_url(&token);
+    html(
+        &app,
+        StatusCode::OK,
+        Page::Resubscribed {
+            masked: &masked,
+            action: &action,
+        },
+    )
+}
+
+/// `/u/` with no token: from an archived issue's footer.
+pub(super) async fn use_your_link(State(app): State<Arc<App>>) -> Response {
+    html(&app, StatusCode::OK, Page::UseYourLink)
+}
+
+fn html(app: &App, status: StatusCode, page: Page<'_>) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        pages::render(&app.newsletter.name, page),
+    )
+        .into_response()
+}
+
+/// The reader a token belongs to, or the answer for one that belongs to
+/// nobody (the same for a forged token and a reader who has left the list,
+/// so the service tells a stranger nothing).
+async fn reader(app: &App, token: &str) -> Result<String, Response> {
+    let not_valid = || html(app, StatusCode::NOT_FOUND, Page::NotValid);
+    let Some(token) = Token::parse(token) else {
+        return Err(not_valid());
+    };
+    refresh_readers(app).await;
+    let found = app.readers.read().await.find(&token, &app.keys);
+    match found {
+        Ok(Some(email)) => Ok(email),
+        Ok(None) => Err(not_valid()),
+        Err(e) => {
+            log::event(Level::Error, "serve.list_unreadable", &[("error", &e)]);
+            Err(html(
+                app,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Page::NotRecorded,
+            ))
+        }
+    }
+}
+
+/// Rebuilds the index if the subscriber list has changed, one rebuild at a
+/// time, off the request threads.
+async fn refresh_readers(app: &App) {
+    if !app.readers.read().await.is_stale() {
+        return;
+    }
+    let _one = app.rebuilding.lock().await;
+    if !app.readers.read().await.is_stale() {
+        return;
+    }
+    let path = app.newsletter.paths.subscribers.clone();
+    let keys = app.keys.clone();
+    match tokio::task::spawn_blocking(move || Readers::build(&path, &keys)).await {
+        Ok(Ok(readers)) => *app.readers.write().await = readers,
+        Ok(Err(e)) => log::event(Level::Error, "serve.list_unreadable", &[("error", &e)]),
+        Err(e) => log::event(Level::Error, "serve.index_failed", &[("error", &e)]),
+    }
+}
+
+fn is_suppressed(app: &App, email: &str) -> bool {
+    let mut suppressed = app
+        .suppressed
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _ = suppressed.refresh();
+    suppressed.contains(ReaderKey::of(email))
+}
+
+/// Appends the event durably; the error is the answer to give.
+async fn record(app: &App, email: &str, reason: &str) -> Result<(), Response> {
+    let event = Event {
+        email: email.to_string(),
+        reason: reason.to_string(),
+        at: clock::wall(),
+        issue: None,
+    };
+    match app.writer.record(&event).await {
+        Ok(()) => {
+            log::event(
+                Level::Info,
+                "serve.recorded",
+                &[("reader", &mask(email)), ("reason", &reason)],
+            );
+            Ok(())
+        }
+        Err(e) => {
+            log::event(Level::Error, "serve.not_recorded", &[("error", &e)]);
+            Err(html(
+                app,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Page::NotRecorded,
+            ))
+        }
+    }
+}
+
+/// True for the RFC 8058 body, `List-Unsubscribe=One-Click`, sent as
+/// `application/x-www-form-urlencoded` or `multipart/form-data`.
+fn is_one_click(headers: &HeaderMap, body: &[u8]) -> bool {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data") {
+        let text = String::from_utf8_lossy(body);
+        return text
+            .split("Content-Disposition:")
+            .chain(text.split("content-disposition:"))
+            .any(|part| {
+                part.contains("name=\"List-Unsubscribe\"")
+                    && part
+                        .split_once("\r\n\r\n")
+                        .is_some_and(|(_, value)| value.trim_start().starts_with("One-Click"))
+            });
+    }
+    url::form_urlencoded::parse(body).any(|(k, v)| k == "List-Unsubscribe" && v == "One-Click")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(content_type: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, content_type.parse().expect("header"));
+        h
+    }
+
+    #[test]
+    fn the_one_click_body_is_recognised_in_both_encodings_and_nothing_else() {
+        let form = headers("application/x-www-form-urlencoded");
+        assert!(is_one_click(&form, b"List-Unsubscribe=One-Click"));
+        assert!(!is_one_click(&form, b"List-Unsubscribe=Yes"));
+        assert!(!is_one_click(&form, b""));
+        assert!(!is_one_click(&form, b"\xff\xfe"));
+        let multipart = headers("multipart/form-data; boundary=x");
+        assert!(is_one_click(
+            &multipart,
+            b"--x\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--x--\r\n"
+        ));
+        assert!(!is_one_click(
+            &multipart,
+            b"--x\r\n\r\nOne-Click\r\n--x--\r\n"
+        ));
+    }
+}
