@@ -82,10 +82,14 @@ pub fn serve(newsletter: Newsletter, listen: SocketAddr) -> Result<Exit> {
     runtime.block_on(run(app, listen))
 }
 
+/// Connections the kernel may queue before the service accepts them. A
+/// send's unsubscribes come in bursts; tokio's default of 128 made some
+/// wait a second for a SYN retransmit under 200 at once (measured).
+const BACKLOG: u32 = 4096;
+
 async fn run(app: Arc<App>, listen: SocketAddr) -> Result<Exit> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::config(format!("cannot listen on {listen}: {e}")))?;
+    let listener =
+        bind(listen).map_err(|e| Error::config(format!("cannot listen on {listen}: {e}")))?;
     let local = listener
         .local_addr()
         .map_err(|e| Error::failure(format!("cannot tell the address listened on: {e}")))?;
@@ -114,6 +118,17 @@ async fn run(app: Arc<App>, listen: SocketAddr) -> Result<Exit> {
         .map_err(|e| Error::failure(format!("the service failed: {e}")))?;
     log::event(Level::Info, "serve.stop", &[]);
     Ok(Exit::Ok)
+}
+
+fn bind(listen: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if listen.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(listen)?;
+    socket.listen(BACKLOG)
 }
 
 fn router(app: Arc<App>) -> Router {

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod browser;
 mod check;
 mod due;
 mod exit_codes;

@@ -446,3 +446,42 @@ fn serve_prints_a_systemd_unit() {
         .stdout_has(" serve --listen 127.0.0.1:8080\n")
         .stdout_has("EnvironmentFile=%h/.config/catchup/env");
 }
+
+/// Rotating the secret: with the old one as `previous_secret_env`, links
+/// already in inboxes keep working; once it is dropped, they do not.
+#[test]
+fn links_made_before_a_secret_rotation_work_while_the_old_secret_is_kept() {
+    let (project, server, port) = sent(2);
+    let old_link = link_for(&server, "reader1@nhs.example");
+    let settings = project.read("config/newsletter.toml").replace(
+        "secret_env = \"CATCHUP_SECRET\"",
+        "secret_env = \"CATCHUP_NEW_SECRET\"\nprevious_secret_env = \"CATCHUP_SECRET\"",
+    );
+    project.write("config/newsletter.toml", settings);
+    let new_secret = [(
+        "CATCHUP_NEW_SECRET",
+        "a brand new secret, 0123456789abcdef0123",
+    )];
+    let (service, line) = project.serve_with(port, &new_secret);
+    assert!(
+        line.contains("(4 index entries)"),
+        "both keys indexed: {line}"
+    );
+    assert_eq!(
+        request("GET", &old_link, None, b"").status,
+        200,
+        "an old link works"
+    );
+    drop(service);
+
+    let settings = project
+        .read("config/newsletter.toml")
+        .replace("previous_secret_env = \"CATCHUP_SECRET\"\n", "");
+    project.write("config/newsletter.toml", settings);
+    let (_service, _) = project.serve_with(port, &new_secret);
+    assert_eq!(
+        request("GET", &old_link, None, b"").status,
+        404,
+        "rotated out"
+    );
+}

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod mime;
 pub mod sink;
 pub mod smtp;

@@ -38,7 +38,20 @@ impl Project {
 
     /// Starts `catchup serve` on `port` and waits for its first line.
     pub fn serve(&self, port: u16) -> Service {
-        let mut child = self.spawn_piped(&["serve", "--listen", &format!("127.0.0.1:{port}")]);
+        self.serve_with(port, &[]).0
+    }
+
+    /// Starts `catchup serve` on `port` with extra environment variables;
+    /// the service and its first line.
+    pub fn serve_with(&self, port: u16, env: &[(&str, &str)]) -> (Service, String) {
+        let mut child = self
+            .command()
+            .envs(env.iter().copied())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start catchup serve");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
@@ -49,7 +62,7 @@ impl Project {
             )),
             "the service did not start: {line:?}"
         );
-        Service { port, child }
+        (Service { port, child }, line)
     }
 }
 
