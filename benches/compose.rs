@@ -71,7 +71,10 @@ fn compose_example_issue(bencher: divan::Bencher) {
             &issue,
             &newsletter,
             &rendered,
-            catchup::token::Key::preview(),
+            catchup::message::Signers {
+                links: catchup::token::Key::preview(),
+                dkim: None,
+            },
         )
     });
 }
@@ -94,7 +97,10 @@ fn personalise_one_reader(bencher: divan::Bencher) {
         &issue,
         &newsletter,
         &rendered,
-        catchup::token::Key::preview(),
+        catchup::message::Signers {
+            links: catchup::token::Key::preview(),
+            dkim: None,
+        },
     );
     let reader = Reader {
         email: "ann.lee@nhs.example".parse().expect("address"),

@@ -189,10 +189,16 @@ fn feed(newsletter: &Newsletter, published: &[Published]) -> String {
             }
         }
     };
-    format!(
+    let xml = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}\n",
         markup.into_string()
-    )
+    );
+    // XML 1.0 allows no control characters but tab and line breaks, even
+    // escaped: one in any issue would make the whole feed unreadable.
+    xml.chars()
+        .filter(|&c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        .filter(|&c| !matches!(c, '\u{fffe}' | '\u{ffff}'))
+        .collect()
 }
 
 /// What is inside `<body>`: the issue without its document head.
@@ -211,6 +217,31 @@ fn body_of(html: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// See: adversarial run, defect 7. A control character in one issue
+    /// made the whole feed invalid XML.
+    #[test]
+    fn the_feed_carries_no_control_characters() {
+        let newsletter = crate::config::Newsletter::parse(crate::diagnostic::Source::new(
+            "n.toml",
+            "name = \"N\"\ntagline = \"T\"\nfrom = \"a@b.example\"\n[footer]\nreason = \"r\"\naddress = \"a\"\n[web]\nbase_url = \"https://b.example\"\n",
+        ))
+        .expect("settings");
+        let published = [Published {
+            name: IssueName::new("x").expect("name"),
+            record: SentIssue {
+                date: "2018-07-27".parse().expect("date"),
+                moment: DateTime::UNIX_EPOCH,
+                subject: "bell \u{7} here".into(),
+                preheader: "p".into(),
+                stories: Vec::new(),
+            },
+            html: "<body><p>a\u{1b}b</p></body>".into(),
+        }];
+        let xml = feed(&newsletter, &published);
+        assert!(!xml.chars().any(|c| c.is_control() && c != '\n'), "{xml:?}");
+        assert!(xml.contains("bell  here"));
+    }
 
     #[test]
     fn the_body_is_cut_out_of_a_document() {

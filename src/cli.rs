@@ -40,6 +40,36 @@ pub enum Command {
     Serve(ServeArgs),
     /// Write the public archive (index, issue pages, feed) as static files.
     Archive(ArchiveArgs),
+    /// Make a DKIM key, or say what DNS must publish for the one in use.
+    #[command(subcommand)]
+    Dkim(DkimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DkimCommand {
+    /// Write a new private key (PEM, mode 0600) and print its DNS record.
+    Keygen(KeygenArgs),
+    /// Check `[dkim]`'s key and print the DNS record it needs.
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The selector the key will be published under.
+    #[arg(long)]
+    pub selector: String,
+    /// `rsa` (2048 bits, what every receiver checks) or `ed25519` (RFC 8463).
+    #[arg(long, value_enum, default_value_t = KeyAlgorithm::Rsa)]
+    pub algorithm: KeyAlgorithm,
+    /// Where to write the key [default: dkim/<selector>.pem].
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyAlgorithm {
+    Rsa,
+    Ed25519,
 }
 
 #[derive(Debug, Args)]

@@ -9,10 +9,11 @@ use crate::config::Newsletter;
 use crate::deliver::Outgoing;
 use crate::deliver::sent::{self, SentIssue};
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::dkim::Signer;
 use crate::error::Error;
 use crate::issue::{self, Issue, Outline};
 use crate::measure::{self, Measurements};
-use crate::message::{Purpose, Reader, Template};
+use crate::message::{Purpose, Reader, Signers, Template};
 use crate::render::{self, Rendered};
 use crate::schedule::send_moment;
 use crate::story::{Library, ParseOptions};
@@ -104,7 +105,7 @@ pub fn library(newsletter: &Newsletter, seeds: Option<&Path>) -> Result<Library,
 /// [`Error`] holding every diagnostic.
 pub fn compose(config: &Path, issue: Option<&Path>, signing: Signing) -> Result<Composed, Error> {
     let newsletter = newsletter(config)?;
-    let key = match signing {
+    let links = match signing {
         Signing::Preview => Key::preview(),
         Signing::Live => newsletter.web.keys()?.current,
     };
@@ -115,6 +116,15 @@ pub fn compose(config: &Path, issue: Option<&Path>, signing: Signing) -> Result<
     };
     let issue = Issue::load(&issue_path, &library, &newsletter)?;
     let mut warnings = newsletter.warnings.clone();
+    let dkim = match &newsletter.dkim {
+        Some(settings) => {
+            let (signer, dkim_warnings) = Signer::load(settings, &newsletter.source)
+                .map_err(|d| Error::from(Diagnostics(vec![d])))?;
+            warnings.extend(dkim_warnings);
+            Some(std::sync::Arc::new(signer))
+        }
+        None => None,
+    };
     warnings.extend(
         library
             .warnings()
@@ -125,7 +135,7 @@ pub fn compose(config: &Path, issue: Option<&Path>, signing: Signing) -> Result<
     guard_against_sending_twice(&issue, &newsletter, &mut warnings)?;
 
     let rendered = render::render(&issue, &newsletter).map_err(Error::failure)?;
-    let template = Template::new(&issue, &newsletter, &rendered, key);
+    let template = Template::new(&issue, &newsletter, &rendered, Signers { links, dkim });
     let web_html = rendered
         .personalised(&newsletter.web.unsubscribe_url(""))
         .html;

@@ -19,6 +19,9 @@ pub enum Kind {
     Config,
     /// Another run holds the lock (exit 5).
     Locked,
+    /// Nothing is wrong with the input, but it must be done again later (a
+    /// list that changed while it was read): exit 4.
+    Again,
     /// Anything else: an unwritable file, a full disk (exit 1).
     Failure,
 }
@@ -57,6 +60,7 @@ impl Error {
         match self.kind {
             Kind::Config => Exit::Config,
             Kind::Locked => Exit::Locked,
+            Kind::Again => Exit::Unavailable,
             Kind::Failure => Exit::Failure,
         }
     }

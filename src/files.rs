@@ -175,6 +175,78 @@ fn not_regular(kind: &std::fs::FileType) -> Option<&'static str> {
     }
 }
 
+/// A file read in a stream that must stay the file it was when opened: each
+/// read is checked against the file's identity, length and modification
+/// time, after the read, so a buffer read while the file was rewritten is
+/// never used. (A subscriber list rewritten in place during a send would
+/// otherwise splice old bytes and new into an address on neither list.)
+#[derive(Debug)]
+pub struct StableFile {
+    file: File,
+    path: PathBuf,
+    identity: Identity,
+}
+
+/// What identifies one version of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl Identity {
+    fn of(meta: &std::fs::Metadata) -> Identity {
+        use std::os::unix::fs::MetadataExt as _;
+        Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
+}
+
+impl StableFile {
+    /// Opens an input (see [`open_input`]) and notes which version it is.
+    ///
+    /// # Errors
+    /// See [`open_input`].
+    pub fn open(path: &Path) -> Result<StableFile, FileError> {
+        let file = open_input(path)?;
+        let meta = file
+            .metadata()
+            .map_err(|e| FileError::io(Action::Read, path, e))?;
+        Ok(StableFile {
+            file,
+            path: path.to_path_buf(),
+            identity: Identity::of(&meta),
+        })
+    }
+
+    /// The version of the file this reads.
+    pub fn identity(&self) -> Identity {
+        self.identity
+    }
+}
+
+impl std::io::Read for StableFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        let now = Identity::of(&self.file.metadata()?);
+        if now != self.identity {
+            return Err(io::Error::other(format!(
+                "`{}` changed while it was being read; run again once it is saved",
+                self.path.display()
+            )));
+        }
+        Ok(n)
+    }
+}
+
 /// Reads a whole input file of at most `limit` bytes.
 ///
 /// # Errors
@@ -211,10 +283,7 @@ pub fn read_input(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
 /// # Errors
 /// The folder is not writable or the disk is full; the message names `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     let fail = |e| FileError::io(Action::Write, path, e);
     // 0o666 less the umask, like any other file the user creates.
     let mut file = tempfile::Builder::new()
@@ -226,6 +295,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     file.persist(path).map_err(|e| fail(e.error))?;
     sync_folder(dir).map_err(fail)?;
     Ok(())
+}
+
+/// The folder a file is in (`.` for a bare name).
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// Opens a file to append to, creating it if need be; a FIFO, a device or
+/// a folder where it belongs is refused, without blocking. Returns the file
+/// and whether it was created.
+///
+/// # Errors
+/// The file is not a regular file, or cannot be opened.
+pub fn open_append(path: &Path) -> Result<(File, bool), FileError> {
+    let fail = |e| FileError::io(Action::Write, path, e);
+    let created = !path.exists();
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(fail)?;
+    let meta = file.metadata().map_err(fail)?;
+    if let Some(what) = not_regular(&meta.file_type()) {
+        return Err(FileError {
+            action: Action::Write,
+            path: path.to_path_buf(),
+            problem: Problem::NotRegular(what),
+        });
+    }
+    Ok((file, created))
 }
 
 /// Makes a folder's entries (a new or renamed file) durable.

@@ -1,13 +1,13 @@
-//! An append-only file of lines, written durably: the send ledger and the
-//! suppression list are both journals.
+//! Durable appends with group commit: the send ledger and the suppression
+//! list are both written this way.
 //!
-//! A writer thread appends and group-commits: lines that arrive together
-//! share one write and one fsync, so many writers (a send's connections,
-//! a burst of unsubscribes) cost one disk flush between them. A line is
-//! whole or absent: if a write fails (a full disk), the file is cut back to
-//! its last whole line and every later line is refused, so a failed write
-//! never leaves a torn line for later lines to follow. A journal shared
-//! with other processes takes an `flock` around each append.
+//! A [`Batcher`] thread takes every request waiting and commits them in one
+//! go (one write, one fsync), then answers them all: many writers (a send's
+//! connections, a burst of unsubscribes) share one disk flush. A
+//! [`Journal`] is a batcher over one file this process owns: a line is
+//! whole or absent, because after a failed write (a full disk) the file is
+//! cut back to its last whole line and every later line is refused, so a
+//! failed write never leaves a torn line for later lines to follow.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
@@ -16,24 +16,80 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use crate::files::{self, Action, FileError};
 
-/// A line that could not be made durable.
+/// Something that could not be made durable.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct WriteError(pub String);
 
-/// An open journal.
+type Answer = tokio::sync::oneshot::Sender<Result<(), WriteError>>;
+
+/// A thread that commits whatever is waiting in one go.
 #[derive(Debug)]
-pub struct Journal {
-    requests: Option<mpsc::Sender<Request>>,
-    writer: Option<std::thread::JoinHandle<()>>,
-    appender: Arc<Mutex<Appender>>,
+pub struct Batcher<T> {
+    requests: Option<mpsc::Sender<(T, Answer)>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
+impl<T: Send + 'static> Batcher<T> {
+    /// Starts the thread; `commit` makes a batch durable, all or nothing.
+    ///
+    /// # Errors
+    /// The thread cannot be started.
+    pub fn start(
+        name: &str,
+        mut commit: impl FnMut(&[T]) -> Result<(), WriteError> + Send + 'static,
+    ) -> io::Result<Batcher<T>> {
+        let (requests, receiver) = mpsc::channel::<(T, Answer)>();
+        let thread = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                while let Ok(first) = receiver.recv() {
+                    let mut batch = vec![first];
+                    batch.extend(receiver.try_iter());
+                    let (items, answers): (Vec<T>, Vec<Answer>) = batch.into_iter().unzip();
+                    let outcome = commit(&items);
+                    for answer in answers {
+                        let _ = answer.send(outcome.clone());
+                    }
+                }
+            })?;
+        Ok(Batcher {
+            requests: Some(requests),
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands `item` over and waits until its batch is committed.
+    ///
+    /// # Errors
+    /// The commit failed (the item is not durable).
+    pub async fn submit(&self, item: T) -> Result<(), WriteError> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let stopped = || WriteError("the writer thread stopped".into());
+        self.requests
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send((item, done))
+            .map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
+    }
+}
+
+impl<T> Drop for Batcher<T> {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread after it drains what is queued.
+        self.requests.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// An append-only file of lines this process owns.
 #[derive(Debug)]
-struct Request {
-    line: Vec<u8>,
-    durable: bool,
-    done: tokio::sync::oneshot::Sender<Result<(), WriteError>>,
+pub struct Journal {
+    batcher: Batcher<(Vec<u8>, bool)>,
+    appender: Arc<Mutex<Appender>>,
 }
 
 /// Appends whole lines, or none.
@@ -41,8 +97,6 @@ struct Request {
 struct Appender {
     file: File,
     path: PathBuf,
-    /// Other processes append too: take an flock around each append.
-    shared: bool,
     /// The length of the file up to its last whole line.
     good_len: u64,
     failed: Option<WriteError>,
@@ -53,23 +107,13 @@ impl Appender {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        if self.shared {
-            self.file.lock().map_err(|e| self.fail(&e))?;
-            // Another process may have appended since.
-            self.good_len = self.file.metadata().map_err(|e| self.fail(&e))?.len();
-        }
-        let written = self.file.write_all(bytes);
-        let result = match written {
+        match self.file.write_all(bytes) {
             Ok(()) => {
                 self.good_len += bytes.len() as u64;
                 Ok(())
             }
             Err(e) => Err(self.fail(&e)),
-        };
-        if self.shared {
-            let _ = self.file.unlock();
         }
-        result
     }
 
     /// Cuts the file back to its last whole line and refuses the rest.
@@ -95,12 +139,12 @@ fn lock(appender: &Mutex<Appender>) -> std::sync::MutexGuard<'_, Appender> {
 }
 
 impl Journal {
-    /// Opens `path` for appending, creating it (and making its name
-    /// durable) if need be. `shared`: other processes append to it too.
+    /// Opens `path` for appending, creating it (and making its name durable)
+    /// if need be.
     ///
     /// # Errors
     /// The file cannot be opened or created.
-    pub fn open(path: &Path, shared: bool) -> Result<Journal, FileError> {
+    pub fn open(path: &Path) -> Result<Journal, FileError> {
         let fail = |e| FileError::io(Action::Write, path, e);
         let created = !path.exists();
         let file = OpenOptions::new()
@@ -109,33 +153,31 @@ impl Journal {
             .create(true)
             .open(path)
             .map_err(fail)?;
-        if created && let Some(dir) = path.parent() {
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
-            files::sync_folder(dir).map_err(fail)?;
+        if created {
+            files::sync_folder(files::folder_of(path)).map_err(fail)?;
         }
         let syncer = file.try_clone().map_err(fail)?;
         let appender = Arc::new(Mutex::new(Appender {
             good_len: file.metadata().map_err(fail)?.len(),
             file,
             path: path.to_path_buf(),
-            shared,
             failed: None,
         }));
-        let (requests, receiver) = mpsc::channel::<Request>();
         let writer_side = Arc::clone(&appender);
-        let writer = std::thread::Builder::new()
-            .name("journal".into())
-            .spawn(move || write_loop(&writer_side, &syncer, &receiver))
-            .map_err(fail)?;
-        Ok(Journal {
-            requests: Some(requests),
-            writer: Some(writer),
-            appender,
+        let batcher = Batcher::start("journal", move |lines: &[(Vec<u8>, bool)]| {
+            let bytes: Vec<u8> = lines.iter().flat_map(|(l, _)| l.iter().copied()).collect();
+            lock(&writer_side).append(&bytes)?;
+            // The fsync is outside the lock, so `append_now` never waits
+            // for a disk.
+            if lines.iter().any(|(_, durable)| *durable)
+                && let Err(e) = syncer.sync_data()
+            {
+                return Err(lock(&writer_side).fail(&e));
+            }
+            Ok(())
         })
+        .map_err(fail)?;
+        Ok(Journal { batcher, appender })
     }
 
     /// Appends a line and waits until it is written; with `durable`, until
@@ -144,18 +186,7 @@ impl Journal {
     /// # Errors
     /// The write or fsync failed (or an earlier one did).
     pub async fn append(&self, line: Vec<u8>, durable: bool) -> Result<(), WriteError> {
-        let (done, wait) = tokio::sync::oneshot::channel();
-        let stopped = || WriteError("the journal's writer stopped".into());
-        self.requests
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send(Request {
-                line,
-                durable,
-                done,
-            })
-            .map_err(|_| stopped())?;
-        wait.await.map_err(|_| stopped())?
+        self.batcher.submit((line, durable)).await
     }
 
     /// Appends a line at once, on the caller's thread, without an fsync: for
@@ -165,37 +196,6 @@ impl Journal {
     /// The write failed, or an earlier one did.
     pub fn append_now(&self, line: &[u8]) -> Result<(), WriteError> {
         lock(&self.appender).append(line)
-    }
-}
-
-impl Drop for Journal {
-    fn drop(&mut self) {
-        // Closing the channel ends the writer after it drains what is queued.
-        self.requests.take();
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
-    }
-}
-
-/// The writer thread: takes every request waiting, appends them in one go,
-/// fsyncs once if any needs it (outside the lock, so that [`Journal::append_now`]
-/// never waits for a disk), then answers them all.
-fn write_loop(appender: &Mutex<Appender>, syncer: &File, requests: &mpsc::Receiver<Request>) {
-    while let Ok(first) = requests.recv() {
-        let mut batch = vec![first];
-        batch.extend(requests.try_iter());
-        let bytes: Vec<u8> = batch.iter().flat_map(|r| r.line.iter().copied()).collect();
-        let mut outcome = lock(appender).append(&bytes);
-        if outcome.is_ok()
-            && batch.iter().any(|r| r.durable)
-            && let Err(e) = syncer.sync_data()
-        {
-            outcome = Err(lock(appender).fail(&e));
-        }
-        for request in batch {
-            let _ = request.done.send(outcome.clone());
-        }
     }
 }
 
@@ -213,7 +213,7 @@ mod tests {
     fn lines_from_many_writers_all_arrive_whole() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("j.log");
-        let journal = Arc::new(Journal::open(&path, true).expect("open"));
+        let journal = Arc::new(Journal::open(&path).expect("open"));
         let rt = runtime();
         rt.block_on(async {
             let mut tasks = Vec::new();
@@ -249,7 +249,6 @@ mod tests {
         let appender = Mutex::new(Appender {
             file: full,
             path: PathBuf::from("ledger"),
-            shared: false,
             good_len: 0,
             failed: None,
         });

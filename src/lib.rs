@@ -29,6 +29,7 @@ pub mod compose;
 pub mod config;
 pub mod deliver;
 pub mod diagnostic;
+pub mod dkim;
 pub mod error;
 pub mod exit;
 pub mod fields;

@@ -11,14 +11,18 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use lettre::Address;
-use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::header::{
+    ContentTransferEncoding, ContentType, HeaderName, HeaderValue, MIME_VERSION_1_0,
+};
 use lettre::message::{Body, Mailbox, Message, MultiPart, SinglePart};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Newsletter, Web};
+use crate::dkim::Signer;
 use crate::issue::Issue;
 use crate::render::{Part, Rendered, UNSUBSCRIBE_PLACEHOLDER, personalise};
 use crate::token::Key;
+use std::sync::Arc;
 
 /// Who a message is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +102,13 @@ fn address_digest(email: &str) -> [u8; 32] {
     Sha256::digest(email.to_lowercase().as_bytes()).into()
 }
 
+/// What signs a message: the key for the readers' links, and DKIM.
+#[derive(Debug, Clone)]
+pub struct Signers {
+    pub links: Key,
+    pub dkim: Option<Arc<Signer>>,
+}
+
 /// What a message is for; it decides the subject prefix and Message-ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -123,6 +134,8 @@ pub struct Template {
     web: Web,
     /// Makes each reader's unsubscribe token and Message-ID id.
     key: Key,
+    /// Signs each message, when `[dkim]` is set.
+    dkim: Option<Arc<Signer>>,
     unsubscribe_mailto: Option<Address>,
     boundary: String,
     text: EncodedBody,
@@ -130,9 +143,14 @@ pub struct Template {
 }
 
 impl Template {
-    /// `key` signs the readers' links: the newsletter's secret for a send,
-    /// [`Key::preview`] for previews.
-    pub fn new(issue: &Issue, newsletter: &Newsletter, rendered: &Rendered, key: Key) -> Template {
+    /// `signers.links` signs the readers' links: the newsletter's secret for
+    /// a send, [`Key::preview`] for previews; `signers.dkim` signs messages.
+    pub fn new(
+        issue: &Issue,
+        newsletter: &Newsletter,
+        rendered: &Rendered,
+        signers: Signers,
+    ) -> Template {
         let boundary_seed = format!("{}\n{}", issue.name, issue.subject);
         let boundary: String = Sha256::digest(boundary_seed.as_bytes())[..12]
             .iter()
@@ -145,7 +163,8 @@ impl Template {
             reply_to: newsletter.reply_to.clone(),
             domain: newsletter.from.email.domain().to_string(),
             web: newsletter.web.clone(),
-            key,
+            key: signers.links,
+            dkim: signers.dkim,
             unsubscribe_mailto: newsletter.unsubscribe.mailto.clone(),
             boundary: format!("catchup-{boundary}"),
             text: EncodedBody::new(Part::Text, &rendered.text),
@@ -245,17 +264,39 @@ impl Template {
                 ))
         };
         let (text, html) = self.encoded_bodies(&url);
-        let body = MultiPart::alternative()
+        let parts = MultiPart::alternative()
             .boundary(self.boundary.clone())
             .singlepart(part(ContentType::TEXT_PLAIN, text))
-            .singlepart(part(ContentType::TEXT_HTML, html));
-        builder
-            .multipart(body)
-            .map(|message| message.formatted())
-            .map_err(|e| MessageError {
-                to: reader.email.to_string(),
-                why: e.to_string(),
-            })
+            .singlepart(part(ContentType::TEXT_HTML, html))
+            .formatted();
+        // lettre writes a multipart's Content-Type as part of its body, where
+        // its DKIM signer cannot see it. So the parts go in as the body, and
+        // the Content-Type goes up among the message's own headers, signed.
+        let body = parts
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(&parts[..], |at| &parts[at + 4..]);
+        let fail = |e: &dyn std::fmt::Display| MessageError {
+            to: reader.email.to_string(),
+            why: e.to_string(),
+        };
+        let content_type = ContentType::parse(&format!(
+            "multipart/alternative; boundary=\"{}\"",
+            self.boundary
+        ))
+        .map_err(|e| fail(&e))?;
+        let mut message = builder
+            .header(content_type)
+            .header(MIME_VERSION_1_0)
+            .body(Body::dangerous_pre_encoded(
+                body.to_vec(),
+                ContentTransferEncoding::SevenBit,
+            ))
+            .map_err(|e| fail(&e))?;
+        if let Some(dkim) = &self.dkim {
+            dkim.sign(&mut message);
+        }
+        Ok(message.formatted())
     }
 }
 

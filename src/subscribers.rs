@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use lettre::Address;
 
 use crate::address;
-use crate::files::{FileError, open_input};
+use crate::files::{FileError, Identity, StableFile, open_input};
 use crate::message::{Reader, clean_name};
+use std::sync::{Arc, Mutex};
 
 /// One data row of the subscriber file.
 #[derive(Debug)]
@@ -40,7 +41,7 @@ pub enum ListError {
     NoEmailColumn { path: PathBuf, found: String },
     /// A mistake that would make the rows after it wrong (an unclosed
     /// quote swallows every later row into one name): nothing is sent.
-    #[error("{}:{line}: {why}; nothing was sent", path.display())]
+    #[error("{}:{line}: {why}", path.display())]
     Malformed {
         path: PathBuf,
         line: u64,
@@ -65,7 +66,11 @@ impl ListError {
 
 /// A stream of rows from a subscriber file.
 pub struct Subscribers {
-    records: csv::StringRecordsIntoIter<File>,
+    records: csv::StringRecordsIntoIter<StableFile>,
+    identity: Identity,
+    /// Why the stream ended early, if it did: shared, so that whoever
+    /// consumed the stream can find out.
+    failure: Arc<Mutex<Option<String>>>,
     lines: LineCounter,
     email: usize,
     name: Option<usize>,
@@ -85,10 +90,12 @@ impl Subscribers {
     /// The file cannot be opened, or its header has no `email` column.
     pub fn open(path: &Path) -> Result<Subscribers, ListError> {
         check_shape(path)?;
+        let file = StableFile::open(path)?;
+        let identity = file.identity();
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .trim(csv::Trim::All)
-            .from_reader(open_input(path)?);
+            .from_reader(file);
         let headers = reader
             .headers()
             .map_err(|e| ListError::read(path, &e))?
@@ -105,6 +112,8 @@ impl Subscribers {
         let name = column("name");
         Ok(Subscribers {
             records: reader.into_records(),
+            identity,
+            failure: Arc::default(),
             lines: LineCounter::new(open_input(path)?),
             email,
             name,
@@ -123,12 +132,19 @@ impl Iterator for Subscribers {
         let record = match self.records.next()? {
             Ok(record) => record,
             Err(e) => {
-                let line = self.lines.line_of(e.position());
-                // An I/O error ends the stream; a bad row (say, invalid
-                // UTF-8) is skipped and reading goes on.
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                // An I/O error (the file changed under us) ends the stream,
+                // and is kept for whoever reads it: the rest of the list
+                // must not pass for sent. A bad row (say, invalid UTF-8) is
+                // skipped and reading goes on.
+                if let csv::ErrorKind::Io(io) = e.kind() {
                     self.finished = true;
+                    *self
+                        .failure
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(io.to_string());
+                    return None;
                 }
+                let line = self.lines.line_of(e.position());
                 return Some(Row {
                     line,
                     offset: e.position().map_or(0, csv::Position::byte),
@@ -163,6 +179,17 @@ impl Subscribers {
     /// The index of the `email` column.
     pub fn email_column(&self) -> usize {
         self.email
+    }
+
+    /// The version of the list this reads.
+    pub fn identity(&self) -> Identity {
+        self.identity
+    }
+
+    /// Where the reason the stream ended early is kept (`None` inside if it
+    /// ran to the end).
+    pub fn failure(&self) -> Arc<Mutex<Option<String>>> {
+        Arc::clone(&self.failure)
     }
 }
 

@@ -14,7 +14,6 @@
 //! reaches a running send within seconds.
 
 use std::collections::HashSet;
-use std::fs::OpenOptions;
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
@@ -22,7 +21,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::address;
 use crate::files::{self, Action, FileError};
-use crate::journal::{Journal, WriteError};
+use crate::journal::{Batcher, WriteError};
 use crate::message::ReaderKey;
 use crate::subscribers::ListError;
 
@@ -71,6 +70,14 @@ struct Columns {
 }
 
 impl Columns {
+    /// The rows catchup writes.
+    const EVENT: Columns = Columns {
+        email: 0,
+        reason: Some(1),
+        at: Some(2),
+        issue: Some(3),
+    };
+
     /// A plain list: the address is the first field.
     const PLAIN: Columns = Columns {
         email: 0,
@@ -174,14 +181,26 @@ impl Suppressed {
             self.columns = columns;
             return Ok(None);
         }
+        // Rows catchup appends are always `email,reason,at,issue`, whatever
+        // header (or none) an older list began with.
+        let columns = if record.len() == 4 && record[2].trim().parse::<DateTime<Utc>>().is_ok() {
+            Columns::EVENT
+        } else {
+            self.columns
+        };
         let field = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").trim();
-        let email = field(Some(self.columns.email));
-        if email.is_empty() || email.starts_with('#') {
+        let email = field(Some(columns.email));
+        if email.is_empty() {
             return Ok(None);
         }
-        let email =
-            address::parse(email).map_err(|why| format!("{why}; it cannot match anyone"))?;
-        let reason = field(self.columns.reason);
+        let email = match address::parse(email) {
+            Ok(email) => email,
+            // `#` starts a comment, unless it starts an address
+            // (`#news@nhs.example` is one).
+            Err(_) if email.starts_with('#') => return Ok(None),
+            Err(why) => return Err(format!("{why}; it cannot match anyone")),
+        };
+        let reason = field(columns.reason);
         Ok(Some(Event {
             email: email.to_string(),
             reason: if reason.is_empty() {
@@ -189,10 +208,8 @@ impl Suppressed {
             } else {
                 reason.into()
             },
-            at: field(self.columns.at)
-                .parse()
-                .unwrap_or(DateTime::UNIX_EPOCH),
-            issue: Some(field(self.columns.issue).to_string()).filter(|i| !i.is_empty()),
+            at: field(columns.at).parse().unwrap_or(DateTime::UNIX_EPOCH),
+            issue: Some(field(columns.issue).to_string()).filter(|i| !i.is_empty()),
         }))
     }
 
@@ -227,44 +244,37 @@ fn read_since(path: &Path, offset: u64) -> Result<Option<Vec<u8>>, ListError> {
     Ok(Some(chunk))
 }
 
-/// Appends events durably, from a command (one at a time, fsynced before it
-/// returns). Creates the list with its header if there is none.
+/// Appends events durably: one write of whole rows under the exclusive
+/// lock, then an fsync, on the file as it is now at `path` (opened afresh
+/// each time, so a list replaced or removed meanwhile is written, not a file
+/// no longer there). Creates the list with its header if there is none, and
+/// ends a hand-written last row that lacks its newline first.
 ///
 /// # Errors
-/// The list cannot be written; nothing was recorded.
+/// The list cannot be written, or is not a regular file; nothing was
+/// recorded.
 pub fn append(path: &Path, events: &[Event]) -> Result<(), FileError> {
     let fail = |e| FileError::io(Action::Write, path, e);
-    let created = !path.exists();
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(fail)?;
+    let (mut file, created) = files::open_append(path)?;
     file.lock().map_err(fail)?;
-    let mut bytes = prefix(&mut file, created).map_err(fail)?;
+    let mut bytes = prefix(&mut file).map_err(fail)?;
     for event in events {
         bytes.extend_from_slice(&event.row());
     }
     file.write_all(&bytes)
         .and_then(|()| file.sync_data())
         .map_err(fail)?;
-    if created && let Some(dir) = path.parent() {
-        files::sync_folder(if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        })
-        .map_err(fail)?;
+    if created {
+        files::sync_folder(files::folder_of(path)).map_err(fail)?;
     }
     Ok(())
 }
 
-/// What must come before new rows: the header for a new list, a newline
+/// What must come before new rows: the header for an empty list, a newline
 /// after a hand-written last row that has none.
-fn prefix(file: &mut std::fs::File, created: bool) -> std::io::Result<Vec<u8>> {
+fn prefix(file: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
     let len = file.metadata()?.len();
-    if created || len == 0 {
+    if len == 0 {
         return Ok(HEADER.as_bytes().to_vec());
     }
     let mut last = [0u8; 1];
@@ -277,32 +287,36 @@ fn prefix(file: &mut std::fs::File, created: bool) -> std::io::Result<Vec<u8>> {
     })
 }
 
-/// Appends events for a service: many requests share one write and one
-/// fsync, and each is durable before [`Writer::record`] returns.
+/// Appends events for a service: requests that arrive together share one
+/// [`append`] (one write, one fsync), and each is durable before
+/// [`Writer::record`] returns.
 #[derive(Debug)]
 pub struct Writer {
-    journal: Journal,
+    batcher: Batcher<Event>,
 }
 
 impl Writer {
-    /// Opens the list for appending, creating it with its header.
+    /// Checks the list can be written (creating it with its header), and
+    /// starts the writer.
     ///
     /// # Errors
-    /// The list cannot be opened or created.
+    /// The list cannot be written, or is not a regular file.
     pub fn open(path: &Path) -> Result<Writer, FileError> {
-        // The header (and a missing newline) first, under the lock.
         append(path, &[])?;
-        Ok(Writer {
-            journal: Journal::open(path, true)?,
+        let target = path.to_path_buf();
+        let batcher = Batcher::start("suppression", move |events: &[Event]| {
+            append(&target, events).map_err(|e| WriteError(e.to_string()))
         })
+        .map_err(|e| FileError::io(Action::Write, path, e))?;
+        Ok(Writer { batcher })
     }
 
     /// Records one event, durably.
     ///
     /// # Errors
     /// The write or fsync failed: the event is not recorded.
-    pub async fn record(&self, event: &Event) -> Result<(), WriteError> {
-        self.journal.append(event.row(), true).await
+    pub async fn record(&self, event: Event) -> Result<(), WriteError> {
+        self.batcher.submit(event).await
     }
 }
 
@@ -377,11 +391,35 @@ mod tests {
             list.warnings
         );
 
-        // Appending after a hand-written last row adds the missing newline.
+        // Appending after a hand-written last row adds the missing newline,
+        // and catchup's rows keep their meaning in a list without a header.
         append(&plain, &[event("erin@nhs.example", "unsubscribe")]).expect("append");
+        append(&plain, &[event("carol@nhs.example", "resubscribed")]).expect("append");
         let list = Suppressed::load(&plain).expect("again");
         assert!(list.contains(ReaderKey::of("dave@nhs.example")));
         assert!(list.contains(ReaderKey::of("erin@nhs.example")));
+        assert!(!list.contains(ReaderKey::of("carol@nhs.example")), "lifted");
+
+        // See: adversarial run, defect 1. `#` may start an address.
+        let hash = dir.path().join("h.csv");
+        append(&hash, &[event("#news@nhs.example", "unsubscribe")]).expect("append");
+        assert!(
+            Suppressed::load(&hash)
+                .expect("hash")
+                .contains(ReaderKey::of("#news@nhs.example"))
+        );
+
+        // See: adversarial run, defect 10. A FIFO is refused, not written to.
+        let fifo = dir.path().join("fifo.csv");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .expect("mkfifo")
+                .success()
+        );
+        let err = append(&fifo, &[]).expect_err("fifo");
+        assert!(err.to_string().contains("it is a FIFO"), "{err}");
 
         assert!(
             Suppressed::load(&dir.path().join("missing.csv"))

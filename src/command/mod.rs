@@ -4,6 +4,7 @@
 mod archive;
 mod check;
 mod cron;
+mod dkim;
 mod preview;
 mod send;
 mod send_due;
@@ -36,5 +37,6 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Cron(args) => cron::run(&cli.config, &args),
         Command::Serve(args) => serve::run(&cli.config, &args),
         Command::Archive(args) => archive::run(&cli.config, &args),
+        Command::Dkim(command) => dkim::run(&cli.config, &command),
     }
 }

@@ -143,8 +143,12 @@ fn print_test(out: &mut impl Write, tally: &Tally) -> std::io::Result<()> {
 /// readers below it.
 fn print_list(out: &mut impl Write, issue: &IssueName, report: &ListReport) -> std::io::Result<()> {
     let c = &report.counts;
+    let during = match report.suppressed_while_sending {
+        0 => String::new(),
+        n => format!(" ({n} while sending)"),
+    };
     let skipped = format!(
-        "skipped {} suppressed, {} invalid row(s), {} duplicate(s)",
+        "skipped {} suppressed{during}, {} invalid row(s), {} duplicate(s)",
         c.suppressed, c.invalid, c.duplicates
     );
     let earlier = report.uncertain_earlier.len();

@@ -19,7 +19,10 @@ use crate::files::FileError;
 mod sections;
 pub mod smtp;
 
-pub use sections::{Colours, DEFAULT_SECRET_ENV, Footer, Paths, SecretSource, Unsubscribe, Web};
+pub use sections::{
+    Colours, DEFAULT_SECRET_ENV, Dkim, DkimAlgorithm, Footer, KeySource, Paths, SecretSource,
+    Unsubscribe, Web, aligned,
+};
 pub use smtp::{Security, Smtp};
 
 /// Where the newsletter configuration lives unless `--config` says otherwise.
@@ -47,6 +50,8 @@ pub struct Newsletter {
     pub smtp: Option<Smtp>,
     /// When weekly sends go out (`send --due`).
     pub schedule: Option<crate::schedule::Schedule>,
+    /// DKIM signing, when configured.
+    pub dkim: Option<Dkim>,
     /// The file the settings came from, for diagnostics raised later.
     pub source: Source,
     /// Problems that do not stop a send, such as a colour with poor contrast.
@@ -82,6 +87,7 @@ const KNOWN: &[&str] = &[
     "paths",
     "smtp",
     "schedule",
+    "dkim",
 ];
 
 impl Newsletter {
@@ -162,6 +168,12 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
     let schedule = root
         .table("schedule", problems)
         .and_then(|t| sections::schedule(t, problems));
+    let from_domain = from
+        .as_ref()
+        .map(|m: &Mailbox| m.email.domain().to_string());
+    let dkim = root
+        .table("dkim", problems)
+        .and_then(|t| sections::dkim(t, from_domain.as_deref(), problems));
     root.finish(KNOWN, problems);
 
     Some(Newsletter {
@@ -178,6 +190,7 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
         paths,
         smtp,
         schedule,
+        dkim,
         source: source.clone(),
         warnings: Vec::new(),
     })

@@ -350,3 +350,153 @@ pub(super) fn schedule(mut t: Table<'_>, problems: &mut Problems) -> Option<Sche
         grace: chrono::Duration::hours(grace.map_or(24, |g| *g.get_ref())),
     })
 }
+
+/// `[dkim]`: who signs, with which key.
+#[derive(Debug, Clone)]
+pub struct Dkim {
+    /// The signing domain (`d=`): the From domain or a parent of it.
+    pub domain: String,
+    pub selector: String,
+    pub algorithm: DkimAlgorithm,
+    pub key: KeySource,
+    /// Where the key is named in the file, for problems with the key.
+    pub key_span: std::ops::Range<usize>,
+}
+
+/// The signing algorithm: RSA-SHA256 (RFC 6376) or Ed25519-SHA256 (RFC 8463).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DkimAlgorithm {
+    Rsa,
+    Ed25519,
+}
+
+impl DkimAlgorithm {
+    pub fn parse(text: &str) -> Option<DkimAlgorithm> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "rsa" => Some(DkimAlgorithm::Rsa),
+            "ed25519" => Some(DkimAlgorithm::Ed25519),
+            _ => None,
+        }
+    }
+
+    /// The name DNS records and `a=` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            DkimAlgorithm::Rsa => "rsa",
+            DkimAlgorithm::Ed25519 => "ed25519",
+        }
+    }
+}
+
+/// Where a private key comes from: a PEM file, or a variable holding PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    File(PathBuf),
+    Env(String),
+}
+
+pub(super) fn dkim(
+    mut t: Table<'_>,
+    from_domain: Option<&str>,
+    problems: &mut Problems,
+) -> Option<Dkim> {
+    let domain = t.required_string("domain", problems).and_then(|d| {
+        let domain = d.get_ref().trim().trim_end_matches('.').to_ascii_lowercase();
+        if domain.is_empty() || domain.contains(char::is_whitespace) || !domain.contains('.') {
+            problems.push(t.error(format!("`{}` is not a domain", d.get_ref()), d.span()));
+            return None;
+        }
+        if let Some(from) = from_domain
+            && !aligned(from, &domain)
+        {
+            problems.push(
+                t.error(
+                    format!("the DKIM domain `{domain}` does not align with the From domain `{from}`"),
+                    d.span(),
+                )
+                .help("Gmail and Yahoo require DKIM aligned with From: use the From domain or a parent of it"),
+            );
+        }
+        Some(domain)
+    });
+    let selector = t.required_string("selector", problems).and_then(|s| {
+        let selector = s.get_ref().trim().to_string();
+        let valid = !selector.is_empty()
+            && selector.split('.').all(|label| {
+                !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !valid {
+            problems.push(
+                t.error(
+                    format!("`{}` is not a DKIM selector", s.get_ref()),
+                    s.span(),
+                )
+                .help("letters, digits and `-`, e.g. selector = \"catchup2026\""),
+            );
+            return None;
+        }
+        Some(selector)
+    });
+    let algorithm = match t.string("algorithm", problems) {
+        Some(a) => DkimAlgorithm::parse(a.get_ref()).or_else(|| {
+            problems.push(
+                t.error(
+                    format!("unknown DKIM algorithm `{}`", a.get_ref()),
+                    a.span(),
+                )
+                .help("write \"rsa\" or \"ed25519\""),
+            );
+            None
+        }),
+        None => Some(DkimAlgorithm::Rsa),
+    };
+    let file = t.string("private_key", problems);
+    let env = t.string("private_key_env", problems);
+    let key = match (file, env) {
+        (Some(_), Some(env)) => {
+            problems.push(t.error(
+                "give `private_key` or `private_key_env`, not both",
+                env.span(),
+            ));
+            None
+        }
+        (Some(file), None) => Some((KeySource::File(PathBuf::from(file.get_ref())), file.span())),
+        (None, Some(env)) => Some((KeySource::Env(env.get_ref().trim().to_string()), env.span())),
+        (None, None) => {
+            problems.push(
+                t.error(
+                    "[dkim] needs `private_key` (a PEM file) or `private_key_env`",
+                    t.span(),
+                )
+                .help("make one with `catchup dkim keygen --selector S`"),
+            );
+            None
+        }
+    };
+    t.finish(
+        &[
+            "domain",
+            "selector",
+            "algorithm",
+            "private_key",
+            "private_key_env",
+        ],
+        problems,
+    );
+    let (key, key_span) = key?;
+    Some(Dkim {
+        domain: domain?,
+        selector: selector?,
+        algorithm: algorithm?,
+        key,
+        key_span,
+    })
+}
+
+/// Relaxed DMARC alignment: the From domain is the signing domain or below
+/// it (`news.hsj.example` aligns with `hsj.example`).
+pub fn aligned(from: &str, signing: &str) -> bool {
+    let from = from.trim_end_matches('.').to_ascii_lowercase();
+    let signing = signing.trim_end_matches('.').to_ascii_lowercase();
+    from == signing || from.ends_with(&format!(".{signing}"))
+}

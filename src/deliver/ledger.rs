@@ -269,7 +269,7 @@ impl Ledger {
         if !history.damaged.is_empty() {
             repair(paths, &history.damaged)?;
         }
-        let journal = Journal::open(&paths.ledger, false)?;
+        let journal = Journal::open(&paths.ledger)?;
         let run = Record {
             at: clock::wall(),
             event: Event::Run,

@@ -35,11 +35,12 @@ use self::sent::SentIssue;
 use self::smtp_client::Connector;
 pub use self::smtp_client::printable;
 use self::state::Paths;
-use self::tally::Tally;
+use self::tally::{Stop, Tally};
 use crate::clock::Clock;
 use crate::config::Smtp;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::exit::Exit;
+use crate::files::Identity;
 use crate::issue::IssueName;
 use crate::log::{self, Level};
 use crate::message::{Purpose, Reader, Template};
@@ -78,6 +79,8 @@ pub struct Outgoing {
 #[derive(Debug)]
 pub struct ListReport {
     pub counts: Counts,
+    /// Of `counts.suppressed`, readers who unsubscribed while it ran.
+    pub suppressed_while_sending: u64,
     /// `None` when there was nothing to send.
     pub tally: Option<Tally>,
     /// Readers an earlier run left uncertain (and this run did not resend).
@@ -164,7 +167,7 @@ pub fn list_send(
     // any state.
     let connector = Connector::new(smtp, template.envelope_from().domain())?;
     let suppressed = load_suppressed(&files.suppressed, true)?;
-    Subscribers::open(&files.subscribers)?;
+    open_list(&files.subscribers)?;
     if !options.force
         && let Some(other) = sent::sent_as_another(&files.state, &issue, &record)
     {
@@ -176,7 +179,7 @@ pub fn list_send(
     let (ledger, history) = Ledger::open(&paths, issue.as_str())?;
     report_repairs(&issue, &paths, &history);
     let history = Arc::new(history);
-    let counts = survey(
+    let (mut counts, identity) = survey(
         files,
         &history,
         suppressed,
@@ -195,6 +198,7 @@ pub fn list_send(
         let marker_error = mark_complete(&paths, &counts, None);
         return Ok(ListReport {
             counts,
+            suppressed_while_sending: 0,
             tally: None,
             uncertain_earlier,
             elapsed: Duration::ZERO,
@@ -219,11 +223,29 @@ pub fn list_send(
     // and then re-reads the list every few seconds.
     let suppressed = load_suppressed(&files.suppressed, false)?;
     let mut sorter = Sorter::new(Arc::clone(&history), suppressed, options.widen);
-    let pending =
-        Subscribers::open(&files.subscribers)?.filter_map(move |row| match sorter.sort(row) {
-            Disposition::Send(reader) => Some(reader),
-            _ => None,
-        });
+    let rows = open_list(&files.subscribers)?;
+    if rows.identity() != identity {
+        return Err(Error::new(
+            Kind::Again,
+            anyhow::anyhow!(
+                "`{}` changed while it was being counted; nothing was sent, run again once it is saved",
+                files.subscribers.display()
+            ),
+        ));
+    }
+    let failure = rows.failure();
+    // Readers who unsubscribe while the send runs are counted as they are
+    // met, so that the summary accounts for every row.
+    let suppressed_since = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let late = Arc::clone(&suppressed_since);
+    let pending = rows.filter_map(move |row| match sorter.sort(row) {
+        Disposition::Send(reader) => Some(reader),
+        Disposition::Suppressed => {
+            late.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            None
+        }
+        _ => None,
+    });
     let engine = Engine {
         template,
         connector: Arc::new(connector),
@@ -232,7 +254,15 @@ pub fn list_send(
         clock,
         progress: Arc::clone(&progress),
     };
-    let tally = runtime()?.block_on(engine::run(engine, Box::new(pending), counts.to_send));
+    let mut tally = runtime()?.block_on(engine::run(engine, Box::new(pending), counts.to_send));
+    if let Some(why) = failure.lock().ok().and_then(|f| f.clone()) {
+        tally.stop(Stop::ListChanged(why));
+    }
+    let late = suppressed_since
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(counts.suppressed);
+    counts.suppressed += late;
+    counts.to_send = counts.to_send.saturating_sub(late);
     let marker_error = if tally.stopped.is_none() && tally.left() == 0 {
         mark_complete(&paths, &counts, Some(&tally))
     } else {
@@ -240,6 +270,7 @@ pub fn list_send(
     };
     let report = ListReport {
         counts,
+        suppressed_while_sending: late,
         tally: Some(tally),
         uncertain_earlier,
         elapsed: progress.elapsed(),
@@ -314,7 +345,7 @@ pub fn dry_run(
 ) -> Result<(Counts, Vec<String>)> {
     let history = Arc::new(ledger::read_history(&Paths::new(&files.state, issue))?);
     let suppressed = load_suppressed(&files.suppressed, true)?;
-    let counts = survey(files, &history, suppressed, widen, each)?;
+    let (counts, _) = survey(files, &history, suppressed, widen, each)?;
     Ok((counts, history.uncertain().map(str::to_string).collect()))
 }
 
@@ -338,7 +369,7 @@ pub fn write_outbox(
             let mut sorter =
                 Sorter::new(Arc::new(History::default()), suppressed, Widen::default());
             let mut readers = Vec::new();
-            for row in Subscribers::open(&files.subscribers)? {
+            for row in open_list(&files.subscribers)? {
                 let line = row.line;
                 match sorter.sort(row) {
                     Disposition::Send(reader) => readers.push(reader),
@@ -422,16 +453,27 @@ fn survey(
     suppressed: Suppressed,
     widen: Widen,
     mut each: impl FnMut(u64, &Disposition),
-) -> Result<Counts> {
+) -> Result<(Counts, Identity)> {
     let mut sorter = Sorter::new(Arc::clone(history), suppressed, widen);
     let mut counts = Counts::default();
-    for row in Subscribers::open(&files.subscribers)? {
+    let rows = open_list(&files.subscribers)?;
+    let identity = rows.identity();
+    let failure = rows.failure();
+    for row in rows {
         let line = row.line;
         let disposition = sorter.sort(row);
         counts.add(&disposition);
         each(line, &disposition);
     }
-    Ok(counts)
+    if let Some(why) = failure.lock().ok().and_then(|f| f.clone()) {
+        return Err(Error::new(Kind::Again, anyhow::anyhow!("{why}")).context("nothing was sent"));
+    }
+    Ok((counts, identity))
+}
+
+/// Opens the subscriber list for a send: its errors say nothing was sent.
+fn open_list(path: &Path) -> Result<Subscribers> {
+    Subscribers::open(path).map_err(|e| Error::from(e).context("nothing was sent"))
 }
 
 /// Logs a row that will not be sent for a reason a person should fix.

@@ -17,6 +17,9 @@ pub enum Stop {
     /// SIGINT or SIGTERM: the messages on the wire were finished, no new
     /// reader was taken.
     Interrupted,
+    /// The subscriber list changed while the send read it: the rest of it
+    /// waits for the next run.
+    ListChanged(String),
     /// A bug: a worker failed.
     Internal(String),
 }
@@ -24,7 +27,7 @@ pub enum Stop {
 impl Stop {
     pub fn exit(&self) -> Exit {
         match self {
-            Stop::Unavailable(_) | Stop::Interrupted => Exit::Unavailable,
+            Stop::Unavailable(_) | Stop::Interrupted | Stop::ListChanged(_) => Exit::Unavailable,
             Stop::Refused(_) => Exit::Config,
             Stop::Ledger(_) | Stop::Internal(_) => Exit::Failure,
         }
@@ -38,6 +41,7 @@ impl std::fmt::Display for Stop {
             Stop::Refused(why) => write!(f, "{why}"),
             Stop::Ledger(why) => write!(f, "{why}"),
             Stop::Interrupted => f.write_str("interrupted"),
+            Stop::ListChanged(why) => write!(f, "{why}"),
             Stop::Internal(why) => write!(f, "internal error: {why}"),
         }
     }

@@ -108,7 +108,8 @@ fn subject(table: &Table<'_>, value: &Spanned<String>, problems: &mut Problems) 
     Some(subject)
 }
 
-/// A header-bound value: trimmed, and refused if it holds a line break.
+/// A header-bound value: trimmed, and refused if it holds a line break or
+/// another control character (which no header, page or feed can carry).
 fn single_line(
     table: &Table<'_>,
     key: &str,
@@ -117,6 +118,16 @@ fn single_line(
 ) -> Option<String> {
     if value.get_ref().contains(['\r', '\n']) {
         problems.push(table.error(format!("the {key} contains a line break"), value.span()));
+        return None;
+    }
+    if let Some(c) = value.get_ref().chars().find(|c| c.is_control()) {
+        problems.push(table.error(
+            format!(
+                "the {key} contains the control character U+{:04X}",
+                u32::from(c)
+            ),
+            value.span(),
+        ));
         return None;
     }
     Some(value.get_ref().trim().to_string())

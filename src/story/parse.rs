@@ -321,9 +321,13 @@ fn bullet_item(line: &str) -> Option<&str> {
 }
 
 /// Collapses every run of whitespace (no-break spaces included) to one space
-/// and trims the ends.
+/// and trims the ends; control characters (a stray escape, a bell) count as
+/// spaces, since no email, page or feed can carry them.
 fn normalise(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    s.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod unsubscribe;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -112,12 +113,72 @@ async fn run(app: Arc<App>, listen: SocketAddr) -> Result<Exit> {
             ("base_url", &app.newsletter.web.base_url),
         ],
     );
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(stopped())
-        .await
-        .map_err(|e| Error::failure(format!("the service failed: {e}")))?;
+    accept(listener, router(app)).await;
     log::event(Level::Info, "serve.stop", &[]);
     Ok(Exit::Ok)
+}
+
+/// A request's headers must arrive within this (hyper's timer also closes a
+/// keep-alive connection that sends no next request within it).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A whole request, body included, must be answered within this.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Connections served at once; more are closed at once, so that clients
+/// that hold connections open cannot use up every file descriptor.
+const MAX_CONNECTIONS: usize = 512;
+/// After SIGINT or SIGTERM, how long requests in progress get to finish.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Accepts connections until SIGINT or SIGTERM, each served by hyper with
+/// timeouts, then lets those in progress finish (briefly).
+async fn accept(listener: tokio::net::TcpListener, router: Router) {
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = tokio::task::JoinSet::new();
+    let shutdown = stopped();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // Out of file descriptors, say: do not spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                    continue;
+                };
+                let service = service.clone();
+                connections.spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(HEADER_TIMEOUT)
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                    drop(permit);
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = &mut shutdown => break,
+        }
+    }
+    let _ = tokio::time::timeout(DRAIN, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+/// Answers 408 to a request that takes too long (a body sent slowly).
+async fn time_limit(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "The request took too long\n",
+        )
+            .into_response(),
+    }
 }
 
 fn bind(listen: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
@@ -146,6 +207,7 @@ fn router(app: Arc<App>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(time_limit))
         .layer(axum::middleware::map_response(secure))
         .with_state(app)
 }

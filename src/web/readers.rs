@@ -14,16 +14,22 @@ use crate::token::{Keys, Token};
 #[derive(Debug)]
 pub struct Readers {
     path: PathBuf,
-    /// The list's modification time and length when indexed.
-    stamp: Option<(SystemTime, u64)>,
+    /// Which file, its length and modification time, when indexed.
+    stamp: Option<Stamp>,
     column: usize,
     /// (first 8 bytes of a token, offset of its row), sorted.
     entries: Vec<(u64, u64)>,
+    /// Why the list could not be indexed, if it could not: no reader can
+    /// be told their link is bad until it can.
+    unusable: Option<String>,
 }
 
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+type Stamp = (u64, u64, u64, SystemTime);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt as _;
     let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
+    Some((meta.dev(), meta.ino(), meta.len(), meta.modified().ok()?))
 }
 
 impl Readers {
@@ -40,6 +46,7 @@ impl Readers {
                 stamp,
                 column: 0,
                 entries: Vec::new(),
+                unusable: None,
             });
         }
         let rows = Subscribers::open(path)?;
@@ -60,7 +67,19 @@ impl Readers {
             stamp,
             column,
             entries,
+            unusable: None,
         })
+    }
+
+    /// An index that says the list cannot be used now, until it changes.
+    pub fn unusable(path: &Path, why: String) -> Readers {
+        Readers {
+            path: path.to_path_buf(),
+            stamp: stamp(path),
+            column: 0,
+            entries: Vec::new(),
+            unusable: Some(why),
+        }
     }
 
     /// True when the list has changed since it was indexed.
@@ -82,6 +101,12 @@ impl Readers {
     /// # Errors
     /// The list cannot be read back.
     pub fn find(&self, token: &Token, keys: &Keys) -> Result<Option<String>, ListError> {
+        if let Some(why) = &self.unusable {
+            return Err(ListError::Read {
+                path: self.path.clone(),
+                why: why.clone(),
+            });
+        }
         let prefix = token.prefix();
         let start = self.entries.partition_point(|(p, _)| *p < prefix);
         for &(p, offset) in &self.entries[start..] {

@@ -152,11 +152,23 @@ async fn refresh_readers(app: &App) {
     }
     let path = app.newsletter.paths.subscribers.clone();
     let keys = app.keys.clone();
-    match tokio::task::spawn_blocking(move || Readers::build(&path, &keys)).await {
-        Ok(Ok(readers)) => *app.readers.write().await = readers,
-        Ok(Err(e)) => log::event(Level::Error, "serve.list_unreadable", &[("error", &e)]),
-        Err(e) => log::event(Level::Error, "serve.index_failed", &[("error", &e)]),
-    }
+    let built = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || Readers::build(&path, &keys)
+    })
+    .await;
+    let readers = match built {
+        Ok(Ok(readers)) => readers,
+        Ok(Err(e)) => {
+            log::event(Level::Error, "serve.list_unreadable", &[("error", &e)]);
+            Readers::unusable(&path, e.to_string())
+        }
+        Err(e) => {
+            log::event(Level::Error, "serve.index_failed", &[("error", &e)]);
+            Readers::unusable(&path, e.to_string())
+        }
+    };
+    *app.readers.write().await = readers;
 }
 
 fn is_suppressed(app: &App, email: &str) -> bool {
@@ -176,7 +188,7 @@ async fn record(app: &App, email: &str, reason: &str) -> Result<(), Response> {
         at: clock::wall(),
         issue: None,
     };
-    match app.writer.record(&event).await {
+    match app.writer.record(event).await {
         Ok(()) => {
             log::event(
                 Level::Info,

@@ -458,3 +458,15 @@ fn a_missing_issue_file_is_a_configuration_error() {
             "error: cannot read `config/issues/nope.toml`: it does not exist (os error 2)\n",
         );
 }
+
+/// See: adversarial run, defect 7. A control character in a subject made
+/// the archive's feed invalid XML.
+#[test]
+fn a_control_character_in_the_subject_is_an_error() {
+    let (code, stderr) = check(&GOOD.replace("Bold ambition", "Bold \\u0007ambition"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("error: the subject contains the control character U+0007"),
+        "{stderr}"
+    );
+}

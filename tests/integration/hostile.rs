@@ -127,7 +127,7 @@ fn an_unclosed_quote_in_the_list_stops_the_run_before_anything_is_sent() {
     project
         .expect(&["send", ISSUE, "--all"])
         .code(2)
-        .stderr_is("error: config/subscribers.csv:102: a quote opens here and is not closed within 3 lines, so it would swallow the rows after it; close the quote; nothing was sent\n");
+        .stderr_is("error: nothing was sent: config/subscribers.csv:102: a quote opens here and is not closed within 3 lines, so it would swallow the rows after it; close the quote\n");
     assert!(server.deliveries().is_empty());
     assert!(!project.path().join("state").exists(), "no state written");
 
@@ -322,4 +322,31 @@ fn international_addresses_go_out_as_punycode_or_with_smtputf8() {
     let mut rcpts: Vec<String> = utf8.deliveries().into_iter().map(|d| d.rcpt).collect();
     rcpts.sort();
     assert_eq!(rcpts, ["anne@xn--bcher-kva.example", "jöhn@nhs.example"]);
+}
+
+/// See: adversarial run, defect 9. A list rewritten in place during a send
+/// spliced old bytes and new into an address on neither list.
+#[test]
+fn a_list_rewritten_during_a_send_stops_it_before_a_spliced_row_is_used() {
+    let server = SmtpServer::start(&["--delay", "0.02"]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "connections = 2\n");
+    let readers = project.subscribers(2000, "");
+    let child = project.spawn_piped(&["send", ISSUE, "--all"]);
+    server.wait_for(20, Duration::from_secs(20));
+    let rewritten: String = std::iter::once("email\n".to_string())
+        .chain((0..2000).map(|i| format!("{i:05}{}@nhs.example\n", "b".repeat(55))))
+        .collect();
+    // In place, as `open(..., 'w')` does: the same file, new bytes.
+    std::fs::write(project.path().join("config/subscribers.csv"), rewritten).expect("rewrite");
+    let (code, stdout, stderr) = crate::support::finish_within(child, Duration::from_secs(120));
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("changed while it was being read"),
+        "{stdout}"
+    );
+    let original: std::collections::BTreeSet<String> = readers.into_iter().collect();
+    for d in server.deliveries() {
+        assert!(original.contains(&d.rcpt), "sent to {} on no list", d.rcpt);
+    }
 }

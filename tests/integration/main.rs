@@ -5,6 +5,7 @@ mod support;
 
 mod browser;
 mod check;
+mod dkim;
 mod due;
 mod exit_codes;
 mod hostile;

@@ -259,6 +259,11 @@ fn a_running_send_sees_an_unsubscribe_made_while_it_runs() {
     let rcpts: Vec<String> = server.deliveries().into_iter().map(|d| d.rcpt).collect();
     assert!(!rcpts.contains(&"reader55@nhs.example".to_string()));
     assert_eq!(rcpts.len(), 59, "{stdout}");
+    // See: adversarial run, defect 8. The summary accounts for the reader.
+    assert!(
+        stdout.contains("skipped 1 suppressed (1 while sending)"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -484,4 +489,140 @@ fn links_made_before_a_secret_rotation_work_while_the_old_secret_is_kept() {
         404,
         "rotated out"
     );
+}
+
+/// See: adversarial run, defect 1. An address may start with `#`; its
+/// unsubscribe was written but read back as a comment.
+#[test]
+fn an_address_starting_with_a_hash_is_unsubscribed_for_real() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    let port = project.use_web();
+    project.use_smtp(server.port, "");
+    project.write(
+        "config/subscribers.csv",
+        "email,name\n#news@nhs.example,Hash\nann@nhs.example,Ann\n",
+    );
+    let _service = project.serve(port);
+    let link = format!("http://127.0.0.1:{port}/u/{}", token("#news@nhs.example"));
+    assert_eq!(one_click(&link).status, 200);
+    assert!(
+        request("GET", &link, None, b"")
+            .body
+            .contains("already unsubscribed")
+    );
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .code(0)
+        .stdout_has("sent 1, failed 0")
+        .stdout_has("skipped 1 suppressed");
+}
+
+/// See: adversarial run, defects 2 and 3. A list replaced while the
+/// service ran swallowed later unsubscribes; a hand-added last row without
+/// its newline merged with the next one.
+#[test]
+fn unsubscribes_reach_the_list_as_it_is_now_even_if_replaced_or_hand_edited() {
+    let (project, _server, port) = sent(3);
+    let _service = project.serve(port);
+    let link = |email: &str| format!("http://127.0.0.1:{port}/u/{}", token(email));
+    assert_eq!(one_click(&link("reader1@nhs.example")).status, 200);
+    // An editor saves by writing a new file and renaming it over the old.
+    let list = project.path().join("config/suppressed.csv");
+    let edited = suppressed(&project) + "gone@nhs.example,removed by hand,2026-11-25T10:00:00Z,\n";
+    std::fs::write(project.path().join("config/suppressed.csv.new"), edited).expect("write");
+    std::fs::rename(project.path().join("config/suppressed.csv.new"), &list).expect("rename");
+    assert_eq!(one_click(&link("reader2@nhs.example")).status, 200);
+    // A row added by hand, without its newline.
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&list)
+        .expect("open");
+    std::io::Write::write_all(
+        &mut file,
+        b"hand@nhs.example,complaint,2026-11-25T10:00:00Z,",
+    )
+    .expect("append");
+    drop(file);
+    assert_eq!(one_click(&link("reader3@nhs.example")).status, 200);
+    let rows: Vec<String> = suppressed(&project)
+        .lines()
+        .map(|l| l.split(',').next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "email",
+            "reader1@nhs.example",
+            "gone@nhs.example",
+            "reader2@nhs.example",
+            "hand@nhs.example",
+            "reader3@nhs.example"
+        ]
+    );
+}
+
+/// See: adversarial run, defect 6. A list that went bad while the service
+/// ran made it tell real readers their link was not valid.
+#[test]
+fn a_list_that_cannot_be_read_now_gets_try_again_not_a_bad_link() {
+    let (project, server, port) = sent(3);
+    let link = link_for(&server, "reader2@nhs.example");
+    let _service = project.serve(port);
+    assert_eq!(request("GET", &link, None, b"").status, 200);
+    let list = project.read("config/subscribers.csv");
+    project.write(
+        "config/subscribers.csv",
+        list.replacen("\n", "\n\"broken,quote\n", 1),
+    );
+    let answer = one_click(&link);
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert!(answer.body.contains("Please try again"));
+    project.write("config/subscribers.csv", list);
+    assert_eq!(one_click(&link).status, 200, "fixed, it works again");
+}
+
+/// See: adversarial run, defect 5. Idle or half-sent requests were held
+/// open for ever; now the service closes them and keeps serving others.
+#[test]
+fn a_connection_that_sends_nothing_is_closed_and_others_are_served() {
+    let (project, server, port) = sent(1);
+    let link = link_for(&server, "reader1@nhs.example");
+    let _service = project.serve(port);
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    std::io::Write::write_all(&mut idle, b"GET / HTTP/1.1\r\nHost: x\r\n").expect("half");
+    assert_eq!(
+        request("GET", &link, None, b"").status,
+        200,
+        "served meanwhile"
+    );
+    idle.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let read = std::io::Read::read(&mut idle, &mut buf).unwrap_or(0);
+    assert_eq!(read, 0, "closed without an answer");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// See: adversarial run, defect 10.
+#[test]
+fn serve_refuses_a_fifo_as_the_suppression_list() {
+    let project = Project::copy_of_repo();
+    let fifo = project.path().join("config/suppressed.csv");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    project
+        .expect(&["serve", "--listen", "127.0.0.1:0"])
+        .code(2)
+        .stderr_is("error: cannot write `config/suppressed.csv`: it is a FIFO (named pipe), not a regular file\n");
 }

@@ -1,0 +1,79 @@
+//! `catchup dkim keygen` and `catchup dkim check`: a new key and the DNS
+//! record to publish for it; or the record the configured key needs.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{DkimCommand, KeyAlgorithm, KeygenArgs};
+use crate::compose::newsletter;
+use crate::config::DkimAlgorithm;
+use crate::diagnostic::Diagnostics;
+use crate::dkim::{self, Signer};
+use crate::error::{Error, Result};
+use crate::exit::Exit;
+
+pub fn run(config: &Path, command: &DkimCommand) -> Result<Exit> {
+    match command {
+        DkimCommand::Keygen(args) => keygen(args),
+        DkimCommand::Check => check(config),
+    }
+}
+
+fn keygen(args: &KeygenArgs) -> Result<Exit> {
+    let selector = args.selector.trim();
+    if selector.is_empty()
+        || !selector
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(Error::config(format!(
+            "`{selector}` is not a DKIM selector; use letters, digits and `-`"
+        )));
+    }
+    let algorithm = match args.algorithm {
+        KeyAlgorithm::Rsa => DkimAlgorithm::Rsa,
+        KeyAlgorithm::Ed25519 => DkimAlgorithm::Ed25519,
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("dkim/{selector}.pem")));
+    let record = dkim::keygen(algorithm, &out).map_err(Error::config)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "wrote {} (mode 600)\n", out.display())?;
+    writeln!(
+        stdout,
+        "Publish this TXT record at {selector}._domainkey.<your domain>:\n"
+    )?;
+    writeln!(stdout, "{record}\n")?;
+    writeln!(
+        stdout,
+        "Then add to config/newsletter.toml:\n\n[dkim]\ndomain = \"<your From domain>\"\nselector = \"{selector}\"\nalgorithm = \"{}\"\nprivate_key = \"{}\"",
+        algorithm.name(),
+        out.display()
+    )?;
+    Ok(Exit::Ok)
+}
+
+fn check(config: &Path) -> Result<Exit> {
+    let newsletter = newsletter(config)?;
+    let Some(settings) = &newsletter.dkim else {
+        return Err(Error::config(format!(
+            "there is no [dkim] in {}; make a key with `catchup dkim keygen --selector S`",
+            newsletter.source.path.display()
+        )));
+    };
+    let (signer, warnings) = Signer::load(settings, &newsletter.source)
+        .map_err(|d| Error::from(Diagnostics(vec![d])))?;
+    for warning in &warnings {
+        eprintln!("{}\n", warning.render());
+    }
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "The key is usable. DNS must publish this TXT record at {}:\n\n{}",
+        signer.name(),
+        signer.record()
+    )?;
+    Ok(Exit::Ok)
+}
