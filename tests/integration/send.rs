@@ -611,7 +611,7 @@ fn a_missing_subscriber_list_is_named_and_leaves_no_state_behind() {
     assert_eq!(code, 2);
     assert!(
         stderr.starts_with(
-            "error: cannot read the list `config/subscribers.csv`: it does not exist (os error 2)"
+            "error: nothing was sent: cannot read the list `config/subscribers.csv`: it does not exist (os error 2)"
         ),
         "{stderr}"
     );
