@@ -43,6 +43,46 @@ pub enum Command {
     /// Make a DKIM key, or say what DNS must publish for the one in use.
     #[command(subcommand)]
     Dkim(DkimCommand),
+    /// Read returned mail (bounces, complaints) into the suppression list.
+    Bounces(BouncesArgs),
+    /// List who is never sent to and why, or take an address off.
+    Suppressed(SuppressedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BouncesArgs {
+    /// Maildirs, mbox files, message files or folders of `.eml` files.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Say what would change, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SuppressedArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<SuppressedCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SuppressedCommand {
+    /// Take an address off the suppression list (an operator's correction,
+    /// recorded as `removed`).
+    Remove(RemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    pub address: String,
+    /// Also when the reader unsubscribed or complained themselves (only if
+    /// they asked to be sent to again).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -332,6 +332,48 @@ pub fn open_append(path: &Path) -> Result<(File, bool), FileError> {
     Ok((file, created))
 }
 
+/// Appends whole CSV rows durably: one write under an exclusive `flock`,
+/// then an fsync, on the file as it is now at `path` (opened afresh each
+/// time, so a file replaced or removed meanwhile is written, not one no
+/// longer there). A new or empty file gets `header` first; a hand-written
+/// last row without its newline is ended first.
+///
+/// # Errors
+/// The file cannot be written, or is not a regular file; nothing was
+/// recorded.
+pub fn append_rows(path: &Path, header: &[u8], rows: &[u8]) -> Result<(), FileError> {
+    let fail = |e| FileError::io(Action::Write, path, e);
+    let (mut file, created) = open_append(path)?;
+    file.lock().map_err(fail)?;
+    let mut bytes = row_prefix(&mut file, header).map_err(fail)?;
+    bytes.extend_from_slice(rows);
+    file.write_all(&bytes)
+        .and_then(|()| file.sync_data())
+        .map_err(fail)?;
+    if created {
+        sync_folder(folder_of(path)).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// What must come before new rows: the header for an empty file, a newline
+/// after a hand-written last row that has none.
+fn row_prefix(file: &mut File, header: &[u8]) -> io::Result<Vec<u8>> {
+    use std::io::{Seek as _, SeekFrom};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(header.to_vec());
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    Ok(if last[0] == b'\n' {
+        Vec::new()
+    } else {
+        b"\n".to_vec()
+    })
+}
+
 /// Makes a folder's entries (a new or renamed file) durable.
 ///
 /// # Errors

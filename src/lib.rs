@@ -21,6 +21,7 @@
 
 pub mod address;
 pub mod archive;
+pub mod bounces;
 pub mod cli;
 pub mod clock;
 pub mod colour;
@@ -41,6 +42,7 @@ pub mod log;
 pub mod measure;
 pub mod message;
 pub mod proof;
+pub mod readers;
 pub mod render;
 pub mod schedule;
 pub mod story;

@@ -136,6 +136,10 @@ pub struct Template {
     key: Key,
     /// Signs each message, when `[dkim]` is set.
     dkim: Option<Arc<Signer>>,
+    /// The envelope sender: `[bounces] return_path`, or From.
+    return_path: Address,
+    /// Per-reader return paths (VERP).
+    verp: bool,
     unsubscribe_mailto: Option<Address>,
     boundary: String,
     text: EncodedBody,
@@ -165,6 +169,12 @@ impl Template {
             web: newsletter.web.clone(),
             key: signers.links,
             dkim: signers.dkim,
+            return_path: newsletter
+                .bounces
+                .return_path
+                .clone()
+                .unwrap_or_else(|| newsletter.from.email.clone()),
+            verp: newsletter.bounces.verp,
             unsubscribe_mailto: newsletter.unsubscribe.mailto.clone(),
             boundary: format!("catchup-{boundary}"),
             text: EncodedBody::new(Part::Text, &rendered.text),
@@ -197,9 +207,25 @@ impl Template {
         }
     }
 
-    /// The envelope sender (`MAIL FROM`): the `From` address.
-    pub fn envelope_from(&self) -> Address {
-        self.from.email.clone()
+    /// The envelope sender (`MAIL FROM`) for `reader`: the return path, with
+    /// the reader's token after a `+` when VERP is on
+    /// (`bounces+<token>@hsj.example`), so that returned mail names them.
+    pub fn envelope_from(&self, reader: &Reader) -> String {
+        if self.verp {
+            format!(
+                "{}+{}@{}",
+                self.return_path.user(),
+                self.key.token(reader.email.as_ref()),
+                self.return_path.domain()
+            )
+        } else {
+            self.return_path.to_string()
+        }
+    }
+
+    /// The sending domain, for EHLO.
+    pub fn sending_domain(&self) -> &str {
+        self.from.email.domain()
     }
 
     /// The name, e.g. `2018-07-27`.

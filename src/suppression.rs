@@ -14,7 +14,7 @@
 //! reaches a running send within seconds.
 
 use std::collections::HashSet;
-use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -55,7 +55,8 @@ impl Event {
         writer.into_inner().unwrap_or_default()
     }
 
-    fn lifts(&self) -> bool {
+    /// True for an event that lifts a suppression.
+    pub fn lifts(&self) -> bool {
         LIFTING.contains(&self.reason.as_str())
     }
 }
@@ -103,65 +104,35 @@ impl Columns {
     }
 }
 
-/// Addresses never to send to, as the list stands.
+/// Turns rows into events, remembering the columns a header named.
 #[derive(Debug)]
-pub struct Suppressed {
-    path: PathBuf,
-    keys: HashSet<ReaderKey>,
-    /// How far the file has been read (whole rows only).
-    read_to: u64,
-    lines: usize,
+struct Rows {
     columns: Columns,
-    /// Rows that are not addresses, as `file:line: why`.
-    pub warnings: Vec<String>,
+    /// Lines read so far, for warnings.
+    lines: usize,
 }
 
-impl Suppressed {
-    /// Reads the suppression list; a missing file is an empty list.
-    ///
-    /// # Errors
-    /// The file exists but cannot be read.
-    pub fn load(path: &Path) -> Result<Suppressed, ListError> {
-        let mut suppressed = Suppressed {
-            path: path.to_path_buf(),
-            keys: HashSet::new(),
-            read_to: 0,
-            lines: 0,
+impl Rows {
+    fn new() -> Rows {
+        Rows {
             columns: Columns::PLAIN,
-            warnings: Vec::new(),
-        };
-        suppressed.refresh()?;
-        Ok(suppressed)
+            lines: 0,
+        }
     }
 
-    /// Applies the rows appended since the last read.
-    ///
-    /// # Errors
-    /// The file cannot be read.
-    pub fn refresh(&mut self) -> Result<(), ListError> {
-        let Some(chunk) = read_since(&self.path, self.read_to)? else {
-            return Ok(());
-        };
-        self.read_to += chunk.len() as u64;
+    /// Every event in `chunk` (whole rows), warnings for rows that are not
+    /// addresses as `file:line: why`.
+    fn read(&mut self, path: &Path, chunk: &[u8], warnings: &mut Vec<String>) -> Vec<Event> {
+        let mut events = Vec::new();
         for line in chunk.split_inclusive(|&b| b == b'\n') {
             self.lines += 1;
             match self.parse(line) {
-                Ok(Some(event)) => {
-                    let key = ReaderKey::of(&event.email);
-                    if event.lifts() {
-                        self.keys.remove(&key);
-                    } else {
-                        self.keys.insert(key);
-                    }
-                }
+                Ok(Some(event)) => events.push(event),
                 Ok(None) => {}
-                Err(why) => {
-                    self.warnings
-                        .push(format!("{}:{}: {why}", self.path.display(), self.lines))
-                }
+                Err(why) => warnings.push(format!("{}:{}: {why}", path.display(), self.lines)),
             }
         }
-        Ok(())
+        events
     }
 
     /// One row as an event; `None` for a header, a blank or a comment.
@@ -212,6 +183,88 @@ impl Suppressed {
             issue: Some(field(columns.issue).to_string()).filter(|i| !i.is_empty()),
         }))
     }
+}
+
+/// Every event in the list, in order, and a warning for each row that is
+/// not an address; a missing file has none.
+///
+/// # Errors
+/// The file exists but cannot be read.
+pub fn events(path: &Path) -> Result<(Vec<Event>, Vec<String>), ListError> {
+    let mut warnings = Vec::new();
+    let Some(chunk) = read_since(path, 0)? else {
+        return Ok((Vec::new(), warnings));
+    };
+    let events = Rows::new().read(path, &chunk, &mut warnings);
+    Ok((events, warnings))
+}
+
+/// Who is suppressed now, and by which event: for each address still
+/// suppressed, the event that last suppressed it, in the order of those
+/// events.
+pub fn current(events: &[Event]) -> Vec<&Event> {
+    let mut latest: std::collections::HashMap<ReaderKey, usize> = std::collections::HashMap::new();
+    for (i, event) in events.iter().enumerate() {
+        let key = ReaderKey::of(&event.email);
+        if event.lifts() {
+            latest.remove(&key);
+        } else {
+            latest.insert(key, i);
+        }
+    }
+    let mut now: Vec<usize> = latest.into_values().collect();
+    now.sort_unstable();
+    now.into_iter().map(|i| &events[i]).collect()
+}
+
+/// Addresses never to send to, as the list stands.
+#[derive(Debug)]
+pub struct Suppressed {
+    path: PathBuf,
+    keys: HashSet<ReaderKey>,
+    /// How far the file has been read (whole rows only).
+    read_to: u64,
+    rows: Rows,
+    /// Rows that are not addresses, as `file:line: why`.
+    pub warnings: Vec<String>,
+}
+
+impl Suppressed {
+    /// Reads the suppression list; a missing file is an empty list.
+    ///
+    /// # Errors
+    /// The file exists but cannot be read.
+    pub fn load(path: &Path) -> Result<Suppressed, ListError> {
+        let mut suppressed = Suppressed {
+            path: path.to_path_buf(),
+            keys: HashSet::new(),
+            read_to: 0,
+            rows: Rows::new(),
+            warnings: Vec::new(),
+        };
+        suppressed.refresh()?;
+        Ok(suppressed)
+    }
+
+    /// Applies the rows appended since the last read.
+    ///
+    /// # Errors
+    /// The file cannot be read.
+    pub fn refresh(&mut self) -> Result<(), ListError> {
+        let Some(chunk) = read_since(&self.path, self.read_to)? else {
+            return Ok(());
+        };
+        self.read_to += chunk.len() as u64;
+        for event in self.rows.read(&self.path, &chunk, &mut self.warnings) {
+            let key = ReaderKey::of(&event.email);
+            if event.lifts() {
+                self.keys.remove(&key);
+            } else {
+                self.keys.insert(key);
+            }
+        }
+        Ok(())
+    }
 
     pub fn contains(&self, key: ReaderKey) -> bool {
         self.keys.contains(&key)
@@ -244,47 +297,15 @@ fn read_since(path: &Path, offset: u64) -> Result<Option<Vec<u8>>, ListError> {
     Ok(Some(chunk))
 }
 
-/// Appends events durably: one write of whole rows under the exclusive
-/// lock, then an fsync, on the file as it is now at `path` (opened afresh
-/// each time, so a list replaced or removed meanwhile is written, not a file
-/// no longer there). Creates the list with its header if there is none, and
-/// ends a hand-written last row that lacks its newline first.
+/// Appends events durably (see [`files::append_rows`]), creating the list
+/// with its header if there is none.
 ///
 /// # Errors
 /// The list cannot be written, or is not a regular file; nothing was
 /// recorded.
 pub fn append(path: &Path, events: &[Event]) -> Result<(), FileError> {
-    let fail = |e| FileError::io(Action::Write, path, e);
-    let (mut file, created) = files::open_append(path)?;
-    file.lock().map_err(fail)?;
-    let mut bytes = prefix(&mut file).map_err(fail)?;
-    for event in events {
-        bytes.extend_from_slice(&event.row());
-    }
-    file.write_all(&bytes)
-        .and_then(|()| file.sync_data())
-        .map_err(fail)?;
-    if created {
-        files::sync_folder(files::folder_of(path)).map_err(fail)?;
-    }
-    Ok(())
-}
-
-/// What must come before new rows: the header for an empty list, a newline
-/// after a hand-written last row that has none.
-fn prefix(file: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
-    let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(HEADER.as_bytes().to_vec());
-    }
-    let mut last = [0u8; 1];
-    file.seek(SeekFrom::Start(len - 1))?;
-    file.read_exact(&mut last)?;
-    Ok(if last[0] == b'\n' {
-        Vec::new()
-    } else {
-        b"\n".to_vec()
-    })
+    let rows: Vec<u8> = events.iter().flat_map(Event::row).collect();
+    files::append_rows(path, HEADER.as_bytes(), &rows)
 }
 
 /// Appends events for a service: requests that arrive together share one

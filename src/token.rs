@@ -84,8 +84,13 @@ impl Key {
     /// The reader's id in Message-IDs: 16 hex digits, unrelated to the
     /// token.
     pub fn message_id(&self, email: &str) -> String {
+        format!("{:016x}", self.message_id_number(email))
+    }
+
+    /// The same id as a number (what an index of readers keeps).
+    pub fn message_id_number(&self, email: &str) -> u64 {
         let tag = self.mac(MESSAGE_ID, email).finalize().into_bytes();
-        tag[..8].iter().map(|b| format!("{b:02x}")).collect()
+        u64::from_be_bytes(tag[..8].try_into().unwrap_or_default())
     }
 }
 

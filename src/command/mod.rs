@@ -2,6 +2,7 @@
 //! order, and prints what a person wants to see.
 
 mod archive;
+mod bounces;
 mod check;
 mod cron;
 mod dkim;
@@ -10,6 +11,7 @@ mod send;
 mod send_due;
 mod serve;
 mod stories;
+mod suppressed;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
@@ -38,5 +40,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Serve(args) => serve::run(&cli.config, &args),
         Command::Archive(args) => archive::run(&cli.config, &args),
         Command::Dkim(command) => dkim::run(&cli.config, &command),
+        Command::Bounces(args) => bounces::run(&cli.config, &args),
+        Command::Suppressed(args) => suppressed::run(&cli.config, &args),
     }
 }

@@ -20,8 +20,8 @@ mod sections;
 pub mod smtp;
 
 pub use sections::{
-    Colours, DEFAULT_SECRET_ENV, Dkim, DkimAlgorithm, Footer, KeySource, Paths, SecretSource,
-    Unsubscribe, Web, aligned,
+    Bounces, Colours, DEFAULT_SECRET_ENV, Dkim, DkimAlgorithm, Footer, KeySource, Paths,
+    SecretSource, Unsubscribe, Web, aligned,
 };
 pub use smtp::{Security, Smtp};
 
@@ -52,6 +52,8 @@ pub struct Newsletter {
     pub schedule: Option<crate::schedule::Schedule>,
     /// DKIM signing, when configured.
     pub dkim: Option<Dkim>,
+    /// Returned mail: the return path, VERP, the soft-bounce limit.
+    pub bounces: Bounces,
     /// The file the settings came from, for diagnostics raised later.
     pub source: Source,
     /// Problems that do not stop a send, such as a colour with poor contrast.
@@ -88,6 +90,7 @@ const KNOWN: &[&str] = &[
     "smtp",
     "schedule",
     "dkim",
+    "bounces",
 ];
 
 impl Newsletter {
@@ -174,6 +177,10 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
     let dkim = root
         .table("dkim", problems)
         .and_then(|t| sections::dkim(t, from_domain.as_deref(), problems));
+    let bounces = root
+        .table("bounces", problems)
+        .map(|t| sections::bounces(t, problems))
+        .unwrap_or_default();
     root.finish(KNOWN, problems);
 
     Some(Newsletter {
@@ -191,6 +198,7 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
         smtp,
         schedule,
         dkim,
+        bounces,
         source: source.clone(),
         warnings: Vec::new(),
     })

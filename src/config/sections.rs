@@ -500,3 +500,45 @@ pub fn aligned(from: &str, signing: &str) -> bool {
     let signing = signing.trim_end_matches('.').to_ascii_lowercase();
     from == signing || from.ends_with(&format!(".{signing}"))
 }
+
+/// `[bounces]`: where returned mail goes, and when soft bounces suppress.
+#[derive(Debug, Clone)]
+pub struct Bounces {
+    /// The envelope sender (`MAIL FROM`), where returned mail goes; the
+    /// From address if not set.
+    pub return_path: Option<lettre::Address>,
+    /// Per-reader return paths (`bounces+<token>@domain`), so that any
+    /// returned mail names its reader.
+    pub verp: bool,
+    /// Soft bounces (4.x.x) across this many distinct issues suppress.
+    pub soft_limit: u32,
+}
+
+impl Default for Bounces {
+    fn default() -> Bounces {
+        Bounces {
+            return_path: None,
+            verp: false,
+            soft_limit: 3,
+        }
+    }
+}
+
+pub(super) fn bounces(mut t: Table<'_>, problems: &mut Problems) -> Bounces {
+    let mut bounces = Bounces {
+        return_path: t.string("return_path", problems).and_then(|r| {
+            crate::address::parse(r.get_ref())
+                .map_err(|why| problems.push(t.error(why, r.span())))
+                .ok()
+        }),
+        ..Bounces::default()
+    };
+    if let Some(verp) = t.boolean("verp", problems) {
+        bounces.verp = verp;
+    }
+    if let Some(limit) = t.integer("soft_limit", 1..=100, problems) {
+        bounces.soft_limit = u32::try_from(*limit.get_ref()).unwrap_or(3);
+    }
+    t.finish(&["return_path", "verp", "soft_limit"], problems);
+    bounces
+}

@@ -386,7 +386,7 @@ async fn deliver(
             return (reader, attempt, refused, false);
         }
     };
-    let from = engine.template.envelope_from().to_string();
+    let from = engine.template.envelope_from(&reader);
     let envelope = Envelope {
         from: &from,
         to: &email,

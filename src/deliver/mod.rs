@@ -131,7 +131,7 @@ pub fn test_send(
     let mut smtp = smtp.clone();
     smtp.connections = 1;
     smtp.retries = smtp.retries.min(1);
-    let connector = Connector::new(&smtp, template.envelope_from().domain())?;
+    let connector = Connector::new(&smtp, template.sending_domain())?;
     let engine = Engine {
         progress: Arc::new(Progress::silent(template.issue())),
         template,
@@ -165,7 +165,7 @@ pub fn list_send(
     let issue = IssueName::new(template.issue()).map_err(Error::config)?;
     // Settings and list problems first, before taking the lock or writing
     // any state.
-    let connector = Connector::new(smtp, template.envelope_from().domain())?;
+    let connector = Connector::new(smtp, template.sending_domain())?;
     let suppressed = load_suppressed(&files.suppressed, true)?;
     open_list(&files.subscribers)?;
     if !options.force

@@ -11,12 +11,10 @@
 //!
 //! | file | owns |
 //! |---|---|
-//! | `readers.rs` | finding a reader from a token, in bounded memory |
 //! | `unsubscribe.rs` | the unsubscribe and resubscribe requests |
 //! | `pages.rs` | the pages a reader sees |
 
 mod pages;
-pub mod readers;
 mod unsubscribe;
 
 use std::net::SocketAddr;
@@ -38,7 +36,7 @@ use crate::log::{self, Level};
 use crate::suppression::{self, Suppressed};
 use crate::token::Keys;
 
-use self::readers::Readers;
+use crate::readers::{By, Readers};
 
 /// A one-click body is 26 bytes; anything much larger is not one.
 pub const BODY_LIMIT: usize = 4 * 1024;
@@ -62,7 +60,7 @@ struct App {
 pub fn serve(newsletter: Newsletter, listen: SocketAddr) -> Result<Exit> {
     let keys = newsletter.web.keys()?;
     let paths = &newsletter.paths;
-    let readers = Readers::build(&paths.subscribers, &keys)?;
+    let readers = Readers::build(&paths.subscribers, &keys, By::Token)?;
     let writer = suppression::Writer::open(&paths.suppressed)?;
     let suppressed = Suppressed::load(&paths.suppressed)?;
     let archive = Archive::build(&newsletter, &paths.state)?;

@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::App;
 use super::pages::{self, Page, mask};
-use super::readers::Readers;
 use crate::clock;
 use crate::log::{self, Level};
 use crate::message::ReaderKey;
+use crate::readers::{By, Readers};
 use crate::suppression::Event;
 use crate::token::Token;
 
@@ -154,18 +154,18 @@ async fn refresh_readers(app: &App) {
     let keys = app.keys.clone();
     let built = tokio::task::spawn_blocking({
         let path = path.clone();
-        move || Readers::build(&path, &keys)
+        move || Readers::build(&path, &keys, By::Token)
     })
     .await;
     let readers = match built {
         Ok(Ok(readers)) => readers,
         Ok(Err(e)) => {
             log::event(Level::Error, "serve.list_unreadable", &[("error", &e)]);
-            Readers::unusable(&path, e.to_string())
+            Readers::unusable(&path, By::Token, e.to_string())
         }
         Err(e) => {
             log::event(Level::Error, "serve.index_failed", &[("error", &e)]);
-            Readers::unusable(&path, e.to_string())
+            Readers::unusable(&path, By::Token, e.to_string())
         }
     };
     *app.readers.write().await = readers;

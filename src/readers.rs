@@ -1,19 +1,39 @@
-//! Finding a reader from their unsubscribe token, without the list in
-//! memory as strings: an index of (token prefix, row offset) pairs, 16 bytes
-//! a reader (per accepted key), sorted. A prefix match is read back from
-//! the list at its offset and checked in full against the token, in
-//! constant time. The index is rebuilt when the list file changes.
+//! Finding a reader from what catchup put in their message (their
+//! unsubscribe token, or the id in their Message-ID), without the list in
+//! memory as strings: an index of (first 8 bytes, row offset) pairs, 16
+//! bytes a reader per accepted key, sorted. A match is read back from the
+//! list at its offset and checked in full (a token in constant time). The
+//! web service rebuilds its index when the list file changes.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::subscribers::{ListError, Subscribers, email_at};
-use crate::token::{Keys, Token};
+use crate::token::{Key, Keys, Token};
+
+/// What the index is keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    /// The unsubscribe token (links, VERP return paths).
+    Token,
+    /// The reader id in Message-IDs (returned mail that quotes one).
+    MessageId,
+}
+
+impl By {
+    fn number(self, key: &Key, email: &str) -> u64 {
+        match self {
+            By::Token => key.token_prefix(email),
+            By::MessageId => key.message_id_number(email),
+        }
+    }
+}
 
 /// The index over one subscriber list.
 #[derive(Debug)]
 pub struct Readers {
     path: PathBuf,
+    by: By,
     /// Which file, its length and modification time, when indexed.
     stamp: Option<Stamp>,
     column: usize,
@@ -38,11 +58,12 @@ impl Readers {
     ///
     /// # Errors
     /// The list exists but cannot be read, or is malformed.
-    pub fn build(path: &Path, keys: &Keys) -> Result<Readers, ListError> {
+    pub fn build(path: &Path, keys: &Keys, by: By) -> Result<Readers, ListError> {
         let stamp = stamp(path);
         if stamp.is_none() {
             return Ok(Readers {
                 path: path.to_path_buf(),
+                by,
                 stamp,
                 column: 0,
                 entries: Vec::new(),
@@ -57,13 +78,14 @@ impl Readers {
                 continue;
             };
             for key in keys.all() {
-                entries.push((key.token_prefix(reader.email.as_ref()), row.offset));
+                entries.push((by.number(key, reader.email.as_ref()), row.offset));
             }
         }
         entries.sort_unstable();
         entries.shrink_to_fit();
         Ok(Readers {
             path: path.to_path_buf(),
+            by,
             stamp,
             column,
             entries,
@@ -72,9 +94,10 @@ impl Readers {
     }
 
     /// An index that says the list cannot be used now, until it changes.
-    pub fn unusable(path: &Path, why: String) -> Readers {
+    pub fn unusable(path: &Path, by: By, why: String) -> Readers {
         Readers {
             path: path.to_path_buf(),
+            by,
             stamp: stamp(path),
             column: 0,
             entries: Vec::new(),
@@ -101,22 +124,43 @@ impl Readers {
     /// # Errors
     /// The list cannot be read back.
     pub fn find(&self, token: &Token, keys: &Keys) -> Result<Option<String>, ListError> {
+        debug_assert_eq!(self.by, By::Token);
+        self.find_by(token.prefix(), |email| {
+            keys.all().any(|key| key.verify(email, token))
+        })
+    }
+
+    /// The address whose Message-ID id this is under one of `keys`, if any.
+    ///
+    /// # Errors
+    /// The list cannot be read back.
+    pub fn find_message_id(&self, id: u64, keys: &Keys) -> Result<Option<String>, ListError> {
+        debug_assert_eq!(self.by, By::MessageId);
+        self.find_by(id, |email| {
+            keys.all().any(|key| key.message_id_number(email) == id)
+        })
+    }
+
+    fn find_by(
+        &self,
+        number: u64,
+        matches: impl Fn(&str) -> bool,
+    ) -> Result<Option<String>, ListError> {
         if let Some(why) = &self.unusable {
             return Err(ListError::Read {
                 path: self.path.clone(),
                 why: why.clone(),
             });
         }
-        let prefix = token.prefix();
-        let start = self.entries.partition_point(|(p, _)| *p < prefix);
+        let start = self.entries.partition_point(|(p, _)| *p < number);
         for &(p, offset) in &self.entries[start..] {
-            if p != prefix {
+            if p != number {
                 break;
             }
             let Some(email) = email_at(&self.path, offset, self.column)? else {
                 continue;
             };
-            if keys.all().any(|key| key.verify(email.as_ref(), token)) {
+            if matches(email.as_ref()) {
                 return Ok(Some(email.to_string()));
             }
         }
@@ -143,7 +187,7 @@ mod tests {
             current: Key::new("the current secret, thirty-two bytes!").expect("key"),
             previous: Some(old.clone()),
         };
-        let readers = Readers::build(&path, &keys).expect("index");
+        let readers = Readers::build(&path, &keys, By::Token).expect("index");
         assert_eq!(readers.len(), 4, "two readers, two keys");
         for email in ["ann@nhs.example", "bob@nhs.example"] {
             for key in keys.all() {
@@ -167,5 +211,13 @@ mod tests {
             "rotated out"
         );
         assert!(!readers.is_stale());
+
+        let by_id = Readers::build(&path, &keys, By::MessageId).expect("index");
+        let id = keys.current.message_id_number("bob@nhs.example");
+        assert_eq!(
+            by_id.find_message_id(id, &keys).expect("find").as_deref(),
+            Some("bob@nhs.example")
+        );
+        assert_eq!(by_id.find_message_id(id ^ 1, &keys).expect("find"), None);
     }
 }

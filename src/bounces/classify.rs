@@ -1,0 +1,702 @@
+//! What one returned message says, read with mail-parser: which recipients
+//! failed and how (a delivery report, a complaint, a plain-text bounce), or
+//! that it is not a bounce (an auto-reply, a success report), or that it
+//! cannot be understood. It also gathers what ties the message to catchup's
+//! own mail (a Message-ID, a token); it knows nothing of the list.
+
+use mail_parser::{Message, MessageParser, MimeHeaders as _, PartType};
+
+/// What marks catchup's own mail inside a returned message.
+#[derive(Debug, Clone)]
+pub struct Ours {
+    /// The domain of catchup's Message-IDs (the From domain).
+    pub message_id_domain: String,
+    /// `bounces+` and `@hsj.example` around a VERP token, lowercased.
+    pub verp: Option<(String, String)>,
+    /// The unsubscribe URL up to its token, lowercased
+    /// (`https://news.hsj.example/u/`).
+    pub unsubscribe_prefix: String,
+}
+
+/// What a message says.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Recipients whose delivery failed, or who complained.
+    Report(Report),
+    /// Mail that is not a bounce; why.
+    NotABounce(String),
+    /// Mail that cannot be read as anything; why.
+    NotUnderstood(String),
+}
+
+/// A bounce or complaint, and what ties it to catchup's mail.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    /// Recipients the report names without a usable status, as `address:
+    /// why`.
+    pub unclear: Vec<String>,
+    pub evidence: Evidence,
+    /// The report's `Date`.
+    pub date: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One recipient's failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The address the report names, if it names one (complaints are often
+    /// redacted, plain-text bounces are not read for addresses).
+    pub recipient: Option<String>,
+    pub failure: Failure,
+}
+
+/// How a delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// A permanent failure, with its status code (`5.1.1`).
+    Hard(String),
+    /// A temporary failure (`4.2.2`).
+    Soft(String),
+    /// The reader marked the message as spam.
+    Complaint,
+}
+
+/// Catchup's own marks found in the message, in the order found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    pub message_ids: Vec<OurMessageId>,
+    /// Unsubscribe tokens, from a VERP address or an unsubscribe link.
+    pub tokens: Vec<String>,
+}
+
+/// A Message-ID catchup made: `<issue>.<reader id>@domain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OurMessageId {
+    pub issue: String,
+    pub reader: u64,
+}
+
+/// Reads one message.
+pub fn classify(raw: &[u8], ours: &Ours) -> Verdict {
+    let Some(message) = MessageParser::default().parse(raw) else {
+        return Verdict::NotUnderstood("it is not a mail message (no headers)".into());
+    };
+    if message.headers().is_empty() {
+        return Verdict::NotUnderstood("it is not a mail message (no headers)".into());
+    }
+    let mut evidence = Evidence::default();
+    gather(&message, ours, &mut evidence, 0);
+    let verdict = match report_type(&message).as_deref() {
+        Some("delivery-status" | "global-delivery-status") => delivery_report(&message),
+        Some("feedback-report") => complaint(&message),
+        Some("disposition-notification") => Err(Verdict::NotABounce("a read receipt".into())),
+        Some(other) => Err(Verdict::NotABounce(format!(
+            "a `{}` report, not about a delivery",
+            super::printable(other)
+        ))),
+        None if is_auto_reply(&message) && !from_mailer_daemon(&message) => Err(
+            Verdict::NotABounce("an automatic reply (out of office)".into()),
+        ),
+        None if looks_like_bounce(&message) => plain_bounce(&message),
+        None if is_auto_reply(&message) => Err(Verdict::NotABounce(
+            "an automatic message that reports no failure".into(),
+        )),
+        None => Err(Verdict::NotUnderstood(
+            "neither a delivery report, a complaint nor a bounce".into(),
+        )),
+    };
+    match verdict {
+        Ok(mut report) => {
+            report.evidence = evidence;
+            report.date = message
+                .date()
+                .and_then(|d| chrono::DateTime::from_timestamp(d.to_timestamp(), 0));
+            Verdict::Report(report)
+        }
+        Err(verdict) => verdict,
+    }
+}
+
+/// The `report-type` of a `multipart/report`.
+fn report_type(message: &Message<'_>) -> Option<String> {
+    let content_type = message.content_type()?;
+    (content_type.ctype().eq_ignore_ascii_case("multipart")
+        && content_type
+            .subtype()
+            .is_some_and(|s| s.eq_ignore_ascii_case("report")))
+    .then(|| {
+        content_type
+            .attribute("report-type")
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    })
+}
+
+/// The decoded body of the first part of type `message/<subtype>`.
+fn part_of_type<'m>(message: &'m Message<'_>, subtypes: &[&str]) -> Option<&'m [u8]> {
+    message.parts.iter().find_map(|part| {
+        let content_type = part.content_type()?;
+        let wanted = content_type.ctype().eq_ignore_ascii_case("message")
+            && content_type
+                .subtype()
+                .is_some_and(|s| subtypes.iter().any(|w| s.eq_ignore_ascii_case(w)));
+        wanted.then(|| part.contents())
+    })
+}
+
+/// An RFC 3464 report: a status per recipient.
+fn delivery_report(message: &Message<'_>) -> Result<Report, Verdict> {
+    let Some(status) = part_of_type(message, &["delivery-status", "global-delivery-status"]) else {
+        return Err(Verdict::NotUnderstood(
+            "a delivery report without its delivery-status part".into(),
+        ));
+    };
+    let mut report = Report::default();
+    let mut delivered = 0;
+    for block in field_blocks(status) {
+        let Some(recipient) = field(&block, "Original-Recipient")
+            .or_else(|| field(&block, "Final-Recipient"))
+            .map(|value| recipient_address(&value))
+        else {
+            continue; // the per-message block
+        };
+        let action = field(&block, "Action")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let code = field(&block, "Status")
+            .and_then(|s| status_code(&s))
+            .or_else(|| field(&block, "Diagnostic-Code").and_then(|d| status_in_text(&d)));
+        match (action.as_str(), code) {
+            ("delivered" | "relayed" | "expanded", _) => delivered += 1,
+            (_, Some(code)) => match failure(&code) {
+                Some(failure) => report.findings.push(Finding {
+                    recipient: Some(recipient),
+                    failure,
+                }),
+                None => delivered += 1,
+            },
+            (_, None) => report.unclear.push(format!(
+                "{}: no status code (action `{}`)",
+                super::printable(&recipient),
+                super::printable(&action)
+            )),
+        }
+    }
+    if report.findings.is_empty() && report.unclear.is_empty() {
+        return Err(if delivered > 0 {
+            Verdict::NotABounce("a delivery report that says the mail was delivered".into())
+        } else {
+            Verdict::NotUnderstood("a delivery report that names no recipient".into())
+        });
+    }
+    Ok(report)
+}
+
+/// An RFC 5965 feedback report: the reader marked the message as spam.
+fn complaint(message: &Message<'_>) -> Result<Report, Verdict> {
+    let Some(feedback) = part_of_type(message, &["feedback-report"]) else {
+        return Err(Verdict::NotUnderstood(
+            "a complaint report without its feedback-report part".into(),
+        ));
+    };
+    let Some(fields) = field_blocks(feedback).into_iter().next() else {
+        return Err(Verdict::NotUnderstood(
+            "an empty feedback-report part".into(),
+        ));
+    };
+    let kind = field(&fields, "Feedback-Type")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match kind.as_str() {
+        "abuse" | "fraud" | "virus" | "other" => {}
+        "not-spam" => {
+            return Err(Verdict::NotABounce(
+                "a feedback report that says the mail is not spam".into(),
+            ));
+        }
+        "" => {
+            return Err(Verdict::NotUnderstood(
+                "a feedback report without a Feedback-Type".into(),
+            ));
+        }
+        other => {
+            return Err(Verdict::NotABounce(format!(
+                "a `{}` feedback report, not a complaint",
+                super::printable(other)
+            )));
+        }
+    }
+    let recipient = field(&fields, "Original-Rcpt-To")
+        .map(|value| recipient_address(&value))
+        .or_else(|| original_recipient(message));
+    Ok(Report {
+        findings: vec![Finding {
+            recipient,
+            failure: Failure::Complaint,
+        }],
+        ..Report::default()
+    })
+}
+
+/// The `To` of the original message a report carries, if it carries one.
+fn original_recipient(message: &Message<'_>) -> Option<String> {
+    message.parts.iter().find_map(|part| match &part.body {
+        PartType::Message(original) => original
+            .to()
+            .and_then(|to| to.first())
+            .and_then(|a| a.address())
+            .map(str::to_string),
+        _ => None,
+    })
+}
+
+/// A bounce in words, as some servers still write them: the status comes
+/// from the text, the reader only from catchup's marks in it.
+fn plain_bounce(message: &Message<'_>) -> Result<Report, Verdict> {
+    let text: String = message
+        .parts
+        .iter()
+        .filter_map(|part| match &part.body {
+            PartType::Text(text) => Some(text.as_ref()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = before_quoted_original(&text);
+    let Some(code) = status_in_text(text).or_else(|| permanent_in_words(text)) else {
+        return Err(Verdict::NotUnderstood(
+            "a bounce whose text gives no status code".into(),
+        ));
+    };
+    let Some(failure) = failure(&code) else {
+        return Err(Verdict::NotABounce(format!(
+            "a notice with status {code}, not a failure"
+        )));
+    };
+    Ok(Report {
+        findings: vec![Finding {
+            recipient: None,
+            failure,
+        }],
+        ..Report::default()
+    })
+}
+
+/// Hard for `5.x.x`, soft for `4.x.x`, nothing for success.
+fn failure(code: &str) -> Option<Failure> {
+    match code.as_bytes().first() {
+        Some(b'5') => Some(Failure::Hard(code.to_string())),
+        Some(b'4') => Some(Failure::Soft(code.to_string())),
+        _ => None,
+    }
+}
+
+/// RFC 3834 and the headers mail systems put on vacation replies.
+fn is_auto_reply(message: &Message<'_>) -> bool {
+    let header = |name: &str| {
+        message
+            .header_raw(name)
+            .map(|v| v.trim().to_ascii_lowercase())
+    };
+    let subject = message.subject().unwrap_or("").trim().to_lowercase();
+    header("Auto-Submitted").is_some_and(|v| v != "no")
+        || header("X-Autoreply").is_some()
+        || header("X-Autorespond").is_some()
+        || header("X-Auto-Response-Suppress").is_some_and(|v| v.contains("oof") || v == "all")
+        || header("Precedence").is_some_and(|v| v == "auto_reply")
+        || [
+            "out of office",
+            "automatic reply",
+            "auto:",
+            "autoreply",
+            "auto-reply",
+        ]
+        .iter()
+        .any(|p| subject.starts_with(p))
+}
+
+fn from_mailer_daemon(message: &Message<'_>) -> bool {
+    let from = message
+        .from()
+        .and_then(|from| from.first())
+        .and_then(|a| a.address())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let local = from.split('@').next().unwrap_or("");
+    [
+        "mailer-daemon",
+        "mailer_daemon",
+        "postmaster",
+        "mail-daemon",
+        "maildaemon",
+    ]
+    .contains(&local)
+}
+
+/// The sender or subject of a bounce.
+fn looks_like_bounce(message: &Message<'_>) -> bool {
+    let subject = message.subject().unwrap_or("").to_lowercase();
+    from_mailer_daemon(message)
+        || [
+            "undeliver",
+            "delivery status notification",
+            "delivery failure",
+            "mail delivery failed",
+            "returned mail",
+            "failure notice",
+            "delivery has failed",
+            "could not be delivered",
+            "non-delivery",
+            "nondeliverable",
+        ]
+        .iter()
+        .any(|p| subject.contains(p))
+}
+
+/// The header blocks of a `message/delivery-status` or
+/// `message/feedback-report` part: the per-message fields, then one block
+/// per recipient, each read by mail-parser's header parser.
+fn field_blocks(bytes: &[u8]) -> Vec<Message<'_>> {
+    let parser = MessageParser::default();
+    let mut blocks = Vec::new();
+    let mut rest = bytes;
+    while blocks.len() < 10_000 {
+        let start = rest
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(rest.len());
+        rest = &rest[start..];
+        // `parse`, not `parse_headers`: only a full parse says where the
+        // header block ends (its body is the next block).
+        let Some(block) = parser.parse(rest) else {
+            break;
+        };
+        let used = block.root_part().offset_body as usize;
+        if block.headers().is_empty() || used == 0 || used > rest.len() {
+            break;
+        }
+        rest = &rest[used..];
+        blocks.push(block);
+    }
+    blocks
+}
+
+/// A field's value, unfolded and trimmed.
+fn field(block: &Message<'_>, name: &str) -> Option<String> {
+    let raw = block.header_raw(name)?;
+    let value = raw
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+/// `rfc822; ann@nhs.example` → `ann@nhs.example`.
+fn recipient_address(value: &str) -> String {
+    let address = value.split_once(';').map_or(value, |(_, a)| a);
+    address
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
+}
+
+/// An enhanced status code (`5.1.1`) at the start of `text`.
+fn status_code(text: &str) -> Option<String> {
+    let word = text.split_whitespace().next()?;
+    let word = word.trim_matches(|c: char| !c.is_ascii_digit());
+    is_enhanced_code(word).then(|| word.to_string())
+}
+
+fn is_enhanced_code(word: &str) -> bool {
+    let mut parts = word.split('.');
+    let (Some(class), Some(subject), Some(detail), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    matches!(class, "2" | "4" | "5")
+        && (1..=3).contains(&subject.len())
+        && (1..=3).contains(&detail.len())
+        && subject
+            .bytes()
+            .chain(detail.bytes())
+            .all(|b| b.is_ascii_digit())
+}
+
+/// A status from the text of a reply: an SMTP reply code followed by an
+/// enhanced code (`550 5.1.1`, `550-5.1.1`), a qmail code (`#5.1.1`), or an
+/// SMTP reply code alone (`550 No such user` → `5.0.0`). A reply code
+/// counts only where a reply starts: at the start of a line, or after
+/// `said:`, `RCPT TO:<…>:` or `smtp;`. A bare `x.y.z` is not taken: it
+/// could be a version number.
+fn status_in_text(text: &str) -> Option<String> {
+    text.lines().find_map(status_in_line)
+}
+
+fn status_in_line(line: &str) -> Option<String> {
+    let line = line.replace(';', "; ");
+    let words: Vec<&str> = line
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter(|w| !w.is_empty())
+        .collect();
+    for (i, word) in words.iter().enumerate() {
+        if let Some(code) = word.strip_prefix('#').map(trim_punctuation)
+            && is_enhanced_code(code)
+        {
+            return Some(code.to_string());
+        }
+        let starts_reply = i == 0 || words[i - 1].ends_with(':') || words[i - 1].ends_with(';');
+        let Some((reply, rest)) = smtp_reply(word).filter(|_| starts_reply) else {
+            continue;
+        };
+        let next = if rest.is_empty() {
+            words.get(i + 1).copied()
+        } else {
+            Some(rest)
+        }
+        .map(trim_punctuation);
+        if let Some(next) = next
+            && is_enhanced_code(next)
+            && next.as_bytes()[0] == reply.as_bytes()[0]
+        {
+            return Some(next.to_string());
+        }
+        return Some(format!("{}.0.0", &reply[..1]));
+    }
+    None
+}
+
+fn trim_punctuation(word: &str) -> &str {
+    word.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+}
+
+/// The text of a plain-text bounce before the copy of the original message
+/// it quotes: the newsletter's own text may hold numbers that read like
+/// reply codes.
+fn before_quoted_original(text: &str) -> &str {
+    let mut end = 0;
+    for line in text.split_inclusive('\n') {
+        let lower = line.trim().to_ascii_lowercase();
+        let quoting = [
+            "copy of the message",
+            "original message",
+            "below this line",
+            "message headers follow",
+            "returned message",
+        ]
+        .iter()
+        .any(|p| lower.contains(p))
+            || ["received:", "return-path:", "message-id:", "content-type:"]
+                .iter()
+                .any(|h| lower.starts_with(h));
+        if quoting {
+            break;
+        }
+        end += line.len();
+    }
+    &text[..end]
+}
+
+/// `550` or `550-…`: a 4xx or 5xx reply code, and what follows a `-`.
+fn smtp_reply(word: &str) -> Option<(&str, &str)> {
+    let (code, rest) = match word.split_once('-') {
+        Some((code, rest)) => (code, rest),
+        None => (word, ""),
+    };
+    (code.len() == 3
+        && matches!(code.as_bytes()[0], b'4' | b'5')
+        && code.bytes().all(|b| b.is_ascii_digit()))
+    .then_some((code, rest))
+}
+
+/// The words Exim and qmail use for a permanent failure with no code.
+fn permanent_in_words(text: &str) -> Option<String> {
+    let text = text.to_lowercase();
+    (text.contains("permanent error") || text.contains("permanent failure"))
+        .then(|| "5.0.0".to_string())
+}
+
+/// Collects catchup's marks from every header and part, nested messages
+/// included.
+fn gather(message: &Message<'_>, ours: &Ours, evidence: &mut Evidence, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    let raw = message.raw_message();
+    let header_end = (message.root_part().offset_body as usize).min(raw.len());
+    scan(&raw[..header_end], ours, evidence);
+    for part in &message.parts {
+        match &part.body {
+            PartType::Text(text) | PartType::Html(text) => scan(text.as_bytes(), ours, evidence),
+            PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
+                scan(bytes, ours, evidence);
+            }
+            PartType::Message(nested) => gather(nested, ours, evidence, depth + 1),
+            PartType::Multipart(_) => {}
+        }
+    }
+}
+
+/// Finds catchup's Message-IDs and tokens in `bytes`.
+fn scan(bytes: &[u8], ours: &Ours, evidence: &mut Evidence) {
+    let lower = bytes.to_ascii_lowercase();
+    let at_domain = format!("@{}>", ours.message_id_domain.to_ascii_lowercase());
+    for end in memchr::memmem::find_iter(&lower, at_domain.as_bytes()) {
+        if let Some(id) = message_id_before(&bytes[..end]) {
+            push_new(&mut evidence.message_ids, id);
+        }
+    }
+    let mut token_after = |prefix: &str, suffix: &str| {
+        for start in memchr::memmem::find_iter(&lower, prefix.as_bytes()) {
+            let from = start + prefix.len();
+            let Some(token) = bytes.get(from..from + 22) else {
+                continue;
+            };
+            let closed = lower
+                .get(from + 22..)
+                .is_some_and(|after| after.starts_with(suffix.as_bytes()));
+            if closed
+                && token
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                push_new(
+                    &mut evidence.tokens,
+                    String::from_utf8_lossy(token).into_owned(),
+                );
+            }
+        }
+    };
+    if let Some((user, domain)) = &ours.verp {
+        token_after(&format!("{user}+"), &format!("@{domain}"));
+    }
+    token_after(&ours.unsubscribe_prefix, "");
+}
+
+/// The Message-ID whose `@` is at the end of `before`: `<issue>.<16 hex>`
+/// or `<issue>.test-<time>.<16 hex>`.
+fn message_id_before(before: &[u8]) -> Option<OurMessageId> {
+    let start = before
+        .iter()
+        .rposition(|&b| !(b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_'))?;
+    if before[start] != b'<' || before.len() - start > 120 {
+        return None;
+    }
+    let local = std::str::from_utf8(&before[start + 1..]).ok()?;
+    let (rest, reader) = local.rsplit_once('.')?;
+    if reader.len() != 16 {
+        return None;
+    }
+    let reader = u64::from_str_radix(reader, 16).ok()?;
+    let issue = rest.split_once(".test-").map_or(rest, |(issue, _)| issue);
+    Some(OurMessageId {
+        issue: issue.to_string(),
+        reader,
+    })
+}
+
+fn push_new<T: PartialEq>(items: &mut Vec<T>, item: T) {
+    if items.len() < 100 && !items.contains(&item) {
+        items.push(item);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_are_read_from_reply_text_but_not_from_version_numbers() {
+        assert_eq!(
+            status_in_text("host said: 550 5.1.1 <ann@x>: user unknown").as_deref(),
+            Some("5.1.1")
+        );
+        assert_eq!(
+            status_in_text("550-5.1.1 The email account does not exist").as_deref(),
+            Some("5.1.1")
+        );
+        assert_eq!(
+            status_in_text("Sorry, no mailbox here by that name. (#5.1.1)").as_deref(),
+            Some("5.1.1")
+        );
+        assert_eq!(status_in_text("452 Mailbox full").as_deref(), Some("4.0.0"));
+        assert_eq!(
+            status_in_text("smtp; 421 4.7.0 try again later").as_deref(),
+            Some("4.7.0")
+        );
+        assert_eq!(status_in_text("Postfix 3.7.2 on port 25"), None);
+        assert_eq!(status_in_text("sent 2 messages at 10:50"), None);
+        assert_eq!(
+            status_in_text("The trust saved 550 beds"),
+            None,
+            "not where a reply starts"
+        );
+        assert_eq!(
+            status_in_text("SMTP error from remote mail server after RCPT TO:<ann@x>:\n    550 Unrouteable address").as_deref(),
+            Some("5.0.0")
+        );
+        assert_eq!(
+            status_code("5.1.1 (bad destination mailbox)").as_deref(),
+            Some("5.1.1")
+        );
+        assert_eq!(status_code("not a code"), None);
+    }
+
+    #[test]
+    fn message_ids_are_recognised_only_in_catchups_shape() {
+        let ours = Ours {
+            message_id_domain: "hsj.example".into(),
+            verp: Some(("bounces".into(), "hsj.example".into())),
+            unsubscribe_prefix: "https://news.hsj.example/u/".into(),
+        };
+        let mut evidence = Evidence::default();
+        let text = b"Message-ID: <2018-07-27.00ff00ff00ff00ff@HSJ.example>\n\
+            References: <other@hsj.example> <2018-07-27.test-1700000000.0000000000000001@hsj.example>\n\
+            <x.00ff00ff00ff00ff@elsewhere.example>\n\
+            Return-Path: <bounces+AAAAAAAAAAAAAAAAAAAAAA@hsj.example>\n\
+            List-Unsubscribe: <https://news.hsj.example/u/BBBBBBBBBBBBBBBBBBBBBB>\n";
+        scan(text, &ours, &mut evidence);
+        assert_eq!(
+            evidence.message_ids,
+            vec![
+                OurMessageId {
+                    issue: "2018-07-27".into(),
+                    reader: 0x00ff_00ff_00ff_00ff
+                },
+                OurMessageId {
+                    issue: "2018-07-27".into(),
+                    reader: 1
+                },
+            ]
+        );
+        assert_eq!(
+            evidence.tokens,
+            vec!["AAAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBBB"]
+        );
+    }
+
+    #[test]
+    fn garbage_is_not_understood_and_never_panics() {
+        let ours = Ours {
+            message_id_domain: "hsj.example".into(),
+            verp: None,
+            unsubscribe_prefix: "https://news.hsj.example/u/".into(),
+        };
+        for raw in [
+            &b""[..],
+            b"\xff\xfe\x00",
+            b"just a line of text",
+            b"Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n\r\n--x\r\n",
+            b"Content-Type: multipart/report; report-type=feedback-report\r\n\r\n",
+        ] {
+            match classify(raw, &ours) {
+                Verdict::NotUnderstood(_) | Verdict::NotABounce(_) => {}
+                other => panic!("{raw:?} read as {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! `state/bounces.csv`: every returned message catchup has read and acted
+//! on, one row per reader it named, so that reading a mailbox again changes
+//! nothing, and the soft bounces that count towards suppression.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sha2::{Digest as _, Sha256};
+
+use crate::files::{self, FileError};
+use crate::message::ReaderKey;
+use crate::subscribers::ListError;
+
+pub const HEADER: &str = "message,email,outcome,status,issue,at\n";
+
+/// The log is rows of a few dozen bytes; this is millions of them.
+const LOG_LIMIT: u64 = 1024 * 1024 * 1024;
+
+/// What catchup did with one reader a message named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Hard,
+    Soft,
+    Complaint,
+    /// Read, and nothing to do: an auto-reply, a report about no reader.
+    Ignored,
+}
+
+impl Outcome {
+    fn name(self) -> &'static str {
+        match self {
+            Outcome::Hard => "hard",
+            Outcome::Soft => "soft",
+            Outcome::Complaint => "complaint",
+            Outcome::Ignored => "ignored",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Outcome> {
+        [
+            Outcome::Hard,
+            Outcome::Soft,
+            Outcome::Complaint,
+            Outcome::Ignored,
+        ]
+        .into_iter()
+        .find(|o| o.name() == name)
+    }
+}
+
+/// One row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// [`message_key`] of the message.
+    pub message: String,
+    /// Empty for an ignored message.
+    pub email: String,
+    pub outcome: Outcome,
+    /// The status code (`5.1.1`), if there was one.
+    pub status: String,
+    /// The issue, or `day:YYYY-MM-DD` when the message did not say.
+    pub issue: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Row {
+    fn csv(&self) -> Vec<u8> {
+        let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
+        let at = self.at.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let _ = writer.write_record([
+            self.message.as_str(),
+            self.email.as_str(),
+            self.outcome.name(),
+            self.status.as_str(),
+            self.issue.as_str(),
+            at.as_str(),
+        ]);
+        writer.into_inner().unwrap_or_default()
+    }
+}
+
+/// A message's identity: the first 128 bits of the SHA-256 of its bytes,
+/// carriage returns dropped, so the same message read from a Maildir or an mbox
+/// is recognised.
+pub fn message_key(bytes: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    for chunk in bytes.split(|&b| b == b'\r') {
+        hasher.update(chunk);
+    }
+    hasher.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The log as it stands, and the rows added in this run.
+#[derive(Debug)]
+pub struct Log {
+    path: PathBuf,
+    seen: HashSet<String>,
+    /// Per reader, the issues of each soft bounce and when it was logged.
+    soft: HashMap<ReaderKey, Vec<(String, DateTime<Utc>)>>,
+    added: Vec<Row>,
+    /// Rows that could not be read, as `file:line: why`.
+    pub warnings: Vec<String>,
+}
+
+impl Log {
+    /// Reads the log; a missing one is empty.
+    ///
+    /// # Errors
+    /// The file exists but cannot be read.
+    pub fn load(path: &Path) -> Result<Log, ListError> {
+        let mut log = Log {
+            path: path.to_path_buf(),
+            seen: HashSet::new(),
+            soft: HashMap::new(),
+            added: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let bytes = match files::read_input(path, LOG_LIMIT) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == Some(std::io::ErrorKind::NotFound) => return Ok(log),
+            Err(e) => return Err(e.into()),
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(bytes.as_slice());
+        for (i, record) in reader.records().enumerate() {
+            match record.map_err(|e| e.to_string()).and_then(|r| parse(&r)) {
+                Ok(row) => log.remember(&row),
+                Err(why) => log
+                    .warnings
+                    .push(format!("{}:{}: {why}", path.display(), i + 2)),
+            }
+        }
+        Ok(log)
+    }
+
+    /// True if the message was read before.
+    pub fn has_seen(&self, message: &str) -> bool {
+        self.seen.contains(message)
+    }
+
+    /// The distinct issues `email` soft-bounced on after `since`.
+    pub fn soft_issues_since(&self, email: &str, since: DateTime<Utc>) -> HashSet<&str> {
+        self.soft
+            .get(&ReaderKey::of(email))
+            .into_iter()
+            .flatten()
+            .filter(|(_, at)| *at > since)
+            .map(|(issue, _)| issue.as_str())
+            .collect()
+    }
+
+    /// Adds a row, to be written by [`Log::write`].
+    pub fn add(&mut self, row: Row) {
+        self.remember(&row);
+        self.added.push(row);
+    }
+
+    fn remember(&mut self, row: &Row) {
+        self.seen.insert(row.message.clone());
+        if row.outcome == Outcome::Soft {
+            self.soft
+                .entry(ReaderKey::of(&row.email))
+                .or_default()
+                .push((row.issue.clone(), row.at));
+        }
+    }
+
+    /// Appends this run's rows durably.
+    ///
+    /// # Errors
+    /// The log cannot be written; none of this run's rows are.
+    pub fn write(&self) -> Result<(), FileError> {
+        if self.added.is_empty() {
+            return Ok(());
+        }
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            files::create_folder(dir)?;
+        }
+        let rows: Vec<u8> = self.added.iter().flat_map(Row::csv).collect();
+        files::append_rows(&self.path, HEADER.as_bytes(), &rows)
+    }
+}
+
+fn parse(record: &csv::StringRecord) -> Result<Row, String> {
+    let field = |i: usize| record.get(i).unwrap_or("").trim();
+    if field(0).len() != 32 {
+        return Err("the first field is not a message key".into());
+    }
+    Ok(Row {
+        message: field(0).to_string(),
+        email: field(1).to_string(),
+        outcome: Outcome::parse(field(2))
+            .ok_or_else(|| format!("unknown outcome `{}`", field(2)))?,
+        status: field(3).to_string(),
+        issue: field(4).to_string(),
+        at: field(5)
+            .parse()
+            .map_err(|_| format!("`{}` is not a time", field(5)))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_survive_a_round_trip_and_count_soft_bounces_after_a_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state/bounces.csv");
+        let mut log = Log::load(&path).expect("empty");
+        let at = |s: &str| s.parse::<DateTime<Utc>>().expect("time");
+        for (n, issue, when) in [
+            (1, "2026-11-06", "2026-11-07T00:00:00Z"),
+            (2, "2026-11-13", "2026-11-14T00:00:00Z"),
+        ] {
+            log.add(Row {
+                message: message_key(format!("message {n}").as_bytes()),
+                email: "Ann@NHS.example".into(),
+                outcome: Outcome::Soft,
+                status: "4.2.2".into(),
+                issue: issue.into(),
+                at: at(when),
+            });
+        }
+        log.write().expect("write");
+        let again = Log::load(&path).expect("load");
+        assert!(again.has_seen(&message_key(b"message 1")));
+        assert!(again.has_seen(&message_key(b"message\r 1")), "CR ignored");
+        assert!(!again.has_seen(&message_key(b"message 3")));
+        assert_eq!(
+            again
+                .soft_issues_since("ann@nhs.example", at("2026-11-01T00:00:00Z"))
+                .len(),
+            2
+        );
+        assert_eq!(
+            again
+                .soft_issues_since("ann@nhs.example", at("2026-11-10T00:00:00Z"))
+                .len(),
+            1
+        );
+        assert!(again.warnings.is_empty());
+    }
+}

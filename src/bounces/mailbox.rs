@@ -1,0 +1,265 @@
+//! Where returned mail is read from: a Maildir (`new/` and `cur/`), an mbox
+//! file, one message file, or a folder of `.eml` files. Messages are handed
+//! out one at a time, so a large mailbox is never all in memory; a file that
+//! cannot be read is reported by name and the rest are still read.
+
+use std::io::{BufReader, Read as _};
+use std::path::{Path, PathBuf};
+
+use crate::files;
+
+/// A returned message is rarely more than a copy of the original; anything
+/// past this is not one.
+pub const MESSAGE_LIMIT: u64 = 50 * 1024 * 1024;
+
+/// One message and where it came from.
+#[derive(Debug)]
+pub struct Item {
+    /// `path`, or `path, message 3` inside an mbox.
+    pub origin: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Something wrong with a source, naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// An error (something could not be read) rather than a warning.
+    pub error: bool,
+    pub text: String,
+}
+
+impl Problem {
+    fn error(text: String) -> Problem {
+        Problem { error: true, text }
+    }
+
+    fn warning(text: String) -> Problem {
+        Problem { error: false, text }
+    }
+}
+
+/// Hands every message under `paths` to `visit`, in a stable order (file
+/// names sorted), and returns what was wrong along the way.
+pub fn each(paths: &[PathBuf], mut visit: impl FnMut(Item)) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for path in paths {
+        read_path(path, &mut visit, &mut problems);
+    }
+    problems
+}
+
+fn read_path(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Problem>) {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            let is_maildir = ["cur", "new", "tmp"].iter().any(|d| path.join(d).is_dir());
+            if is_maildir {
+                read_maildir(path, visit, problems);
+            } else {
+                read_folder(path, visit, problems);
+            }
+        }
+        Ok(_) => read_file(path, visit, problems),
+        Err(e) => problems.push(Problem::error(format!(
+            "cannot read `{}`: {}",
+            path.display(),
+            files::describe(&e)
+        ))),
+    }
+}
+
+/// `new/` then `cur/`; `tmp/` holds messages still being delivered.
+fn read_maildir(dir: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Problem>) {
+    for sub in ["new", "cur"] {
+        let folder = dir.join(sub);
+        if !folder.is_dir() {
+            if sub == "new" {
+                problems.push(Problem::warning(format!(
+                    "`{}` is a Maildir without `new/`, where new mail is delivered; read `cur/` only",
+                    dir.display()
+                )));
+            }
+            continue;
+        }
+        for path in entries(&folder, problems, |_| true) {
+            read_message(&path, visit, problems);
+        }
+    }
+}
+
+/// A plain folder: its `.eml` files.
+fn read_folder(dir: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Problem>) {
+    let found = entries(dir, problems, |name| {
+        Path::new(name)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("eml"))
+    });
+    if found.is_empty() {
+        problems.push(Problem::warning(format!(
+            "`{}` holds no `.eml` files and is not a Maildir (no `new/` or `cur/`)",
+            dir.display()
+        )));
+    }
+    for path in found {
+        read_file(&path, visit, problems);
+    }
+}
+
+/// The files in `dir` whose names pass `keep`, sorted; hidden files skipped.
+fn entries(dir: &Path, problems: &mut Vec<Problem>, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(e) => {
+            problems.push(Problem::error(format!(
+                "cannot list `{}`: {}",
+                dir.display(),
+                files::describe(&e)
+            )));
+            return Vec::new();
+        }
+    };
+    let mut paths: Vec<PathBuf> = listing
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && keep(&name)
+        })
+        .map(|entry| entry.path())
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// An mbox if it starts with a `From ` line, otherwise one message.
+fn read_file(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Problem>) {
+    let mut file = match files::open_input(path) {
+        Ok(file) => file,
+        Err(e) => return problems.push(Problem::error(e.to_string())),
+    };
+    let mut start = [0u8; 5];
+    let n = file.read(&mut start).unwrap_or(0);
+    if &start[..n] == b"From " {
+        read_mbox(path, problems, visit);
+    } else {
+        read_message(path, visit, problems);
+    }
+}
+
+fn read_message(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Problem>) {
+    match files::read_input(path, MESSAGE_LIMIT) {
+        Ok(bytes) => visit(Item {
+            origin: path.display().to_string(),
+            bytes,
+        }),
+        Err(e) => problems.push(Problem::error(e.to_string())),
+    }
+}
+
+/// Each message of an mbox, read with mail-parser's mbox reader (which
+/// undoes `>From ` quoting).
+fn read_mbox(path: &Path, problems: &mut Vec<Problem>, visit: &mut impl FnMut(Item)) {
+    let file = match files::open_input(path) {
+        Ok(file) => file,
+        Err(e) => return problems.push(Problem::error(e.to_string())),
+    };
+    let mut last_ends_line = true;
+    let messages = mail_parser::mailbox::mbox::MessageIterator::new(BufReader::new(file));
+    for (n, message) in messages.enumerate() {
+        let origin = format!("{}, message {}", path.display(), n + 1);
+        let message = match message {
+            Ok(message) => message,
+            Err(e) => {
+                problems.push(Problem::error(format!(
+                    "cannot read `{}` past message {n}: {}",
+                    path.display(),
+                    files::describe(&e)
+                )));
+                return;
+            }
+        };
+        let bytes = message.contents();
+        if bytes.len() as u64 > MESSAGE_LIMIT {
+            problems.push(Problem::warning(format!(
+                "{origin} is larger than {} MB and was skipped: it is not a returned message",
+                MESSAGE_LIMIT / 1024 / 1024
+            )));
+            continue;
+        }
+        last_ends_line = bytes.ends_with(b"\n");
+        visit(Item {
+            origin,
+            bytes: bytes.to_vec(),
+        });
+    }
+    if !last_ends_line {
+        problems.push(Problem::warning(format!(
+            "`{}` ends in the middle of a line: the mbox looks cut short, and its last message was read as it is",
+            path.display()
+        )));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(paths: &[PathBuf]) -> (Vec<String>, Vec<Problem>) {
+        let mut seen = Vec::new();
+        let problems = each(paths, |item| seen.push(item.origin));
+        (seen, problems)
+    }
+
+    #[test]
+    fn maildirs_mboxes_and_folders_are_all_read_and_problems_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let maildir = dir.path().join("Maildir");
+        std::fs::create_dir_all(maildir.join("cur")).expect("cur");
+        std::fs::write(maildir.join("cur/2.host:2,S"), "Subject: b\n\nb\n").expect("write");
+        std::fs::write(maildir.join("cur/.hidden"), "x").expect("write");
+        let mbox = dir.path().join("bounces.mbox");
+        std::fs::write(
+            &mbox,
+            "From a@b Thu Nov 19 10:00:00 2026\nSubject: one\n\n>From here\n\nFrom c@d Thu Nov 19 11:00:00 2026\nSubject: two\n\ncut sh",
+        )
+        .expect("write");
+        let (seen, problems) = read(&[maildir.clone(), mbox.clone(), dir.path().join("missing")]);
+        assert_eq!(
+            seen,
+            vec![
+                format!("{}", maildir.join("cur/2.host:2,S").display()),
+                format!("{}, message 1", mbox.display()),
+                format!("{}, message 2", mbox.display()),
+            ]
+        );
+        let texts: Vec<&str> = problems.iter().map(|p| p.text.as_str()).collect();
+        assert!(
+            texts[0].contains("without `new/`") && !problems[0].error,
+            "{texts:?}"
+        );
+        assert!(
+            texts[1].contains("cut short") && !problems[1].error,
+            "{texts:?}"
+        );
+        assert!(
+            texts[2].contains("missing") && problems[2].error,
+            "{texts:?}"
+        );
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_hanging() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("pipe.eml");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(status.success());
+        let (seen, problems) = read(&[dir.path().to_path_buf()]);
+        assert!(seen.is_empty());
+        assert!(
+            problems[0].error && problems[0].text.contains("pipe.eml"),
+            "{problems:?}"
+        );
+    }
+}

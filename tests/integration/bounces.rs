@@ -1,0 +1,413 @@
+//! `catchup bounces` and `catchup suppressed`: real-world shaped returns
+//! (tests/bounces/), built around the very messages catchup sent, read back
+//! into the suppression list; the next send skips whoever was suppressed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::support::smtp::SmtpServer;
+use crate::support::{Project, finish_within, reader_id, repo, token};
+
+const ISSUE: &str = "config/issues/2018-07-27.toml";
+
+/// Every reader the samples are about, and one they are not.
+const READERS: &[&str] = &[
+    "ann@nhs.example",
+    "bob@trust.example",
+    "carol@outlook.example",
+    "dave@gmail.example",
+    "erin@yahoo.example",
+    "frank@nhs.example",
+    "gina@region.example",
+    "harry@region.example",
+    "ivan@slow.example",
+    "judy@nhs.example",
+    "kate@ccg.example",
+    "lee@nhs.example",
+];
+
+fn write_subscribers(project: &Project, emails: &[&str]) {
+    let mut csv = String::from("email,name\n");
+    for email in emails {
+        csv.push_str(&format!(
+            "{email},{}\n",
+            email.split('@').next().unwrap_or("")
+        ));
+    }
+    project.write("config/subscribers.csv", csv);
+}
+
+/// Sends the example issue to the list and returns each reader's message
+/// as it arrived, line endings made LF.
+fn send_to_list(project: &Project, server: &SmtpServer) -> BTreeMap<String, String> {
+    project.expect(&["send", ISSUE, "--all"]).code(0);
+    server
+        .deliveries()
+        .into_iter()
+        .map(|d| {
+            let bytes = server.message(d.n);
+            (
+                d.rcpt,
+                String::from_utf8_lossy(&bytes).replace("\r\n", "\n"),
+            )
+        })
+        .collect()
+}
+
+/// A sample with its placeholders filled from the messages catchup sent:
+/// `{{headers:EMAIL}}`, `{{message:EMAIL}}`, `{{message-id:EMAIL}}` and
+/// `{{redacted-message:EMAIL}}` (the address blanked, as feedback loops do).
+fn render(sample: &str, sent: &BTreeMap<String, String>) -> String {
+    let mut text = std::fs::read_to_string(repo().join("tests/bounces").join(sample))
+        .unwrap_or_else(|e| panic!("{sample}: {e}"));
+    while let Some(start) = text.find("{{") {
+        let end = start + text[start..].find("}}").expect("closed placeholder");
+        let (what, email) = text[start + 2..end].split_once(':').expect("what:email");
+        let message = sent
+            .get(email)
+            .unwrap_or_else(|| panic!("nothing was sent to {email}"));
+        let filled = match what {
+            "headers" => message.split("\n\n").next().expect("headers").to_string() + "\n",
+            "message" => message.clone(),
+            "redacted-message" => message.replace(email, "[redacted]"),
+            "message-id" => {
+                let parsed = crate::support::mime::parse(message.as_bytes());
+                parsed.message_id.trim_matches(['<', '>']).to_string()
+            }
+            other => panic!("unknown placeholder {other}"),
+        };
+        text.replace_range(start..end + 2, &filled);
+    }
+    text
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Suppression {
+    email: String,
+    reason: String,
+    issue: Option<String>,
+}
+
+fn suppressed(project: &Project) -> BTreeMap<String, (String, Option<String>)> {
+    let out = project.expect(&["suppressed", "--json"]).code(0);
+    let rows: Vec<Suppression> = serde_json::from_str(&out.stdout).expect("JSON");
+    rows.into_iter()
+        .map(|s| (s.email, (s.reason, s.issue)))
+        .collect()
+}
+
+#[test]
+fn a_mailbox_of_real_world_returns_suppresses_exactly_the_readers_it_should() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "");
+    write_subscribers(&project, READERS);
+    let sent = send_to_list(&project, &server);
+    assert_eq!(sent.len(), READERS.len());
+
+    let samples = [
+        "postfix-user-unknown.eml",
+        "exim-plain.eml",
+        "qmail-plain.eml",
+        "outlook-ndr.eml",
+        "gmail-dsn.eml",
+        "arf-complaint.eml",
+        "out-of-office.eml",
+        "multi-recipient-dsn.eml",
+        "delayed-dsn.eml",
+        "success-dsn.eml",
+        "human-reply.eml",
+    ];
+    for dir in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(project.path().join("mail/Maildir").join(dir)).expect("maildir");
+    }
+    for (n, sample) in samples.iter().enumerate() {
+        let folder = if n % 3 == 0 { "cur" } else { "new" };
+        project.write(
+            &format!("mail/Maildir/{folder}/17636{n:05}.M1P1.mx:2,"),
+            render(sample, &sent),
+        );
+    }
+
+    let first = project.expect(&["bounces", "mail/Maildir"]).code(0);
+    let expected: BTreeMap<String, (String, Option<String>)> = [
+        ("ann@nhs.example", "hard-bounce 5.1.1"),
+        ("bob@trust.example", "hard-bounce 5.1.1"),
+        ("kate@ccg.example", "hard-bounce 5.1.1"),
+        ("carol@outlook.example", "hard-bounce 5.1.10"),
+        ("dave@gmail.example", "hard-bounce 5.1.1"),
+        ("erin@yahoo.example", "complaint"),
+        ("gina@region.example", "hard-bounce 5.1.1"),
+    ]
+    .into_iter()
+    .map(|(e, r)| {
+        (
+            e.to_string(),
+            (r.to_string(), Some("2018-07-27".to_string())),
+        )
+    })
+    .collect();
+    assert_eq!(suppressed(&project), expected, "{}", first.stdout);
+    for line in [
+        "soft bounce (4.2.2) for harry@region.example: 1 of 3 issues before suppression",
+        "soft bounce (4.4.1) for ivan@slow.example: 1 of 3 issues before suppression",
+        "nothing to do: not a bounce: an automatic reply (out of office)",
+        "nothing to do: not a bounce: a delivery report that says the mail was delivered",
+        "not understood, left alone: neither a delivery report, a complaint nor a bounce",
+        "11 message(s): 7 reader(s) suppressed, 2 soft bounce(s) counted, 2 with nothing to do, 1 not understood, 0 read before",
+    ] {
+        assert!(
+            first.stdout.contains(line),
+            "missing {line:?} in:\n{}",
+            first.stdout
+        );
+    }
+
+    // Reading the same mailbox again changes nothing.
+    let before = project.read("config/suppressed.csv");
+    let log = project.read("state/bounces.csv");
+    project
+        .expect(&["bounces", "mail/Maildir"])
+        .code(0)
+        .stdout_has("11 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 with nothing to do, 1 not understood, 10 read before");
+    assert_eq!(project.read("config/suppressed.csv"), before);
+    assert_eq!(project.read("state/bounces.csv"), log);
+
+    // The next issue goes to everyone else, and to no one suppressed.
+    let next = project
+        .read(ISSUE)
+        .replace("date = 2018-07-27", "date = 2018-08-03")
+        .replace(
+            "subject = \"Bold ambition",
+            "subject = \"Next week: bold ambition",
+        );
+    project.write("config/issues/2018-08-03.toml", next);
+    let already = server.deliveries().len();
+    project
+        .expect(&["send", "config/issues/2018-08-03.toml", "--all"])
+        .code(0)
+        .stdout_has("skipped 7 suppressed");
+    let second: BTreeSet<String> = server.deliveries()[already..]
+        .iter()
+        .map(|d| d.rcpt.clone())
+        .collect();
+    let rest: BTreeSet<String> = READERS
+        .iter()
+        .map(|e| e.to_string())
+        .filter(|e| !expected.contains_key(e))
+        .collect();
+    assert_eq!(second, rest);
+}
+
+/// A soft bounce (4.2.2) for `email` on `issue`, quoting the Message-ID
+/// catchup gave them.
+fn soft_bounce(email: &str, issue: &str, n: usize) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.region.example\r\nTo: catchup@hsj.example\r\nSubject: Undelivered Mail Returned to Sender\r\nDate: Fri, 20 Nov 2026 07:0{n}:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nMailbox full.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.region.example\r\n\r\nFinal-Recipient: rfc822; {email}\r\nAction: failed\r\nStatus: 4.2.2\r\n\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{issue}.{}@hsj.example>\r\n\r\n--b--\r\n",
+        reader_id(crate::support::SECRET, email)
+    )
+}
+
+#[test]
+fn soft_bounces_on_three_distinct_issues_suppress_and_a_removal_starts_the_count_again() {
+    let project = Project::copy_of_repo();
+    write_subscribers(&project, &["harry@region.example", "lee@nhs.example"]);
+    let harry = "harry@region.example";
+    let steps = [
+        ("2026-11-06", "1 of 3 issues"),
+        ("2026-11-06", "read before"),
+        ("2026-11-13", "2 of 3 issues"),
+        (
+            "2026-11-20",
+            "suppressed harry@region.example (soft-bounces 3, issue 2026-11-20)",
+        ),
+    ];
+    for (n, (issue, said)) in steps.into_iter().enumerate() {
+        // The second is the same bounce again, byte for byte.
+        let k = if n == 1 { 0 } else { n };
+        let path = project.write(&format!("mail/{n}.eml"), soft_bounce(harry, issue, k));
+        let out = project
+            .expect(&["bounces", path.to_str().expect("path")])
+            .code(0);
+        if said == "read before" {
+            out.stdout_has("1 read before");
+        } else {
+            out.stdout_has(said);
+        }
+    }
+    assert_eq!(
+        suppressed(&project).get(harry),
+        Some(&("soft-bounces 3".to_string(), Some("2026-11-20".to_string())))
+    );
+
+    project
+        .expect(&["suppressed", "remove", "HARRY@region.example"])
+        .code(0)
+        .stdout_has(
+            "removed harry@region.example from the suppression list (it was: soft-bounces 3 since",
+        );
+    assert_eq!(suppressed(&project).get(harry), None);
+    let tail = project.read("config/suppressed.csv");
+    assert!(
+        tail.lines()
+            .last()
+            .is_some_and(|l| l.starts_with("harry@region.example,removed,")),
+        "{tail}"
+    );
+    // Bounces from before the removal no longer count.
+    let path = project.write("mail/later.eml", soft_bounce(harry, "2026-11-27", 7));
+    project
+        .expect(&["bounces", path.to_str().expect("path")])
+        .code(0)
+        .stdout_has("1 of 3 issues");
+}
+
+#[test]
+fn suppressed_lists_reasons_and_refuses_to_undo_a_readers_own_choice() {
+    let project = Project::copy_of_repo();
+    project.write(
+        "config/suppressed.csv",
+        "email,reason,at,issue\n\
+         ann@nhs.example,unsubscribe,2026-11-20T08:00:00Z,2018-07-27\n\
+         bob@nhs.example,hard-bounce 5.1.1,2026-11-20T09:00:00Z,2018-07-27\n\
+         cat@nhs.example,complaint,2026-11-20T10:00:00Z,\n\
+         bob@nhs.example,removed,2026-11-21T09:00:00Z,\n\
+         dan@nhs.example,hard-bounce 5.1.1,2026-11-22T09:00:00Z,2018-07-27\n",
+    );
+    let table = project.expect(&["suppressed"]).code(0);
+    assert_eq!(
+        table.stdout,
+        "email            reason             since                 issue\n\
+         ann@nhs.example  unsubscribe        2026-11-20T08:00:00Z  2018-07-27\n\
+         cat@nhs.example  complaint          2026-11-20T10:00:00Z\n\
+         dan@nhs.example  hard-bounce 5.1.1  2026-11-22T09:00:00Z  2018-07-27\n\
+         3 address(es) suppressed\n"
+    );
+    for who in ["ann@nhs.example", "cat@nhs.example"] {
+        project
+            .expect(&["suppressed", "remove", who])
+            .code(2)
+            .stderr_has("because of their own")
+            .stderr_has("--force");
+    }
+    project
+        .expect(&["suppressed", "remove", "bob@nhs.example"])
+        .code(1)
+        .stderr_has("bob@nhs.example is not on the suppression list");
+    project
+        .expect(&["suppressed", "remove", "not an address"])
+        .code(2)
+        .stderr_has("is not an email address");
+    project
+        .expect(&["suppressed", "remove", "ann@nhs.example", "--force"])
+        .code(0);
+    assert_eq!(suppressed(&project).len(), 2);
+}
+
+#[test]
+fn verp_return_paths_name_the_reader_and_reports_without_a_mark_are_refused() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    project.use_smtp(server.port, "");
+    let mut settings = project.read("config/newsletter.toml");
+    settings.push_str("\n[bounces]\nreturn_path = \"bounces@hsj.example\"\nverp = true\n");
+    project.write("config/newsletter.toml", settings);
+    write_subscribers(&project, &["ann@nhs.example", "bob@nhs.example"]);
+    send_to_list(&project, &server);
+    for d in server.deliveries() {
+        assert_eq!(
+            d.mail_from,
+            format!("bounces+{}@hsj.example", token(&d.rcpt))
+        );
+    }
+
+    // A bounce that quotes nothing, delivered to ann's VERP address.
+    let bare = format!(
+        "Delivered-To: bounces+{}@hsj.example\nFrom: MAILER-DAEMON@mx.nhs.example\nTo: bounces+{}@hsj.example\nSubject: failure notice\n\n550 5.1.1 No such user here\n",
+        token("ann@nhs.example"),
+        token("ann@nhs.example")
+    );
+    // A report naming bob with no mark of catchup's: forged, or not ours.
+    let forged = "From: MAILER-DAEMON@evil.example\nSubject: Undelivered Mail\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; evil.example\n\nFinal-Recipient: rfc822; bob@nhs.example\nAction: failed\nStatus: 5.1.1\n\n--b--\n";
+    let bare = project.write("mail/bare.eml", bare);
+    let forged = project.write("mail/forged.eml", forged);
+    project
+        .expect(&["bounces", bare.to_str().expect("path"), forged.to_str().expect("path")])
+        .code(0)
+        .stdout_has("suppressed ann@nhs.example (hard-bounce 5.1.1)")
+        .stdout_has("it names bob@nhs.example, but carries no mark of catchup's for them (with VERP on, one is required)");
+    let now = suppressed(&project);
+    assert!(
+        now.contains_key("ann@nhs.example") && !now.contains_key("bob@nhs.example"),
+        "{now:?}"
+    );
+}
+
+#[test]
+fn broken_mailboxes_are_named_and_every_readable_message_is_still_read() {
+    let project = Project::copy_of_repo();
+    write_subscribers(
+        &project,
+        &["ann@nhs.example", "bob@nhs.example", "cat@nhs.example"],
+    );
+    let bounce = |email: &str| soft_bounce(email, "2018-07-27", 1).replace("4.2.2", "5.1.1");
+    // A Maildir without new/.
+    project.write("mail/Maildir/cur/1.eml", bounce("ann@nhs.example"));
+    // An mbox cut off in the middle of its second message.
+    let mbox = format!(
+        "From MAILER-DAEMON Fri Nov 20 07:00:00 2026\n{}\nFrom MAILER-DAEMON Fri Nov 20 07:01:00 2026\n{}",
+        bounce("bob@nhs.example").replace("\r\n", "\n"),
+        &bounce("cat@nhs.example").replace("\r\n", "\n")[..200]
+    );
+    project.write("mail/returns.mbox", mbox);
+    // A folder with a FIFO, garbage, an empty file and one good message.
+    project.write("mail/eml/garbage.eml", [0xffu8, 0xfe, 0, 1, 2, 3]);
+    project.write("mail/eml/empty.eml", "");
+    project.write("mail/eml/good.eml", bounce("cat@nhs.example"));
+    let fifo = project.path().join("mail/eml/pipe.eml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    let child = project.spawn_piped(&[
+        "bounces",
+        "mail/Maildir",
+        "mail/returns.mbox",
+        "mail/eml",
+        "mail/nowhere",
+    ]);
+    let (code, stdout, stderr) = finish_within(child, Duration::from_secs(30));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    for part in [
+        "warning: `mail/Maildir` is a Maildir without `new/`",
+        "warning: `mail/returns.mbox` ends in the middle of a line",
+        "pipe.eml",
+        "mail/nowhere",
+        "error: some mail could not be read (above); the rest was processed",
+    ] {
+        assert!(stderr.contains(part), "missing {part:?} in:\n{stderr}");
+    }
+    assert!(
+        stdout.contains("mail/eml/garbage.eml: not understood"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("mail/eml/empty.eml: not understood"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("mail/returns.mbox, message 2: not understood"),
+        "{stdout}"
+    );
+    let now: BTreeSet<String> = suppressed(&project).into_keys().collect();
+    assert_eq!(
+        now,
+        ["ann@nhs.example", "bob@nhs.example", "cat@nhs.example"]
+            .into_iter()
+            .map(String::from)
+            .collect()
+    );
+}
