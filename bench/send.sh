@@ -2,8 +2,9 @@
 # List-send throughput against Postfix's smtp-sink on loopback, beside
 # smtp-source (Postfix's own load generator, the practical limit) sending the
 # same number of messages of the same size over the same number of
-# connections, in the same run. Then peak memory for 10,000 and 100,000
-# readers.
+# connections, in the same run; and the same send DKIM-signed (RSA-2048,
+# Ed25519), to show what signing costs. Then peak memory for 10,000 and
+# 100,000 readers.
 #
 # Needs: postfix (smtp-sink, smtp-source) and GNU time:
 #   apt-get install postfix time
@@ -19,6 +20,7 @@ rm -rf "$work" && mkdir -p "$work"
 
 cargo build --release --quiet
 catchup=$root/target/release/catchup
+export CATCHUP_SECRET=bench-secret-0123456789abcdef0123456789abcdef
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 sink_user=()
@@ -46,16 +48,24 @@ print('email,name')
 for i in range(int(sys.argv[1])): print(f'reader{i}@nhs.example,Reader {i}')" "$2" > "$1/config/subscribers.csv"
 }
 project "$work/p" "$messages"
+for algorithm in rsa ed25519; do
+  project "$work/$algorithm" "$messages"
+  (cd "$work/$algorithm" && "$catchup" dkim keygen --selector bench --algorithm $algorithm >/dev/null &&
+    printf '\n[dkim]\ndomain = "hsj.example"\nselector = "bench"\nalgorithm = "%s"\nprivate_key = "dkim/bench.pem"\n' $algorithm \
+      >> config/newsletter.toml)
+done
 issue=config/issues/2018-07-27.toml
 (cd "$work/p" && "$catchup" preview "$issue" --out "$work/sample" >/dev/null)
 sample=$work/sample/2018-07-27.eml
 size=$(stat -c %s "$sample")
 
 seconds() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
-catchup_times=(); source_times=()
+catchup_times=(); source_times=(); rsa_times=(); ed25519_times=()
 for run in $(seq "$runs"); do
-  rm -rf "$work/p/state"
+  rm -rf "$work"/{p,rsa,ed25519}/state
   catchup_times+=("$(cd "$work/p" && seconds "$catchup" send "$issue" --all)")
+  rsa_times+=("$(cd "$work/rsa" && seconds "$catchup" send "$issue" --all)")
+  ed25519_times+=("$(cd "$work/ed25519" && seconds "$catchup" send "$issue" --all)")
   source_times+=("$(seconds smtp-source -d -s "$connections" -m "$messages" -F "$sample" \
     -f catchup@hsj.example -t reader@example.com "127.0.0.1:$port")")
 done
@@ -67,16 +77,20 @@ peak_kb() { # $1 = readers
 peak_10k=$(peak_kb 10000)
 peak_100k=$(peak_kb 100000)
 
-python3 - "$messages" "$size" "$connections" "${catchup_times[*]}" "${source_times[*]}" "$peak_10k" "$peak_100k" <<'PY'
+python3 - "$messages" "$size" "$connections" "${catchup_times[*]}" "${source_times[*]}" "$peak_10k" "$peak_100k" "${rsa_times[*]}" "${ed25519_times[*]}" <<'PY'
 import statistics, sys
 n, size, conns = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 c = [float(x) for x in sys.argv[4].split()]
 s = [float(x) for x in sys.argv[5].split()]
 p10, p100 = int(sys.argv[6]), int(sys.argv[7])
+signed = {"rsa-2048": [float(x) for x in sys.argv[8].split()], "ed25519": [float(x) for x in sys.argv[9].split()]}
 cm, sm = statistics.median(c), statistics.median(s)
 print(f"\n{n} messages of {size} bytes over {conns} connections to smtp-sink on loopback, {len(c)} interleaved runs")
 print(f"  catchup send --all : median {cm:6.2f} s  -> {n/cm:7.0f} messages/s   (runs: {', '.join(f'{x:.2f}' for x in c)})")
 print(f"  smtp-source        : median {sm:6.2f} s  -> {n/sm:7.0f} messages/s   (runs: {', '.join(f'{x:.2f}' for x in s)})")
 print(f"  catchup / smtp-source rate: {sm/cm:.2f}   (target: at least 0.50)")
+for name, times in signed.items():
+    m = statistics.median(times)
+    print(f"  catchup, DKIM {name:9}: median {m:6.2f} s  -> {n/m:7.0f} messages/s   ({cm/m:.2f} of unsigned; {1000*(m-cm)/n:.3f} ms more a message)")
 print(f"peak memory of catchup send --all:  10,000 readers {p10/1024:.1f} MB   100,000 readers {p100/1024:.1f} MB")
 PY

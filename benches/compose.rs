@@ -87,19 +87,45 @@ fn render_and_inline(bencher: divan::Bencher) {
     bencher.bench(|| render::render(&issue, &newsletter).expect("render"));
 }
 
-/// One reader's copy from the template: what a list send does per reader.
-#[divan::bench]
-fn personalise_one_reader(bencher: divan::Bencher) {
+/// A DKIM signer with a fresh key, as `[dkim]` would load it.
+fn signer(algorithm: &str, dir: &Path) -> catchup::dkim::Signer {
+    use catchup::config::{Dkim, DkimAlgorithm, KeySource};
+    let algorithm = match algorithm {
+        "rsa-2048" => DkimAlgorithm::Rsa,
+        _ => DkimAlgorithm::Ed25519,
+    };
+    let key = dir.join("key.pem");
+    catchup::dkim::keygen(algorithm, &key).expect("keygen");
+    let settings = Dkim {
+        domain: "hsj.example".into(),
+        selector: "bench".into(),
+        algorithm,
+        key: KeySource::File(key),
+        key_span: 0..0,
+    };
+    let source = Source::new(repo("config/newsletter.toml"), String::new());
+    catchup::dkim::Signer::load(&settings, &source)
+        .expect("signer")
+        .0
+}
+
+/// One reader's copy from the template: what a list send does per reader,
+/// unsigned and DKIM-signed (each reader's body differs, so each message is
+/// signed on its own).
+#[divan::bench(args = ["unsigned", "rsa-2048", "ed25519"])]
+fn personalise_one_reader(bencher: divan::Bencher, signing: &str) {
     let (newsletter, library, source) = inputs();
     let issue = Issue::parse(name(), source, &library, &newsletter).expect("issue");
     let rendered = render::render(&issue, &newsletter).expect("render");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dkim = (signing != "unsigned").then(|| std::sync::Arc::new(signer(signing, dir.path())));
     let template = Template::new(
         &issue,
         &newsletter,
         &rendered,
         catchup::message::Signers {
             links: catchup::token::Key::preview(),
-            dkim: None,
+            dkim,
         },
     );
     let reader = Reader {

@@ -12,6 +12,8 @@
 //! 5. [`proof`]: the files an editor opens to check an issue.
 //! 6. [`deliver`]: test sends, and list sends to [`subscribers`] with a
 //!    durable ledger, through SMTP; [`schedule`] says when an issue is due.
+//! 7. [`web`]: one-click unsubscribes into the [`suppression`] list, and the
+//!    public [`archive`]; [`bounces`]: returned mail into the same list.
 //!
 //! [`compose`] runs stages 1 to 4 for the commands that need an issue;
 //! [`command`] wires the stages together for each subcommand. `main.rs` only

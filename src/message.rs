@@ -223,6 +223,11 @@ impl Template {
         }
     }
 
+    /// True when each message is DKIM-signed.
+    pub fn signs(&self) -> bool {
+        self.dkim.is_some()
+    }
+
     /// The sending domain, for EHLO.
     pub fn sending_domain(&self) -> &str {
         self.from.email.domain()

@@ -1,4 +1,4 @@
-//! The subscriber list and the suppression list.
+//! The subscriber list.
 //!
 //! Subscribers are a CSV file with a header row: an `email` column, an
 //! optional `name` column, and any other columns (ignored). The file is read

@@ -5,8 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::support::postfix::Postfix;
 use crate::support::smtp::SmtpServer;
-use crate::support::{Project, finish_within, reader_id, repo, token};
+use crate::support::{Project, finish_within, reader_id, repo, skip, token};
 
 const ISSUE: &str = "config/issues/2018-07-27.toml";
 
@@ -410,4 +411,47 @@ fn broken_mailboxes_are_named_and_every_readable_message_is_still_read() {
             .map(String::from)
             .collect()
     );
+}
+
+#[test]
+fn real_postfix_bounces_for_unknown_users_suppress_them() {
+    let postfix = match Postfix::start(&["catchup@hsj.example", "lee@nhs.example"]) {
+        Ok(postfix) => postfix,
+        Err(why) => {
+            return skip(
+                "bounces::real_postfix_bounces_for_unknown_users_suppress_them",
+                &why,
+            );
+        }
+    };
+    let project = Project::copy_of_repo();
+    project.use_smtp(postfix.port, "");
+    write_subscribers(
+        &project,
+        &["ann@nhs.example", "bob@nhs.example", "lee@nhs.example"],
+    );
+    project.expect(&["send", ISSUE, "--all"]).code(0);
+    // Postfix accepts all three, delivers lee's, and returns the other two
+    // to catchup@hsj.example with DSNs it writes itself.
+    postfix.wait_for_mail("lee@nhs.example", 1, Duration::from_secs(30));
+    postfix.wait_for_mail("catchup@hsj.example", 2, Duration::from_secs(30));
+    let maildir = postfix.maildir("catchup@hsj.example");
+    project
+        .expect(&["bounces", maildir.to_str().expect("path")])
+        .code(0)
+        .stdout_has("2 message(s): 2 reader(s) suppressed");
+    let expected: BTreeMap<String, (String, Option<String>)> =
+        ["ann@nhs.example", "bob@nhs.example"]
+            .into_iter()
+            .map(|e| {
+                (
+                    e.to_string(),
+                    (
+                        "hard-bounce 5.1.1".to_string(),
+                        Some("2018-07-27".to_string()),
+                    ),
+                )
+            })
+            .collect();
+    assert_eq!(suppressed(&project), expected, "{}", postfix.log());
 }

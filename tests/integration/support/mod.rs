@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod mime;
+pub mod postfix;
 pub mod sink;
 pub mod smtp;
 pub mod web;

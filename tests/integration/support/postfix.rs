@@ -1,0 +1,225 @@
+//! A private Postfix instance on loopback: its own configuration, queue and
+//! mailboxes in a temporary folder, stopped when dropped. It needs root (the
+//! Postfix master starts as root and drops to the `postfix` user) and the
+//! Debian `postfix` package; without them, tests say so and skip.
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The uid and gid Postfix's virtual delivery agent writes mailboxes as.
+const MAILBOX_OWNER: u32 = 65534;
+
+pub struct Postfix {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Postfix {
+    /// Starts Postfix accepting mail for `hsj.example` and `nhs.example` on
+    /// a free loopback port. `mailboxes` are the addresses that exist, each
+    /// delivered to a Maildir; mail to anyone else in those domains is
+    /// accepted, then bounced by the virtual delivery agent (a real DSN,
+    /// sent to the envelope sender).
+    ///
+    /// # Errors
+    /// Why Postfix cannot run here, for the test to report as skipped.
+    pub fn start(mailboxes: &[&str]) -> Result<Postfix, String> {
+        if !Path::new("/usr/sbin/postfix").exists() {
+            return Err("Postfix is not installed (apt-get install postfix)".into());
+        }
+        // Asked of `id`: the tests forbid the unsafe call to geteuid.
+        let uid = Command::new("id")
+            .arg("-u")
+            .output()
+            .map_err(|e| e.to_string())?;
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            return Err("a private Postfix instance needs root".into());
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("catchup-postfix")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let root = dir.path();
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+        for sub in ["conf", "queue", "data", "mail"] {
+            std::fs::create_dir(root.join(sub)).map_err(|e| e.to_string())?;
+        }
+        chown(&root.join("data"), "postfix:postfix")?;
+        chown(
+            &root.join("mail"),
+            &format!("{MAILBOX_OWNER}:{MAILBOX_OWNER}"),
+        )?;
+        let port = free_port()?;
+        std::fs::write(root.join("conf/main.cf"), main_cf(root)).map_err(|e| e.to_string())?;
+        std::fs::write(root.join("conf/master.cf"), master_cf(port)).map_err(|e| e.to_string())?;
+        let map: String = mailboxes
+            .iter()
+            .map(|email| format!("{email} {}/\n", mailbox_path(email)))
+            .collect();
+        std::fs::write(root.join("conf/vmailbox"), map).map_err(|e| e.to_string())?;
+        let postfix = Postfix { dir, port };
+        let status = postfix.postfix("start")?;
+        if !status.success() {
+            return Err(format!("postfix start failed:\n{}", postfix.log()));
+        }
+        postfix.wait_until_listening()?;
+        Ok(postfix)
+    }
+
+    fn postfix(&self, verb: &str) -> Result<std::process::ExitStatus, String> {
+        Command::new("/usr/sbin/postfix")
+            .arg("-c")
+            .arg(self.dir.path().join("conf"))
+            .arg(verb)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map_err(|e| e.to_string())
+    }
+
+    fn wait_until_listening(&self) -> Result<(), String> {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!(
+            "Postfix did not listen within 20 s:\n{}",
+            self.log()
+        ))
+    }
+
+    /// The Maildir of an address in `mailboxes`.
+    pub fn maildir(&self, email: &str) -> PathBuf {
+        self.dir.path().join("mail").join(mailbox_path(email))
+    }
+
+    /// Waits until the Maildir of `email` holds `count` new messages.
+    pub fn wait_for_mail(&self, email: &str, count: usize, limit: Duration) -> Vec<PathBuf> {
+        let new = self.maildir(email).join("new");
+        let start = Instant::now();
+        loop {
+            let found: Vec<PathBuf> = std::fs::read_dir(&new)
+                .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+                .unwrap_or_default();
+            if found.len() >= count {
+                return found;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "{} of {count} messages reached {email} within {limit:?}; Postfix said:\n{}",
+                found.len(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Postfix's log.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let _ = self.postfix("abort");
+        // The master may take a moment to go; its children hold the queue.
+        let pid = self.dir.path().join("queue/pid/master.pid");
+        let start = Instant::now();
+        while pid.exists() && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn mailbox_path(email: &str) -> String {
+    let (user, domain) = email.split_once('@').expect("an address");
+    format!("{domain}/{user}")
+}
+
+fn chown(path: &Path, owner: &str) -> Result<(), String> {
+    let status = Command::new("chown")
+        .arg(owner)
+        .arg(path)
+        .status()
+        .map_err(|e| e.to_string())?;
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("chown {owner} {} failed", path.display()))
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+fn main_cf(root: &Path) -> String {
+    let root = root.display();
+    format!(
+        "compatibility_level = 3.6
+queue_directory = {root}/queue
+data_directory = {root}/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.test.example
+mydomain = test.example
+myorigin = $myhostname
+mydestination =
+mynetworks = 127.0.0.0/8
+relay_domains =
+virtual_mailbox_domains = hsj.example nhs.example
+virtual_mailbox_base = {root}/mail
+virtual_mailbox_maps = texthash:{root}/conf/vmailbox
+virtual_uid_maps = static:{MAILBOX_OWNER}
+virtual_gid_maps = static:{MAILBOX_OWNER}
+smtpd_reject_unlisted_recipient = no
+maillog_file_prefixes = {root}
+maillog_file = {root}/maillog
+smtputf8_enable = yes
+alias_maps =
+alias_database =
+biff = no
+"
+    )
+}
+
+fn master_cf(port: u16) -> String {
+    format!(
+        "127.0.0.1:{port} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+virtual   unix  -       n       n       -       -       virtual
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"
+    )
+}
