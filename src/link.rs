@@ -25,9 +25,35 @@ pub fn check(text: &str) -> Result<&str, String> {
     Ok(link)
 }
 
+/// Checks a link in an editor's text: a web link as [`check`] wants it, or
+/// a `mailto:` address.
+///
+/// # Errors
+/// Why the link cannot go into an email, in words.
+pub fn check_in_text(text: &str) -> Result<&str, String> {
+    let link = text.trim();
+    let Some(address) = link.strip_prefix("mailto:") else {
+        return check(link).map_err(|why| why.replace("https:// or http://", "https://, http:// or mailto:"));
+    };
+    if link.chars().any(char::is_whitespace) {
+        return Err(format!("the link `{link}` contains a space"));
+    }
+    if !address.contains('@') {
+        return Err(format!("the link `{link}` names no email address"));
+    }
+    Ok(link)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::check;
+    use super::{check, check_in_text};
+
+    #[test]
+    fn text_links_may_also_be_mailto() {
+        assert_eq!(check_in_text("mailto:ed@hsj.example"), Ok("mailto:ed@hsj.example"));
+        assert!(check_in_text("mailto:nobody").is_err());
+        assert!(check_in_text("ftp://x.example/").expect_err("ftp").contains("https://, http:// or mailto:"));
+    }
 
     #[test]
     fn web_links_pass_and_everything_else_says_why() {

@@ -24,6 +24,7 @@ use crate::story::{Block, Library, Story, StoryId};
 
 pub mod clash;
 mod file;
+mod markdown;
 pub mod outline;
 mod pick;
 
@@ -227,7 +228,8 @@ fn weekday_warning(
 }
 
 /// Looks up every pick in the library: unknown ids (with a suggestion),
-/// stories picked twice, and shortenings that cut nothing or lose the rest.
+/// stories picked twice, and shortenings that cut nothing, lose the rest or
+/// cut badly. An editor's own items get ids of their own (`item/<slug>`).
 fn resolve(
     source: &Source,
     sections: Vec<file::SectionFile>,
@@ -242,17 +244,23 @@ fn resolve(
         for pick in section.picks {
             let span = pick.span();
             let pick = pick.into_inner();
-            let Some(story) = library.get(&pick.id) else {
-                let help = match suggest(&pick.id, library) {
-                    Some(near) => format!("did you mean `{near}`?"),
-                    None => "`catchup stories` lists every story id".into(),
-                };
-                problems.push(
-                    Diagnostic::error(format!("unknown story `{}`", pick.id))
-                        .at(source, span)
-                        .help(help),
-                );
-                continue;
+            let story = match &pick.id {
+                Some(id) => match library.get(id) {
+                    Some(story) => story.clone(),
+                    None => {
+                        let help = match suggest(id, library) {
+                            Some(near) => format!("did you mean `{near}`?"),
+                            None => "`catchup stories` lists every story id".into(),
+                        };
+                        problems.push(
+                            Diagnostic::error(format!("unknown story `{id}`"))
+                                .at(source, span)
+                                .help(help),
+                        );
+                        continue;
+                    }
+                },
+                None => pick.own_story(own_id(&pick, picked_at)),
             };
             if let Some(first) = first_section.get(&story.id) {
                 let (line, _) = source.line_column(picked_at[&story.id].start);
@@ -265,8 +273,17 @@ fn resolve(
             }
             first_section.insert(story.id.clone(), section.title.clone());
             picked_at.insert(story.id.clone(), span.clone());
-            shortening_warnings(source, &pick, story, span, problems);
-            entries.push(pick.apply(story));
+            let (limit, has_url) = (pick.paragraphs(), pick.has_url());
+            let (entry, dropped) = pick.apply(&story);
+            if let Some(limit) = limit {
+                let cut = Cut {
+                    limit,
+                    has_url,
+                    dropped: &dropped,
+                };
+                shortening_warnings(source, span, &entry, &cut, problems);
+            }
+            entries.push(entry);
         }
         resolved.push(Section {
             title: section.title,
@@ -276,37 +293,75 @@ fn resolve(
     resolved
 }
 
+/// `item/<slug of the headline>`, made unique within the issue.
+fn own_id(pick: &pick::Pick, picked_at: &HashMap<StoryId, Range<usize>>) -> StoryId {
+    let slug = crate::story::slugify(pick.headline().unwrap_or_default());
+    let base = if slug.is_empty() { "untitled".to_string() } else { slug };
+    let mut id = StoryId::own(&base);
+    let mut n = 2;
+    while picked_at.contains_key(&id) {
+        id = StoryId::own(&format!("{base}-{n}"));
+        n += 1;
+    }
+    id
+}
+
+/// What `paragraphs = N` did to a story.
+struct Cut<'a> {
+    limit: usize,
+    has_url: bool,
+    /// The blocks it left out.
+    dropped: &'a [Block],
+}
+
 fn shortening_warnings(
     source: &Source,
-    pick: &pick::Pick,
-    story: &Story,
     span: Range<usize>,
+    entry: &Entry,
+    cut: &Cut<'_>,
     problems: &mut Problems,
 ) {
-    let Some(limit) = pick.paragraphs() else {
-        return;
-    };
-    let have = story
-        .blocks
-        .iter()
-        .filter(|b| matches!(b, Block::Paragraph { .. }))
-        .count();
-    if limit >= have {
+    let (id, limit) = (&entry.story.id, cut.limit);
+    let warn = |message: String| Diagnostic::warning(message).at(source, span.clone());
+    if cut.dropped.is_empty() {
+        let have = entry
+            .story
+            .blocks
+            .iter()
+            .filter(|b| matches!(b, Block::Paragraph { .. }))
+            .count();
         problems.push(
-            Diagnostic::warning(format!(
-                "story `{}` has {have} paragraph(s), so `paragraphs = {limit}` cuts nothing",
-                story.id
+            warn(format!(
+                "story `{id}` has {have} paragraph(s), so `paragraphs = {limit}` cuts nothing"
             ))
-            .at(source, span)
             .help("remove `paragraphs`, or give a number below the story's length"),
         );
-    } else if !pick.has_url() {
+        return;
+    }
+    if !cut.has_url {
+        problems.push(warn(format!(
+            "story `{id}` is shortened but has no `url`: readers cannot read the rest"
+        )));
+    }
+    let last = entry.story.blocks.last();
+    let ends_on_colon = match last {
+        Some(Block::Paragraph { text }) => text.ends_with(':'),
+        Some(Block::Bullets { items, .. }) => items.last().is_some_and(|t| t.ends_with(':')),
+        _ => false,
+    };
+    let list_goes_on = matches!(last, Some(Block::Bullets { .. }))
+        && cut.dropped.iter().take(2).any(|b| matches!(b, Block::Bullets { .. }));
+    if ends_on_colon {
         problems.push(
-            Diagnostic::warning(format!(
-                "story `{}` is shortened but has no `url`: readers cannot read the rest",
-                story.id
+            warn(format!(
+                "story `{id}` is cut after a colon: what it introduces is left out"
             ))
-            .at(source, span),
+            .help(format!("keep one more paragraph (`paragraphs = {}`), or one fewer", limit + 1)),
+        );
+    } else if list_goes_on {
+        problems.push(
+            warn(format!("story `{id}` is cut in the middle of a list"))
+                .help(format!("keep one more paragraph (`paragraphs = {}`), or one fewer", limit + 1)),
         );
     }
 }

@@ -1,23 +1,31 @@
 //! One entry of a section's `stories`: an id, or a table that shortens,
-//! links or retitles the story; and the "did you mean" for an unknown id.
+//! links, retitles or rewrites a seed story, or an editor's own item in
+//! Markdown; and the "did you mean" for an unknown id.
 
 use toml::Spanned;
 use toml::de::DeValue;
 
 use super::Entry;
+use super::markdown;
 use crate::fields::{Problems, Table, Value};
 use crate::story::{Block, Library, Story, StoryId};
 
 /// One entry of a section's `stories`: an id, or a table with options.
 #[derive(Debug, Default)]
 pub(super) struct Pick {
-    pub(super) id: String,
+    /// The seed story; `None` for an editor's own item.
+    pub(super) id: Option<String>,
     paragraphs: Option<usize>,
     url: Option<String>,
     headline: Option<String>,
+    /// The editor's text, in place of the seed's (or the whole item).
+    body: Option<Vec<Block>>,
+    /// A short text shown in place of the body, with "Read more".
+    teaser: Option<Vec<Block>>,
+    byline: Option<String>,
 }
 
-const KNOWN: &[&str] = &["id", "paragraphs", "url", "headline"];
+const KNOWN: &[&str] = &["id", "paragraphs", "url", "headline", "body", "teaser", "byline"];
 
 impl Pick {
     /// Reads one item of a `stories` list, collecting problems.
@@ -30,7 +38,7 @@ impl Pick {
         let mut table = match value.get_ref() {
             DeValue::String(id) => {
                 let pick = Pick {
-                    id: id.trim().to_string(),
+                    id: Some(id.trim().to_string()),
                     ..Pick::default()
                 };
                 return Some(Spanned::new(span, pick));
@@ -40,13 +48,13 @@ impl Pick {
             }
             _ => {
                 problems.push(section.error(
-                    "a story is an id like \"002/debt-mountain\" or a table like { id = \"...\", paragraphs = 2 }",
+                    "a story is an id like \"002/debt-mountain\", a table like { id = \"...\", paragraphs = 2 }, or your own { headline = \"...\", body = \"...\" }",
                     span,
                 ));
                 return None;
             }
         };
-        let id = table.required_string("id", problems);
+        let id = table.string("id", problems).map(|id| id.get_ref().trim().to_string());
         let paragraphs = table
             .integer("paragraphs", 1..=10_000, problems)
             .and_then(|n| usize::try_from(*n.get_ref()).ok());
@@ -56,22 +64,42 @@ impl Pick {
                 .map_err(|why| problems.push(table.error(why, u.span())))
                 .ok()
         });
-        let headline = table.string("headline", problems).and_then(|h| {
-            let text = h.get_ref().trim();
-            if text.is_empty() || text.contains(['\r', '\n']) {
-                problems.push(table.error("`headline` must be one line of text", h.span()));
-                return None;
-            }
-            Some(text.to_string())
-        });
+        let headline = one_line(&mut table, "headline", problems);
+        let byline = one_line(&mut table, "byline", problems);
+        let body = markdown_field(&mut table, "body", problems);
+        let teaser = markdown_field(&mut table, "teaser", problems);
         table.finish(KNOWN, problems);
         let pick = Pick {
-            id: id?.get_ref().trim().to_string(),
+            id,
             paragraphs,
             url,
             headline,
+            body,
+            teaser,
+            byline,
         };
+        if let Some(why) = pick.conflict() {
+            problems.push(section.error(why, span));
+            return None;
+        }
         Some(Spanned::new(span, pick))
+    }
+
+    /// Options that cannot go together, or an own item missing a part.
+    fn conflict(&self) -> Option<&'static str> {
+        if self.id.is_none() && (self.headline.is_none() || (self.body.is_none() && self.teaser.is_none())) {
+            return Some("a story of your own needs `headline` and `body`; to pick a seed story, give its `id`");
+        }
+        if self.teaser.is_some() && self.body.is_some() {
+            return Some("give `body` or `teaser`, not both: a teaser stands in for the body");
+        }
+        if self.teaser.is_some() && self.paragraphs.is_some() {
+            return Some("give `paragraphs` or `teaser`, not both: a teaser stands in for the body");
+        }
+        if self.teaser.is_some() && self.url.is_none() {
+            return Some("a `teaser` needs a `url`: readers follow \"Read more\" to the rest");
+        }
+        None
     }
 
     /// How many paragraphs the editor asked to keep, if any.
@@ -83,38 +111,104 @@ impl Pick {
         self.url.is_some()
     }
 
-    pub(super) fn apply(self, story: &Story) -> Entry {
+    pub(super) fn headline(&self) -> Option<&str> {
+        self.headline.as_deref()
+    }
+
+    /// An editor's own item as a story, under `id`.
+    pub(super) fn own_story(&self, id: StoryId) -> Story {
+        Story {
+            id,
+            seed: String::new(),
+            headline: self.headline.clone().unwrap_or_default(),
+            author: None,
+            role: None,
+            published: None,
+            words: 0,
+            blocks: Vec::new(),
+        }
+    }
+
+    /// The story as this issue shows it, and the blocks a shortening cut
+    /// (for warnings about where it cut).
+    pub(super) fn apply(self, story: &Story) -> (Entry, Vec<Block>) {
         let mut story = story.clone();
         if let Some(headline) = self.headline {
             story.headline = headline;
         }
-        let mut shortened = false;
-        if let Some(limit) = self.paragraphs {
-            let mut seen = 0;
-            let keep = story
-                .blocks
-                .iter()
-                .position(|b| {
-                    if matches!(b, Block::Paragraph { .. }) {
-                        seen += 1;
-                    }
-                    seen > limit
-                })
-                .unwrap_or(story.blocks.len());
-            shortened = keep < story.blocks.len();
-            story.blocks.truncate(keep);
-            // A subhead belongs to what follows it; with that cut, it goes too.
-            if shortened {
-                while matches!(story.blocks.last(), Some(Block::Subhead { .. })) {
-                    story.blocks.pop();
-                }
-            }
-            story.words = story.blocks.iter().map(Block::words).sum();
+        if let Some(byline) = self.byline {
+            story.author = Some(byline);
+            story.role = None;
+            story.published = None;
         }
-        Entry {
+        let mut shortened = false;
+        let mut cut = Vec::new();
+        if let Some(teaser) = self.teaser {
+            story.blocks = teaser;
+            shortened = true;
+        } else if let Some(body) = self.body {
+            story.blocks = body;
+        }
+        if let Some(limit) = self.paragraphs {
+            cut = shorten(&mut story.blocks, limit);
+            shortened = !cut.is_empty();
+        }
+        story.words = story.blocks.iter().map(Block::words).sum();
+        let entry = Entry {
             story,
             url: self.url,
             shortened,
+        };
+        (entry, cut)
+    }
+}
+
+/// Keeps the first `limit` paragraphs and whatever sits between them; a
+/// cut never ends on a subhead (it belongs to what follows). Returns what
+/// was cut.
+fn shorten(blocks: &mut Vec<Block>, limit: usize) -> Vec<Block> {
+    let mut seen = 0;
+    let mut keep = blocks
+        .iter()
+        .position(|b| {
+            if matches!(b, Block::Paragraph { .. }) {
+                seen += 1;
+            }
+            seen > limit
+        })
+        .unwrap_or(blocks.len());
+    if keep < blocks.len() {
+        while keep > 0 && matches!(blocks[keep - 1], Block::Subhead { .. }) {
+            keep -= 1;
+        }
+    }
+    blocks.split_off(keep)
+}
+
+fn one_line(table: &mut Table<'_>, key: &str, problems: &mut Problems) -> Option<String> {
+    let value = table.string(key, problems)?;
+    let text = value.get_ref().trim();
+    if text.is_empty() || text.contains(['\r', '\n']) {
+        problems.push(table.error(format!("`{key}` must be one line of text"), value.span()));
+        return None;
+    }
+    Some(text.to_string())
+}
+
+/// A Markdown field as blocks; each problem points at the field.
+fn markdown_field(table: &mut Table<'_>, key: &str, problems: &mut Problems) -> Option<Vec<Block>> {
+    let value = table.string(key, problems)?;
+    match markdown::blocks(value.get_ref()) {
+        Ok(blocks) if blocks.is_empty() => {
+            problems.push(table.error(format!("`{key}` is empty"), value.span()));
+            None
+        }
+        Ok(blocks) => Some(blocks),
+        Err(whys) => {
+            for why in whys {
+                problems.push(table.error(format!("in `{key}`: {why}"), value.span()));
+            }
+            None
         }
     }
 }
@@ -164,10 +258,10 @@ mod tests {
 
     fn pick(paragraphs: Option<usize>) -> Pick {
         Pick {
-            id: "004/long-post".into(),
+            id: Some("004/long-post".into()),
             paragraphs,
             url: Some("https://hsj.example/x".into()),
-            headline: None,
+            ..Pick::default()
         }
     }
 
@@ -175,8 +269,9 @@ mod tests {
     fn paragraphs_keeps_the_first_n_and_whatever_sits_between_them() {
         let bullets = Block::Bullets {
             items: vec!["one two".into()],
+            ordered: false,
         };
-        let entry = pick(Some(2)).apply(&story(vec![
+        let (entry, _) = pick(Some(2)).apply(&story(vec![
             s("Intro"),
             p("a b"),
             bullets.clone(),
@@ -190,17 +285,18 @@ mod tests {
 
     #[test]
     fn a_cut_never_ends_on_a_subhead() {
-        let entry = pick(Some(1)).apply(&story(vec![p("a"), s("Next part"), p("b")]));
+        let (entry, cut) = pick(Some(1)).apply(&story(vec![p("a"), s("Next part"), p("b")]));
+        assert_eq!(cut, [s("Next part"), p("b")]);
         assert!(entry.shortened);
         assert_eq!(entry.story.blocks, [p("a")]);
     }
 
     #[test]
     fn a_limit_beyond_the_story_shortens_nothing() {
-        let entry = pick(Some(5)).apply(&story(vec![p("a"), s("Next"), p("b")]));
-        assert!(!entry.shortened);
+        let (entry, cut) = pick(Some(5)).apply(&story(vec![p("a"), s("Next"), p("b")]));
+        assert!(!entry.shortened && cut.is_empty());
         assert_eq!(entry.story.blocks.len(), 3);
-        assert!(!pick(None).apply(&story(vec![p("a")])).shortened);
+        assert!(!pick(None).apply(&story(vec![p("a")])).0.shortened);
     }
 
     #[test]
@@ -208,7 +304,7 @@ mod tests {
         let mut with_headline = pick(None);
         with_headline.headline = Some("Shorter".into());
         assert_eq!(
-            with_headline.apply(&story(vec![p("a")])).story.headline,
+            with_headline.apply(&story(vec![p("a")])).0.story.headline,
             "Shorter"
         );
     }

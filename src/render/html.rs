@@ -8,10 +8,10 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::{UNSUBSCRIBE_PLACEHOLDER, byline, long_date, style};
+use super::{UNSUBSCRIBE_PLACEHOLDER, anchor, byline, long_date, style};
 use crate::config::Newsletter;
 use crate::issue::{Entry, Issue};
-use crate::story::Block;
+use crate::story::{Block, Span, Text};
 
 pub use css_inline::InlineError;
 
@@ -78,6 +78,7 @@ fn document(issue: &Issue, newsletter: &Newsletter) -> Markup {
                                 @for paragraph in &issue.intro {
                                     p.intro { (paragraph) } (NL)
                                 }
+                                (contents(issue)) (NL)
                                 @for section in &issue.sections {
                                     h2.section-title { (section.title) } (NL)
                                     @for entry in &section.entries {
@@ -119,12 +120,29 @@ fn masthead(issue: &Issue, newsletter: &Newsletter) -> Markup {
     }
 }
 
+/// "In this issue": every headline, linking to its story. Clients that do
+/// not follow links within a message still show the list.
+fn contents(issue: &Issue) -> Markup {
+    html! {
+        div.contents {
+            (NL) p.contents-title { "In this issue" }
+            (NL) ul.contents-list {
+                @for entry in issue.entries() {
+                    (NL) li.contents-item { a.contents-link href={ "#" (anchor(&entry.story.id)) } { (entry.story.headline) } }
+                }
+                (NL)
+            }
+            (NL)
+        }
+    }
+}
+
 fn story(entry: &Entry) -> Markup {
     let story = &entry.story;
     html! {
         div.story {
             (NL)
-            h2.headline {
+            h2.headline id=(anchor(&story.id)) {
                 @if let Some(url) = &entry.url {
                     a.headline-link href=(url) { (story.headline) }
                 } @else {
@@ -137,18 +155,44 @@ fn story(entry: &Entry) -> Markup {
             }
             @for block in &story.blocks {
                 @match block {
-                    Block::Paragraph { text } => { p { (text) } }
-                    Block::Subhead { text } => { h3 { (text) } }
-                    Block::Bullets { items } => {
-                        ul { @for item in items { (NL) li { (item) } } (NL) }
+                    Block::Paragraph { text } => { p { (rich(text)) } }
+                    Block::Subhead { text } => { h3 { (rich(text)) } }
+                    Block::Bullets { items, ordered: false } => {
+                        ul { @for item in items { (NL) li { (rich(item)) } } (NL) }
+                    }
+                    Block::Bullets { items, ordered: true } => {
+                        ol { @for item in items { (NL) li { (rich(item)) } } (NL) }
                     }
                 }
                 (NL)
             }
-            @if let (true, Some(url)) = (entry.shortened, &entry.url) {
+            @if let Some(url) = &entry.url {
                 p.more { a href=(url) aria-label={ "Read more: " (story.headline) } { "Read more" } } (NL)
             }
         }
+    }
+}
+
+/// Text with its emphasis, bold, code and links as elements.
+fn rich(text: &Text) -> Markup {
+    html! { @for span in text.spans() { (span_markup(span)) } }
+}
+
+fn span_markup(span: &Span) -> Markup {
+    let mut inner = if span.style.code {
+        html! { code { (span.text) } }
+    } else {
+        html! { (span.text) }
+    };
+    if span.style.strong {
+        inner = html! { strong { (inner) } };
+    }
+    if span.style.emphasis {
+        inner = html! { em { (inner) } };
+    }
+    match &span.link {
+        Some(url) => html! { a href=(url) { (inner) } },
+        None => inner,
     }
 }
 

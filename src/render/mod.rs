@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 
 use crate::config::Newsletter;
 use crate::issue::Issue;
-use crate::story::Story;
+use crate::story::{Story, StoryId};
 
 pub use html::InlineError;
 
@@ -90,4 +90,10 @@ fn byline(story: &Story) -> Option<String> {
         (Some(who), Some(when)) => Some(format!("{who} · {when}")),
         (who, when) => who.or(when),
     }
+}
+
+/// The in-message anchor of a story, for "In this issue":
+/// `story-002-debt-mountain`.
+fn anchor(id: &StoryId) -> String {
+    format!("story-{}", id.as_str().replace('/', "-"))
 }

@@ -29,10 +29,15 @@ p{{margin:0 0 16px;font-family:{SANS};font-size:16px;line-height:24px;color:{tex
 .section-title{{margin:28px 0 0;padding:0 0 6px;border-bottom:3px solid {brand};font-family:{SANS};font-size:14px;line-height:20px;font-weight:bold;letter-spacing:1px;text-transform:uppercase;color:{brand}}}
 .story{{padding:20px 0 4px;border-bottom:1px solid #d5dbe1}}
 .headline{{margin:0 0 6px;font-family:{SERIF};font-size:22px;line-height:28px;font-weight:bold;color:{text}}}
-.headline-link{{color:{text};text-decoration:none}}
+.headline-link{{color:{brand};text-decoration:underline}}
+.contents{{margin:8px 0 4px;padding:14px 18px 6px;background-color:{bg}}}
+.contents-title{{margin:0 0 8px;font-size:13px;line-height:18px;font-weight:bold;letter-spacing:1px;text-transform:uppercase;color:{brand}}}
+.contents-list{{margin:0 0 8px;padding:0 0 0 20px}}
+.contents-item{{margin:0 0 6px;font-size:15px;line-height:22px}}
 .byline{{margin:0 0 12px;font-size:14px;line-height:20px;color:{muted}}}
 h3{{margin:20px 0 8px;font-family:{SANS};font-size:17px;line-height:24px;font-weight:bold;color:{text}}}
-ul{{margin:0 0 16px;padding:0 0 0 24px}}
+ul,ol{{margin:0 0 16px;padding:0 0 0 24px}}
+code{{font-family:Consolas,Menlo,monospace;font-size:15px}}
 li{{margin:0 0 8px;font-family:{SANS};font-size:16px;line-height:24px;color:{text}}}
 a{{color:{brand};text-decoration:underline}}
 .more{{font-weight:bold}}
@@ -49,4 +54,4 @@ pub fn media_rules() -> &'static str {
 }
 
 const MEDIA: &str = "@media screen and (max-width:620px){.wrapper-cell{padding:0 !important}.masthead{padding:20px 16px !important}.content{padding:12px 16px 4px !important}.footer{padding:20px 16px 28px !important}.name{font-size:26px !important;line-height:32px !important}.headline{font-size:20px !important;line-height:26px !important}}
-@media (prefers-color-scheme:dark){.wrapper{background-color:#111417 !important}.container{background-color:#1b1f24 !important}p,li,h3,.headline,.headline-link{color:#e6e9ec !important}.byline,.footer-text{color:#b4bec8 !important}a,.section-title{color:#8cc8ea !important}}";
+@media (prefers-color-scheme:dark){.wrapper{background-color:#111417 !important}.container{background-color:#1b1f24 !important}.contents{background-color:#23282e !important}p,li,h3,.headline{color:#e6e9ec !important}.byline,.footer-text{color:#b4bec8 !important}a,.headline-link,.section-title,.contents-title{color:#8cc8ea !important}}";

@@ -9,7 +9,7 @@ use textwrap::Options;
 use super::{UNSUBSCRIBE_PLACEHOLDER, byline, long_date};
 use crate::config::Newsletter;
 use crate::issue::Issue;
-use crate::story::Block;
+use crate::story::{Block, Text};
 
 /// Lines are wrapped to this many columns. Only a word longer than that (a
 /// URL) makes a longer line.
@@ -17,8 +17,7 @@ pub const WIDTH: usize = 72;
 
 pub fn render(issue: &Issue, newsletter: &Newsletter) -> String {
     let mut out = String::new();
-    let mut links: Vec<&str> = Vec::new();
-    let wrap = |text: &str| textwrap::fill(text, Options::new(WIDTH).break_words(false));
+    let mut links = Links::default();
     let rule = |c: &str| c.repeat(WIDTH);
 
     let _ = writeln!(
@@ -32,6 +31,11 @@ pub fn render(issue: &Issue, newsletter: &Newsletter) -> String {
     for paragraph in &issue.intro {
         let _ = writeln!(out, "{}\n", wrap(paragraph));
     }
+    let _ = writeln!(out, "IN THIS ISSUE\n");
+    for entry in issue.entries() {
+        let _ = writeln!(out, "{}", bullet(&entry.story.headline, "  * "));
+    }
+    out.push('\n');
 
     for section in &issue.sections {
         let _ = writeln!(
@@ -42,46 +46,7 @@ pub fn render(issue: &Issue, newsletter: &Newsletter) -> String {
             rule("=")
         );
         for entry in &section.entries {
-            let story = &entry.story;
-            let mut headline = story.headline.clone();
-            if let Some(url) = &entry.url {
-                links.push(url);
-                let _ = write!(headline, " [{}]", links.len());
-            }
-            let headline = wrap(&headline);
-            let underline = headline
-                .lines()
-                .map(textwrap::core::display_width)
-                .max()
-                .unwrap_or(0);
-            let _ = writeln!(out, "{headline}\n{}", "-".repeat(underline));
-            if let Some(byline) = byline(story) {
-                let _ = writeln!(out, "{}", wrap(&byline));
-            }
-            out.push('\n');
-            for block in &story.blocks {
-                match block {
-                    Block::Paragraph { text } => {
-                        let _ = writeln!(out, "{}\n", wrap(text));
-                    }
-                    Block::Subhead { text } => {
-                        let _ = writeln!(out, "{}\n", wrap(&text.to_uppercase()));
-                    }
-                    Block::Bullets { items } => {
-                        for item in items {
-                            let options = Options::new(WIDTH)
-                                .break_words(false)
-                                .initial_indent("  * ")
-                                .subsequent_indent("    ");
-                            let _ = writeln!(out, "{}", textwrap::fill(item, options));
-                        }
-                        out.push('\n');
-                    }
-                }
-            }
-            if entry.shortened && entry.url.is_some() {
-                let _ = writeln!(out, "Read more: [{}]\n", links.len());
-            }
+            story(&mut out, entry, &mut links);
         }
     }
 
@@ -89,10 +54,106 @@ pub fn render(issue: &Issue, newsletter: &Newsletter) -> String {
     let _ = writeln!(out, "{}\n", wrap(&newsletter.footer.reason));
     let _ = writeln!(out, "{}\n", wrap(&newsletter.footer.address));
     let _ = writeln!(out, "Unsubscribe:\n{UNSUBSCRIBE_PLACEHOLDER}");
-    if !links.is_empty() {
+    if !links.0.is_empty() {
         let _ = writeln!(out, "\nLinks:");
-        for (n, url) in links.iter().enumerate() {
+        for (n, url) in links.0.iter().enumerate() {
             let _ = writeln!(out, "[{}] {url}", n + 1);
+        }
+    }
+    out
+}
+
+fn story(out: &mut String, entry: &crate::issue::Entry, links: &mut Links) {
+    let story = &entry.story;
+    let mut headline = story.headline.clone();
+    let reference = entry.url.as_deref().map(|url| links.number(url));
+    if let Some(n) = reference {
+        let _ = write!(headline, " [{n}]");
+    }
+    let headline = wrap(&headline);
+    let underline = headline
+        .lines()
+        .map(textwrap::core::display_width)
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out, "{headline}\n{}", "-".repeat(underline));
+    if let Some(byline) = byline(story) {
+        let _ = writeln!(out, "{}", wrap(&byline));
+    }
+    out.push('\n');
+    for block in &story.blocks {
+        match block {
+            Block::Paragraph { text } => {
+                let _ = writeln!(out, "{}\n", wrap(&plain(text, links)));
+            }
+            Block::Subhead { text } => {
+                let _ = writeln!(out, "{}\n", wrap(&plain(text, links).to_uppercase()));
+            }
+            Block::Bullets { items, ordered } => {
+                for (i, item) in items.iter().enumerate() {
+                    let marker = if *ordered {
+                        format!("  {}. ", i + 1)
+                    } else {
+                        "  * ".to_string()
+                    };
+                    let _ = writeln!(out, "{}", bullet(&plain(item, links), &marker));
+                }
+                out.push('\n');
+            }
+        }
+    }
+    if let Some(n) = reference {
+        let _ = writeln!(out, "Read more: [{n}]\n");
+    }
+}
+
+fn wrap(text: &str) -> String {
+    textwrap::fill(text, Options::new(WIDTH).break_words(false))
+}
+
+/// A list item, wrapped under its marker.
+fn bullet(text: &str, marker: &str) -> String {
+    let indent = " ".repeat(marker.len());
+    let options = Options::new(WIDTH)
+        .break_words(false)
+        .initial_indent(marker)
+        .subsequent_indent(&indent);
+    textwrap::fill(text, options)
+}
+
+/// The links of the text part, numbered in order of first use; a link used
+/// twice keeps its number.
+#[derive(Debug, Default)]
+struct Links(Vec<String>);
+
+impl Links {
+    fn number(&mut self, url: &str) -> usize {
+        match self.0.iter().position(|u| u == url) {
+            Some(i) => i + 1,
+            None => {
+                self.0.push(url.to_string());
+                self.0.len()
+            }
+        }
+    }
+}
+
+/// Text as words, each link followed by its number (`the report [3]`);
+/// a link whose words are the address itself is left as it is.
+fn plain(text: &Text, links: &mut Links) -> String {
+    let mut out = String::new();
+    let spans = text.spans();
+    for (i, span) in spans.iter().enumerate() {
+        out.push_str(&span.text);
+        let Some(url) = &span.link else {
+            continue;
+        };
+        let continues = spans
+            .get(i + 1)
+            .is_some_and(|next| next.link.as_ref() == Some(url));
+        let shows_itself = span.text == *url || url.strip_prefix("mailto:") == Some(span.text.as_str());
+        if !continues && !shows_itself {
+            let _ = write!(out, " [{}]", links.number(url));
         }
     }
     out

@@ -9,6 +9,7 @@ mod byline;
 pub mod library;
 mod parse;
 mod slug;
+pub mod text;
 
 use std::fmt;
 
@@ -18,6 +19,7 @@ use serde::Serialize;
 pub use library::{Library, LoadError};
 pub use parse::{ParseOptions, Seed, parse};
 pub use slug::slugify;
+pub use text::{Span, Style, Text};
 
 /// What an editor types into an issue to pick a story: `<seed prefix>/<slug>`,
 /// e.g. `002/debt-mountain`.
@@ -31,10 +33,23 @@ impl StoryId {
         StoryId(format!("{prefix}/{slug}"))
     }
 
+    /// The id of an editor's own item in an issue: `item/<slug>`. Seed
+    /// prefixes are file-name prefixes like `002`, so these never clash.
+    pub fn own(slug: &str) -> Self {
+        StoryId::new(OWN_PREFIX, slug)
+    }
+
+    /// True for an editor's own item, which is in no seed.
+    pub fn is_own(&self) -> bool {
+        self.0.starts_with(OWN_PREFIX) && self.0[OWN_PREFIX.len()..].starts_with('/')
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
+
+const OWN_PREFIX: &str = "item";
 
 impl fmt::Display for StoryId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -64,18 +79,26 @@ pub struct Story {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Block {
-    Paragraph { text: String },
-    Bullets { items: Vec<String> },
-    Subhead { text: String },
+    Paragraph {
+        text: Text,
+    },
+    Bullets {
+        items: Vec<Text>,
+        /// Numbered (an editor's `1.` list); seeds only have bullets.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        ordered: bool,
+    },
+    Subhead {
+        text: Text,
+    },
 }
 
 impl Block {
     /// The number of words the block holds.
     pub fn words(&self) -> usize {
-        let count = |s: &String| s.split_whitespace().count();
         match self {
-            Block::Paragraph { text } | Block::Subhead { text } => count(text),
-            Block::Bullets { items } => items.iter().map(count).sum(),
+            Block::Paragraph { text } | Block::Subhead { text } => text.words(),
+            Block::Bullets { items, .. } => items.iter().map(Text::words).sum(),
         }
     }
 }

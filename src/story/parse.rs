@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 
 use super::byline::{self, When};
-use super::{Block, Story, StoryId, slugify};
+use super::{Block, Story, StoryId, Text, slugify};
 
 /// A headline or subhead has at most this many words...
 const MAX_HEADING_WORDS: usize = 12;
@@ -169,10 +169,17 @@ pub fn parse(stem: &str, text: &str, options: &ParseOptions) -> Seed {
 fn push_block(blocks: &mut Vec<Block>, unit: &Unit, is_subhead: bool) {
     let text = unit.text.clone();
     match (unit.kind, blocks.last_mut()) {
-        (Kind::Bullet, Some(Block::Bullets { items })) => items.push(text),
-        (Kind::Bullet, _) => blocks.push(Block::Bullets { items: vec![text] }),
-        (Kind::Text, _) if is_subhead => blocks.push(Block::Subhead { text }),
-        (Kind::Text, _) => blocks.push(Block::Paragraph { text }),
+        (Kind::Bullet, Some(Block::Bullets { items, .. })) => items.push(Text::plain(text)),
+        (Kind::Bullet, _) => blocks.push(Block::Bullets {
+            items: vec![Text::plain(text)],
+            ordered: false,
+        }),
+        (Kind::Text, _) if is_subhead => blocks.push(Block::Subhead {
+            text: Text::plain(text),
+        }),
+        (Kind::Text, _) => blocks.push(Block::Paragraph {
+            text: Text::plain(text),
+        }),
     }
 }
 
@@ -367,7 +374,8 @@ mod tests {
                     text: "The board named a chief.".into()
                 },
                 Block::Bullets {
-                    items: vec!["First point".into(), "Second point that wraps".into()]
+                    items: vec!["First point".into(), "Second point that wraps".into()],
+                    ordered: false,
                 },
                 Block::Paragraph {
                     text: "A short closing line".into()
@@ -438,7 +446,8 @@ mod tests {
                     text: "What the regulator said".into()
                 },
                 Block::Bullets {
-                    items: vec!["first thing".into(), "second thing".into()]
+                    items: vec!["first thing".into(), "second thing".into()],
+                    ordered: false,
                 }
             ]
         );

@@ -1,0 +1,279 @@
+//! An editor's Markdown (a story's `body` or `teaser`) → story blocks, read
+//! with pulldown-cmark: paragraphs, bullet and numbered lists, subheads,
+//! emphasis, bold, code and links. What an email cannot carry well (images,
+//! raw HTML, quotes, lists in lists) is an error that says so, and so is a
+//! link that is not `http(s)://` or `mailto:`.
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+use crate::story::{Block, Span, Style, Text};
+
+/// The blocks of `markdown`, or every problem with it.
+///
+/// # Errors
+/// What cannot go into an email, one message per problem.
+pub fn blocks(markdown: &str) -> Result<Vec<Block>, Vec<String>> {
+    let mut reader = Reader::default();
+    for event in Parser::new_ext(markdown, Options::empty()) {
+        reader.event(event);
+    }
+    if reader.problems.is_empty() {
+        Ok(reader.blocks)
+    } else {
+        Err(reader.problems)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Reader {
+    blocks: Vec<Block>,
+    problems: Vec<String>,
+    /// The text being read: a paragraph, a subhead or a list item.
+    text: Text,
+    style: Style,
+    link: Option<String>,
+    /// The list being read: its items, and whether it is numbered.
+    list: Option<(Vec<Text>, bool)>,
+    /// Lists inside the current one (refused).
+    depth: usize,
+    /// Inside something refused, whose text is dropped.
+    refused: usize,
+}
+
+impl Reader {
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Start(tag) => self.start(tag),
+            Event::End(tag) => self.end(tag),
+            Event::Text(text) => self.push(&text, self.style),
+            Event::Code(code) => self.push(
+                &code,
+                Style {
+                    code: true,
+                    ..self.style
+                },
+            ),
+            Event::SoftBreak | Event::HardBreak => self.push(" ", self.style),
+            Event::Html(_) | Event::InlineHtml(_) => self.refuse(
+                "raw HTML is not allowed in an email's text; write Markdown (`*emphasis*`, `[text](https://…)`)",
+            ),
+            Event::Rule => self.refuse("a horizontal rule (`---`) is not supported; start a new story instead"),
+            Event::FootnoteReference(_)
+            | Event::TaskListMarker(_)
+            | Event::InlineMath(_)
+            | Event::DisplayMath(_) => {}
+        }
+    }
+
+    fn start(&mut self, tag: Tag<'_>) {
+        match tag {
+            Tag::Paragraph | Tag::Heading { .. } | Tag::CodeBlock(_) => {
+                if self.list.is_none() {
+                    self.text = Text::default();
+                }
+                if matches!(tag, Tag::CodeBlock(_)) {
+                    self.style.code = true;
+                }
+            }
+            Tag::List(first) => {
+                if self.list.is_some() {
+                    self.depth += 1;
+                    if self.depth == 1 {
+                        self.refuse("a list inside a list is not supported in email; keep lists one level deep");
+                    }
+                } else {
+                    self.list = Some((Vec::new(), first.is_some()));
+                }
+            }
+            Tag::Item => {
+                if self.depth == 0 {
+                    self.text = Text::default();
+                }
+            }
+            Tag::Emphasis => self.style.emphasis = true,
+            Tag::Strong => self.style.strong = true,
+            Tag::Link { dest_url, .. } => match crate::link::check_in_text(&dest_url) {
+                Ok(url) => self.link = Some(url.to_string()),
+                Err(why) => self.problems.push(why),
+            },
+            Tag::Image { .. } => {
+                self.refuse("images are not supported: many mail clients block them; link to the image instead");
+                self.refused += 1;
+            }
+            Tag::BlockQuote(_) => {
+                self.refuse("a quote block (`>`) is not supported; put the quote in quotation marks");
+                self.refused += 1;
+            }
+            Tag::HtmlBlock => self.refused += 1,
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, tag: TagEnd) {
+        match tag {
+            TagEnd::Paragraph | TagEnd::CodeBlock if self.list.is_some() => {
+                self.style.code = false;
+                self.push(" ", self.style);
+            }
+            TagEnd::Paragraph | TagEnd::CodeBlock => {
+                self.style.code = false;
+                let text = self.take_text();
+                if !text.is_empty() {
+                    self.blocks.push(Block::Paragraph { text });
+                }
+            }
+            TagEnd::Heading(_) => {
+                let text = self.take_text();
+                if !text.is_empty() {
+                    self.blocks.push(Block::Subhead { text });
+                }
+            }
+            TagEnd::Item if self.depth == 0 => {
+                let text = self.take_text();
+                if let Some((items, _)) = &mut self.list
+                    && !text.is_empty()
+                {
+                    items.push(text);
+                }
+            }
+            TagEnd::List(_) if self.depth > 0 => self.depth -= 1,
+            TagEnd::List(_) => {
+                if let Some((items, ordered)) = self.list.take()
+                    && !items.is_empty()
+                {
+                    self.blocks.push(Block::Bullets { items, ordered });
+                }
+            }
+            TagEnd::Emphasis => self.style.emphasis = false,
+            TagEnd::Strong => self.style.strong = false,
+            TagEnd::Link => self.link = None,
+            TagEnd::Image | TagEnd::BlockQuote(_) | TagEnd::HtmlBlock => {
+                self.refused = self.refused.saturating_sub(1);
+            }
+            _ => {}
+        }
+    }
+
+    fn push(&mut self, text: &str, style: Style) {
+        if self.refused > 0 || self.depth > 0 {
+            return;
+        }
+        self.text.push(Span {
+            text: text.to_string(),
+            style,
+            link: self.link.clone(),
+        });
+    }
+
+    /// The text read so far, with runs of white space made one space.
+    fn take_text(&mut self) -> Text {
+        let text = std::mem::take(&mut self.text);
+        let mut tidy = Text::default();
+        let mut last_space = true;
+        for span in text.spans() {
+            let mut words = String::new();
+            for c in span.text.chars() {
+                let space = c.is_whitespace();
+                if !(space && last_space) {
+                    words.push(if space { ' ' } else { c });
+                }
+                last_space = space;
+            }
+            tidy.push(Span {
+                text: words,
+                ..span.clone()
+            });
+        }
+        trim_end(tidy)
+    }
+
+    fn refuse(&mut self, why: &str) {
+        if !self.problems.iter().any(|p| p == why) {
+            self.problems.push(why.to_string());
+        }
+    }
+}
+
+/// Without trailing white space.
+fn trim_end(text: Text) -> Text {
+    let mut spans: Vec<Span> = text.spans().to_vec();
+    while let Some(last) = spans.last_mut() {
+        let trimmed = last.text.trim_end().len();
+        last.text.truncate(trimmed);
+        if last.text.is_empty() {
+            spans.pop();
+        } else {
+            break;
+        }
+    }
+    let mut out = Text::default();
+    for span in spans {
+        out.push(span);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(block: &Block) -> String {
+        match block {
+            Block::Paragraph { text } | Block::Subhead { text } => text.to_plain(),
+            Block::Bullets { items, ordered } => format!(
+                "{}{}",
+                if *ordered { "1. " } else { "* " },
+                items.iter().map(Text::to_plain).collect::<Vec<_>>().join(" | ")
+            ),
+        }
+    }
+
+    #[test]
+    fn paragraphs_lists_subheads_and_inline_styles_are_read() {
+        let md = "A *new* board,\nwith **three** members: see [the report](https://hsj.example/r).\n\n## What next\n\n- one\n- `two`\n\n1. first\n2. second\n\nWrite to <mailto:ed@hsj.example>.";
+        let blocks = blocks(md).expect("valid");
+        let shown: Vec<String> = blocks.iter().map(plain).collect();
+        assert_eq!(
+            shown,
+            [
+                "A new board, with three members: see the report.",
+                "What next",
+                "* one | two",
+                "1. first | second",
+                "Write to mailto:ed@hsj.example.",
+            ]
+        );
+        let Block::Paragraph { text } = &blocks[0] else {
+            panic!("a paragraph");
+        };
+        let styled: Vec<(&str, bool, bool, Option<&str>)> = text
+            .spans()
+            .iter()
+            .map(|s| (s.text.as_str(), s.style.emphasis, s.style.strong, s.link.as_deref()))
+            .collect();
+        assert_eq!(
+            styled,
+            [
+                ("A ", false, false, None),
+                ("new", true, false, None),
+                (" board, with ", false, false, None),
+                ("three", false, true, None),
+                (" members: see ", false, false, None),
+                ("the report", false, false, Some("https://hsj.example/r")),
+                (".", false, false, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn what_an_email_cannot_carry_is_refused_with_a_reason() {
+        let err = |md: &str| blocks(md).expect_err(md).join("; ");
+        assert!(err("See [this](javascript:alert(1))").contains("must start with https://"));
+        assert!(err("See [this](<https://hsj.example/a b>)").contains("contains a space"));
+        assert!(err("![chart](https://hsj.example/c.png)").contains("images are not supported"));
+        assert!(err("Hello <b>there</b>").contains("raw HTML"));
+        assert!(err("> quoted").contains("quote block"));
+        assert!(err("- a\n  - b").contains("a list inside a list"));
+        assert!(blocks("Plain [link](http://hsj.example/x) and [mail](mailto:ed@hsj.example)").is_ok());
+    }
+}
