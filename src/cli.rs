@@ -27,6 +27,12 @@ pub struct Cli {
 pub enum Command {
     /// List every story parsed from the seeds.
     Stories(StoriesArgs),
+    /// Start the next issue: a skeleton file for the next send date.
+    New(NewArgs),
+    /// List every issue: its date, send moment and where it stands.
+    Issues(IssuesArgs),
+    /// What went out for one issue: sent, failed, deferred, uncertain, pending.
+    Status(StatusArgs),
     /// Check an issue without writing anything.
     Check(CheckArgs),
     /// Write an issue's HTML, text and .eml previews, and the archive index.
@@ -137,6 +143,32 @@ pub struct StoriesArgs {
     /// Print a JSON array of the stories instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Only the stories no issue has picked yet.
+    #[arg(long)]
+    pub unused: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The issue's date [default: the next send date on the schedule].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct IssuesArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The issue file [default: the newest in the issues folder].
+    pub issue: Option<PathBuf>,
+    /// Print a JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -153,8 +185,19 @@ pub struct PreviewArgs {
     /// The issue file [default: the newest in the issues folder].
     pub issue: Option<PathBuf>,
     /// Where to write [default: the newsletter's previews folder].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "watch")]
     pub out: Option<PathBuf>,
+    /// Serve a live preview on a local web page that updates as files are
+    /// saved, instead of writing files.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: the address to listen on [default: 127.0.0.1 and a
+    /// free port].
+    #[arg(long, value_name = "ADDR", requires = "watch")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// With --watch: open the page in your browser.
+    #[arg(long, requires = "watch")]
+    pub open: bool,
 }
 
 #[derive(Debug, Args)]

@@ -181,7 +181,10 @@ fn guard_against_sending_twice(
         }
         for id in &earlier.stories {
             // An editor's own item is new each time, whatever its headline.
-            let picked = issue.picked_at.iter().find(|(s, _)| !s.is_own() && s.as_str() == id);
+            let picked = issue
+                .picked_at
+                .iter()
+                .find(|(s, _)| !s.is_own() && s.as_str() == id);
             if let Some((story, span)) = picked {
                 warnings.push(
                     Diagnostic::warning(format!(

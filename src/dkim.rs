@@ -229,39 +229,16 @@ pub fn keygen(algorithm: DkimAlgorithm, out: &Path) -> Result<String, String> {
 
 /// Writes a private key: mode 0600 from creation, refusing to replace a file.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        crate::files::create_folder(dir).map_err(|e| e.to_string())?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                format!(
-                    "`{}` exists already; keygen never overwrites a key",
-                    path.display()
-                )
-            } else {
-                format!(
-                    "cannot write `{}`: {}",
-                    path.display(),
-                    crate::files::describe(&e)
-                )
-            }
-        })?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| {
+    crate::files::write_new(path, bytes, 0o600).map_err(|e| {
+        if e.kind() == Some(std::io::ErrorKind::AlreadyExists) {
             format!(
-                "cannot write `{}`: {}",
-                path.display(),
-                crate::files::describe(&e)
+                "`{}` exists already; keygen never overwrites a key",
+                path.display()
             )
-        })
+        } else {
+            e.to_string()
+        }
+    })
 }
 
 #[cfg(test)]

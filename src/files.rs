@@ -297,6 +297,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     Ok(())
 }
 
+/// Writes a new file with `mode` (less the umask), never over an existing
+/// one or through a link planted where it goes (`create_new`), then fsyncs
+/// it and its folder. Creates the folder if need be.
+///
+/// # Errors
+/// The file exists already (`kind()` is `AlreadyExists`), or cannot be
+/// written.
+pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FileError> {
+    let fail = |e| FileError::io(Action::Write, path, e);
+    let dir = folder_of(path);
+    create_folder(dir)?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(fail)?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| sync_folder(dir))
+        .map_err(fail)
+}
+
 /// The folder a file is in (`.` for a bare name).
 pub fn folder_of(path: &Path) -> &Path {
     match path.parent() {

@@ -51,6 +51,7 @@ pub mod story;
 pub mod subscribers;
 pub mod suppression;
 pub mod token;
+pub mod watch;
 pub mod web;
 
 pub use cli::Cli;

@@ -33,7 +33,8 @@ pub fn check(text: &str) -> Result<&str, String> {
 pub fn check_in_text(text: &str) -> Result<&str, String> {
     let link = text.trim();
     let Some(address) = link.strip_prefix("mailto:") else {
-        return check(link).map_err(|why| why.replace("https:// or http://", "https://, http:// or mailto:"));
+        return check(link)
+            .map_err(|why| why.replace("https:// or http://", "https://, http:// or mailto:"));
     };
     if link.chars().any(char::is_whitespace) {
         return Err(format!("the link `{link}` contains a space"));
@@ -50,9 +51,16 @@ mod tests {
 
     #[test]
     fn text_links_may_also_be_mailto() {
-        assert_eq!(check_in_text("mailto:ed@hsj.example"), Ok("mailto:ed@hsj.example"));
+        assert_eq!(
+            check_in_text("mailto:ed@hsj.example"),
+            Ok("mailto:ed@hsj.example")
+        );
         assert!(check_in_text("mailto:nobody").is_err());
-        assert!(check_in_text("ftp://x.example/").expect_err("ftp").contains("https://, http:// or mailto:"));
+        assert!(
+            check_in_text("ftp://x.example/")
+                .expect_err("ftp")
+                .contains("https://, http:// or mailto:")
+        );
     }
 
     #[test]

@@ -46,6 +46,17 @@ impl Schedule {
         }
     }
 
+    /// The next date on the schedule's weekday whose send moment is still
+    /// to come after `now`.
+    pub fn next_date(&self, now: DateTime<Utc>) -> NaiveDate {
+        let today = now.with_timezone(&self.zone).date_naive();
+        today
+            .iter_days()
+            .take(8)
+            .find(|d| chrono::Datelike::weekday(d) == self.weekday && self.moment(*d, None) > now)
+            .unwrap_or(today + Duration::days(7))
+    }
+
     /// What `now` means for an issue whose moment is `moment`.
     pub fn status(&self, moment: DateTime<Utc>, now: DateTime<Utc>) -> Due {
         if now < moment {

@@ -6,10 +6,13 @@ mod bounces;
 mod check;
 mod cron;
 mod dkim;
+mod issues;
+mod new;
 mod preview;
 mod send;
 mod send_due;
 mod serve;
+mod status;
 mod stories;
 mod suppressed;
 
@@ -33,6 +36,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
     }
     match cli.command {
         Command::Stories(args) => stories::run(&cli.config, &args),
+        Command::New(args) => new::run(&cli.config, &args),
+        Command::Issues(args) => issues::run(&cli.config, &args),
+        Command::Status(args) => status::run(&cli.config, &args),
         Command::Check(args) => check::run(&cli.config, &args),
         Command::Preview(args) => preview::run(&cli.config, &args),
         Command::Send(args) => send::run(&cli.config, &args),
@@ -42,5 +48,28 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Dkim(command) => dkim::run(&cli.config, &command),
         Command::Bounces(args) => bounces::run(&cli.config, &args),
         Command::Suppressed(args) => suppressed::run(&cli.config, &args),
+    }
+}
+
+/// The ids of every story an issue file picks or a list send carried.
+fn used_stories(newsletter: &crate::config::Newsletter) -> std::collections::HashSet<String> {
+    let mut used: std::collections::HashSet<String> = crate::issue::files(&newsletter.paths.issues)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|path| crate::issue::Outline::read(path).ok())
+        .flat_map(|outline| outline.stories)
+        .collect();
+    for (_, sent) in crate::deliver::sent::all(&newsletter.paths.state) {
+        used.extend(sent.stories);
+    }
+    used
+}
+
+/// The list files a command reads: the newsletter's.
+fn list_files(newsletter: &crate::config::Newsletter) -> crate::deliver::ListFiles {
+    crate::deliver::ListFiles {
+        subscribers: newsletter.paths.subscribers.clone(),
+        suppressed: newsletter.paths.suppressed.clone(),
+        state: newsletter.paths.state.clone(),
     }
 }

@@ -1,4 +1,5 @@
-//! `catchup preview`: compose an issue and write its proofs.
+//! `catchup preview`: compose an issue and write its proofs; with
+//! `--watch`, the live preview instead.
 
 use std::io::Write as _;
 
@@ -9,6 +10,14 @@ use crate::exit::Exit;
 use crate::proof::{self, ArchiveEntry, Preview};
 
 pub fn run(config: &std::path::Path, args: &PreviewArgs) -> Result<Exit> {
+    if args.watch {
+        return crate::watch::run(crate::watch::Options {
+            config: config.to_path_buf(),
+            issue: args.issue.clone(),
+            listen: args.listen,
+            open: args.open,
+        });
+    }
     let composed = compose(config, args.issue.as_deref(), Signing::Preview)?;
     for warning in &composed.warnings {
         eprintln!("{}\n", warning.render());

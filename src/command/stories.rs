@@ -11,22 +11,38 @@ use crate::story::{Library, ParseOptions, Story};
 
 /// Without a newsletter file, stories can still be listed: the default
 /// masthead and `seeds/` are used.
+/// `--unused` needs the settings, to find the issues.
 pub fn run(config: &Path, args: &StoriesArgs) -> Result<Exit> {
-    let library = if config.exists() {
-        compose::library(&compose::newsletter(config)?, args.seeds.as_deref())?
+    let newsletter = if config.exists() || args.unused {
+        Some(compose::newsletter(config)?)
     } else {
-        let seeds = args.seeds.clone().unwrap_or_else(|| "seeds".into());
-        Library::load(&seeds, &ParseOptions::default())?
+        None
+    };
+    let library = match &newsletter {
+        Some(newsletter) => compose::library(newsletter, args.seeds.as_deref())?,
+        None => {
+            let seeds = args.seeds.clone().unwrap_or_else(|| "seeds".into());
+            Library::load(&seeds, &ParseOptions::default())?
+        }
     };
     for warning in library.warnings() {
         eprintln!("warning: {warning}");
     }
+    let used = match (&newsletter, args.unused) {
+        (Some(newsletter), true) => super::used_stories(newsletter),
+        _ => std::collections::HashSet::new(),
+    };
+    let stories: Vec<&Story> = library
+        .stories()
+        .iter()
+        .filter(|s| !used.contains(s.id.as_str()))
+        .collect();
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, library.stories()).map_err(std::io::Error::from)?;
+        serde_json::to_writer_pretty(&mut out, &stories).map_err(std::io::Error::from)?;
         writeln!(out)?;
     } else {
-        write_table(&mut out, library.stories())?;
+        write_table(&mut out, &stories)?;
     }
     Ok(Exit::Ok)
 }
@@ -34,7 +50,7 @@ pub fn run(config: &Path, args: &StoriesArgs) -> Result<Exit> {
 /// Headlines longer than this are cut with an ellipsis in the table.
 const HEADLINE_WIDTH: usize = 48;
 
-fn write_table(out: &mut impl std::io::Write, stories: &[Story]) -> std::io::Result<()> {
+fn write_table(out: &mut impl std::io::Write, stories: &[&Story]) -> std::io::Result<()> {
     let id_width = stories
         .iter()
         .map(|s| s.id.as_str().len())

@@ -108,6 +108,11 @@ pub struct History {
     /// True if the file ended in a half-written record (a crash mid-write),
     /// which was left out.
     pub torn_tail: bool,
+    /// How many runs the ledger records, and when its first and last
+    /// records were written.
+    pub runs: usize,
+    pub first_at: Option<DateTime<Utc>>,
+    pub last_at: Option<DateTime<Utc>>,
     /// Complete lines that are not records: (1-based line, why).
     pub damaged: Vec<(usize, String)>,
 }
@@ -141,7 +146,10 @@ impl History {
     }
 
     fn apply(&mut self, record: &Record) {
+        self.first_at.get_or_insert(record.at);
+        self.last_at = Some(record.at);
         if record.event == Event::Run {
+            self.runs += 1;
             self.run_boot.clone_from(&record.boot);
             return;
         }

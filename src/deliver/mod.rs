@@ -21,6 +21,7 @@ mod queue;
 pub mod sent;
 mod smtp_client;
 pub mod state;
+pub mod status;
 pub mod tally;
 
 use std::path::{Path, PathBuf};

@@ -85,11 +85,7 @@ impl Reader {
                     self.list = Some((Vec::new(), first.is_some()));
                 }
             }
-            Tag::Item => {
-                if self.depth == 0 {
-                    self.text = Text::default();
-                }
-            }
+            Tag::Item if self.depth == 0 => self.text = Text::default(),
             Tag::Emphasis => self.style.emphasis = true,
             Tag::Strong => self.style.strong = true,
             Tag::Link { dest_url, .. } => match crate::link::check_in_text(&dest_url) {
@@ -101,7 +97,9 @@ impl Reader {
                 self.refused += 1;
             }
             Tag::BlockQuote(_) => {
-                self.refuse("a quote block (`>`) is not supported; put the quote in quotation marks");
+                self.refuse(
+                    "a quote block (`>`) is not supported; put the quote in quotation marks",
+                );
                 self.refused += 1;
             }
             Tag::HtmlBlock => self.refused += 1,
@@ -223,7 +221,11 @@ mod tests {
             Block::Bullets { items, ordered } => format!(
                 "{}{}",
                 if *ordered { "1. " } else { "* " },
-                items.iter().map(Text::to_plain).collect::<Vec<_>>().join(" | ")
+                items
+                    .iter()
+                    .map(Text::to_plain)
+                    .collect::<Vec<_>>()
+                    .join(" | ")
             ),
         }
     }
@@ -249,7 +251,14 @@ mod tests {
         let styled: Vec<(&str, bool, bool, Option<&str>)> = text
             .spans()
             .iter()
-            .map(|s| (s.text.as_str(), s.style.emphasis, s.style.strong, s.link.as_deref()))
+            .map(|s| {
+                (
+                    s.text.as_str(),
+                    s.style.emphasis,
+                    s.style.strong,
+                    s.link.as_deref(),
+                )
+            })
             .collect();
         assert_eq!(
             styled,
@@ -274,6 +283,8 @@ mod tests {
         assert!(err("Hello <b>there</b>").contains("raw HTML"));
         assert!(err("> quoted").contains("quote block"));
         assert!(err("- a\n  - b").contains("a list inside a list"));
-        assert!(blocks("Plain [link](http://hsj.example/x) and [mail](mailto:ed@hsj.example)").is_ok());
+        assert!(
+            blocks("Plain [link](http://hsj.example/x) and [mail](mailto:ed@hsj.example)").is_ok()
+        );
     }
 }

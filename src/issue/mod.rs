@@ -296,7 +296,11 @@ fn resolve(
 /// `item/<slug of the headline>`, made unique within the issue.
 fn own_id(pick: &pick::Pick, picked_at: &HashMap<StoryId, Range<usize>>) -> StoryId {
     let slug = crate::story::slugify(pick.headline().unwrap_or_default());
-    let base = if slug.is_empty() { "untitled".to_string() } else { slug };
+    let base = if slug.is_empty() {
+        "untitled".to_string()
+    } else {
+        slug
+    };
     let mut id = StoryId::own(&base);
     let mut n = 2;
     while picked_at.contains_key(&id) {
@@ -350,18 +354,27 @@ fn shortening_warnings(
         _ => false,
     };
     let list_goes_on = matches!(last, Some(Block::Bullets { .. }))
-        && cut.dropped.iter().take(2).any(|b| matches!(b, Block::Bullets { .. }));
+        && cut
+            .dropped
+            .iter()
+            .take(2)
+            .any(|b| matches!(b, Block::Bullets { .. }));
     if ends_on_colon {
         problems.push(
             warn(format!(
                 "story `{id}` is cut after a colon: what it introduces is left out"
             ))
-            .help(format!("keep one more paragraph (`paragraphs = {}`), or one fewer", limit + 1)),
+            .help(format!(
+                "keep one more paragraph (`paragraphs = {}`), or one fewer",
+                limit + 1
+            )),
         );
     } else if list_goes_on {
         problems.push(
-            warn(format!("story `{id}` is cut in the middle of a list"))
-                .help(format!("keep one more paragraph (`paragraphs = {}`), or one fewer", limit + 1)),
+            warn(format!("story `{id}` is cut in the middle of a list")).help(format!(
+                "keep one more paragraph (`paragraphs = {}`), or one fewer",
+                limit + 1
+            )),
         );
     }
 }

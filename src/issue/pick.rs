@@ -25,7 +25,15 @@ pub(super) struct Pick {
     byline: Option<String>,
 }
 
-const KNOWN: &[&str] = &["id", "paragraphs", "url", "headline", "body", "teaser", "byline"];
+const KNOWN: &[&str] = &[
+    "id",
+    "paragraphs",
+    "url",
+    "headline",
+    "body",
+    "teaser",
+    "byline",
+];
 
 impl Pick {
     /// Reads one item of a `stories` list, collecting problems.
@@ -54,7 +62,9 @@ impl Pick {
                 return None;
             }
         };
-        let id = table.string("id", problems).map(|id| id.get_ref().trim().to_string());
+        let id = table
+            .string("id", problems)
+            .map(|id| id.get_ref().trim().to_string());
         let paragraphs = table
             .integer("paragraphs", 1..=10_000, problems)
             .and_then(|n| usize::try_from(*n.get_ref()).ok());
@@ -87,14 +97,20 @@ impl Pick {
 
     /// Options that cannot go together, or an own item missing a part.
     fn conflict(&self) -> Option<&'static str> {
-        if self.id.is_none() && (self.headline.is_none() || (self.body.is_none() && self.teaser.is_none())) {
-            return Some("a story of your own needs `headline` and `body`; to pick a seed story, give its `id`");
+        if self.id.is_none()
+            && (self.headline.is_none() || (self.body.is_none() && self.teaser.is_none()))
+        {
+            return Some(
+                "a story of your own needs `headline` and `body`; to pick a seed story, give its `id`",
+            );
         }
         if self.teaser.is_some() && self.body.is_some() {
             return Some("give `body` or `teaser`, not both: a teaser stands in for the body");
         }
         if self.teaser.is_some() && self.paragraphs.is_some() {
-            return Some("give `paragraphs` or `teaser`, not both: a teaser stands in for the body");
+            return Some(
+                "give `paragraphs` or `teaser`, not both: a teaser stands in for the body",
+            );
         }
         if self.teaser.is_some() && self.url.is_none() {
             return Some("a `teaser` needs a `url`: readers follow \"Read more\" to the rest");

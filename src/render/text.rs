@@ -151,7 +151,8 @@ fn plain(text: &Text, links: &mut Links) -> String {
         let continues = spans
             .get(i + 1)
             .is_some_and(|next| next.link.as_ref() == Some(url));
-        let shows_itself = span.text == *url || url.strip_prefix("mailto:") == Some(span.text.as_str());
+        let shows_itself =
+            span.text == *url || url.strip_prefix("mailto:") == Some(span.text.as_str());
         if !continues && !shows_itself {
             let _ = write!(out, " [{}]", links.number(url));
         }

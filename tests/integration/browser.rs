@@ -122,3 +122,152 @@ fn a_reader_unsubscribes_with_the_button_and_reads_the_archive_in_chromium() {
         browser.close().await;
     });
 }
+
+/// Runs `script` in the page and returns its value.
+async fn js(c: &fantoccini::Client, script: &str) -> serde_json::Value {
+    c.execute(script, vec![]).await.expect("script")
+}
+
+/// Waits (at most 2 s from `since`) until `script` is true in the page.
+async fn until(c: &fantoccini::Client, script: &str, since: std::time::Instant) {
+    loop {
+        if js(c, script).await == serde_json::Value::Bool(true) {
+            return;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(2),
+            "not within 2 s: {script}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn the_live_preview_updates_in_chromium_as_the_editor_saves() {
+    use crate::support::watch::Watch;
+    let project = Project::copy_of_repo();
+    let watch = Watch::start(&project, &[ISSUE]);
+    runtime().block_on(async {
+        let browser = match Browser::start().await {
+            Ok(browser) => browser,
+            Err(why) => {
+                skip("browser::the_live_preview_updates_in_chromium", &why);
+                return;
+            }
+        };
+        let c = &browser.client;
+        c.goto(&watch.url).await.expect("open the preview");
+        let start = std::time::Instant::now();
+        until(c, "return document.body.dataset.generation === '1'", start).await;
+        // The email itself, in its frame.
+        c.enter_frame(0).await.expect("the frame");
+        let name = c
+            .wait()
+            .at_most(Duration::from_secs(5))
+            .for_element(Locator::Css("h1.name"))
+            .await
+            .expect("masthead");
+        assert_eq!(name.text().await.expect("text"), "HSJ Catch Up");
+        c.enter_parent_frame().await.expect("back");
+
+        // Plain text, then the phone frame.
+        c.find(Locator::Css("button[data-view=text]"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("click");
+        let text = c.find(Locator::Css("#text")).await.expect("text");
+        assert!(text.is_displayed().await.expect("shown"));
+        assert!(text.text().await.expect("text").contains("HSJ CATCH UP"));
+        assert!(
+            !c.find(Locator::Css("#email"))
+                .await
+                .expect("frame")
+                .is_displayed()
+                .await
+                .expect("hidden")
+        );
+        c.find(Locator::Css("button[data-view=phone]"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("click");
+        assert_eq!(
+            js(
+                c,
+                "return getComputedStyle(document.getElementById('email')).width"
+            )
+            .await,
+            "375px"
+        );
+
+        // A save shows without a reload.
+        let original = project.read(ISSUE);
+        let saved = std::time::Instant::now();
+        project.write(
+            ISSUE,
+            original.replace(
+                "title = \"Top stories\"",
+                "title = \"Top stories this week\"",
+            ),
+        );
+        until(c, "return document.body.dataset.generation === '2'", saved).await;
+        c.enter_frame(0).await.expect("the frame");
+        let mut titles = Vec::new();
+        while saved.elapsed() < Duration::from_secs(2) {
+            titles.clear();
+            for h in c
+                .find_all(Locator::Css("h2.section-title"))
+                .await
+                .expect("titles")
+            {
+                titles.push(h.text().await.expect("text"));
+            }
+            if titles
+                .first()
+                .is_some_and(|t| t.eq_ignore_ascii_case("Top stories this week"))
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            titles
+                .first()
+                .is_some_and(|t| t.eq_ignore_ascii_case("Top stories this week")),
+            "{titles:?}"
+        );
+        c.enter_parent_frame().await.expect("back");
+
+        // A mistake shows check's diagnostic in place of the email.
+        let saved = std::time::Instant::now();
+        project.write(
+            ISSUE,
+            original.replace("\"002/debt-mountain\"", "\"002/debt-mountin\""),
+        );
+        until(
+            c,
+            "return !document.getElementById('problems').hidden",
+            saved,
+        )
+        .await;
+        let problems = c
+            .find(Locator::Css("#problems"))
+            .await
+            .expect("problems")
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            problems.contains("unknown story `002/debt-mountin`"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("did you mean `002/debt-mountain`?"),
+            "{problems}"
+        );
+        browser.close().await;
+    });
+}

@@ -8,6 +8,7 @@ pub mod mime;
 pub mod postfix;
 pub mod sink;
 pub mod smtp;
+pub mod watch;
 pub mod web;
 
 use std::path::{Path, PathBuf};
