@@ -329,3 +329,21 @@ fn the_live_preview_refuses_what_it_cannot_serve() {
         .code(2)
         .stderr_has(&format!("cannot listen on 127.0.0.1:{port}"));
 }
+
+#[test]
+fn open_hands_the_page_to_the_desktops_browser() {
+    let project = Project::copy_of_repo();
+    // A stand-in for xdg-open that records what it was asked to open.
+    let bin = tempfile::tempdir().expect("tempdir");
+    let opened = bin.path().join("opened");
+    let script = bin.path().join("xdg-open");
+    std::fs::write(&script, format!("#!/bin/sh\necho \"$1\" > {}\n", opened.display())).expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let watch = Watch::start_with(&project, &["--open", ISSUE], &[("PATH", path)]);
+    let start = Instant::now();
+    while !opened.exists() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&opened).expect("opened").trim(), watch.url);
+}

@@ -105,6 +105,12 @@ fn an_own_item_in_markdown_renders_like_a_seed_story_in_both_parts() {
 }
 
 #[test]
+fn the_text_part_of_own_items_snapshot() {
+    let (_, text) = previewed(ISSUE);
+    insta::assert_snapshot!("own_items_text", text);
+}
+
+#[test]
 fn a_seed_story_can_be_rewritten_or_teased_and_every_linked_story_ends_with_read_more() {
     let (doc, text) = previewed(ISSUE);
     let rewritten = in_story(&doc, 1, "p:not(.byline)");

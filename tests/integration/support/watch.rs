@@ -20,9 +20,21 @@ impl Drop for Watch {
 
 impl Watch {
     pub fn start(project: &Project, args: &[&str]) -> Watch {
-        let mut all = vec!["preview", "--watch"];
-        all.extend_from_slice(args);
-        let mut child = project.spawn_piped(&all);
+        Watch::start_with(project, args, &[])
+    }
+
+    /// Starts it with extra environment variables.
+    pub fn start_with(project: &Project, args: &[&str], env: &[(&str, String)]) -> Watch {
+        let mut command = project.command();
+        command
+            .args(["preview", "--watch"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start catchup");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut first = String::new();
         stdout.read_line(&mut first).expect("the first line");
