@@ -138,6 +138,8 @@ fn status_and_issues_say_what_went_out_after_a_send_with_failures() {
     project.expect(&["status", ISSUE]).code(0).stdout_has(
         "2018-07-27: sent 0, failed 0, deferred 0, uncertain 0, pending 4\nnot sent yet",
     );
+    let before = project.expect(&["issues", "--json"]).code(0);
+    assert!(before.stdout.contains("\"state\": \"overdue\""), "{}", before.stdout);
     project.expect(&["send", ISSUE, "--all"]).code(4);
     let out = project.expect(&["status", ISSUE, "--json"]).code(0);
     let status: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
