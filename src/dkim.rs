@@ -44,6 +44,8 @@ pub const SIGNED_HEADERS: &[&str] = &[
     "Content-Type",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "List-Id",
+    "Feedback-ID",
 ];
 
 /// A loaded key, ready to sign messages.

@@ -141,6 +141,10 @@ pub struct Template {
     /// Per-reader return paths (VERP).
     verp: bool,
     unsubscribe_mailto: Option<Address>,
+    /// `"HSJ Catch Up" <hsj-catch-up.hsj.example>`.
+    list_id: String,
+    /// The list id's first label, for `Feedback-ID`.
+    list_slug: String,
     boundary: String,
     text: EncodedBody,
     html: EncodedBody,
@@ -176,6 +180,17 @@ impl Template {
                 .unwrap_or_else(|| newsletter.from.email.clone()),
             verp: newsletter.bounces.verp,
             unsubscribe_mailto: newsletter.unsubscribe.mailto.clone(),
+            list_id: format!(
+                "\"{}\" <{}>",
+                newsletter.name.replace(['"', '\\'], ""),
+                newsletter.list_id
+            ),
+            list_slug: newsletter
+                .list_id
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
             boundary: format!("catchup-{boundary}"),
             text: EncodedBody::new(Part::Text, &rendered.text),
             html: EncodedBody::new(Part::Html, &rendered.html),
@@ -282,7 +297,19 @@ impl Template {
             .raw_header(HeaderValue::new(
                 LIST_UNSUBSCRIBE_POST,
                 "List-Unsubscribe=One-Click".into(),
+            ))
+            .raw_header(HeaderValue::new(LIST_ID, self.list_id.clone()));
+        // Gmail's feedback loop reports complaints per Feedback-ID (issue,
+        // list, kind, sender); a test send is no campaign.
+        if purpose != Purpose::Test {
+            builder = builder.raw_header(HeaderValue::new(
+                FEEDBACK_ID,
+                format!(
+                    "{}:{}:newsletter:{}",
+                    self.issue, self.list_slug, self.domain
+                ),
             ));
+        }
         if let Some(reply_to) = &self.reply_to {
             builder = builder.reply_to(reply_to.clone());
         }
@@ -332,6 +359,8 @@ impl Template {
 }
 
 const LIST_UNSUBSCRIBE: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe");
+const LIST_ID: HeaderName = HeaderName::new_from_ascii_str("List-Id");
+const FEEDBACK_ID: HeaderName = HeaderName::new_from_ascii_str("Feedback-ID");
 const LIST_UNSUBSCRIBE_POST: HeaderName = HeaderName::new_from_ascii_str("List-Unsubscribe-Post");
 
 /// A body, quoted-printable encoded once, with the lines that carry the

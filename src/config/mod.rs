@@ -54,6 +54,10 @@ pub struct Newsletter {
     pub dkim: Option<Dkim>,
     /// Returned mail: the return path, VERP, the soft-bounce limit.
     pub bounces: Bounces,
+    /// The list's identity for `List-Id` (RFC 2919) and `Feedback-ID`:
+    /// `list_id`, or the name's slug under the From domain
+    /// (`hsj-catch-up.hsj.example`).
+    pub list_id: String,
     /// The file the settings came from, for diagnostics raised later.
     pub source: Source,
     /// Problems that do not stop a send, such as a colour with poor contrast.
@@ -91,6 +95,7 @@ const KNOWN: &[&str] = &[
     "schedule",
     "dkim",
     "bounces",
+    "list_id",
 ];
 
 impl Newsletter {
@@ -181,7 +186,30 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
         .table("bounces", problems)
         .map(|t| sections::bounces(t, problems))
         .unwrap_or_default();
+    let list_id = root.string("list_id", problems).and_then(|id| {
+        let text = id.get_ref().trim().to_ascii_lowercase();
+        let atoms_ok = text.split('.').all(|atom| {
+            !atom.is_empty() && atom.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+        if atoms_ok && text.contains('.') {
+            Some(text)
+        } else {
+            problems.push(root.error(
+                "`list_id` must look like a domain name you control, e.g. \"catchup.hsj.example\"",
+                id.span(),
+            ));
+            None
+        }
+    });
     root.finish(KNOWN, problems);
+    let list_id = list_id.unwrap_or_else(|| {
+        let slug = crate::story::slugify(name.as_ref().map_or("", |n| n.get_ref().as_str()));
+        format!(
+            "{}.{}",
+            if slug.is_empty() { "newsletter" } else { &slug },
+            from_domain.as_deref().unwrap_or("invalid")
+        )
+    });
 
     Some(Newsletter {
         name: name?.into_inner(),
@@ -199,6 +227,7 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
         schedule,
         dkim,
         bounces,
+        list_id,
         source: source.clone(),
         warnings: Vec::new(),
     })

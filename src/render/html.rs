@@ -4,7 +4,11 @@
 //! The layout is what email developers use: nested 600px tables with
 //! `role="presentation"`, a ghost table for Outlook inside MSO conditional
 //! comments, a hidden preheader, and @media rules for phones and dark mode.
-//! Nothing outside the message is needed to read it.
+//! Outlook on Windows renders with Word, which drops padding and margins on
+//! everything but table cells: so every piece of spacing is a cell's
+//! padding, and text elements carry none. Headings nest: the newsletter's
+//! name `h1`, sections `h2`, stories `h3`, subheads `h4`. Nothing outside
+//! the message is needed to read it.
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
@@ -20,15 +24,15 @@ pub use css_inline::InlineError;
 /// per reader.
 const NL: PreEscaped<&str> = PreEscaped("\n");
 
-/// Outlook for Windows renders with Word: it ignores `max-width`, so a fixed
-/// 600px table wraps the column for it alone.
+/// Outlook for Windows ignores `max-width`, so a fixed 600px table wraps
+/// the column for it alone.
 const MSO_OPEN: PreEscaped<&str> = PreEscaped(
     r#"<!--[if mso]><table role="presentation" width="600" align="center" cellpadding="0" cellspacing="0" border="0"><tr><td><![endif]-->"#,
 );
 const MSO_CLOSE: PreEscaped<&str> = PreEscaped("<!--[if mso]></td></tr></table><![endif]-->");
-/// Outlook substitutes Times New Roman for a font stack it does not know.
+/// Outlook's Word engine: 96 dpi, and exact line heights everywhere.
 const MSO_HEAD: PreEscaped<&str> = PreEscaped(
-    "<!--[if mso]><noscript><xml><o:OfficeDocumentSettings><o:PixelsPerInch>96</o:PixelsPerInch></o:OfficeDocumentSettings></xml></noscript><style>td,p,li,h2,h3{font-family:Arial,sans-serif !important}</style><![endif]-->",
+    "<!--[if mso]><noscript><xml><o:OfficeDocumentSettings><o:PixelsPerInch>96</o:PixelsPerInch></o:OfficeDocumentSettings></xml></noscript><style>td,p,li,h1,h2,h3,h4{mso-line-height-rule:exactly}</style><![endif]-->",
 );
 /// Fills the inbox preview after the preheader, so that clients do not pull
 /// in the masthead text.
@@ -63,34 +67,37 @@ fn document(issue: &Issue, newsletter: &Newsletter) -> Markup {
             (NL)
             body.body {
                 (NL)
-                div.preheader style="display:none;font-size:1px;line-height:1px;max-height:0;max-width:0;opacity:0;overflow:hidden;mso-hide:all" {
-                    (issue.preheader) " " (PreEscaped(PREHEADER_FILLER.repeat(30)))
-                }
-                (NL)
-                table.wrapper role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
-                    tr { td.wrapper-cell align="center" {
-                        (NL) (MSO_OPEN) (NL)
-                        table.container role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
-                            (NL) (view_online(issue, newsletter))
-                            (NL) (masthead(issue, newsletter))
-                            (NL) tr { td.content {
-                                (NL)
-                                @for paragraph in &issue.intro {
-                                    p.intro { (paragraph) } (NL)
+                // Webmail strips <html>: the language and the name of the
+                // email go on a wrapper it keeps.
+                div role="article" aria-roledescription="email" lang=(newsletter.language) aria-label=(issue.subject) {
+                    (NL)
+                    div.preheader style="display:none;max-height:0;max-width:0;opacity:0;overflow:hidden;mso-hide:all" {
+                        (issue.preheader) " " (PreEscaped(PREHEADER_FILLER.repeat(30)))
+                    }
+                    (NL)
+                    table.wrapper role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+                        tr { td.wrapper-cell align="center" {
+                            (NL) (MSO_OPEN) (NL)
+                            table.container role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+                                (NL) (view_online(issue, newsletter))
+                                (NL) (masthead(issue, newsletter))
+                                @for (i, paragraph) in issue.intro.iter().enumerate() {
+                                    (NL) tr { td.(if i == 0 { "intro-cell first" } else { "intro-cell" }) { p.intro { (paragraph) } } }
                                 }
-                                (contents(issue)) (NL)
+                                (NL) (contents(issue))
                                 @for section in &issue.sections {
-                                    h2.section-title { (section.title) } (NL)
+                                    (NL) tr { td.section-cell { h2.section-title { (section.title) } } }
                                     @for entry in &section.entries {
-                                        (story(entry)) (NL)
+                                        (NL) tr { td.story-cell { (story(entry)) } }
                                     }
                                 }
-                            } }
-                            (NL) (footer(newsletter))
-                            (NL)
-                        }
-                        (NL) (MSO_CLOSE) (NL)
-                    } }
+                                (NL) (footer(newsletter))
+                                (NL)
+                            }
+                            (NL) (MSO_CLOSE) (NL)
+                        } }
+                    }
+                    (NL)
                 }
                 (NL)
             }
@@ -111,12 +118,9 @@ fn view_online(issue: &Issue, newsletter: &Newsletter) -> Markup {
 
 fn masthead(issue: &Issue, newsletter: &Newsletter) -> Markup {
     html! {
-        tr { td.masthead {
-            (NL) h1.name { (newsletter.name) }
-            (NL) p.tagline { (newsletter.tagline) }
-            (NL) p.issue-date { time datetime=(issue.date.to_string()) { (long_date(issue.date)) } }
-            (NL)
-        } }
+        tr { td.masthead-name { h1.name { (newsletter.name) } } }
+        (NL) tr { td.masthead-tagline { p.tagline { (newsletter.tagline) } } }
+        (NL) tr { td.masthead-date { p.issue-date { time datetime=(issue.date.to_string()) { (long_date(issue.date)) } } } }
     }
 }
 
@@ -124,50 +128,59 @@ fn masthead(issue: &Issue, newsletter: &Newsletter) -> Markup {
 /// not follow links within a message still show the list.
 fn contents(issue: &Issue) -> Markup {
     html! {
-        div.contents {
-            (NL) p.contents-title { "In this issue" }
-            (NL) ul.contents-list {
-                @for entry in issue.entries() {
-                    (NL) li.contents-item { a.contents-link href={ "#" (anchor(&entry.story.id)) } { (entry.story.headline) } }
-                }
-                (NL)
+        tr { td.contents-outer {
+            table.contents role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+                tr { td.contents-head { h2.contents-title { "In this issue" } } }
+                (NL) tr { td.contents-body {
+                    ul.contents-list {
+                        @for entry in issue.entries() {
+                            (NL) li.contents-item { a.contents-link href={ "#" (anchor(&entry.story.id)) } { (entry.story.headline) } }
+                        }
+                        (NL)
+                    }
+                } }
             }
-            (NL)
+        } }
+    }
+}
+
+/// One story: a table whose cells space its headline, byline and blocks.
+fn story(entry: &Entry) -> Markup {
+    let story = &entry.story;
+    html! {
+        table.story role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+            tr { td.headline-cell {
+                h3.headline id=(anchor(&story.id)) {
+                    @if let Some(url) = &entry.url {
+                        a.headline-link href=(url) { (story.headline) }
+                    } @else {
+                        (story.headline)
+                    }
+                }
+            } }
+            @if let Some(byline) = byline(story) {
+                (NL) tr { td.byline-cell { p.byline { (byline) } } }
+            }
+            @for block in &story.blocks {
+                (NL) (block_row(block))
+            }
+            @if let Some(url) = &entry.url {
+                (NL) tr { td.block-cell { p.more { a href=(url) aria-label={ "Read more: " (story.headline) } { "Read more" } } } }
+            }
         }
     }
 }
 
-fn story(entry: &Entry) -> Markup {
-    let story = &entry.story;
+fn block_row(block: &Block) -> Markup {
     html! {
-        div.story {
-            (NL)
-            h2.headline id=(anchor(&story.id)) {
-                @if let Some(url) = &entry.url {
-                    a.headline-link href=(url) { (story.headline) }
-                } @else {
-                    (story.headline)
-                }
+        @match block {
+            Block::Paragraph { text } => { tr { td.block-cell { p { (rich(text)) } } } }
+            Block::Subhead { text } => { tr { td.subhead-cell { h4.subhead { (rich(text)) } } } }
+            Block::Bullets { items, ordered: false } => {
+                tr { td.list-cell { ul { @for item in items { (NL) li { (rich(item)) } } (NL) } } }
             }
-            (NL)
-            @if let Some(byline) = byline(story) {
-                p.byline { (byline) } (NL)
-            }
-            @for block in &story.blocks {
-                @match block {
-                    Block::Paragraph { text } => { p { (rich(text)) } }
-                    Block::Subhead { text } => { h3 { (rich(text)) } }
-                    Block::Bullets { items, ordered: false } => {
-                        ul { @for item in items { (NL) li { (rich(item)) } } (NL) }
-                    }
-                    Block::Bullets { items, ordered: true } => {
-                        ol { @for item in items { (NL) li { (rich(item)) } } (NL) }
-                    }
-                }
-                (NL)
-            }
-            @if let Some(url) = &entry.url {
-                p.more { a href=(url) aria-label={ "Read more: " (story.headline) } { "Read more" } } (NL)
+            Block::Bullets { items, ordered: true } => {
+                tr { td.list-cell { ol { @for item in items { (NL) li { (rich(item)) } } (NL) } } }
             }
         }
     }
@@ -198,15 +211,12 @@ fn span_markup(span: &Span) -> Markup {
 
 fn footer(newsletter: &Newsletter) -> Markup {
     html! {
-        tr { td.footer {
-            (NL) p.footer-text { (newsletter.footer.reason) }
-            (NL) p.footer-text { (newsletter.footer.address) }
-            (NL) p.footer-text {
-                (NL) a href=(UNSUBSCRIBE_PLACEHOLDER) { "Unsubscribe" }
-                (NL) " from " (newsletter.name) "."
-            }
-            (NL)
-        } }
+        tr { td.footer-first { p.footer-text { (newsletter.footer.reason) } } }
+        (NL) tr { td.footer-cell { p.footer-text { (newsletter.footer.address) } } }
+        (NL) tr { td.footer-last { p.footer-text {
+            (NL) a href=(UNSUBSCRIBE_PLACEHOLDER) { "Unsubscribe" }
+            (NL) " from " (newsletter.name) "."
+        } } }
     }
 }
 

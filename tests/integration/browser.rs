@@ -37,7 +37,7 @@ fn a_reader_unsubscribes_with_the_button_and_reads_the_archive_in_chromium() {
         .expect("delivered");
     let html = mime::parse(&server.message(delivery.n)).html;
     let link = scraper::Html::parse_document(&html)
-        .select(&scraper::Selector::parse("td.footer a").expect("selector"))
+        .select(&scraper::Selector::parse("td.footer-last a").expect("selector"))
         .next()
         .and_then(|a| a.value().attr("href").map(str::to_string))
         .expect("the footer's unsubscribe link");

@@ -139,7 +139,11 @@ fn status_and_issues_say_what_went_out_after_a_send_with_failures() {
         "2018-07-27: sent 0, failed 0, deferred 0, uncertain 0, pending 4\nnot sent yet",
     );
     let before = project.expect(&["issues", "--json"]).code(0);
-    assert!(before.stdout.contains("\"state\": \"overdue\""), "{}", before.stdout);
+    assert!(
+        before.stdout.contains("\"state\": \"overdue\""),
+        "{}",
+        before.stdout
+    );
     project.expect(&["send", ISSUE, "--all"]).code(4);
     let out = project.expect(&["status", ISSUE, "--json"]).code(0);
     let status: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
@@ -339,13 +343,29 @@ fn open_hands_the_page_to_the_desktops_browser() {
     let bin = tempfile::tempdir().expect("tempdir");
     let opened = bin.path().join("opened");
     let script = bin.path().join("xdg-open");
-    std::fs::write(&script, format!("#!/bin/sh\necho \"$1\" > {}\n", opened.display())).expect("script");
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
-    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    // Written aside, then renamed: the test never reads it half-written.
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1\" > {0}.part && mv {0}.part {0}\n",
+            opened.display()
+        ),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let watch = Watch::start_with(&project, &["--open", ISSUE], &[("PATH", path)]);
     let start = Instant::now();
-    while !opened.exists() && start.elapsed() < Duration::from_secs(5) {
+    while !opened.exists() && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(std::fs::read_to_string(&opened).expect("opened").trim(), watch.url);
+    assert_eq!(
+        std::fs::read_to_string(&opened).expect("opened").trim(),
+        watch.url
+    );
 }

@@ -69,12 +69,12 @@ fn attrs(doc: &Html, css: &str, attr: &str) -> Vec<String> {
 fn an_own_item_in_markdown_renders_like_a_seed_story_in_both_parts() {
     let (doc, text) = previewed(ISSUE);
     let own = "#story-item-our-new-podcast";
-    assert_eq!(all(&doc, &format!("h2{own}")), ["Our new podcast"]);
+    assert_eq!(all(&doc, &format!("h3{own}")), ["Our new podcast"]);
     assert_eq!(in_story(&doc, 0, ".byline"), ["The HSJ team"]);
     assert_eq!(all(&doc, ".story em"), ["first", "debt"]);
     assert_eq!(all(&doc, ".story strong"), ["three"]);
     assert_eq!(all(&doc, ".story code"), ["2.7bn"]);
-    assert_eq!(all(&doc, ".story h3"), ["In this episode"]);
+    assert_eq!(all(&doc, ".story h4"), ["In this episode"]);
     assert_eq!(
         all(&doc, ".story ul li"),
         ["integrated care", "the 2.7bn question"]
@@ -151,7 +151,7 @@ fn a_seed_story_can_be_rewritten_or_teased_and_every_linked_story_ends_with_read
 fn in_this_issue_lists_every_headline_linking_to_its_story() {
     let (doc, text) = previewed(ISSUE);
     let targets = attrs(&doc, ".contents a", "href");
-    let ids: Vec<String> = attrs(&doc, "h2.headline", "id")
+    let ids: Vec<String> = attrs(&doc, "h3.headline", "id")
         .into_iter()
         .map(|id| format!("#{id}"))
         .collect();

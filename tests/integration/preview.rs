@@ -66,11 +66,11 @@ fn the_text_snapshot() {
 }
 
 #[test]
-fn every_selected_headline_is_an_h2_and_the_page_needs_nothing_external() {
+fn headings_nest_and_the_page_needs_nothing_external() {
     let project = previewed();
     let doc = Html::parse_document(&project.read("previews/2018-07-27.html"));
 
-    let headlines: Vec<String> = select(&doc, "div.story > h2.headline")
+    let headlines: Vec<String> = select(&doc, "table.story h3.headline")
         .iter()
         .map(text_of)
         .collect();
@@ -106,6 +106,31 @@ fn every_selected_headline_is_an_h2_and_the_page_needs_nothing_external() {
         select(&doc, "h1").iter().map(text_of).collect::<Vec<_>>(),
         ["HSJ Catch Up"]
     );
+    // h1 the name, h2 "In this issue" and the sections, h3 the stories, h4
+    // their subheads: no level is skipped, in document order.
+    let mut last = 0;
+    for heading in select(&doc, "h1, h2, h3, h4, h5, h6") {
+        let level: usize = heading.value().name()[1..].parse().expect("level");
+        assert!(
+            level <= last + 1,
+            "<{}> after <h{last}>: {}",
+            heading.value().name(),
+            text_of(&heading)
+        );
+        last = level;
+    }
+    assert!(
+        !select(&doc, "h4.subhead").is_empty(),
+        "the example has subheads"
+    );
+    // Webmail strips <html>: the language and the subject ride on a wrapper.
+    let article = select(&doc, "body > div[role=article]")[0];
+    assert_eq!(article.value().attr("lang"), Some("en-GB"));
+    assert_eq!(article.value().attr("aria-roledescription"), Some("email"));
+    assert_eq!(
+        article.value().attr("aria-label"),
+        Some("Bold ambition for mental health, and the debt mountain")
+    );
 
     // Nothing outside the message is needed to read it.
     assert!(select(&doc, "link").is_empty(), "no <link> stylesheets");
@@ -122,7 +147,7 @@ fn content_carries_inline_styles_and_only_media_rules_stay_in_style() {
     let doc = Html::parse_document(&project.read("previews/2018-07-27.html"));
     for element in select(
         &doc,
-        "body p, body h1, body h2, body h3, body li, td.content, table",
+        "body p, body h1, body h2, body h3, body h4, body li, td, table",
     ) {
         let style = element.value().attr("style").unwrap_or("");
         assert!(
@@ -131,7 +156,7 @@ fn content_carries_inline_styles_and_only_media_rules_stay_in_style() {
             element.value().name()
         );
     }
-    let paragraph = select(&doc, "div.story > p:not(.byline):not(.more)")[0];
+    let paragraph = select(&doc, "td.block-cell > p:not(.more)")[0];
     let style = paragraph.value().attr("style").expect("style");
     assert!(
         style.contains("font-size:16px") && style.contains("color:#1f2933"),
@@ -209,7 +234,7 @@ fn it_follows_email_client_practice() {
     assert!(html.contains("<!--[if mso]></td></tr></table><![endif]-->"));
 
     // A hidden preheader comes first in the body.
-    let preheader = select(&doc, "body > div.preheader")[0];
+    let preheader = select(&doc, "body > div[role=article] > div.preheader")[0];
     assert!(
         preheader
             .value()
@@ -234,7 +259,7 @@ fn it_follows_email_client_practice() {
     );
 
     // The footer's unsubscribe link is the placeholder reader's own.
-    let unsubscribe = select(&doc, "td.footer a")[0];
+    let unsubscribe = select(&doc, "td.footer-last a")[0];
     assert_eq!(
         unsubscribe.value().attr("href"),
         Some(preview_unsubscribe_url("reader@example.com").as_str())
@@ -267,7 +292,7 @@ fn seed_text_is_escaped() {
     );
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"));
     assert_eq!(
-        text_of(&select(&doc, "div.story > p")[0]),
+        text_of(&select(&doc, "td.block-cell > p")[0]),
         "A <b>bold</b> claim & a \"quote\"."
     );
 }
