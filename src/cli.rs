@@ -63,6 +63,9 @@ pub struct BouncesArgs {
     /// Say what would change, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The subscriber list the mail was sent to [default: the newsletter's].
+    #[arg(long, value_name = "FILE")]
+    pub subscribers: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

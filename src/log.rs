@@ -26,6 +26,25 @@ impl Display for Level {
     }
 }
 
+/// Text from outside (a server's reply, a returned message, a hand-edited
+/// list), made safe for one line of a terminal or a log: control
+/// characters (escape sequences, CR, LF, tabs) and the bidirectional
+/// controls that reorder what is shown are escaped.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let hidden = c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            let escaped: Vec<char> = if hidden {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
 /// Formats one event line (without the newline).
 pub fn line(level: Level, event: &str, fields: &[(&str, &dyn Display)]) -> String {
     let mut out = format!(
@@ -57,6 +76,13 @@ pub fn event(level: Level, event: &str, fields: &[(&str, &dyn Display)]) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn outside_text_cannot_drive_the_terminal() {
+        assert_eq!(super::printable("ok\x1b[31m\r\n"), "ok\\u{1b}[31m\\r\\n");
+        assert_eq!(super::printable("abc\u{202e}def"), "abc\\u{202e}def");
+        assert_eq!(super::printable("Zoë"), "Zoë");
+    }
+
     use super::*;
 
     #[test]

@@ -57,7 +57,16 @@ impl Event {
 
     /// True for an event that lifts a suppression.
     pub fn lifts(&self) -> bool {
-        LIFTING.contains(&self.reason.as_str())
+        LIFTING
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(self.reason.trim()))
+    }
+
+    /// True for the reader's own choice (an unsubscribe, a complaint), which
+    /// only they should undo.
+    pub fn is_readers_own(&self) -> bool {
+        let reason = self.reason.trim().to_ascii_lowercase();
+        reason.starts_with("unsubscribe") || reason == "complaint"
     }
 }
 
@@ -215,6 +224,17 @@ pub fn current(events: &[Event]) -> Vec<&Event> {
     let mut now: Vec<usize> = latest.into_values().collect();
     now.sort_unstable();
     now.into_iter().map(|i| &events[i]).collect()
+}
+
+/// The events about `key` since its suppression was last lifted (all of
+/// them if it never was), in order.
+pub fn since_last_lift(events: &[Event], key: ReaderKey) -> Vec<&Event> {
+    let about: Vec<&Event> = events
+        .iter()
+        .filter(|e| ReaderKey::of(&e.email) == key)
+        .collect();
+    let start = about.iter().rposition(|e| e.lifts()).map_or(0, |i| i + 1);
+    about[start..].to_vec()
 }
 
 /// Addresses never to send to, as the list stands.

@@ -153,6 +153,7 @@ fn delivery_report(message: &Message<'_>) -> Result<Report, Verdict> {
     };
     let mut report = Report::default();
     let mut delivered = 0;
+    let mut delayed = 0;
     for block in field_blocks(status) {
         let Some(recipient) = field(&block, "Original-Recipient")
             .or_else(|| field(&block, "Final-Recipient"))
@@ -168,6 +169,9 @@ fn delivery_report(message: &Message<'_>) -> Result<Report, Verdict> {
             .or_else(|| field(&block, "Diagnostic-Code").and_then(|d| status_in_text(&d)));
         match (action.as_str(), code) {
             ("delivered" | "relayed" | "expanded", _) => delivered += 1,
+            // A warning: the server is still trying, and reports a failure
+            // if it gives up.
+            ("delayed", _) => delayed += 1,
             (_, Some(code)) => match failure(&code) {
                 Some(failure) => report.findings.push(Finding {
                     recipient: Some(recipient),
@@ -183,11 +187,21 @@ fn delivery_report(message: &Message<'_>) -> Result<Report, Verdict> {
         }
     }
     if report.findings.is_empty() && report.unclear.is_empty() {
-        return Err(if delivered > 0 {
+        return Err(if delayed > 0 {
+            Verdict::NotABounce(
+                "a delay warning: the server is still trying, and will report if it gives up"
+                    .into(),
+            )
+        } else if delivered > 0 {
             Verdict::NotABounce("a delivery report that says the mail was delivered".into())
         } else {
             Verdict::NotUnderstood("a delivery report that names no recipient".into())
         });
+    }
+    if report.unclear.len() > 3 {
+        let more = report.unclear.len() - 3;
+        report.unclear.truncate(3);
+        report.unclear.push(format!("and {more} more"));
     }
     Ok(report)
 }
@@ -263,6 +277,11 @@ fn plain_bounce(message: &Message<'_>) -> Result<Report, Verdict> {
         .collect::<Vec<_>>()
         .join("\n");
     let text = before_quoted_original(&text);
+    if still_trying(text) {
+        return Err(Verdict::NotABounce(
+            "a delay warning: the server is still trying, and will report if it gives up".into(),
+        ));
+    }
     let Some(code) = status_in_text(text).or_else(|| permanent_in_words(text)) else {
         return Err(Verdict::NotUnderstood(
             "a bounce whose text gives no status code".into(),
@@ -282,11 +301,22 @@ fn plain_bounce(message: &Message<'_>) -> Result<Report, Verdict> {
     })
 }
 
-/// Hard for `5.x.x`, soft for `4.x.x`, nothing for success.
+/// What a status code (RFC 3463) says of the address. Hard: the address
+/// itself is bad for good (`5.1.x`, a disabled mailbox `5.2.1`, a domain
+/// that cannot be routed to `5.4.4`, or an unspecified `5.0.0`). Soft:
+/// anything temporary (`4.x.x`), and permanent refusals that are not about
+/// the address (a full mailbox `5.2.2`, policy and authentication `5.7.x`,
+/// the message's size or content): one such refusal may be the sender's
+/// mistake (a DKIM record), so it counts, and suppresses only after
+/// `soft_limit` issues. Nothing for success.
 fn failure(code: &str) -> Option<Failure> {
-    match code.as_bytes().first() {
-        Some(b'5') => Some(Failure::Hard(code.to_string())),
-        Some(b'4') => Some(Failure::Soft(code.to_string())),
+    let mut parts = code.split('.');
+    let (class, subject, detail) = (parts.next()?, parts.next()?, parts.next()?);
+    match (class, subject, detail) {
+        ("5", "1", _) | ("5", "2", "1") | ("5", "4", "4") | ("5", "0", "0") => {
+            Some(Failure::Hard(code.to_string()))
+        }
+        ("4" | "5", _, _) => Some(Failure::Soft(code.to_string())),
         _ => None,
     }
 }
@@ -333,11 +363,19 @@ fn from_mailer_daemon(message: &Message<'_>) -> bool {
     .contains(&local)
 }
 
-/// The sender or subject of a bounce.
+/// From a mail system: a mailer-daemon or postmaster sender, or a bounce's
+/// subject on a message with the empty return path (`<>`) that mail
+/// systems use. A person's reply ("Re: Returned mail policy") is neither.
 fn looks_like_bounce(message: &Message<'_>) -> bool {
+    if from_mailer_daemon(message) {
+        return true;
+    }
+    let null_sender = message
+        .header_raw("Return-Path")
+        .is_some_and(|r| r.trim() == "<>");
     let subject = message.subject().unwrap_or("").to_lowercase();
-    from_mailer_daemon(message)
-        || [
+    null_sender
+        && [
             "undeliver",
             "delivery status notification",
             "delivery failure",
@@ -353,32 +391,49 @@ fn looks_like_bounce(message: &Message<'_>) -> bool {
         .any(|p| subject.contains(p))
 }
 
-/// The header blocks of a `message/delivery-status` or
-/// `message/feedback-report` part: the per-message fields, then one block
-/// per recipient, each read by mail-parser's header parser.
+/// At most this many blocks of a report are read (real ones name a few
+/// recipients); a larger report is read no further.
+const MAX_BLOCKS: usize = 1_000;
+/// And at most this much of the part.
+const MAX_REPORT_BYTES: usize = 1024 * 1024;
+
+/// The field blocks of a `message/delivery-status` or
+/// `message/feedback-report` part (the per-message fields, then one block
+/// per recipient, RFC 3464 §2), split at blank lines, each read by
+/// mail-parser's header parser. Linear in the part's size.
 fn field_blocks(bytes: &[u8]) -> Vec<Message<'_>> {
+    let bytes = &bytes[..bytes.len().min(MAX_REPORT_BYTES)];
     let parser = MessageParser::default();
     let mut blocks = Vec::new();
-    let mut rest = bytes;
-    while blocks.len() < 10_000 {
-        let start = rest
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .unwrap_or(rest.len());
-        rest = &rest[start..];
-        // `parse`, not `parse_headers`: only a full parse says where the
-        // header block ends (its body is the next block).
-        let Some(block) = parser.parse(rest) else {
-            break;
-        };
-        let used = block.root_part().offset_body as usize;
-        if block.headers().is_empty() || used == 0 || used > rest.len() {
-            break;
+    let mut start = 0;
+    let mut line_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b != b'\n' {
+            continue;
         }
-        rest = &rest[used..];
-        blocks.push(block);
+        let line = &bytes[line_start..i];
+        line_start = i + 1;
+        if line.iter().all(|c| c.is_ascii_whitespace()) {
+            push_block(&parser, &bytes[start..line_start], &mut blocks);
+            start = line_start;
+            if blocks.len() >= MAX_BLOCKS {
+                return blocks;
+            }
+        }
     }
+    push_block(&parser, &bytes[start..], &mut blocks);
     blocks
+}
+
+fn push_block<'x>(parser: &MessageParser, block: &'x [u8], blocks: &mut Vec<Message<'x>>) {
+    if block.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    if let Some(fields) = parser.parse_headers(block)
+        && !fields.headers().is_empty()
+    {
+        blocks.push(fields);
+    }
 }
 
 /// A field's value, unfolded and trimmed.
@@ -434,7 +489,12 @@ fn is_enhanced_code(word: &str) -> bool {
 /// `said:`, `RCPT TO:<…>:` or `smtp;`. A bare `x.y.z` is not taken: it
 /// could be a version number.
 fn status_in_text(text: &str) -> Option<String> {
-    text.lines().find_map(status_in_line)
+    let codes: Vec<String> = text.lines().filter_map(status_in_line).collect();
+    codes
+        .iter()
+        .find(|c| !c.ends_with(".0.0"))
+        .or(codes.first())
+        .cloned()
 }
 
 fn status_in_line(line: &str) -> Option<String> {
@@ -487,9 +547,12 @@ fn before_quoted_original(text: &str) -> &str {
             "below this line",
             "message headers follow",
             "returned message",
+            "first lines of the message",
+            "lines of the message",
         ]
         .iter()
         .any(|p| lower.contains(p))
+            || lower.starts_with('>')
             || ["received:", "return-path:", "message-id:", "content-type:"]
                 .iter()
                 .any(|h| lower.starts_with(h));
@@ -511,6 +574,23 @@ fn smtp_reply(word: &str) -> Option<(&str, &str)> {
         && matches!(code.as_bytes()[0], b'4' | b'5')
         && code.bytes().all(|b| b.is_ascii_digit()))
     .then_some((code, rest))
+}
+
+/// The words of a delay warning (Exim's "has not yet been delivered",
+/// Postfix's "THIS IS A WARNING ONLY").
+fn still_trying(text: &str) -> bool {
+    let text = text.to_lowercase();
+    [
+        "not yet been delivered",
+        "warning only",
+        "will be retried",
+        "still trying",
+        "will keep trying",
+        "delivery is delayed",
+        "delivery delayed",
+    ]
+    .iter()
+    .any(|p| text.contains(p))
 }
 
 /// The words Exim and qmail use for a permanent failure with no code.
@@ -644,6 +724,33 @@ mod tests {
             Some("5.1.1")
         );
         assert_eq!(status_code("not a code"), None);
+    }
+
+    #[test]
+    fn only_a_bad_address_is_a_hard_bounce() {
+        for hard in ["5.1.1", "5.1.10", "5.2.1", "5.4.4", "5.0.0"] {
+            assert_eq!(failure(hard), Some(Failure::Hard(hard.into())), "{hard}");
+        }
+        for soft in ["5.2.2", "5.7.1", "5.7.26", "5.3.4", "4.2.2", "4.4.1"] {
+            assert_eq!(failure(soft), Some(Failure::Soft(soft.into())), "{soft}");
+        }
+        assert_eq!(failure("2.0.0"), None);
+    }
+
+    #[test]
+    fn a_report_of_many_blocks_is_read_only_so_far() {
+        let mut report = String::from("Reporting-MTA: dns; x\n\n");
+        for i in 0..50_000 {
+            report.push_str(&format!(
+                "Final-Recipient: rfc822; r{i}@x.example\nAction: failed\n\n"
+            ));
+        }
+        let blocks = field_blocks(report.as_bytes());
+        assert_eq!(blocks.len(), MAX_BLOCKS);
+        assert_eq!(
+            field(&blocks[1], "Final-Recipient").as_deref(),
+            Some("rfc822; r0@x.example")
+        );
     }
 
     #[test]

@@ -80,14 +80,34 @@ impl Row {
     }
 }
 
-/// A message's identity: the first 128 bits of the SHA-256 of its bytes,
-/// carriage returns dropped, so the same message read from a Maildir or an mbox
-/// is recognised.
+/// A message's identity: the first 128 bits of SHA-256 over its
+/// Message-ID and its body (carriage returns dropped, trailing blank lines
+/// trimmed). The other headers are left out: a mailbox adds its own
+/// (`Delivered-To`, `Status: RO`), and an mbox ends each message with a
+/// blank line, so the same message read from a Maildir or an mbox is
+/// recognised. A message without a Message-ID is hashed whole.
 pub fn message_key(bytes: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    for chunk in bytes.split(|&b| b == b'\r') {
-        hasher.update(chunk);
+    let split = memchr::memmem::find(bytes, b"\n\n")
+        .map(|i| i + 2)
+        .or_else(|| memchr::memmem::find(bytes, b"\r\n\r\n").map(|i| i + 4))
+        .unwrap_or(bytes.len());
+    let message_id = mail_parser::MessageParser::default()
+        .parse_headers(&bytes[..split])
+        .and_then(|m| m.message_id().map(str::to_string))
+        .unwrap_or_default();
+    let split = if message_id.is_empty() { 0 } else { split };
+    let mut body: Vec<u8> = bytes[split..]
+        .iter()
+        .copied()
+        .filter(|&b| b != b'\r')
+        .collect();
+    while body.last().is_some_and(u8::is_ascii_whitespace) {
+        body.pop();
     }
+    let mut hasher = Sha256::new();
+    hasher.update(message_id.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(&body);
     hasher.finalize()[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -124,16 +144,28 @@ impl Log {
             Err(e) if e.kind() == Some(std::io::ErrorKind::NotFound) => return Ok(log),
             Err(e) => return Err(e.into()),
         };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(bytes.as_slice());
-        for (i, record) in reader.records().enumerate() {
-            match record.map_err(|e| e.to_string()).and_then(|r| parse(&r)) {
+        // Row by row, so that one damaged row (a stray quote added by
+        // hand) spoils only itself.
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) || line.starts_with(b"message,") {
+                continue;
+            }
+            let record = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(line)
+                .records()
+                .next();
+            let row = match record {
+                Some(Ok(record)) => parse(&record),
+                Some(Err(e)) => Err(e.to_string()),
+                None => continue,
+            };
+            match row {
                 Ok(row) => log.remember(&row),
                 Err(why) => log
                     .warnings
-                    .push(format!("{}:{}: {why}", path.display(), i + 2)),
+                    .push(format!("{}:{}: {why}", path.display(), i + 1)),
             }
         }
         Ok(log)
@@ -208,6 +240,35 @@ fn parse(record: &csv::StringRecord) -> Result<Row, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_message_has_one_key_whichever_mailbox_it_came_from() {
+        let maildir = b"Delivered-To: b@x\r\nMessage-ID: <m1@x>\r\nSubject: s\r\n\r\nbody\r\n";
+        let mbox = b"Status: RO\nMessage-ID: <m1@x>\nSubject: s\n\nbody\n\n";
+        assert_eq!(message_key(maildir), message_key(mbox));
+        assert_ne!(
+            message_key(maildir),
+            message_key(b"Message-ID: <m2@x>\n\nbody\n")
+        );
+    }
+
+    #[test]
+    fn a_damaged_row_spoils_only_itself() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bounces.csv");
+        let key = message_key(b"one");
+        std::fs::write(
+            &path,
+            format!("{key},ann@x.example,hard,5.1.1,i,2026-11-20T00:00:00Z\n\"note: ann checked by phone\n{key2},bob@x.example,soft,4.2.2,i,2026-11-20T00:00:00Z\n", key2 = message_key(b"two")),
+        )
+        .expect("write");
+        let log = Log::load(&path).expect("load");
+        assert!(
+            log.has_seen(&key) && log.has_seen(&message_key(b"two")),
+            "the header is optional"
+        );
+        assert_eq!(log.warnings.len(), 1, "{:?}", log.warnings);
+    }
 
     #[test]
     fn rows_survive_a_round_trip_and_count_soft_bounces_after_a_time() {

@@ -94,8 +94,22 @@ fn read_folder(dir: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Prob
             .is_some_and(|e| e.eq_ignore_ascii_case("eml"))
     });
     if found.is_empty() {
-        problems.push(Problem::warning(format!(
-            "`{}` holds no `.eml` files and is not a Maildir (no `new/` or `cur/`)",
+        let inside_maildir = ["cur", "new"]
+            .iter()
+            .any(|d| dir.file_name().is_some_and(|n| n == *d))
+            && dir
+                .parent()
+                .is_some_and(|p| p.join("cur").is_dir() || p.join("new").is_dir());
+        let hint = if inside_maildir {
+            format!(
+                "; it looks like part of a Maildir: give `{}`",
+                files::folder_of(dir).display()
+            )
+        } else {
+            String::new()
+        };
+        problems.push(Problem::error(format!(
+            "`{}` holds no `.eml` files and is not a Maildir (no `new/` or `cur/`){hint}",
             dir.display()
         )));
     }
@@ -104,7 +118,9 @@ fn read_folder(dir: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Prob
     }
 }
 
-/// The files in `dir` whose names pass `keep`, sorted; hidden files skipped.
+/// The files in `dir` whose names pass `keep`, sorted; hidden files
+/// skipped, and links too (a link planted in a mailbox could make a run as
+/// root read any file).
 fn entries(dir: &Path, problems: &mut Vec<Problem>, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
     let listing = match std::fs::read_dir(dir) {
         Ok(listing) => listing,
@@ -117,15 +133,22 @@ fn entries(dir: &Path, problems: &mut Vec<Problem>, keep: impl Fn(&str) -> bool)
             return Vec::new();
         }
     };
-    let mut paths: Vec<PathBuf> = listing
-        .filter_map(Result::ok)
-        .filter(|entry| {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            !name.starts_with('.') && keep(&name)
-        })
-        .map(|entry| entry.path())
-        .collect();
+    let mut paths = Vec::new();
+    for entry in listing.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || !keep(&name) {
+            continue;
+        }
+        if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+            problems.push(Problem::error(format!(
+                "`{}` is a symbolic link; skipped (a mailbox holds files)",
+                entry.path().display()
+            )));
+            continue;
+        }
+        paths.push(entry.path());
+    }
     paths.sort();
     paths
 }
@@ -179,7 +202,7 @@ fn read_mbox(path: &Path, problems: &mut Vec<Problem>, visit: &mut impl FnMut(It
         };
         let bytes = message.contents();
         if bytes.len() as u64 > MESSAGE_LIMIT {
-            problems.push(Problem::warning(format!(
+            problems.push(Problem::error(format!(
                 "{origin} is larger than {} MB and was skipped: it is not a returned message",
                 MESSAGE_LIMIT / 1024 / 1024
             )));

@@ -79,12 +79,12 @@ impl Lookup {
     /// # Errors
     /// The list cannot be read.
     pub fn build(subscribers: &Path, keys: Keys) -> Result<Lookup, ListError> {
+        // A missing list is an error here, not an empty one: every report
+        // would be read as about no one, and never read again.
         let mut listed = HashSet::new();
-        if subscribers.exists() {
-            for row in Subscribers::open(subscribers)? {
-                if let Ok(reader) = row.reader {
-                    listed.insert(ReaderKey::of(reader.email.as_ref()));
-                }
+        for row in Subscribers::open(subscribers)? {
+            if let Ok(reader) = row.reader {
+                listed.insert(ReaderKey::of(reader.email.as_ref()));
             }
         }
         Ok(Lookup {
@@ -317,26 +317,28 @@ impl Run {
         issue: Option<String>,
         date: Option<DateTime<Utc>>,
     ) -> Action {
+        let lifted = self.lifted.get(&ReaderKey::of(email)).copied();
+        if let (Some(lifted), Some(date), Failure::Hard(_) | Failure::Complaint) =
+            (lifted, date, failure)
+            && date < lifted
+        {
+            self.log_row(key, email, Outcome::Ignored, "", String::new());
+            return Action::Ignored(format!(
+                "it is dated before {email} was taken off the suppression list ({})",
+                lifted.format("%Y-%m-%d %H:%M UTC")
+            ));
+        }
+        let issue_key = issue.clone().unwrap_or_default();
         match failure {
             Failure::Hard(code) => {
-                self.log_row(
-                    key,
-                    email,
-                    Outcome::Hard,
-                    code,
-                    issue.clone().unwrap_or_default(),
-                );
-                self.suppress(email, format!("hard-bounce {code}"), issue)
+                self.log_row(key, email, Outcome::Hard, code, issue_key);
+                self.suppress(email, format!("hard-bounce {code}"), issue, false)
             }
+            // The reader's own act: recorded even if already suppressed, so
+            // that no later correction can undo it unawares.
             Failure::Complaint => {
-                self.log_row(
-                    key,
-                    email,
-                    Outcome::Complaint,
-                    "",
-                    issue.clone().unwrap_or_default(),
-                );
-                self.suppress(email, "complaint".into(), issue)
+                self.log_row(key, email, Outcome::Complaint, "", issue_key);
+                self.suppress(email, "complaint".into(), issue, true)
             }
             Failure::Soft(code) => {
                 // Without an issue, the day it bounced stands in for one.
@@ -348,15 +350,11 @@ impl Run {
                     code,
                     issue.clone().unwrap_or(day),
                 );
-                let since = self
-                    .lifted
-                    .get(&ReaderKey::of(email))
-                    .copied()
-                    .unwrap_or(DateTime::UNIX_EPOCH);
+                let since = lifted.unwrap_or(DateTime::UNIX_EPOCH);
                 let issues = self.log.soft_issues_since(email, since).len();
                 let limit = self.settings.soft_limit;
                 if issues >= limit as usize {
-                    self.suppress(email, format!("soft-bounces {issues}"), issue)
+                    self.suppress(email, format!("soft-bounces {issues}"), issue, false)
                 } else {
                     Action::Counted {
                         email: email.to_string(),
@@ -369,8 +367,14 @@ impl Run {
         }
     }
 
-    fn suppress(&mut self, email: &str, reason: String, issue: Option<String>) -> Action {
-        if !self.suppressed.insert(ReaderKey::of(email)) {
+    fn suppress(
+        &mut self,
+        email: &str,
+        reason: String,
+        issue: Option<String>,
+        always: bool,
+    ) -> Action {
+        if !self.suppressed.insert(ReaderKey::of(email)) && !always {
             return Action::AlreadySuppressed {
                 email: email.to_string(),
             };
@@ -424,11 +428,9 @@ fn only_issue(report: &Report) -> Option<String> {
         .map(|i| i.as_str().to_string())
 }
 
-/// Untrusted text fit for a terminal: control characters replaced, at most
-/// 80 characters.
+/// Untrusted text from a message, fit for a terminal: see
+/// [`crate::log::printable`]; at most 80 characters.
 pub fn printable(text: &str) -> String {
-    text.chars()
-        .take(80)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    let short: String = text.chars().take(80).collect();
+    crate::log::printable(&short)
 }

@@ -19,7 +19,14 @@ pub fn run(config: &Path, args: &BouncesArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let keys = newsletter.web.keys()?;
     let paths = &newsletter.paths;
-    let lookup = Lookup::build(&paths.subscribers, keys)?;
+    crate::files::create_folder(&paths.state)?;
+    // Two runs at once would each record what the other records.
+    let _lock = crate::deliver::state::take_lock(
+        &paths.state.join("bounces.lock"),
+        "returned mail (bounces)",
+    )?;
+    let subscribers = args.subscribers.as_ref().unwrap_or(&paths.subscribers);
+    let lookup = Lookup::build(subscribers, keys)?;
     let mut run = Run::start(
         Settings::new(&newsletter),
         lookup,
@@ -83,6 +90,14 @@ fn describe(action: &Action) -> Option<String> {
             None => format!("suppressed {email} ({reason})"),
         },
         Action::AlreadySuppressed { email } => format!("{email} is already suppressed"),
+        Action::Counted {
+            email,
+            status,
+            issues,
+            limit,
+        } if status.starts_with("5.7.") => format!(
+            "refused by policy ({status}) for {email}: {issues} of {limit} issues before suppression. If many readers at one provider get this, check your DKIM, SPF and DMARC records"
+        ),
         Action::Counted {
             email,
             status,

@@ -21,13 +21,17 @@ pub fn run(config: &Path, command: &DkimCommand) -> Result<Exit> {
 
 fn keygen(args: &KeygenArgs) -> Result<Exit> {
     let selector = args.selector.trim();
-    if selector.is_empty()
-        || !selector
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
+    // RFC 6376 §3.1: labels of letters, digits and inner hyphens, joined by
+    // dots.
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if !selector.split('.').all(label_ok) {
         return Err(Error::config(format!(
-            "`{selector}` is not a DKIM selector; use letters, digits and `-`"
+            "`{selector}` is not a DKIM selector; use letters, digits and inner `-`, in labels joined by `.`"
         )));
     }
     let algorithm = match args.algorithm {

@@ -11,11 +11,9 @@ use crate::clock::Clock;
 use crate::compose::newsletter;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::log::printable;
 use crate::message::ReaderKey;
 use crate::suppression::{self, Event};
-
-/// Reasons only the reader can take back.
-const READERS_OWN: &[&str] = &["unsubscribe", "complaint"];
 
 pub fn run(config: &Path, args: &SuppressedArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
@@ -29,7 +27,7 @@ pub fn run(config: &Path, args: &SuppressedArgs) -> Result<Exit> {
 fn list(path: &Path, json: bool) -> Result<Exit> {
     let (events, warnings) = suppression::events(path)?;
     for warning in &warnings {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", printable(warning));
     }
     let now = suppression::current(&events);
     let mut out = std::io::stdout().lock();
@@ -60,7 +58,12 @@ fn list(path: &Path, json: bool) -> Result<Exit> {
     for event in &now {
         let since = event.at.to_rfc3339_opts(SecondsFormat::Secs, true);
         let issue = event.issue.as_deref().unwrap_or("");
-        writeln!(out, "{}", row(&event.email, &event.reason, &since, issue))?;
+        let (email, reason, issue) = (
+            printable(&event.email),
+            printable(&event.reason),
+            printable(issue),
+        );
+        writeln!(out, "{}", row(&email, &reason, &since, &issue))?;
     }
     writeln!(out, "{} address(es) suppressed", now.len())?;
     Ok(Exit::Ok)
@@ -79,14 +82,23 @@ fn remove(path: &Path, args: &RemoveArgs) -> Result<Exit> {
             path.display()
         )));
     };
-    if READERS_OWN.contains(&current.reason.as_str()) && !args.force {
+    // Their own unsubscribe or complaint counts, even if a bounce came
+    // after it and is what the list shows now.
+    let own = suppression::since_last_lift(&events, key)
+        .into_iter()
+        .rfind(|e| e.is_readers_own());
+    if let (Some(own), false) = (own, args.force) {
         return Err(Error::config(format!(
             "{address} is suppressed because of their own {} on {}; take it off only if they asked to be sent to again, with --force",
-            current.reason,
-            current.at.format("%Y-%m-%d")
+            printable(&own.reason),
+            own.at.format("%Y-%m-%d")
         )));
     }
-    let was = format!("{} since {}", current.reason, current.at.format("%Y-%m-%d"));
+    let was = format!(
+        "{} since {}",
+        printable(&current.reason),
+        current.at.format("%Y-%m-%d")
+    );
     let email = current.email.clone();
     suppression::append(
         path,

@@ -52,20 +52,7 @@ impl fmt::Display for Reply {
     }
 }
 
-/// Text from outside, made safe for one line of a terminal or a log:
-/// control characters (escape sequences, CR, LF, tabs) are escaped.
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
-}
+pub use crate::log::printable;
 
 /// How parsing a line went.
 #[derive(Debug, PartialEq, Eq)]
