@@ -116,6 +116,8 @@ fn every_message_verifies(algorithm: &str) {
             "content-type",
             "list-unsubscribe",
             "list-unsubscribe-post",
+            "list-id",
+            "feedback-id",
         ] {
             assert!(
                 signed.contains(&header),

@@ -6,6 +6,7 @@ mod support;
 mod bounces;
 mod browser;
 mod check;
+mod clients;
 mod dkim;
 mod due;
 mod editor;

@@ -18,6 +18,11 @@ impl Browser {
     /// Starts chromedriver and a headless Chromium session, or says why it
     /// cannot.
     pub async fn start() -> Result<Browser, String> {
+        Browser::start_with(&[]).await
+    }
+
+    /// The same, with extra Chromium switches (`--force-dark-mode`).
+    pub async fn start_with(extra: &[&str]) -> Result<Browser, String> {
         for program in [CHROMIUM, CHROMEDRIVER] {
             if !std::path::Path::new(program).exists() {
                 return Err(format!(
@@ -41,19 +46,27 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(50));
         }
         let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--window-size=1200,900",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.extend(extra.iter().map(|a| a.to_string()));
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu",
-                    "--disable-dev-shm-usage", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run",
-                    "--disable-quic", "--window-size=1024,900",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }),
+            serde_json::json!({ "binary": CHROMIUM, "args": args }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = fantoccini::ClientBuilder::new(connector)
