@@ -235,14 +235,15 @@ pub struct SendArgs {
     pub state: Option<PathBuf>,
     /// Send through this server for one run instead of `[smtp]`:
     /// smtp://host:port, smtp://host:587?tls=required, smtps://user@host.
-    /// The password comes from the environment, never the URL.
+    /// Repeat it for several relays. The password comes from the
+    /// environment, never the URL.
     #[arg(
         long,
         value_name = "URL",
         env = "CATCHUP_SMTP_URL",
         hide_env_values = true
     )]
-    pub smtp: Option<String>,
+    pub smtp: Vec<String>,
     /// Allow an unencrypted `--smtp` URL to a host that is not loopback.
     #[arg(long)]
     pub insecure: bool,

@@ -43,11 +43,14 @@ pub fn run(config: &Path, args: &CronArgs) -> Result<Exit> {
         crate::schedule::weekday_name(schedule.weekday),
         schedule.time.format("%H:%M")
     );
-    let password = newsletter
+    let mut passwords: Vec<String> = newsletter
         .smtp
-        .as_ref()
+        .iter()
+        .flatten()
         .filter(|s| s.username.is_some())
-        .map(|s| s.password_env.clone());
+        .map(|s| s.password_env.clone())
+        .collect();
+    passwords.dedup();
 
     let mut out = String::new();
     if args.systemd {
@@ -65,10 +68,11 @@ pub fn run(config: &Path, args: &CronArgs) -> Result<Exit> {
         if let Some(url) = &smtp_url {
             let _ = writeln!(out, "Environment=CATCHUP_SMTP_URL={url}");
         }
-        if let Some(var) = &password {
+        if !passwords.is_empty() {
             let _ = writeln!(
                 out,
-                "# {var}=... goes in this file, readable by you alone (chmod 600):\nEnvironmentFile=%h/.config/catchup/env"
+                "# {}=... goes in this file, readable by you alone (chmod 600):\nEnvironmentFile=%h/.config/catchup/env",
+                passwords.join("=..., ")
             );
         }
         let _ = writeln!(out, "\n# ~/.config/systemd/user/catchup.timer");
@@ -97,7 +101,7 @@ pub fn run(config: &Path, args: &CronArgs) -> Result<Exit> {
                 "#\n# The server comes from CATCHUP_SMTP_URL, as in this shell:\nCATCHUP_SMTP_URL={url}"
             );
         }
-        if let Some(var) = &password {
+        for var in &passwords {
             let _ = writeln!(
                 out,
                 "#\n# The run needs the SMTP password in {var}, and cron passes almost no\n# environment: uncomment the next line and put the password in it, in a\n# crontab only you can read (crontab -e).\n# {var}=your-smtp-password"

@@ -103,15 +103,20 @@ pub(super) fn list_options(newsletter: &Newsletter, args: &SendArgs) -> (ListFil
     (files, options)
 }
 
-/// `[smtp]` from the file, or the `--smtp` / `CATCHUP_SMTP_URL` override.
-pub(super) fn smtp_settings(newsletter: &Newsletter, args: &SendArgs) -> Result<Smtp> {
-    match (&args.smtp, &newsletter.smtp) {
-        (Some(url), base) => Ok(Smtp::from_url(url, base.as_ref(), args.insecure)?),
-        (None, Some(smtp)) => Ok(smtp.clone()),
-        (None, None) => Err(Error::config(format!(
+/// The relays: `[smtp]` from the file, or the `--smtp` URLs (one per
+/// relay, or `CATCHUP_SMTP_URL`), which keep the file's tuning.
+pub(super) fn smtp_settings(newsletter: &Newsletter, args: &SendArgs) -> Result<Vec<Smtp>> {
+    let base = newsletter.smtp.as_ref().and_then(|relays| relays.first());
+    match (&args.smtp[..], &newsletter.smtp) {
+        ([], Some(relays)) => Ok(relays.clone()),
+        ([], None) => Err(Error::config(format!(
             "nowhere to send: add [smtp] to {}, or pass --smtp URL (or set CATCHUP_SMTP_URL)",
             newsletter.source.path.display()
         ))),
+        (urls, _) => urls
+            .iter()
+            .map(|url| Ok(Smtp::from_url(url, base, args.insecure)?))
+            .collect(),
     }
 }
 

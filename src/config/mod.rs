@@ -46,8 +46,9 @@ pub struct Newsletter {
     pub web: Web,
     pub colours: Colours,
     pub paths: Paths,
-    /// Where to send; absent until configured (`--smtp` can stand in).
-    pub smtp: Option<Smtp>,
+    /// Where to send: one relay or several; absent until configured
+    /// (`--smtp` can stand in).
+    pub smtp: Option<Vec<Smtp>>,
     /// When weekly sends go out (`send --due`).
     pub schedule: Option<crate::schedule::Schedule>,
     /// DKIM signing, when configured.
@@ -367,11 +368,42 @@ base_url = "https://news.hsj.example/"
     fn smtp_settings_are_validated_where_they_are_written() {
         let ok =
             format!("{MINIMAL}\n[smtp]\nhost = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\n");
-        let smtp = parse(&ok).expect("valid").smtp.expect("smtp");
+        let relays = parse(&ok).expect("valid").smtp.expect("smtp");
+        let smtp = &relays[0];
+        assert_eq!(relays.len(), 1);
         assert_eq!(smtp.describe(), "127.0.0.1:2525 (none)");
         assert_eq!(smtp.connections, 4);
         assert_eq!(smtp.origin, "[smtp] in newsletter.toml:14");
         assert_eq!(smtp.data_timeout, std::time::Duration::from_secs(600));
+    }
+
+    #[test]
+    fn several_relays_share_the_smtp_settings_and_keep_their_own() {
+        let text = format!(
+            "{MINIMAL}\n[smtp]\nretries = 2\ntimeout_secs = 7\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\nconnections = 2\n\n[[smtp.relays]]\nhost = \"relay2.example\"\nusername = \"u\"\nrate = 5\n"
+        );
+        let relays = parse(&text).expect("valid").smtp.expect("smtp");
+        assert_eq!(relays.len(), 2);
+        assert_eq!(relays[0].describe(), "127.0.0.1:2525 (none)");
+        assert_eq!((relays[0].connections, relays[0].retries), (2, 2));
+        assert_eq!(relays[1].describe(), "relay2.example:587 (starttls)");
+        assert_eq!(relays[1].rate, Some(5.0));
+        assert_eq!(relays[1].timeout, std::time::Duration::from_secs(7));
+        assert_eq!(relays[1].origin, "[[smtp.relays]] in newsletter.toml:24");
+
+        let both = format!(
+            "{MINIMAL}\n[smtp]\nhost = \"a.example\"\n[[smtp.relays]]\nhost = \"b.example\"\n"
+        );
+        let err = parse(&both).expect_err("host and relays");
+        assert!(
+            err.to_string()
+                .contains("give `host` here or [[smtp.relays]], not both"),
+            "{err}"
+        );
+        let misplaced =
+            format!("{MINIMAL}\n[smtp]\n[[smtp.relays]]\nhost = \"b.example\"\nretries = 3\n");
+        let err = parse(&misplaced).expect_err("a shared key in a relay");
+        assert!(err.to_string().contains("retries"), "{err}");
     }
 
     #[test]

@@ -87,9 +87,10 @@ pub struct Smtp {
     /// The environment variable holding the password (used when there is a
     /// username).
     pub password_env: String,
-    /// SMTP connections used at once by a list send.
+    /// SMTP connections to this relay used at once by a list send.
     pub connections: usize,
-    /// Messages per second across all connections; `None` for no limit.
+    /// Messages per second across this relay's connections; `None` for no
+    /// limit.
     pub rate: Option<f64>,
     /// For connecting, and for each reply but the last.
     pub timeout: Duration,
@@ -104,6 +105,9 @@ pub struct Smtp {
     pub hello_name: Option<String>,
     /// Extra root certificate (PEM) to trust, for a private CA.
     pub ca_file: Option<PathBuf>,
+    /// Use PIPELINING and CHUNKING when the server offers them (on unless
+    /// a server advertises them and gets them wrong).
+    pub pipelining: bool,
     /// Where these settings came from, for messages: `[smtp] in
     /// config/newsletter.toml:41` or `the SMTP URL`.
     pub origin: String,
@@ -117,7 +121,20 @@ pub struct SettingsError(pub String);
 /// The most connections a list send opens at once.
 pub const MAX_CONNECTIONS: usize = 64;
 
-const KNOWN: &[&str] = &[
+/// Keys every relay shares, in `[smtp]` itself.
+const SHARED: &[&str] = &[
+    "timeout_secs",
+    "data_timeout_secs",
+    "retries",
+    "retry_delay_ms",
+    "hello_name",
+    "pipelining",
+    "relays",
+];
+
+/// Keys of one relay: in `[smtp]` for a single relay, or in each
+/// `[[smtp.relays]]` table.
+const RELAY: &[&str] = &[
     "host",
     "port",
     "security",
@@ -126,11 +143,6 @@ const KNOWN: &[&str] = &[
     "password_env",
     "connections",
     "rate",
-    "timeout_secs",
-    "data_timeout_secs",
-    "retries",
-    "retry_delay_ms",
-    "hello_name",
     "ca_file",
 ];
 
@@ -150,14 +162,69 @@ impl Default for Smtp {
             retry_delay: Duration::from_millis(1000),
             hello_name: None,
             ca_file: None,
+            pipelining: true,
             origin: String::new(),
         }
     }
 }
 
-/// Reads `[smtp]`.
-pub(super) fn read(mut t: Table<'_>, problems: &mut Problems) -> Option<Smtp> {
-    let mut smtp = Smtp::default();
+/// Reads `[smtp]`: one relay (`host` and its keys in the table itself) or
+/// several (`[[smtp.relays]]`, each with its own host, credentials,
+/// connections and rate), with the settings they share.
+pub(super) fn read(mut t: Table<'_>, problems: &mut Problems) -> Option<Vec<Smtp>> {
+    let mut base = Smtp::default();
+    read_shared(&mut t, &mut base, problems);
+    if !t.has("relays") {
+        let relay = read_relay(&mut t, &base, "[smtp]", problems);
+        let known: Vec<&str> = SHARED.iter().chain(RELAY).copied().collect();
+        t.finish(&known, problems);
+        return relay.map(|r| vec![r]);
+    }
+    if let Some(host) = t.take("host") {
+        problems.push(
+            t.error("give `host` here or [[smtp.relays]], not both", host.span())
+                .help("with several relays, each [[smtp.relays]] table names its own host"),
+        );
+    }
+    let tables = t.tables("relays", problems)?;
+    let span = tables.span();
+    let mut relays = Vec::new();
+    for mut relay in tables.into_inner() {
+        if let Some(smtp) = read_relay(&mut relay, &base, "[[smtp.relays]]", problems) {
+            relays.push(smtp);
+        }
+        relay.finish(RELAY, problems);
+    }
+    if relays.is_empty() {
+        problems.push(t.error("[[smtp.relays]] names no relay", span));
+    }
+    t.finish(SHARED, problems);
+    (!relays.is_empty()).then_some(relays)
+}
+
+/// The settings every relay shares.
+fn read_shared(t: &mut Table<'_>, smtp: &mut Smtp, problems: &mut Problems) {
+    let seconds = |t: &mut Table<'_>, key, default: Duration, problems: &mut Problems| {
+        t.integer(key, 1..=86_400, problems)
+            .map_or(default, |s| Duration::from_secs(s.get_ref().unsigned_abs()))
+    };
+    smtp.timeout = seconds(t, "timeout_secs", smtp.timeout, problems);
+    smtp.data_timeout = seconds(t, "data_timeout_secs", smtp.data_timeout, problems);
+    if let Some(r) = t.integer("retries", 0..=100, problems) {
+        smtp.retries = u32::try_from(*r.get_ref()).unwrap_or(0);
+    }
+    if let Some(d) = t.integer("retry_delay_ms", 0..=3_600_000, problems) {
+        smtp.retry_delay = Duration::from_millis(d.get_ref().unsigned_abs());
+    }
+    smtp.hello_name = t.string("hello_name", problems).map(|h| h.into_inner());
+    if let Some(pipelining) = t.boolean("pipelining", problems) {
+        smtp.pipelining = pipelining;
+    }
+}
+
+/// One relay's settings, on top of the shared ones.
+fn read_relay(t: &mut Table<'_>, base: &Smtp, what: &str, problems: &mut Problems) -> Option<Smtp> {
+    let mut smtp = base.clone();
     let host = t.required_string("host", problems);
     if let Some(host) = &host
         && host.get_ref().trim().is_empty()
@@ -211,29 +278,14 @@ pub(super) fn read(mut t: Table<'_>, problems: &mut Problems) -> Option<Smtp> {
         smtp.connections = usize::try_from(*c.get_ref()).unwrap_or(1);
     }
     smtp.rate = t.positive_number("rate", problems).map(|r| *r.get_ref());
-    let seconds = |t: &mut Table<'_>, key, default: Duration, problems: &mut Problems| {
-        t.integer(key, 1..=86_400, problems)
-            .map_or(default, |s| Duration::from_secs(s.get_ref().unsigned_abs()))
-    };
-    smtp.timeout = seconds(&mut t, "timeout_secs", smtp.timeout, problems);
-    smtp.data_timeout = seconds(&mut t, "data_timeout_secs", smtp.data_timeout, problems);
-    if let Some(r) = t.integer("retries", 0..=100, problems) {
-        smtp.retries = u32::try_from(*r.get_ref()).unwrap_or(0);
-    }
-    if let Some(d) = t.integer("retry_delay_ms", 0..=3_600_000, problems) {
-        smtp.retry_delay = Duration::from_millis(d.get_ref().unsigned_abs());
-    }
-    smtp.hello_name = t.string("hello_name", problems).map(|h| h.into_inner());
     smtp.ca_file = t
         .string("ca_file", problems)
         .map(|c| PathBuf::from(c.into_inner()));
-    let source = t.source();
-    t.finish(KNOWN, problems);
-
     let host = host?;
+    let source = t.source();
     let (line, _) = source.line_column(host.span().start);
     smtp.host = host.get_ref().trim().to_string();
-    smtp.origin = format!("[smtp] in {}:{line}", source.path.display());
+    smtp.origin = format!("{what} in {}:{line}", source.path.display());
     Some(smtp)
 }
 

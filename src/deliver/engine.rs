@@ -20,14 +20,13 @@ use std::time::{Duration, Instant};
 use super::ledger::{Event, Ledger};
 use super::progress::Progress;
 use super::queue::{Next, Queue};
-use super::smtp_client::{Attempt, Connector, Envelope, Session, dot_stuff};
+use super::relays::{AfterFailure, Choice, Relays, backoff};
+use super::smtp_client::{Attempt, ConnectError, Envelope, Session};
 use super::tally::{Stop, Tally};
 use crate::clock::Clock;
 use crate::log::{self, Level};
 use crate::message::{MessageError, Purpose, Reader, Template};
 
-/// The longest wait between two tries.
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// After SIGINT or SIGTERM, how long the messages on the wire get for their
 /// replies before the run ends anyway.
 pub const GRACE: Duration = Duration::from_secs(5);
@@ -35,7 +34,8 @@ pub const GRACE: Duration = Duration::from_secs(5);
 /// Everything the workers share.
 pub struct Engine {
     pub template: Arc<Template>,
-    pub connector: Arc<Connector>,
+    /// Where the messages go: one relay or several.
+    pub relays: Arc<Relays>,
     /// `None` for a test send: nothing is recorded.
     pub ledger: Option<Arc<Ledger>>,
     pub purpose: Purpose,
@@ -58,21 +58,17 @@ pub async fn run(
     source: Box<dyn Iterator<Item = Reader> + Send>,
     readers: u64,
 ) -> Tally {
-    let settings = engine.connector.settings().clone();
-    let workers = settings
-        .connections
-        .min(usize::try_from(readers).unwrap_or(usize::MAX))
-        .max(1);
+    let homes = engine
+        .relays
+        .homes(usize::try_from(readers).unwrap_or(usize::MAX));
     let shared = Arc::new(Shared {
-        state: Mutex::new(Queue::new(source, workers)),
-        rate: settings.rate.map(|r| Mutex::new(Pace::new(r))),
+        state: Mutex::new(Queue::new(source, homes.len())),
         on_wire: Mutex::new(Vec::new()),
-        last_connect_error: Mutex::new(None),
         engine,
     });
     let mut set = tokio::task::JoinSet::new();
-    for _ in 0..workers {
-        set.spawn(worker(Arc::clone(&shared)));
+    for home in homes {
+        set.spawn(worker(Arc::clone(&shared), home));
     }
     let interrupted = interruptions();
     supervise(&shared, &mut set, interrupted).await;
@@ -173,12 +169,8 @@ fn interruptions() -> tokio::sync::mpsc::Receiver<()> {
 
 struct Shared {
     state: Mutex<Queue>,
-    rate: Option<Mutex<Pace>>,
     /// Readers whose final dot is written and whose reply is awaited.
     on_wire: Mutex<Vec<String>>,
-    /// The last connection error logged, so that every worker hitting the
-    /// same unreachable server adds no more lines.
-    last_connect_error: Mutex<Option<String>>,
     engine: Engine,
 }
 
@@ -203,56 +195,14 @@ impl Shared {
             wire.swap_remove(i);
         }
     }
-
-    /// True the first time a given connection error is seen.
-    fn is_new_connect_error(&self, message: &str) -> bool {
-        let mut last = self
-            .last_connect_error
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if last.as_deref() == Some(message) {
-            false
-        } else {
-            *last = Some(message.to_string());
-            true
-        }
-    }
 }
 
-/// Evenly spaced sends for a messages-per-second limit shared by all
-/// connections.
-struct Pace {
-    interval: Duration,
-    next: Instant,
-}
-
-impl Pace {
-    fn new(per_second: f64) -> Pace {
-        Pace {
-            interval: Duration::from_secs_f64(1.0 / per_second),
-            next: Instant::now(),
-        }
-    }
-
-    /// The moment this send may go.
-    fn slot(&mut self) -> Instant {
-        let now = Instant::now();
-        let slot = self.next.max(now);
-        self.next = slot + self.interval;
-        slot
-    }
-}
-
-fn backoff(first: Duration, attempt: u32) -> Duration {
-    first
-        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
-        .min(MAX_BACKOFF)
-}
-
-async fn worker(shared: Arc<Shared>) {
+/// One connection's loop: take a reader, send, settle, until the queue is
+/// done or no relay is left. The worker uses its home relay while it is in
+/// rotation, and another while it rests.
+async fn worker(shared: Arc<Shared>, home: usize) {
     let engine = &shared.engine;
-    let mut session: Option<Session> = None;
-    let mut connect_failures: u32 = 0;
+    let mut session: Option<(Session, usize)> = None;
     loop {
         let next = shared.lock().next(Instant::now());
         let (reader, attempt) = match next {
@@ -263,28 +213,39 @@ async fn worker(shared: Arc<Shared>) {
             }
             Next::Done => break,
         };
-        if session.is_none() {
-            match connect(&shared, &mut connect_failures, reader, attempt).await {
-                Connected::Yes(s) => session = Some(s),
-                Connected::Retry => continue,
-                Connected::GaveUp => return,
+        let Some((open, relay)) = session.as_mut() else {
+            // The reader was not tried: back it goes, same attempt.
+            shared.lock().requeue(reader, attempt, Duration::ZERO);
+            match connect(&shared, home).await {
+                Connected::Yes(s, relay) => session = Some((s, relay)),
+                Connected::Retry => {}
+                Connected::NoneLeft => break,
             }
             continue;
-        }
-        let Some(open) = session.as_mut() else {
-            continue;
         };
-        if let Some(rate) = &shared.rate {
-            let slot = rate
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .slot();
-            tokio::time::sleep_until(slot.into()).await;
-        }
+        let relay = *relay;
+        engine.relays.pace(relay).await;
         let (reader, attempt, result, marked) = deliver(&shared, open, reader, attempt).await;
-        match settle(&shared, reader, attempt, result, marked).await {
-            Settled::KeepConnection => {}
-            Settled::DropConnection => session = None,
+        // 421: the relay is closing or overloaded; rest it like a relay that
+        // cannot be reached.
+        if let Attempt::Rejected {
+            reply,
+            permanent: false,
+            ..
+        } = &result
+            && reply.starts_with("421")
+        {
+            let error = ConnectError {
+                message: reply.clone(),
+                refused: false,
+            };
+            rest(&shared, relay, &error);
+        }
+        let closing =
+            matches!(&result, Attempt::Rejected { reply, .. } if reply.starts_with("421"));
+        match settle(&shared, reader, attempt, result, marked, relay).await {
+            Settled::KeepConnection if !closing => {}
+            Settled::KeepConnection | Settled::DropConnection => session = None,
             Settled::StopRun(why) => {
                 shared.lock().stop(why);
                 session = None;
@@ -293,7 +254,7 @@ async fn worker(shared: Arc<Shared>) {
         }
         engine.progress.tick(&shared.lock().tally);
     }
-    if let Some(open) = session {
+    if let Some((open, _)) = session {
         open.quit().await;
     }
     let mut state = shared.lock();
@@ -301,93 +262,70 @@ async fn worker(shared: Arc<Shared>) {
 }
 
 enum Connected {
-    Yes(Session),
-    /// Not this time; the reader went back in the queue.
+    Yes(Session, usize),
+    /// Not now; look again.
     Retry,
-    /// This worker stops.
-    GaveUp,
+    /// No relay is left: this worker stops.
+    NoneLeft,
 }
 
-/// Opens a session for the worker, or puts the reader back and says what
-/// the worker does next.
-async fn connect(shared: &Shared, failures: &mut u32, reader: Reader, attempt: u32) -> Connected {
-    let settings = shared.engine.connector.settings();
-    // The reader was not tried: back it goes, same attempt.
-    shared.lock().requeue(reader, attempt, Duration::ZERO);
-    let e = match shared.engine.connector.connect().await {
-        Ok(session) => {
-            *failures = 0;
-            return Connected::Yes(session);
-        }
-        Err(e) => e,
-    };
-    *failures += 1;
-    let gave_up = e.refused || *failures > settings.retries;
-    let last_worker = {
-        let mut state = shared.lock();
-        if e.refused {
-            // Retrying cannot help; no worker should try.
-            state.stop(Stop::Refused(e.message.clone()));
-        }
-        if gave_up {
-            state.alive = state.alive.saturating_sub(1);
-            if state.alive == 0 {
-                state.stop(Stop::Unavailable(e.message.clone()));
+/// Opens a session to the relay the rotation gives this worker.
+async fn connect(shared: &Shared, home: usize) -> Connected {
+    let relays = &shared.engine.relays;
+    match relays.choose(home, Instant::now()) {
+        Choice::Use(relay) => match relays.connect(relay).await {
+            Ok(session) => Connected::Yes(session, relay),
+            Err(e) => {
+                if rest(shared, relay, &e) {
+                    Connected::NoneLeft
+                } else {
+                    Connected::Retry
+                }
             }
+        },
+        Choice::Wait(wait) => {
+            tokio::time::sleep(wait).await;
+            Connected::Retry
         }
-        state.alive == 0 || state.is_stopped()
-    };
-    if gave_up {
-        if last_worker && shared.is_new_connect_error(&format!("gave up: {}", e.message)) {
-            log::event(
-                Level::Error,
-                "smtp.gave_up",
-                &[("error", &e), ("tries", failures)],
-            );
-        }
-        return Connected::GaveUp;
+        Choice::NoneLeft => Connected::NoneLeft,
     }
-    let wait = backoff(settings.retry_delay, *failures);
-    if shared.is_new_connect_error(&e.message) {
-        log::event(
-            Level::Warn,
-            "smtp.connect_failed",
-            &[
-                ("error", &e),
-                ("retrying", &format!("up to {} times", settings.retries)),
-            ],
-        );
-    }
-    tokio::time::sleep(wait).await;
-    Connected::Retry
 }
 
-/// The reader's message, dot-stuffed for DATA. A DKIM signature is CPU
-/// work (1.7 ms for RSA-2048, over a hundred times the rest), so a signed
-/// message is built on tokio's blocking pool: the sessions' I/O goes on,
-/// and the other cores sign.
+/// Takes a failing relay out of rotation; when it was the last one, stops
+/// the run (a refusal as a configuration error). True when none is left.
+fn rest(shared: &Shared, relay: usize, error: &ConnectError) -> bool {
+    match shared.engine.relays.failed(relay, error, Instant::now()) {
+        AfterFailure::Resting | AfterFailure::GivenUp => false,
+        AfterFailure::NoneLeft { refused, why } => {
+            shared.lock().stop(if refused {
+                Stop::Refused(why)
+            } else {
+                Stop::Unavailable(why)
+            });
+            true
+        }
+    }
+}
+
+/// The reader's message. A DKIM signature is CPU work (1.7 ms for
+/// RSA-2048, over a hundred times the rest), so a signed message is built
+/// on tokio's blocking pool: the sessions' I/O goes on, and the other cores
+/// sign.
 async fn wire_message(engine: &Engine, reader: &Reader) -> Result<Vec<u8>, MessageError> {
     let (purpose, now) = (engine.purpose, engine.clock.now());
     if !engine.template.signs() {
-        return engine
-            .template
-            .message(reader, purpose, now)
-            .map(|m| dot_stuff(&m));
+        return engine.template.message(reader, purpose, now);
     }
     let template = Arc::clone(&engine.template);
     let owned = reader.clone();
-    tokio::task::spawn_blocking(move || {
-        template
-            .message(&owned, purpose, now)
-            .map(|m| dot_stuff(&m))
-    })
-    .await
-    .unwrap_or_else(|e| {
-        Err(MessageError {
-            to: reader.email.to_string(),
-            why: format!("signing stopped: {e}"),
+    tokio::task::spawn_blocking(move || template.message(&owned, purpose, now))
+        .await
+        .unwrap_or_else(|e| {
+            Err(MessageError {
+                to: reader.email.to_string(),
+                why: format!("signing stopped: {e}"),
+            })
         })
-    })
 }
 
 /// One reader on one session: the message built, sent, and the in-flight
@@ -451,6 +389,7 @@ async fn finish(
     event: Event,
     email: &str,
     reply: String,
+    relay: usize,
     tally: impl FnOnce(&mut Tally, &str, &str),
 ) -> Result<(), Stop> {
     {
@@ -461,7 +400,11 @@ async fn finish(
     let Some(ledger) = &shared.engine.ledger else {
         return Ok(());
     };
-    match ledger.record(event, email, Some(&reply)).await {
+    let via = shared.engine.relays.name(relay);
+    match ledger
+        .record_via(event, email, Some(&reply), Some(via))
+        .await
+    {
         Ok(()) => Ok(()),
         Err(e) => {
             if event == Event::Sent {
@@ -480,6 +423,7 @@ async fn settle(
     attempt: u32,
     result: Attempt,
     marked: bool,
+    relay: usize,
 ) -> Settled {
     let email = reader.email.to_string();
     let after = |outcome: Result<(), Stop>, keep: bool| match outcome {
@@ -489,7 +433,10 @@ async fn settle(
     };
     let (transient, reusable, why) = match result {
         Attempt::Accepted { reply } => {
-            let outcome = finish(shared, Event::Sent, &email, reply, |t, _, _| t.sent += 1).await;
+            let outcome = finish(shared, Event::Sent, &email, reply, relay, |t, _, _| {
+                t.sent += 1
+            })
+            .await;
             return after(outcome, true);
         }
         Attempt::Rejected {
@@ -507,7 +454,7 @@ async fn settle(
                 t.failures.push((email.to_string(), reply.to_string()));
             };
             return after(
-                finish(shared, Event::Failed, &email, reply, tally).await,
+                finish(shared, Event::Failed, &email, reply, relay, tally).await,
                 reusable,
             );
         }
@@ -523,7 +470,7 @@ async fn settle(
                     .push((email.to_string(), why.to_string()));
             };
             return after(
-                finish(shared, Event::Uncertain, &email, error, tally).await,
+                finish(shared, Event::Uncertain, &email, error, relay, tally).await,
                 false,
             );
         }
@@ -557,7 +504,7 @@ async fn retry_later(
     transient: &str,
     why: &str,
 ) {
-    let settings = shared.engine.connector.settings();
+    let settings = shared.engine.relays.settings();
     let email = reader.email.to_string();
     let exhausted = attempt > settings.retries;
     if (marked || exhausted)
@@ -602,29 +549,5 @@ async fn retry_later(
             ],
         );
         state.requeue(reader, attempt + 1, wait);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let first = Duration::from_millis(500);
-        assert_eq!(backoff(first, 1), Duration::from_millis(500));
-        assert_eq!(backoff(first, 2), Duration::from_secs(1));
-        assert_eq!(backoff(first, 4), Duration::from_secs(4));
-        assert_eq!(backoff(first, 40), MAX_BACKOFF);
-    }
-
-    #[test]
-    fn pace_spaces_sends_evenly() {
-        let mut pace = Pace::new(10.0);
-        let a = pace.slot();
-        let b = pace.slot();
-        let c = pace.slot();
-        assert_eq!(b - a, Duration::from_millis(100));
-        assert_eq!(c - b, Duration::from_millis(100));
     }
 }

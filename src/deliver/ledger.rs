@@ -71,6 +71,9 @@ struct Record {
     reply: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     boot: Option<String>,
+    /// The relay that took (or refused) the message: `host:port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    relay: Option<String>,
 }
 
 /// The running kernel's boot id: it changes with every boot, and only a
@@ -284,6 +287,7 @@ impl Ledger {
             email: String::new(),
             reply: None,
             boot: boot_id(),
+            relay: None,
         };
         let mut line = serde_json::to_vec(&run).map_err(|e| fail(io::Error::other(e)))?;
         line.push(b'\n');
@@ -308,7 +312,8 @@ impl Ledger {
     /// # Errors
     /// The write failed, or an earlier one did.
     pub fn mark_dot(&self, email: &str) -> Result<(), WriteError> {
-        self.journal.append_now(&line(Event::Dot, email, None)?)
+        self.journal
+            .append_now(&line(Event::Dot, email, None, None)?)
     }
 
     /// Appends a record and waits until it is written; for `inflight`, until
@@ -323,9 +328,23 @@ impl Ledger {
         email: &str,
         reply: Option<&str>,
     ) -> Result<(), WriteError> {
+        self.record_via(event, email, reply, None).await
+    }
+
+    /// Records an event with the relay it happened at.
+    ///
+    /// # Errors
+    /// See [`Ledger::record`].
+    pub async fn record_via(
+        &self,
+        event: Event,
+        email: &str,
+        reply: Option<&str>,
+        relay: Option<&str>,
+    ) -> Result<(), WriteError> {
         let durable = event == Event::Inflight;
         self.journal
-            .append(line(event, email, reply)?, durable)
+            .append(line(event, email, reply, relay)?, durable)
             .await
     }
 }
@@ -359,13 +378,19 @@ fn repair(paths: &Paths, damaged: &[(usize, String)]) -> Result<(), LedgerError>
 }
 
 /// One record as a line of JSON.
-fn line(event: Event, email: &str, reply: Option<&str>) -> Result<Vec<u8>, WriteError> {
+fn line(
+    event: Event,
+    email: &str,
+    reply: Option<&str>,
+    relay: Option<&str>,
+) -> Result<Vec<u8>, WriteError> {
     let record = Record {
         at: clock::wall(),
         event,
         email: email.to_string(),
         reply: reply.map(str::to_string),
         boot: None,
+        relay: relay.map(str::to_string),
     };
     let mut line = serde_json::to_vec(&record).map_err(|e| WriteError(e.to_string()))?;
     line.push(b'\n');

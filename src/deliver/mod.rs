@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod plan;
 mod progress;
 mod queue;
+pub mod relays;
 pub mod sent;
 mod smtp_client;
 pub mod state;
@@ -32,8 +33,8 @@ use self::engine::Engine;
 use self::ledger::{History, Ledger};
 use self::plan::{Counts, Disposition, Sorter, Widen};
 use self::progress::Progress;
+use self::relays::Relays;
 use self::sent::SentIssue;
-use self::smtp_client::Connector;
 pub use self::smtp_client::printable;
 use self::state::Paths;
 use self::tally::{Stop, Tally};
@@ -125,18 +126,23 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// The SMTP settings cannot be used (a missing password variable, say).
 pub fn test_send(
     template: Arc<Template>,
-    smtp: &Smtp,
+    relays: &[Smtp],
     to: Vec<Reader>,
     clock: Clock,
 ) -> Result<Tally> {
-    let mut smtp = smtp.clone();
-    smtp.connections = 1;
-    smtp.retries = smtp.retries.min(1);
-    let connector = Connector::new(&smtp, template.sending_domain())?;
+    let relays: Vec<Smtp> = relays
+        .iter()
+        .map(|smtp| Smtp {
+            connections: 1,
+            retries: smtp.retries.min(1),
+            ..smtp.clone()
+        })
+        .collect();
+    let relays = Relays::new(&relays, template.sending_domain())?;
     let engine = Engine {
         progress: Arc::new(Progress::silent(template.issue())),
         template,
-        connector: Arc::new(connector),
+        relays: Arc::new(relays),
         ledger: None,
         purpose: Purpose::Test,
         clock,
@@ -153,7 +159,7 @@ pub fn test_send(
 /// name (without `force`), or another run holding the issue's lock.
 pub fn list_send(
     outgoing: Outgoing,
-    smtp: &Smtp,
+    smtp: &[Smtp],
     files: &ListFiles,
     options: ListOptions,
     clock: Clock,
@@ -166,7 +172,7 @@ pub fn list_send(
     let issue = IssueName::new(template.issue()).map_err(Error::config)?;
     // Settings and list problems first, before taking the lock or writing
     // any state.
-    let connector = Connector::new(smtp, template.sending_domain())?;
+    let relays = Relays::new(smtp, template.sending_domain())?;
     let suppressed = load_suppressed(&files.suppressed, true)?;
     open_list(&files.subscribers)?;
     if !options.force
@@ -215,8 +221,18 @@ pub fn list_send(
             ("issue", &issue),
             ("to_send", &counts.to_send),
             ("already_sent", &counts.already_sent),
-            ("server", &smtp.describe()),
-            ("connections", &smtp.connections),
+            (
+                "server",
+                &smtp
+                    .iter()
+                    .map(Smtp::describe)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            (
+                "connections",
+                &smtp.iter().map(|s| s.connections).sum::<usize>(),
+            ),
         ],
     );
     let progress = Arc::new(Progress::new(issue.as_str(), counts.to_send));
@@ -249,7 +265,7 @@ pub fn list_send(
     });
     let engine = Engine {
         template,
-        connector: Arc::new(connector),
+        relays: Arc::new(relays),
         ledger: Some(Arc::new(ledger)),
         purpose: Purpose::List,
         clock,

@@ -94,8 +94,4 @@ impl Queue {
     pub(super) fn stop(&mut self, why: Stop) {
         self.tally.stop(why);
     }
-
-    pub(super) fn is_stopped(&self) -> bool {
-        self.tally.stopped.is_some()
-    }
 }

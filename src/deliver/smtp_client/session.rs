@@ -16,6 +16,8 @@ use super::stream::Stream;
 #[derive(Debug, Clone, Default)]
 pub struct Extensions {
     pub pipelining: bool,
+    /// CHUNKING (RFC 3030): the body goes in BDAT chunks, not dot-stuffed.
+    pub chunking: bool,
     pub smtputf8: bool,
     pub starttls: bool,
     /// AUTH mechanisms, upper case.
@@ -33,6 +35,7 @@ impl Extensions {
             };
             match keyword.to_ascii_uppercase().as_str() {
                 "PIPELINING" => ext.pipelining = true,
+                "CHUNKING" => ext.chunking = true,
                 "SMTPUTF8" => ext.smtputf8 = true,
                 "STARTTLS" => ext.starttls = true,
                 "AUTH" => ext.auth = words.map(str::to_ascii_uppercase).collect(),
@@ -211,10 +214,15 @@ impl Session {
         }
     }
 
-    /// EHLO, remembering what the server offers.
-    pub(super) async fn hello(&mut self, name: &str) -> Result<(), Failure> {
+    /// EHLO, remembering what the server offers. With `batching` off,
+    /// PIPELINING and CHUNKING are not used even when offered.
+    pub(super) async fn hello(&mut self, name: &str, batching: bool) -> Result<(), Failure> {
         let reply = self.command(&format!("EHLO {name}")).await?;
         self.extensions = Extensions::parse(&reply);
+        if !batching {
+            self.extensions.pipelining = false;
+            self.extensions.chunking = false;
+        }
         Ok(())
     }
 
@@ -244,14 +252,14 @@ impl Session {
         Ok(())
     }
 
-    /// Sends one message in one transaction. `body` is the message with
-    /// every line starting with `.` already doubled, ending in CRLF.
-    /// `before_dot` runs after the whole body is written and before the
-    /// final `.`: the ledger's durable "in flight" mark.
+    /// Sends one message in one transaction. `message` is the message as
+    /// built (not dot-stuffed). `before_dot` runs after the whole body is
+    /// written and before the step that completes the transaction (the
+    /// final `.`, or `BDAT 0 LAST`): the ledger's durable "in flight" mark.
     pub async fn send<F, Fut>(
         &mut self,
         envelope: Envelope<'_>,
-        body: &[u8],
+        message: &[u8],
         before_dot: F,
     ) -> Attempt
     where
@@ -268,19 +276,48 @@ impl Session {
                 reusable: true,
             };
         }
-        match self.open_transaction(envelope).await {
-            Ok(()) => {}
-            Err(attempt) => return attempt,
+        let chunking = self.extensions.chunking;
+        if let Err(attempt) = self.open_transaction(envelope, !chunking).await {
+            return attempt;
         }
-        if let Err(e) = self.write(body).await {
+        let (body, last) = if chunking {
+            // RFC 3030: the body as one chunk, as it is; the transaction
+            // completes with an empty last chunk.
+            let mut chunk = format!("BDAT {}\r\n", message.len()).into_bytes();
+            chunk.extend_from_slice(message);
+            (chunk, &b"BDAT 0 LAST\r\n"[..])
+        } else {
+            (dot_stuff(message), &b".\r\n"[..])
+        };
+        if let Err(e) = self.write(&body).await {
             return Attempt::NotSent {
                 error: e.to_string(),
             };
         }
+        if chunking {
+            // The chunk's own reply: a refusal here ends the transaction
+            // before anything was accepted.
+            match self.reply().await {
+                Ok(reply) if reply.is_positive() => {}
+                Ok(reply) => {
+                    let reusable = self.command("RSET").await.is_ok();
+                    return Attempt::Rejected {
+                        permanent: reply.is_permanent(),
+                        reply: reply.to_string(),
+                        reusable,
+                    };
+                }
+                Err(e) => {
+                    return Attempt::NotSent {
+                        error: e.to_string(),
+                    };
+                }
+            }
+        }
         if let Err(error) = before_dot().await {
             return Attempt::Stopped { error };
         }
-        if let Err(e) = self.write(b".\r\n").await {
+        if let Err(e) = self.write(last).await {
             return Attempt::Uncertain {
                 error: e.to_string(),
             };
@@ -300,15 +337,22 @@ impl Session {
         }
     }
 
-    /// MAIL, RCPT and DATA: in one write when the server offers PIPELINING
-    /// (RFC 2920), one by one otherwise. `Ok` once the server said 354.
-    async fn open_transaction(&mut self, envelope: Envelope<'_>) -> Result<(), Attempt> {
+    /// MAIL and RCPT, and DATA unless the body goes by BDAT: in one write
+    /// when the server offers PIPELINING (RFC 2920), one by one otherwise.
+    /// `Ok` once the server accepted them all (354 to DATA).
+    async fn open_transaction(
+        &mut self,
+        envelope: Envelope<'_>,
+        data: bool,
+    ) -> Result<(), Attempt> {
         let utf8 = if envelope.utf8 { " SMTPUTF8" } else { "" };
-        let commands = [
+        let mut commands = vec![
             format!("MAIL FROM:<{}>{utf8}\r\n", envelope.from),
             format!("RCPT TO:<{}>\r\n", envelope.to),
-            "DATA\r\n".to_string(),
         ];
+        if data {
+            commands.push("DATA\r\n".to_string());
+        }
         let lost = |e: Failure| Attempt::NotSent {
             error: e.to_string(),
         };
