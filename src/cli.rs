@@ -169,6 +169,10 @@ pub struct IssuesArgs {
 pub struct StatusArgs {
     /// The issue file [default: the newest in the issues folder].
     pub issue: Option<PathBuf>,
+    /// One reader's records instead: each attempt, the relay that took it
+    /// and its reply (with the relay's queue id).
+    #[arg(long, value_name = "EMAIL")]
+    pub reader: Option<String>,
     /// Print a JSON object instead of text.
     #[arg(long)]
     pub json: bool,

@@ -18,7 +18,11 @@ pub fn run(config: &Path, args: &StatusArgs) -> Result<Exit> {
         None => issue::newest(&newsletter.paths.issues)?,
     };
     let name = IssueName::from_path(&path)?;
-    let status = Status::read(&name, &super::list_files(&newsletter))?;
+    let files = super::list_files(&newsletter);
+    if let Some(email) = &args.reader {
+        return reader(&files.state, &name, email, args.json);
+    }
+    let status = Status::read(&name, &files)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &status).map_err(std::io::Error::from)?;
@@ -48,5 +52,36 @@ pub fn run(config: &Path, args: &StatusArgs) -> Result<Exit> {
         ),
     };
     writeln!(out, "{line}")?;
+    Ok(Exit::Ok)
+}
+
+/// One reader's records: when, what, where, and the relay's reply.
+fn reader(state: &Path, issue: &IssueName, email: &str, json: bool) -> Result<Exit> {
+    let paths = crate::deliver::state::Paths::new(state, issue);
+    let records = crate::deliver::ledger::reader_records(&paths, email.trim())?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &records).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+        return Ok(Exit::Ok);
+    }
+    if records.is_empty() {
+        writeln!(out, "{issue}: nothing recorded for {email}")?;
+        return Ok(Exit::Ok);
+    }
+    for record in &records {
+        let event = serde_json::to_value(record.event)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let mut line = format!("{} {event:9}", record.at.format("%Y-%m-%d %H:%M:%S UTC"));
+        if let Some(relay) = &record.relay {
+            line.push_str(&format!(" via {relay}"));
+        }
+        if let Some(reply) = &record.reply {
+            line.push_str(&format!(": {}", crate::log::printable(reply)));
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
     Ok(Exit::Ok)
 }

@@ -206,6 +206,43 @@ pub fn read_history(paths: &Paths) -> Result<History, LedgerError> {
     }
 }
 
+/// One record about a reader, for `catchup status --reader`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReaderRecord {
+    pub at: DateTime<Utc>,
+    pub event: Event,
+    pub reply: Option<String>,
+    pub relay: Option<String>,
+}
+
+/// Every record about `email` (compared without case), in order; damaged
+/// lines are left out.
+///
+/// # Errors
+/// The ledger cannot be read.
+pub fn reader_records(paths: &Paths, email: &str) -> Result<Vec<ReaderRecord>, LedgerError> {
+    let file = match File::open(&paths.ledger) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(LedgerError::io(&paths.ledger, Action::Read, e)),
+    };
+    let mut records = Vec::new();
+    for line in BufReader::new(file).split(b'\n') {
+        let line = line.map_err(|e| LedgerError::io(&paths.ledger, Action::Read, e))?;
+        if let Ok(record) = parse_record(&line)
+            && record.email.eq_ignore_ascii_case(email)
+        {
+            records.push(ReaderRecord {
+                at: record.at,
+                event: record.event,
+                reply: record.reply,
+                relay: record.relay,
+            });
+        }
+    }
+    Ok(records)
+}
+
 /// Reads records up to the last complete line, skipping damaged ones.
 /// Returns the history and the length of the complete part.
 fn replay(path: &Path, file: File) -> Result<(History, u64), LedgerError> {

@@ -14,6 +14,7 @@ mod exit_codes;
 mod hostile;
 mod items;
 mod preview;
+mod relays;
 mod send;
 mod stops;
 mod stories;

@@ -27,6 +27,22 @@ impl Postfix {
     /// # Errors
     /// Why Postfix cannot run here, for the test to report as skipped.
     pub fn start(mailboxes: &[&str]) -> Result<Postfix, String> {
+        Postfix::start_with(mailboxes, "")
+    }
+
+    /// Starts Postfix as a relay: it accepts mail from loopback for any
+    /// domain and hands it all to `127.0.0.1:next_hop`, as a relay tier in
+    /// front of the internet would.
+    pub fn relay_to(next_hop: u16) -> Result<Postfix, String> {
+        Postfix::start_with(
+            &[],
+            &format!(
+                "relayhost = [127.0.0.1]:{next_hop}\nvirtual_mailbox_domains =\nsmtp_tls_security_level = none\nsmtp_address_preference = ipv4\ndefault_destination_concurrency_limit = 4\n"
+            ),
+        )
+    }
+
+    fn start_with(mailboxes: &[&str], extra: &str) -> Result<Postfix, String> {
         if !Path::new("/usr/sbin/postfix").exists() {
             return Err("Postfix is not installed (apt-get install postfix)".into());
         }
@@ -54,7 +70,7 @@ impl Postfix {
             &format!("{MAILBOX_OWNER}:{MAILBOX_OWNER}"),
         )?;
         let port = free_port()?;
-        std::fs::write(root.join("conf/main.cf"), main_cf(root)).map_err(|e| e.to_string())?;
+        std::fs::write(root.join("conf/main.cf"), main_cf(root) + extra).map_err(|e| e.to_string())?;
         std::fs::write(root.join("conf/master.cf"), master_cf(port)).map_err(|e| e.to_string())?;
         let map: String = mailboxes
             .iter()
@@ -119,6 +135,11 @@ impl Postfix {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Stops Postfix at once (`postfix abort`), as a relay that dies.
+    pub fn stop(&self) {
+        let _ = self.postfix("abort");
     }
 
     /// Postfix's log.
