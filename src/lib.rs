@@ -39,6 +39,7 @@ pub mod fields;
 pub mod files;
 pub mod issue;
 pub mod journal;
+pub mod keymap;
 pub mod link;
 pub mod log;
 pub mod measure;

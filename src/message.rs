@@ -90,6 +90,16 @@ pub struct MessageError {
 pub struct ReaderKey([u8; 16]);
 
 impl ReaderKey {
+    /// A placeholder for empty slots (see [`crate::keymap`]).
+    pub const ZERO: ReaderKey = ReaderKey([0; 16]);
+
+    /// The first eight bytes, already uniformly spread (a hash).
+    pub fn prefix(&self) -> [u8; 8] {
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&self.0[..8]);
+        prefix
+    }
+
     pub fn of(email: &str) -> ReaderKey {
         let digest = address_digest(email);
         let mut half = [0u8; 16];

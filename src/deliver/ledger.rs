@@ -25,7 +25,6 @@
 //! so leaving a damaged record out can make a reader uncertain, never sent
 //! twice.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
@@ -38,6 +37,7 @@ use crate::clock;
 use crate::files::{self, Action, FileError};
 use crate::journal::Journal;
 pub use crate::journal::WriteError;
+use crate::keymap::KeyMap;
 use crate::message::ReaderKey;
 
 /// What happened to a reader, as written to the ledger.
@@ -86,8 +86,9 @@ pub fn boot_id() -> Option<String> {
 }
 
 /// Where a reader stands after replaying the ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum State {
+    #[default]
     Sent,
     Failed,
     /// Marked in flight with no outcome, or recorded as uncertain.
@@ -102,7 +103,7 @@ pub enum State {
 /// Every reader's state, replayed from the ledger.
 #[derive(Debug, Default)]
 pub struct History {
-    states: HashMap<ReaderKey, State>,
+    states: KeyMap<State>,
     /// This machine's boot id, and that of the run being replayed.
     this_boot: Option<String>,
     run_boot: Option<String>,
@@ -122,7 +123,7 @@ pub struct History {
 
 impl History {
     pub fn state(&self, key: ReaderKey) -> Option<State> {
-        self.states.get(&key).copied()
+        self.states.get(key)
     }
 
     /// Addresses whose delivery is uncertain, in the order first seen.
@@ -157,7 +158,7 @@ impl History {
             return;
         }
         let key = ReaderKey::of(&record.email);
-        let current = self.states.get(&key).copied();
+        let current = self.states.get(key);
         // Once sent, always sent: nothing later can make a reader unsent.
         if current == Some(State::Sent) {
             return;
@@ -246,8 +247,12 @@ pub fn reader_records(paths: &Paths, email: &str) -> Result<Vec<ReaderRecord>, L
 /// Reads records up to the last complete line, skipping damaged ones.
 /// Returns the history and the length of the complete part.
 fn replay(path: &Path, file: File) -> Result<(History, u64), LedgerError> {
+    // Sized from the file: a reader takes about three records of about 110
+    // bytes (inflight, dot, sent), so the map rarely grows.
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut history = History {
         this_boot: boot_id(),
+        states: KeyMap::with_capacity(usize::try_from(size / 330).unwrap_or(0)),
         ..History::default()
     };
     let mut reader = BufReader::new(file);

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use self::engine::Engine;
 use self::ledger::{History, Ledger};
-use self::plan::{Counts, Disposition, Sorter, Widen};
+use self::plan::{Counts, Disposition, Duplicates, Sorter, Widen};
 use self::progress::Progress;
 use self::relays::Relays;
 use self::sent::SentIssue;
@@ -186,9 +186,10 @@ pub fn list_send(
     let (ledger, history) = Ledger::open(&paths, issue.as_str())?;
     report_repairs(&issue, &paths, &history);
     let history = Arc::new(history);
-    let (mut counts, identity) = survey(
+    let (duplicates, identity) = find_duplicates(files)?;
+    let (mut counts, _) = survey(
         files,
-        &history,
+        (&history, &duplicates),
         suppressed,
         options.widen,
         |line, disposition| {
@@ -239,7 +240,7 @@ pub fn list_send(
     // Loaded again: the send sees whoever unsubscribed since the survey,
     // and then re-reads the list every few seconds.
     let suppressed = load_suppressed(&files.suppressed, false)?;
-    let mut sorter = Sorter::new(Arc::clone(&history), suppressed, options.widen);
+    let mut sorter = Sorter::new(Arc::clone(&history), suppressed, options.widen, duplicates);
     let rows = open_list(&files.subscribers)?;
     if rows.identity() != identity {
         return Err(Error::new(
@@ -362,7 +363,8 @@ pub fn dry_run(
 ) -> Result<(Counts, Vec<String>)> {
     let history = Arc::new(ledger::read_history(&Paths::new(&files.state, issue))?);
     let suppressed = load_suppressed(&files.suppressed, true)?;
-    let (counts, _) = survey(files, &history, suppressed, widen, each)?;
+    let (duplicates, _) = find_duplicates(files)?;
+    let (counts, _) = survey(files, (&history, &duplicates), suppressed, widen, each)?;
     Ok((counts, history.uncertain().map(str::to_string).collect()))
 }
 
@@ -383,8 +385,13 @@ pub fn write_outbox(
         Some(to) => (to, Purpose::Test),
         None => {
             let suppressed = load_suppressed(&files.suppressed, true)?;
-            let mut sorter =
-                Sorter::new(Arc::new(History::default()), suppressed, Widen::default());
+            let (duplicates, _) = find_duplicates(files)?;
+            let mut sorter = Sorter::new(
+                Arc::new(History::default()),
+                suppressed,
+                Widen::default(),
+                duplicates,
+            );
             let mut readers = Vec::new();
             for row in open_list(&files.subscribers)? {
                 let line = row.line;
@@ -464,14 +471,37 @@ fn load_suppressed(path: &Path, report: bool) -> Result<Suppressed> {
 }
 
 /// Pass one over the list: counts every disposition.
+/// The first pass over the list: its repeated addresses, and the file's
+/// identity, which the later passes must find unchanged.
+fn find_duplicates(files: &ListFiles) -> Result<(Arc<Duplicates>, Identity)> {
+    let rows = open_list(&files.subscribers)?;
+    let identity = rows.identity();
+    let failure = rows.failure();
+    // A row is at least a dozen bytes ("a@b.example\n").
+    let hint = std::fs::metadata(&files.subscribers)
+        .map(|m| usize::try_from(m.len() / 12).unwrap_or(0))
+        .unwrap_or(0);
+    let duplicates = Duplicates::find(rows, hint);
+    if let Some(why) = failure.lock().ok().and_then(|f| f.clone()) {
+        return Err(Error::new(Kind::Again, anyhow::anyhow!("{why}")).context("nothing was sent"));
+    }
+    Ok((Arc::new(duplicates), identity))
+}
+
+/// The second pass: every row's fate, counted, and handed to `each`.
 fn survey(
     files: &ListFiles,
-    history: &Arc<History>,
+    (history, duplicates): (&Arc<History>, &Arc<Duplicates>),
     suppressed: Suppressed,
     widen: Widen,
     mut each: impl FnMut(u64, &Disposition),
 ) -> Result<(Counts, Identity)> {
-    let mut sorter = Sorter::new(Arc::clone(history), suppressed, widen);
+    let mut sorter = Sorter::new(
+        Arc::clone(history),
+        suppressed,
+        widen,
+        Arc::clone(duplicates),
+    );
     let mut counts = Counts::default();
     let rows = open_list(&files.subscribers)?;
     let identity = rows.identity();

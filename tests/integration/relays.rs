@@ -70,7 +70,10 @@ fn a_list_goes_through_a_real_postfix_relay_with_its_queue_ids_in_the_ledger() {
             .nth(1)
             .and_then(|r| r.split_whitespace().next())
             .unwrap_or_else(|| panic!("no queue id in {reply:?}"));
-        assert!(log.contains(&format!("{id}: to=<")), "Postfix's log has no {id}");
+        assert!(
+            log.contains(&format!("{id}: to=<")),
+            "Postfix's log has no {id}"
+        );
     }
     // Postfix offers CHUNKING: the bodies went as BDAT, not dot-stuffed.
     assert!(log.contains(" bdat="), "no BDAT in Postfix's log:\n{log}");
@@ -83,7 +86,8 @@ fn a_list_goes_through_a_real_postfix_relay_with_its_queue_ids_in_the_ledger() {
     assert_eq!(lines.len(), 3, "inflight, dot, sent: {}", trace.stdout);
     assert!(lines[0].ends_with(" inflight"), "{}", trace.stdout);
     assert!(
-        lines[2].contains(&format!(" sent      via {relay}: 250 2.0.0 Ok: ")) && lines[2].contains(" queued as "),
+        lines[2].contains(&format!(" sent      via {relay}: 250 2.0.0 Ok: "))
+            && lines[2].contains(" queued as "),
         "{}",
         trace.stdout
     );
@@ -127,7 +131,10 @@ fn a_relay_stopped_in_the_middle_costs_no_reader_and_sends_none_twice() {
             assert_eq!(n, 1, "{reader} arrived {n} times\n{stdout}\n{stderr}");
         }
     }
-    assert!(stdout.contains("deferred 0") && stdout.contains("not tried 0"), "{stdout}");
+    assert!(
+        stdout.contains("deferred 0") && stdout.contains("not tried 0"),
+        "{stdout}"
+    );
     let expected = if uncertain.is_empty() { 0 } else { 3 };
     assert_eq!(code, expected, "{stdout}{stderr}");
     assert!(second.deliveries().len() > 60, "the second relay took over");

@@ -70,7 +70,8 @@ impl Postfix {
             &format!("{MAILBOX_OWNER}:{MAILBOX_OWNER}"),
         )?;
         let port = free_port()?;
-        std::fs::write(root.join("conf/main.cf"), main_cf(root) + extra).map_err(|e| e.to_string())?;
+        std::fs::write(root.join("conf/main.cf"), main_cf(root) + extra)
+            .map_err(|e| e.to_string())?;
         std::fs::write(root.join("conf/master.cf"), master_cf(port)).map_err(|e| e.to_string())?;
         let map: String = mailboxes
             .iter()
