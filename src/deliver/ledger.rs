@@ -107,8 +107,11 @@ pub struct History {
     /// This machine's boot id, and that of the run being replayed.
     this_boot: Option<String>,
     run_boot: Option<String>,
-    /// The addresses of uncertain readers, for the report.
-    uncertain: Vec<String>,
+    /// The addresses of readers uncertain now, in the order they became
+    /// so (a reader passes through uncertain, after its dot, on the way to
+    /// sent: only those still there are kept, so memory does not grow with
+    /// the list).
+    uncertain: Vec<(ReaderKey, String)>,
     /// True if the file ended in a half-written record (a crash mid-write),
     /// which was left out.
     pub torn_tail: bool,
@@ -128,10 +131,7 @@ impl History {
 
     /// Addresses whose delivery is uncertain, in the order first seen.
     pub fn uncertain(&self) -> impl Iterator<Item = &str> {
-        self.uncertain
-            .iter()
-            .map(String::as_str)
-            .filter(|e| self.state(ReaderKey::of(e)) == Some(State::Uncertain))
+        self.uncertain.iter().map(|(_, email)| email.as_str())
     }
 
     /// How many readers are in each state: (sent, failed, uncertain,
@@ -173,7 +173,12 @@ impl History {
             Event::Run => return,
         };
         if next == State::Uncertain && current != Some(State::Uncertain) {
-            self.uncertain.push(record.email.clone());
+            self.uncertain.push((key, record.email.clone()));
+        } else if next != State::Uncertain && current == Some(State::Uncertain) {
+            // Most often the last one pushed: the dot, then the reply.
+            if let Some(i) = self.uncertain.iter().rposition(|(k, _)| *k == key) {
+                self.uncertain.remove(i);
+            }
         }
         self.states.insert(key, next);
     }
@@ -247,12 +252,13 @@ pub fn reader_records(paths: &Paths, email: &str) -> Result<Vec<ReaderRecord>, L
 /// Reads records up to the last complete line, skipping damaged ones.
 /// Returns the history and the length of the complete part.
 fn replay(path: &Path, file: File) -> Result<(History, u64), LedgerError> {
-    // Sized from the file: a reader takes about three records of about 110
-    // bytes (inflight, dot, sent), so the map rarely grows.
+    // Sized from the file: a sent reader takes about 320 bytes (inflight,
+    // dot, and sent with the relay's reply), so the map rarely grows (which
+    // would hold both tables at once).
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut history = History {
         this_boot: boot_id(),
-        states: KeyMap::with_capacity(usize::try_from(size / 330).unwrap_or(0)),
+        states: KeyMap::with_capacity(usize::try_from(size / 250).unwrap_or(0)),
         ..History::default()
     };
     let mut reader = BufReader::new(file);

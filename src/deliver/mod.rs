@@ -186,7 +186,8 @@ pub fn list_send(
     let (ledger, history) = Ledger::open(&paths, issue.as_str())?;
     report_repairs(&issue, &paths, &history);
     let history = Arc::new(history);
-    let (duplicates, identity) = find_duplicates(files)?;
+    let (duplicates, identity) =
+        find_duplicates(files).map_err(|e| e.context("nothing was sent"))?;
     let (mut counts, _) = survey(
         files,
         (&history, &duplicates),
@@ -363,7 +364,7 @@ pub fn dry_run(
 ) -> Result<(Counts, Vec<String>)> {
     let history = Arc::new(ledger::read_history(&Paths::new(&files.state, issue))?);
     let suppressed = load_suppressed(&files.suppressed, true)?;
-    let (duplicates, _) = find_duplicates(files)?;
+    let (duplicates, _) = find_duplicates(files).map_err(|e| e.context("nothing was sent"))?;
     let (counts, _) = survey(files, (&history, &duplicates), suppressed, widen, each)?;
     Ok((counts, history.uncertain().map(str::to_string).collect()))
 }
@@ -473,8 +474,8 @@ fn load_suppressed(path: &Path, report: bool) -> Result<Suppressed> {
 /// Pass one over the list: counts every disposition.
 /// The first pass over the list: its repeated addresses, and the file's
 /// identity, which the later passes must find unchanged.
-fn find_duplicates(files: &ListFiles) -> Result<(Arc<Duplicates>, Identity)> {
-    let rows = open_list(&files.subscribers)?;
+pub(crate) fn find_duplicates(files: &ListFiles) -> Result<(Arc<Duplicates>, Identity)> {
+    let rows = Subscribers::open(&files.subscribers)?;
     let identity = rows.identity();
     let failure = rows.failure();
     // A row is at least a dozen bytes ("a@b.example\n").
@@ -483,7 +484,7 @@ fn find_duplicates(files: &ListFiles) -> Result<(Arc<Duplicates>, Identity)> {
         .unwrap_or(0);
     let duplicates = Duplicates::find(rows, hint);
     if let Some(why) = failure.lock().ok().and_then(|f| f.clone()) {
-        return Err(Error::new(Kind::Again, anyhow::anyhow!("{why}")).context("nothing was sent"));
+        return Err(Error::new(Kind::Again, anyhow::anyhow!("{why}")));
     }
     Ok((Arc::new(duplicates), identity))
 }

@@ -3,17 +3,17 @@
 //! and where the issue stands (draft, due, sending, sent, overdue). It only
 //! reads: no lock is taken, nothing is written.
 
-use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::ListFiles;
 use super::ledger::{History, State, read_history};
+use super::plan::{Disposition, Sorter, Widen};
 use super::state::Paths;
 use crate::error::Result;
 use crate::issue::IssueName;
-use crate::message::ReaderKey;
 use crate::schedule::{Due, Schedule};
 use crate::subscribers::Subscribers;
 use crate::suppression::Suppressed;
@@ -45,7 +45,7 @@ impl Status {
     /// The ledger, the list or the suppression list cannot be read.
     pub fn read(issue: &IssueName, files: &ListFiles) -> Result<Status> {
         let paths = Paths::new(&files.state, issue);
-        let history = read_history(&paths)?;
+        let history = Arc::new(read_history(&paths)?);
         let (sent, failed, uncertain, deferred) = history.counts();
         Ok(Status {
             issue: issue.to_string(),
@@ -53,7 +53,7 @@ impl Status {
             failed,
             deferred,
             uncertain,
-            pending: pending(files, &history)?,
+            pending: pending(files, Arc::clone(&history))?,
             runs: history.runs,
             first_at: history.first_at,
             last_at: history.last_at,
@@ -64,23 +64,27 @@ impl Status {
 }
 
 /// Readers on the list (each once, suppressed ones left out) with no
-/// outcome in the ledger. A missing list has none.
-fn pending(files: &ListFiles, history: &History) -> Result<u64> {
+/// outcome in the ledger: the rows a send would send to, by the send's own
+/// rules ([`Sorter`]). A missing list has none.
+fn pending(files: &ListFiles, history: Arc<History>) -> Result<u64> {
     if !files.subscribers.exists() {
         return Ok(0);
     }
     let suppressed = Suppressed::load(&files.suppressed)?;
-    let mut seen = HashSet::new();
+    let (duplicates, _) = super::find_duplicates(files)?;
+    let mut sorter = Sorter::new(
+        Arc::clone(&history),
+        suppressed,
+        Widen::default(),
+        duplicates,
+    );
     let mut pending = 0;
     for row in Subscribers::open(&files.subscribers)? {
-        let Ok(reader) = row.reader else {
-            continue;
-        };
-        let key = ReaderKey::of(reader.email.as_ref());
-        if !seen.insert(key) || suppressed.contains(key) {
-            continue;
-        }
-        if matches!(history.state(key), None | Some(State::Unfinished)) {
+        // A send would send to deferred readers too; they are counted as
+        // deferred, not pending.
+        if let Disposition::Send(reader) = sorter.sort(row)
+            && matches!(history.state(reader.key()), None | Some(State::Unfinished))
+        {
             pending += 1;
         }
     }
