@@ -283,6 +283,20 @@ pub fn read_input(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
 /// # Errors
 /// The folder is not writable or the disk is full; the message names `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    write_via_temporary(path, bytes, true)
+}
+
+/// Like [`write_atomic`], without the fsyncs: for files any run makes
+/// again (previews), where a crash may lose the new file but never leaves
+/// half of one, and the wait for the disk is not worth it.
+///
+/// # Errors
+/// The folder is not writable or the disk is full; the message names `path`.
+pub fn write_replaceable(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    write_via_temporary(path, bytes, false)
+}
+
+fn write_via_temporary(path: &Path, bytes: &[u8], durable: bool) -> Result<(), FileError> {
     let dir = folder_of(path);
     let fail = |e| FileError::io(Action::Write, path, e);
     // 0o666 less the umask, like any other file the user creates.
@@ -291,9 +305,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
         .tempfile_in(dir)
         .map_err(fail)?;
     file.write_all(bytes).map_err(fail)?;
-    file.as_file().sync_all().map_err(fail)?;
+    if durable {
+        file.as_file().sync_all().map_err(fail)?;
+    }
     file.persist(path).map_err(|e| fail(e.error))?;
-    sync_folder(dir).map_err(fail)?;
+    if durable {
+        sync_folder(dir).map_err(fail)?;
+    }
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //! `index.html` listing every issue proofed so far.
 //!
 //! Every file is written whole or not at all (a temporary file, then a
-//! rename), so a crash never leaves half a proof behind.
+//! rename), so a crash never leaves half a proof behind. Proofs are not
+//! fsynced: running `preview` again makes them again.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,7 @@ use maud::{DOCTYPE, html};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::files::{Action, FileError, create_folder, write_atomic};
+use crate::files::{Action, FileError, create_folder, write_replaceable};
 
 /// The archive's record of one previewed issue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +51,7 @@ pub fn write(out: &Path, newsletter: &str, preview: &Preview<'_>) -> Result<Vec<
         ("eml", preview.eml),
     ] {
         let path = out.join(format!("{name}.{extension}"));
-        write_atomic(&path, bytes)?;
+        write_replaceable(&path, bytes)?;
         written.push(path);
     }
 
@@ -59,9 +60,9 @@ pub fn write(out: &Path, newsletter: &str, preview: &Preview<'_>) -> Result<Vec<
     archive.push(preview.entry.clone());
     archive.sort_by(|a, b| (b.date, &b.name).cmp(&(a.date, &a.name)));
     let json = serde_json::to_vec_pretty(&archive).map_err(Error::failure)?;
-    write_atomic(&out.join(ARCHIVE), &json)?;
+    write_replaceable(&out.join(ARCHIVE), &json)?;
     let index = out.join("index.html");
-    write_atomic(&index, index_page(newsletter, &archive).as_bytes())?;
+    write_replaceable(&index, index_page(newsletter, &archive).as_bytes())?;
     written.push(index);
     Ok(written)
 }
