@@ -44,7 +44,7 @@ cd "$work"
 measure() { # $1 = label, rest = command; prints "label: seconds s, peak MB"
   local label=$1; shift
   /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" > "$work/$label.out" 2> "$work/$label.err" || true
-  read -r seconds kb < "$work/time.txt"
+  read -r seconds kb < <(tail -1 "$work/time.txt")
   printf '%-28s %7.2f s   peak %6.1f MB\n' "$label" "$seconds" "$(echo "$kb / 1024" | bc -l)"
 }
 

@@ -359,6 +359,16 @@ mod tests {
     }
 
     #[test]
+    fn a_relays_pace_spaces_its_sends_evenly() {
+        let mut pace = Pace::new(10.0);
+        let a = pace.slot();
+        let b = pace.slot();
+        let c = pace.slot();
+        assert_eq!(b - a, Duration::from_millis(100));
+        assert_eq!(c - b, Duration::from_millis(100));
+    }
+
+    #[test]
     fn backoff_doubles_and_is_capped() {
         let first = Duration::from_millis(100);
         assert_eq!(backoff(first, 1), first);

@@ -139,3 +139,34 @@ fn a_relay_stopped_in_the_middle_costs_no_reader_and_sends_none_twice() {
     assert_eq!(code, expected, "{stdout}{stderr}");
     assert!(second.deliveries().len() > 60, "the second relay took over");
 }
+
+#[test]
+fn repeated_smtp_urls_are_relays_that_share_the_list() {
+    let first = SmtpServer::start(&[]);
+    let second = SmtpServer::start(&[]);
+    let project = Project::copy_of_repo();
+    let readers = project.subscribers(40, "");
+    project
+        .expect(&[
+            "send",
+            ISSUE,
+            "--all",
+            "--smtp",
+            &format!("smtp://127.0.0.1:{}", first.port),
+            "--smtp",
+            &format!("smtp://127.0.0.1:{}", second.port),
+        ])
+        .code(0)
+        .stdout_has("sent 40, failed 0");
+    let counts = arrivals(&[&first, &second]);
+    assert_eq!(counts.len(), readers.len());
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+    assert!(!first.deliveries().is_empty() && !second.deliveries().is_empty());
+    // The ledger says which relay took each reader.
+    let relays: std::collections::BTreeSet<String> = ledger(&project)
+        .into_iter()
+        .filter(|r| r["event"] == "sent")
+        .map(|r| r["relay"].as_str().expect("relay").to_string())
+        .collect();
+    assert_eq!(relays.len(), 2, "{relays:?}");
+}
