@@ -6,18 +6,11 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 
-use crate::support::browser::Browser;
+use crate::support::browser::{Browser, runtime};
 use crate::support::smtp::SmtpServer;
 use crate::support::{Project, mime, skip};
 
 const ISSUE: &str = "config/issues/2018-07-27.toml";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 #[test]
 fn a_reader_unsubscribes_with_the_button_and_reads_the_archive_in_chromium() {

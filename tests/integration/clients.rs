@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use scraper::{Html, Selector};
 
-use crate::support::browser::Browser;
+use crate::support::browser::{Browser, runtime};
 use crate::support::smtp::SmtpServer;
 use crate::support::{Project, mime, skip};
 
@@ -169,13 +169,6 @@ for (const [name, css] of [['section', 'td.section-cell'], ['story', 'td.story-c
 return JSON.stringify(out);
 "#;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 #[test]
 fn in_chromium_at_four_widths_in_light_and_dark_it_fits_reads_and_keeps_its_rules() {
     let (project, _) = previewed_html();
@@ -316,12 +309,7 @@ fn spamassassin_scores_a_readers_real_message_zero_and_the_list_headers_are_ther
 
     // Signed with DKIM: only the DKIM rules, which need DNS for the key,
     // may add anything.
-    project
-        .expect(&["dkim", "keygen", "--selector", "cu1"])
-        .code(0);
-    let settings = project.read("config/newsletter.toml")
-        + "\n[dkim]\ndomain = \"hsj.example\"\nselector = \"cu1\"\nprivate_key = \"dkim/cu1.pem\"\n";
-    project.write("config/newsletter.toml", settings);
+    project.sign_with_dkim("rsa");
     project
         .expect(&["send", ISSUE, "--to", "ann@hsj.example"])
         .code(0);

@@ -48,38 +48,11 @@ fn verify(test: &str, record: &str, message: &[u8]) -> Option<(bool, Vec<String>
     Some((lines[0] == "pass", lines[1..].to_vec()))
 }
 
-/// A project whose settings sign with a new key; returns the DNS record.
-fn signing(project: &Project, algorithm: &str) -> String {
-    let out = project
-        .expect(&[
-            "dkim",
-            "keygen",
-            "--selector",
-            "cu1",
-            "--algorithm",
-            algorithm,
-        ])
-        .code(0)
-        .stdout_has("wrote dkim/cu1.pem (mode 600)");
-    let record = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("v=DKIM1; "))
-        .expect("the record")
-        .to_string();
-    let settings = project.read("config/newsletter.toml")
-        + &format!(
-            "\n[dkim]\ndomain = \"hsj.example\"\nselector = \"cu1\"\nalgorithm = \"{algorithm}\"\nprivate_key = \"dkim/cu1.pem\"\n"
-        );
-    project.write("config/newsletter.toml", settings);
-    record
-}
-
 fn every_message_verifies(algorithm: &str) {
     let test = format!("dkim::every_message_verifies ({algorithm})");
     let server = SmtpServer::start(&[]);
     let project = Project::copy_of_repo();
-    let record = signing(&project, algorithm);
+    let record = project.sign_with_dkim(algorithm);
     project
         .expect(&["dkim", "check"])
         .code(0)

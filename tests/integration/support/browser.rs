@@ -101,3 +101,11 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+/// A runtime for a test that drives the browser.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}

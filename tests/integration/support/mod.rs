@@ -206,6 +206,34 @@ impl Project {
             .expect("start catchup")
     }
 
+    /// Makes a DKIM key (selector `cu1`) and signs with it (`[dkim]`);
+    /// returns the DNS record `dkim keygen` printed.
+    pub fn sign_with_dkim(&self, algorithm: &str) -> String {
+        let out = self
+            .expect(&[
+                "dkim",
+                "keygen",
+                "--selector",
+                "cu1",
+                "--algorithm",
+                algorithm,
+            ])
+            .code(0)
+            .stdout_has("wrote dkim/cu1.pem (mode 600)");
+        let record = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("v=DKIM1; "))
+            .expect("the record")
+            .to_string();
+        let settings = self.read("config/newsletter.toml")
+            + &format!(
+                "\n[dkim]\ndomain = \"hsj.example\"\nselector = \"cu1\"\nalgorithm = \"{algorithm}\"\nprivate_key = \"dkim/cu1.pem\"\n"
+            );
+        self.write("config/newsletter.toml", settings);
+        record
+    }
+
     /// `catchup` started in this project.
     pub fn catchup(&self) -> Command {
         Command::from_std(self.command())
