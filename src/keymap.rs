@@ -7,7 +7,8 @@
 
 use crate::message::ReaderKey;
 
-/// Slots per entry at most: the map grows by half past this load.
+/// The most entries per slot (9 in 10): past this load the map grows by
+/// half.
 const MAX_LOAD: (usize, usize) = (9, 10);
 
 #[derive(Debug, Clone)]

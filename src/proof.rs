@@ -4,7 +4,8 @@
 //!
 //! Every file is written whole or not at all (a temporary file, then a
 //! rename), so a crash never leaves half a proof behind. Proofs are not
-//! fsynced: running `preview` again makes them again.
+//! fsynced (running `preview` again makes them again); `archive.json`,
+//! the list of every issue previewed, is.
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +14,7 @@ use maud::{DOCTYPE, html};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::files::{Action, FileError, create_folder, write_replaceable};
+use crate::files::{Action, FileError, create_folder, write_atomic, write_replaceable};
 
 /// The archive's record of one previewed issue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,7 +61,8 @@ pub fn write(out: &Path, newsletter: &str, preview: &Preview<'_>) -> Result<Vec<
     archive.push(preview.entry.clone());
     archive.sort_by(|a, b| (b.date, &b.name).cmp(&(a.date, &a.name)));
     let json = serde_json::to_vec_pretty(&archive).map_err(Error::failure)?;
-    write_replaceable(&out.join(ARCHIVE), &json)?;
+    // The list of every issue previewed: not made again by one rerun.
+    write_atomic(&out.join(ARCHIVE), &json)?;
     let index = out.join("index.html");
     write_replaceable(&index, index_page(newsletter, &archive).as_bytes())?;
     written.push(index);

@@ -1,9 +1,10 @@
 //! Where returned mail is read from: a Maildir (`new/` and `cur/`), an mbox
 //! file, one message file, or a folder of `.eml` files. Messages are handed
-//! out one at a time, so a large mailbox is never all in memory; a file that
-//! cannot be read is reported by name and the rest are still read.
+//! out one at a time, so a large mailbox is never all in memory, and none
+//! past [`MESSAGE_LIMIT`] is held; a file that cannot be read is reported by
+//! name and the rest are still read.
 
-use std::io::{BufReader, Read as _};
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 
 use crate::files;
@@ -178,47 +179,110 @@ fn read_message(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Pr
     }
 }
 
-/// Each message of an mbox, read with mail-parser's mbox reader (which
-/// undoes `>From ` quoting).
+/// Each message of an mbox (mboxrd): a message starts at a line that
+/// begins `From `, and a line of `>`s before `From ` loses one `>`. The file
+/// is read a line at a time, and a message past [`MESSAGE_LIMIT`] is
+/// skipped as it is read, never held whole.
 fn read_mbox(path: &Path, problems: &mut Vec<Problem>, visit: &mut impl FnMut(Item)) {
     let file = match files::open_input(path) {
         Ok(file) => file,
         Err(e) => return problems.push(Problem::error(e.to_string())),
     };
-    let mut last_ends_line = true;
-    let messages = mail_parser::mailbox::mbox::MessageIterator::new(BufReader::new(file));
-    for (n, message) in messages.enumerate() {
-        let origin = format!("{}, message {}", path.display(), n + 1);
-        let message = match message {
-            Ok(message) => message,
+    let mut reader = BufReader::new(file);
+    let mut mbox = Mbox {
+        path,
+        count: 0,
+        message: None,
+        too_big: false,
+    };
+    let mut line = Vec::new();
+    let mut at_line_start = true;
+    loop {
+        line.clear();
+        // A line is read in pieces of at most the limit, so that one
+        // endless line cannot fill memory either.
+        match (&mut reader)
+            .take(MESSAGE_LIMIT)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) => break,
+            Ok(_) => {}
             Err(e) => {
                 problems.push(Problem::error(format!(
-                    "cannot read `{}` past message {n}: {}",
+                    "cannot read `{}` past message {}: {}",
                     path.display(),
+                    mbox.count,
                     files::describe(&e)
                 )));
                 return;
             }
-        };
-        let bytes = message.contents();
-        if bytes.len() as u64 > MESSAGE_LIMIT {
-            problems.push(Problem::error(format!(
-                "{origin} is larger than {} MB and was skipped: it is not a returned message",
-                MESSAGE_LIMIT / 1024 / 1024
-            )));
-            continue;
         }
-        last_ends_line = bytes.ends_with(b"\n");
-        visit(Item {
-            origin,
-            bytes: bytes.to_vec(),
-        });
+        if at_line_start && line.starts_with(b"From ") {
+            mbox.finish(visit, problems);
+            mbox.start();
+        } else {
+            let unquoted = at_line_start && is_quoted_from(&line);
+            mbox.push(if unquoted { &line[1..] } else { &line });
+        }
+        at_line_start = line.ends_with(b"\n");
     }
-    if !last_ends_line {
+    mbox.finish(visit, problems);
+    if !at_line_start {
         problems.push(Problem::warning(format!(
             "`{}` ends in the middle of a line: the mbox looks cut short, and its last message was read as it is",
             path.display()
         )));
+    }
+}
+
+/// `>From `, `>>From `…: a quoted `From ` line.
+fn is_quoted_from(line: &[u8]) -> bool {
+    let quotes = line.iter().take_while(|&&b| b == b'>').count();
+    quotes > 0 && line[quotes..].starts_with(b"From ")
+}
+
+/// The message of an mbox being read.
+struct Mbox<'p> {
+    path: &'p Path,
+    count: usize,
+    message: Option<Vec<u8>>,
+    too_big: bool,
+}
+
+impl Mbox<'_> {
+    fn start(&mut self) {
+        self.count += 1;
+        self.message = Some(Vec::new());
+        self.too_big = false;
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        let Some(message) = &mut self.message else {
+            return; // before the first `From ` line
+        };
+        if self.too_big {
+            return;
+        }
+        message.extend_from_slice(bytes);
+        if message.len() as u64 > MESSAGE_LIMIT {
+            self.too_big = true;
+            *message = Vec::new();
+        }
+    }
+
+    fn finish(&mut self, visit: &mut impl FnMut(Item), problems: &mut Vec<Problem>) {
+        let Some(bytes) = self.message.take() else {
+            return;
+        };
+        let origin = format!("{}, message {}", self.path.display(), self.count);
+        if self.too_big {
+            problems.push(Problem::error(format!(
+                "{origin} is larger than {} MB and was skipped: it is not a returned message",
+                MESSAGE_LIMIT / 1024 / 1024
+            )));
+        } else {
+            visit(Item { origin, bytes });
+        }
     }
 }
 
@@ -242,7 +306,7 @@ mod tests {
         let mbox = dir.path().join("bounces.mbox");
         std::fs::write(
             &mbox,
-            "From a@b Thu Nov 19 10:00:00 2026\nSubject: one\n\n>From here\n\nFrom c@d Thu Nov 19 11:00:00 2026\nSubject: two\n\ncut sh",
+            "From a@b Thu Nov 19 10:00:00 2026\nSubject: one\n\n>From here\n>>From there\n\nFrom c@d Thu Nov 19 11:00:00 2026\nSubject: two\n\ncut sh",
         )
         .expect("write");
         let (seen, problems) = read(&[maildir.clone(), mbox.clone(), dir.path().join("missing")]);
@@ -266,6 +330,35 @@ mod tests {
         assert!(
             texts[2].contains("missing") && problems[2].error,
             "{texts:?}"
+        );
+    }
+
+    #[test]
+    fn an_mbox_is_unquoted_and_a_huge_message_is_skipped_as_it_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mbox = dir.path().join("big.mbox");
+        let mut text = b"From a@b Thu Nov 19 10:00:00 2026\nSubject: big\n\n".to_vec();
+        let line = [b'x'; 1023];
+        for _ in 0..(MESSAGE_LIMIT / 1024 + 2) {
+            text.extend_from_slice(&line);
+            text.push(b'\n');
+        }
+        text.extend_from_slice(
+            b"From c@d Thu Nov 19 11:00:00 2026\nSubject: small\n\n>From here\n>>From there\n",
+        );
+        std::fs::write(&mbox, text).expect("write");
+        let mut read = Vec::new();
+        let problems = each(std::slice::from_ref(&mbox), |item| read.push(item));
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].origin, format!("{}, message 2", mbox.display()));
+        assert!(
+            read[0].bytes.ends_with(b"\nFrom here\n>From there\n"),
+            "{:?}",
+            String::from_utf8_lossy(&read[0].bytes)
+        );
+        assert!(
+            problems[0].error && problems[0].text.contains("message 1 is larger than 50 MB"),
+            "{problems:?}"
         );
     }
 

@@ -317,9 +317,11 @@ impl Run {
         issue: Option<String>,
         date: Option<DateTime<Utc>>,
     ) -> Action {
+        // Mail dated before the address was last taken off the list cannot
+        // put it back: reading an old mailbox again, or losing the log,
+        // cannot undo a correction.
         let lifted = self.lifted.get(&ReaderKey::of(email)).copied();
-        if let (Some(lifted), Some(date), Failure::Hard(_) | Failure::Complaint) =
-            (lifted, date, failure)
+        if let (Some(lifted), Some(date)) = (lifted, date)
             && date < lifted
         {
             self.log_row(key, email, Outcome::Ignored, "", String::new());

@@ -50,6 +50,7 @@ pub fn run(config: &Path, args: &CronArgs) -> Result<Exit> {
         .filter(|s| s.username.is_some())
         .map(|s| s.password_env.clone())
         .collect();
+    passwords.sort();
     passwords.dedup();
 
     let mut out = String::new();

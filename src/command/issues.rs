@@ -59,7 +59,21 @@ pub fn run(config: &Path, args: &IssuesArgs) -> Result<Exit> {
             }
         };
         let moment = outline.moment(schedule);
-        let status = Status::read(&outline.name, &files)?;
+        let status = match Status::read(&outline.name, &files) {
+            Ok(status) => status,
+            Err(e) => {
+                rows.push(Row {
+                    issue: outline.name.to_string(),
+                    date: Some(outline.date.to_string()),
+                    moment: None,
+                    state: "unreadable".into(),
+                    file,
+                    status: None,
+                    error: Some(e.to_string()),
+                });
+                continue;
+            }
+        };
         rows.push(Row {
             issue: outline.name.to_string(),
             date: Some(outline.date.to_string()),

@@ -106,7 +106,11 @@ pub(super) fn list_options(newsletter: &Newsletter, args: &SendArgs) -> (ListFil
 /// The relays: `[smtp]` from the file, or the `--smtp` URLs (one per
 /// relay, or `CATCHUP_SMTP_URL`), which keep the file's tuning.
 pub(super) fn smtp_settings(newsletter: &Newsletter, args: &SendArgs) -> Result<Vec<Smtp>> {
-    let base = newsletter.smtp.as_ref().and_then(|relays| relays.first());
+    let base = newsletter
+        .smtp
+        .as_ref()
+        .and_then(|relays| relays.first())
+        .map(Smtp::tuning);
     match (&args.smtp[..], &newsletter.smtp) {
         ([], Some(relays)) => Ok(relays.clone()),
         ([], None) => Err(Error::config(format!(
@@ -115,7 +119,7 @@ pub(super) fn smtp_settings(newsletter: &Newsletter, args: &SendArgs) -> Result<
         ))),
         (urls, _) => urls
             .iter()
-            .map(|url| Ok(Smtp::from_url(url, base, args.insecure)?))
+            .map(|url| Ok(Smtp::from_url(url, base.as_ref(), args.insecure)?))
             .collect(),
     }
 }

@@ -118,7 +118,7 @@ pub struct Smtp {
 #[error("{0}")]
 pub struct SettingsError(pub String);
 
-/// The most connections a list send opens at once.
+/// The most connections a list send opens at once to one relay.
 pub const MAX_CONNECTIONS: usize = 64;
 
 /// Keys every relay shares, in `[smtp]` itself.
@@ -347,6 +347,25 @@ impl Smtp {
         }
         smtp.origin = "the SMTP URL".into();
         Ok(smtp)
+    }
+
+    /// These settings without what identifies a relay (its host, login and
+    /// private CA): the base an `--smtp` URL fills in, so that a URL never
+    /// logs in somewhere else with the file's username or trusts the file's
+    /// CA for another host.
+    pub fn tuning(&self) -> Smtp {
+        Smtp {
+            connections: self.connections,
+            rate: self.rate,
+            timeout: self.timeout,
+            data_timeout: self.data_timeout,
+            retries: self.retries,
+            retry_delay: self.retry_delay,
+            hello_name: self.hello_name.clone(),
+            pipelining: self.pipelining,
+            password_env: self.password_env.clone(),
+            ..Smtp::default()
+        }
     }
 
     /// `host:port (security)`, for messages; never the credentials.

@@ -226,39 +226,50 @@ async fn worker(shared: Arc<Shared>, home: usize) {
         let relay = *relay;
         engine.relays.pace(relay).await;
         let (reader, attempt, result, marked) = deliver(&shared, open, reader, attempt).await;
-        // 421: the relay is closing or overloaded; rest it like a relay that
-        // cannot be reached.
-        if let Attempt::Rejected {
-            reply,
-            permanent: false,
-            ..
-        } = &result
-            && reply.starts_with("421")
-        {
+        if result.closes_relay() {
             let error = ConnectError {
-                message: reply.clone(),
+                message: format!(
+                    "{} is closing: {}",
+                    engine.relays.name(relay),
+                    result_reply(&result)
+                ),
                 refused: false,
             };
             rest(&shared, relay, &error);
+        } else if matches!(result, Attempt::Accepted { .. }) {
+            engine.relays.delivered(relay);
         }
-        let closing =
-            matches!(&result, Attempt::Rejected { reply, .. } if reply.starts_with("421"));
         match settle(&shared, reader, attempt, result, marked, relay).await {
-            Settled::KeepConnection if !closing => {}
-            Settled::KeepConnection | Settled::DropConnection => session = None,
+            Settled::KeepConnection => {}
+            Settled::DropConnection => end_session(&shared, &mut session),
             Settled::StopRun(why) => {
                 shared.lock().stop(why);
-                session = None;
+                end_session(&shared, &mut session);
                 break;
             }
         }
         engine.progress.tick(&shared.lock().tally);
     }
-    if let Some((open, _)) = session {
+    if let Some((open, relay)) = session {
         open.quit().await;
+        engine.relays.closed(relay);
     }
     let mut state = shared.lock();
     state.alive = state.alive.saturating_sub(1);
+}
+
+/// Drops a session, telling the rotation its connection is free.
+fn end_session(shared: &Shared, session: &mut Option<(Session, usize)>) {
+    if let Some((_, relay)) = session.take() {
+        shared.engine.relays.closed(relay);
+    }
+}
+
+fn result_reply(result: &Attempt) -> &str {
+    match result {
+        Attempt::Rejected { reply, .. } | Attempt::Accepted { reply } => reply,
+        _ => "",
+    }
 }
 
 enum Connected {
@@ -485,7 +496,7 @@ async fn settle(
         } => (reply, reusable, "rejected for now"),
         Attempt::NotSent { error } => (error, false, "connection lost"),
     };
-    retry_later(shared, reader, attempt, marked, &transient, why).await;
+    retry_later(shared, reader, attempt, marked, &transient, why, relay).await;
     if reusable {
         Settled::KeepConnection
     } else {
@@ -503,6 +514,7 @@ async fn retry_later(
     marked: bool,
     transient: &str,
     why: &str,
+    relay: usize,
 ) {
     let settings = shared.engine.relays.settings();
     let email = reader.email.to_string();
@@ -510,7 +522,12 @@ async fn retry_later(
     if (marked || exhausted)
         && let Some(ledger) = &shared.engine.ledger
         && let Err(e) = ledger
-            .record(Event::Deferred, &email, Some(transient))
+            .record_via(
+                Event::Deferred,
+                &email,
+                Some(transient),
+                Some(shared.engine.relays.name(relay)),
+            )
             .await
     {
         let mut state = shared.lock();

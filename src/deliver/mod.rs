@@ -186,17 +186,16 @@ pub fn list_send(
     let (ledger, history) = Ledger::open(&paths, issue.as_str())?;
     report_repairs(&issue, &paths, &history);
     let history = Arc::new(history);
-    let (duplicates, identity) =
-        find_duplicates(files).map_err(|e| e.context("nothing was sent"))?;
-    let (mut counts, _) = survey(
-        files,
-        (&history, &duplicates),
-        suppressed,
-        options.widen,
+    let nothing_sent = |e: Error| e.context("nothing was sent");
+    let list = ListPass::first(&files.subscribers).map_err(nothing_sent)?;
+    let mut counts = survey(
+        &list,
+        list.sorter(Arc::clone(&history), suppressed, options.widen),
         |line, disposition| {
             report_row(&files.subscribers, line, disposition);
         },
-    )?;
+    )
+    .map_err(nothing_sent)?;
     let uncertain_earlier: Vec<String> = if options.widen.resend_uncertain {
         // Every one of them is in this run, and its outcome in its tally.
         Vec::new()
@@ -241,17 +240,8 @@ pub fn list_send(
     // Loaded again: the send sees whoever unsubscribed since the survey,
     // and then re-reads the list every few seconds.
     let suppressed = load_suppressed(&files.suppressed, false)?;
-    let mut sorter = Sorter::new(Arc::clone(&history), suppressed, options.widen, duplicates);
-    let rows = open_list(&files.subscribers)?;
-    if rows.identity() != identity {
-        return Err(Error::new(
-            Kind::Again,
-            anyhow::anyhow!(
-                "`{}` changed while it was being counted; nothing was sent, run again once it is saved",
-                files.subscribers.display()
-            ),
-        ));
-    }
+    let mut sorter = list.sorter(Arc::clone(&history), suppressed, options.widen);
+    let rows = list.rows().map_err(nothing_sent)?;
     let failure = rows.failure();
     // Readers who unsubscribe while the send runs are counted as they are
     // met, so that the summary accounts for every row.
@@ -364,8 +354,12 @@ pub fn dry_run(
 ) -> Result<(Counts, Vec<String>)> {
     let history = Arc::new(ledger::read_history(&Paths::new(&files.state, issue))?);
     let suppressed = load_suppressed(&files.suppressed, true)?;
-    let (duplicates, _) = find_duplicates(files).map_err(|e| e.context("nothing was sent"))?;
-    let (counts, _) = survey(files, (&history, &duplicates), suppressed, widen, each)?;
+    let list = ListPass::first(&files.subscribers)?;
+    let counts = survey(
+        &list,
+        list.sorter(Arc::clone(&history), suppressed, widen),
+        each,
+    )?;
     Ok((counts, history.uncertain().map(str::to_string).collect()))
 }
 
@@ -386,15 +380,10 @@ pub fn write_outbox(
         Some(to) => (to, Purpose::Test),
         None => {
             let suppressed = load_suppressed(&files.suppressed, true)?;
-            let (duplicates, _) = find_duplicates(files)?;
-            let mut sorter = Sorter::new(
-                Arc::new(History::default()),
-                suppressed,
-                Widen::default(),
-                duplicates,
-            );
+            let list = ListPass::first(&files.subscribers)?;
+            let mut sorter = list.sorter(Arc::default(), suppressed, Widen::default());
             let mut readers = Vec::new();
-            for row in open_list(&files.subscribers)? {
+            for row in list.rows()? {
                 let line = row.line;
                 match sorter.sort(row) {
                     Disposition::Send(reader) => readers.push(reader),
@@ -471,41 +460,77 @@ fn load_suppressed(path: &Path, report: bool) -> Result<Suppressed> {
     Ok(suppressed)
 }
 
-/// Pass one over the list: counts every disposition.
-/// The first pass over the list: its repeated addresses, and the file's
-/// identity, which the later passes must find unchanged.
-pub(crate) fn find_duplicates(files: &ListFiles) -> Result<(Arc<Duplicates>, Identity)> {
-    let rows = Subscribers::open(&files.subscribers)?;
-    let identity = rows.identity();
-    let failure = rows.failure();
-    // A row is at least a dozen bytes ("a@b.example\n").
-    let hint = std::fs::metadata(&files.subscribers)
-        .map(|m| usize::try_from(m.len() / 12).unwrap_or(0))
-        .unwrap_or(0);
-    let duplicates = Duplicates::find(rows, hint);
-    if let Some(why) = failure.lock().ok().and_then(|f| f.clone()) {
-        return Err(Error::new(Kind::Again, anyhow::anyhow!("{why}")));
-    }
-    Ok((Arc::new(duplicates), identity))
+/// The subscriber list, read once for its repeated addresses (20 bytes a
+/// row, freed at once): every later pass opens it again through
+/// [`ListPass::rows`], which refuses a file that has changed since, so that
+/// what the first pass found still holds for the rows read.
+pub(crate) struct ListPass {
+    path: PathBuf,
+    duplicates: Arc<Duplicates>,
+    identity: Identity,
 }
 
-/// The second pass: every row's fate, counted, and handed to `each`.
+impl ListPass {
+    /// The first pass.
+    ///
+    /// # Errors
+    /// The list cannot be read, or changed while it was read.
+    pub(crate) fn first(path: &Path) -> Result<ListPass> {
+        let rows = Subscribers::open(path)?;
+        let identity = rows.identity();
+        let failure = rows.failure();
+        // A row is at least a dozen bytes ("a@b.example\n").
+        let hint = std::fs::metadata(path)
+            .map(|m| usize::try_from(m.len() / 12).unwrap_or(0))
+            .unwrap_or(0);
+        let duplicates = Duplicates::find(rows, hint);
+        if let Some(why) = failure.lock().ok().and_then(|f| f.clone()) {
+            return Err(Error::new(Kind::Again, anyhow::anyhow!("{why}")));
+        }
+        Ok(ListPass {
+            path: path.to_path_buf(),
+            duplicates: Arc::new(duplicates),
+            identity,
+        })
+    }
+
+    /// The rows again, from the same file.
+    ///
+    /// # Errors
+    /// The list cannot be read, or is not the file the first pass read.
+    pub(crate) fn rows(&self) -> Result<Subscribers> {
+        let rows = Subscribers::open(&self.path)?;
+        if rows.identity() != self.identity {
+            return Err(Error::new(
+                Kind::Again,
+                anyhow::anyhow!(
+                    "`{}` changed while it was being read; run again once it is saved",
+                    self.path.display()
+                ),
+            ));
+        }
+        Ok(rows)
+    }
+
+    /// A sorter that knows the list's repeats.
+    pub(crate) fn sorter(
+        &self,
+        history: Arc<History>,
+        suppressed: Suppressed,
+        widen: Widen,
+    ) -> Sorter {
+        Sorter::new(history, suppressed, widen, Arc::clone(&self.duplicates))
+    }
+}
+
+/// A pass that counts: every row's fate, counted, and handed to `each`.
 fn survey(
-    files: &ListFiles,
-    (history, duplicates): (&Arc<History>, &Arc<Duplicates>),
-    suppressed: Suppressed,
-    widen: Widen,
+    list: &ListPass,
+    mut sorter: Sorter,
     mut each: impl FnMut(u64, &Disposition),
-) -> Result<(Counts, Identity)> {
-    let mut sorter = Sorter::new(
-        Arc::clone(history),
-        suppressed,
-        widen,
-        Arc::clone(duplicates),
-    );
+) -> Result<Counts> {
     let mut counts = Counts::default();
-    let rows = open_list(&files.subscribers)?;
-    let identity = rows.identity();
+    let rows = list.rows()?;
     let failure = rows.failure();
     for row in rows {
         let line = row.line;
@@ -514,9 +539,9 @@ fn survey(
         each(line, &disposition);
     }
     if let Some(why) = failure.lock().ok().and_then(|f| f.clone()) {
-        return Err(Error::new(Kind::Again, anyhow::anyhow!("{why}")).context("nothing was sent"));
+        return Err(Error::new(Kind::Again, anyhow::anyhow!("{why}")));
     }
-    Ok((counts, identity))
+    Ok(counts)
 }
 
 /// Opens the subscriber list for a send: its errors say nothing was sent.

@@ -6,6 +6,7 @@
 //! than `retries` times in a row is given up for the run, and the run ends
 //! when no relay is left.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,9 @@ struct Relay {
     name: String,
     pace: Option<Mutex<Pace>>,
     health: Mutex<Health>,
+    /// Sessions open to it; at most its `connections`, so that a relay's
+    /// limit holds when others fail over to it.
+    open: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -84,6 +88,7 @@ impl Relays {
                     name: format!("{}:{}", smtp.host, smtp.port),
                     pace: smtp.rate.map(|r| Mutex::new(Pace::new(r))),
                     health: Mutex::new(Health::default()),
+                    open: AtomicUsize::new(0),
                 })
             })
             .collect::<Result<Vec<_>, SettingsError>>()?;
@@ -120,13 +125,21 @@ impl Relays {
     }
 
     /// The relay a worker whose home is `home` should connect to now: its
-    /// home if in rotation, else the next one that is.
+    /// home if in rotation, else the next one that is and has a connection
+    /// to spare (a relay's `connections` is its limit; the readers, not the
+    /// connections, move to the relays that work).
     pub fn choose(&self, home: usize, now: Instant) -> Choice {
         let count = self.relays.len();
         let mut wait: Option<Duration> = None;
         for i in (0..count).map(|k| (home + k) % count) {
+            let relay = &self.relays[i];
+            let full = relay.open.load(Ordering::Relaxed) >= relay.connector.settings().connections;
             let mut health = self.health(i);
             if health.given_up.is_some() {
+                continue;
+            }
+            if full {
+                wait = Some(wait.map_or(LOOK_AGAIN, |w| w.min(LOOK_AGAIN)));
                 continue;
             }
             match health.back_at {
@@ -144,24 +157,45 @@ impl Relays {
         wait.map_or(Choice::NoneLeft, |w| Choice::Wait(w.min(LOOK_AGAIN * 2)))
     }
 
-    /// Opens a session to relay `relay`.
+    /// Opens a session to relay `relay`; [`Relays::closed`] when it ends.
     ///
     /// # Errors
     /// See [`Connector::connect`].
     pub async fn connect(&self, relay: usize) -> Result<Session, ConnectError> {
-        let result = self.relays[relay].connector.connect().await;
+        let target = &self.relays[relay];
+        target.open.fetch_add(1, Ordering::Relaxed);
+        let result = target.connector.connect().await;
         if result.is_ok() {
+            // Reachable: back in rotation. Its failures are forgotten only
+            // when it takes a message (a relay that connects and then
+            // answers 421 is still failing).
             let mut health = self.health(relay);
-            if health.failures > 0 {
-                log::event(
-                    Level::Info,
-                    "smtp.relay_back",
-                    &[("relay", &self.name(relay))],
-                );
-            }
-            *health = Health::default();
+            health.back_at = None;
+            health.probing = false;
+        } else {
+            self.closed(relay);
         }
         result
+    }
+
+    /// A session to `relay` ended (or never opened).
+    pub fn closed(&self, relay: usize) {
+        let _ = self.relays[relay]
+            .open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// `relay` took a message: whatever failures it had are over.
+    pub fn delivered(&self, relay: usize) {
+        let mut health = self.health(relay);
+        if health.failures > 0 {
+            log::event(
+                Level::Info,
+                "smtp.relay_back",
+                &[("relay", &self.name(relay))],
+            );
+            *health = Health::default();
+        }
     }
 
     /// A relay failed to connect, or answered 421: it rests (logged once
@@ -260,7 +294,10 @@ struct Pace {
 impl Pace {
     fn new(per_second: f64) -> Pace {
         Pace {
-            interval: Duration::from_secs_f64(1.0 / per_second),
+            // A rate so small that its interval overflows is one an hour.
+            interval: Duration::try_from_secs_f64(1.0 / per_second)
+                .unwrap_or(Duration::from_secs(3600))
+                .min(Duration::from_secs(3600)),
             next: Instant::now(),
         }
     }
@@ -319,7 +356,7 @@ mod tests {
 
     #[test]
     fn a_failing_relay_rests_then_one_worker_probes_it_then_it_is_given_up() {
-        let relays = relays(&[1, 1]);
+        let relays = relays(&[4, 4]);
         let now = Instant::now();
         assert_eq!(
             relays.failed(0, &failure(false), now),
@@ -356,6 +393,24 @@ mod tests {
             }
         );
         assert_eq!(relays.choose(1, later), Choice::NoneLeft);
+    }
+
+    #[test]
+    fn a_relay_at_its_connection_limit_takes_no_more() {
+        let relays = relays(&[1, 1]);
+        let now = Instant::now();
+        relays.relays[1].open.store(1, Ordering::Relaxed);
+        assert_eq!(
+            relays.failed(0, &failure(false), now),
+            AfterFailure::Resting
+        );
+        assert!(
+            matches!(relays.choose(0, now), Choice::Wait(_)),
+            "relay 1 is full: the worker waits rather than overfill it"
+        );
+        relays.closed(1);
+        assert_eq!(relays.choose(0, now), Choice::Use(1));
+        assert_eq!(Pace::new(1e-30).interval, Duration::from_secs(3600));
     }
 
     #[test]

@@ -10,12 +10,11 @@ use serde::Serialize;
 
 use super::ListFiles;
 use super::ledger::{History, State, read_history};
-use super::plan::{Disposition, Sorter, Widen};
+use super::plan::{Disposition, Widen};
 use super::state::Paths;
 use crate::error::Result;
 use crate::issue::IssueName;
 use crate::schedule::{Due, Schedule};
-use crate::subscribers::Subscribers;
 use crate::suppression::Suppressed;
 
 /// One issue's readers, as its ledger and the list stand.
@@ -26,7 +25,8 @@ pub struct Status {
     pub failed: u64,
     pub deferred: u64,
     pub uncertain: u64,
-    /// On the list, not suppressed, and not tried yet.
+    /// On the list, not suppressed, and not tried yet (0 once the issue
+    /// is completely sent).
     pub pending: u64,
     /// How many list sends ran.
     pub runs: usize,
@@ -53,11 +53,17 @@ impl Status {
             failed,
             deferred,
             uncertain,
-            pending: pending(files, Arc::clone(&history))?,
+            pending: if paths.is_complete() {
+                0
+            } else {
+                pending(files, Arc::clone(&history))?
+            },
             runs: history.runs,
             first_at: history.first_at,
             last_at: history.last_at,
-            started: paths.sent.exists() || paths.ledger.exists(),
+            // A run that failed before its first reader leaves a ledger
+            // but no record of what it carried.
+            started: paths.sent.exists(),
             complete: paths.is_complete(),
         })
     }
@@ -65,21 +71,16 @@ impl Status {
 
 /// Readers on the list (each once, suppressed ones left out) with no
 /// outcome in the ledger: the rows a send would send to, by the send's own
-/// rules ([`Sorter`]). A missing list has none.
+/// rules ([`super::plan::Sorter`]). A missing list has none.
 fn pending(files: &ListFiles, history: Arc<History>) -> Result<u64> {
     if !files.subscribers.exists() {
         return Ok(0);
     }
     let suppressed = Suppressed::load(&files.suppressed)?;
-    let (duplicates, _) = super::find_duplicates(files)?;
-    let mut sorter = Sorter::new(
-        Arc::clone(&history),
-        suppressed,
-        Widen::default(),
-        duplicates,
-    );
+    let list = super::ListPass::first(&files.subscribers)?;
+    let mut sorter = list.sorter(Arc::clone(&history), suppressed, Widen::default());
     let mut pending = 0;
-    for row in Subscribers::open(&files.subscribers)? {
+    for row in list.rows()? {
         // A send would send to deferred readers too; they are counted as
         // deferred, not pending.
         if let Disposition::Send(reader) = sorter.sort(row)

@@ -67,6 +67,10 @@ impl Reader {
 
     fn start(&mut self, tag: Tag<'_>) {
         match tag {
+            Tag::Heading { .. } if self.list.is_some() => {
+                self.refuse("a heading inside a list is not supported; end the list first");
+                self.refused += 1;
+            }
             Tag::Paragraph | Tag::Heading { .. } | Tag::CodeBlock(_) => {
                 if self.list.is_none() {
                     self.text = Text::default();
@@ -119,6 +123,9 @@ impl Reader {
                 if !text.is_empty() {
                     self.blocks.push(Block::Paragraph { text });
                 }
+            }
+            TagEnd::Heading(_) if self.list.is_some() => {
+                self.refused = self.refused.saturating_sub(1);
             }
             TagEnd::Heading(_) => {
                 let text = self.take_text();
@@ -283,6 +290,7 @@ mod tests {
         assert!(err("Hello <b>there</b>").contains("raw HTML"));
         assert!(err("> quoted").contains("quote block"));
         assert!(err("- a\n  - b").contains("a list inside a list"));
+        assert!(err("- a\n\n  ## b").contains("a heading inside a list"));
         assert!(
             blocks("Plain [link](http://hsj.example/x) and [mail](mailto:ed@hsj.example)").is_ok()
         );

@@ -44,6 +44,11 @@ pub enum LoadError {
         first: PathBuf,
         second: PathBuf,
     },
+    #[error(
+        "seed `{}` has the id prefix `item`, which an editor's own items use; rename it so the part before `_` differs",
+        path.display()
+    )]
+    ReservedPrefix { path: PathBuf },
 }
 
 /// A warning about one seed: the file, the 1-based line, and what is wrong.
@@ -110,6 +115,9 @@ impl Library {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let prefix = stem.split('_').next().unwrap_or(&stem).to_string();
+            if StoryId::new(&prefix, "x").is_own() {
+                return Err(LoadError::ReservedPrefix { path });
+            }
             if let Some(first) = prefixes.get(&prefix) {
                 return Err(LoadError::PrefixClash {
                     prefix,

@@ -33,8 +33,8 @@ impl StoryId {
         StoryId(format!("{prefix}/{slug}"))
     }
 
-    /// The id of an editor's own item in an issue: `item/<slug>`. Seed
-    /// prefixes are file-name prefixes like `002`, so these never clash.
+    /// The id of an editor's own item in an issue: `item/<slug>`. A seed
+    /// whose prefix is `item` is refused, so these never clash.
     pub fn own(slug: &str) -> Self {
         StoryId::new(OWN_PREFIX, slug)
     }

@@ -201,6 +201,12 @@ async fn serve(
     let listen = options
         .listen
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    // A draft is nobody else's business: loopback only.
+    if !listen.ip().is_loopback() {
+        return Err(Error::config(format!(
+            "the live preview listens on loopback only, not {listen}; use 127.0.0.1:PORT"
+        )));
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Error::config(format!("cannot listen on {listen}: {e}")))?;

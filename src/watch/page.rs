@@ -30,6 +30,7 @@ const problems = document.getElementById('problems');
 const status = document.getElementById('status');
 let view = 'html';
 let broken = false;
+let shown = 0;
 
 function show() {
   frame.hidden = broken || view === 'text';
@@ -41,8 +42,11 @@ function show() {
   }
 }
 
-async function refresh(generation) {
+async function refresh() {
   const state = await (await fetch('/state.json', {cache: 'no-store'})).json();
+  // Two refreshes can cross: never go back to an older state.
+  if (state.generation <= shown) return;
+  shown = state.generation;
   broken = state.error !== null;
   if (broken) {
     problems.textContent = state.error;
@@ -60,7 +64,7 @@ for (const button of document.querySelectorAll('header button')) {
   button.addEventListener('click', () => { view = button.dataset.view; show(); });
 }
 const events = new EventSource('/events');
-events.addEventListener('reload', (e) => refresh(e.data));
+events.addEventListener('reload', () => refresh());
 events.onerror = () => { status.textContent = 'the preview stopped; run catchup preview --watch again'; };
 "#;
 

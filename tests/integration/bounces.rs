@@ -255,8 +255,18 @@ fn soft_bounces_on_three_distinct_issues_suppress_and_a_removal_starts_the_count
             .is_some_and(|l| l.starts_with("harry@region.example,removed,")),
         "{tail}"
     );
-    // Bounces from before the removal no longer count.
-    let path = project.write("mail/later.eml", soft_bounce(harry, "2026-11-27", 7));
+    // Bounces from before the removal no longer count: one dated before it
+    // is not counted at all, and the next one after it is the first again.
+    let old = project.write("mail/old.eml", soft_bounce(harry, "2026-11-27", 8));
+    project
+        .expect(&["bounces", old.to_str().expect("path")])
+        .code(0)
+        .stdout_has("it is dated before harry@region.example was taken off the suppression list");
+    let later = soft_bounce(harry, "2099-01-02", 7).replace(
+        "Date: Fri, 20 Nov 2026 07:07:00 +0000",
+        "Date: Fri, 02 Jan 2099 07:07:00 +0000",
+    );
+    let path = project.write("mail/later.eml", later);
     project
         .expect(&["bounces", path.to_str().expect("path")])
         .code(0)

@@ -322,6 +322,10 @@ fn the_live_preview_refuses_what_it_cannot_serve() {
         .expect(&["preview", "--watch", "--out", "x", ISSUE])
         .code(2)
         .stderr_has("cannot be used with");
+    project
+        .expect(&["preview", "--watch", "--listen", "0.0.0.0:0", ISSUE])
+        .code(2)
+        .stderr_has("the live preview listens on loopback only");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port();
     project

@@ -1,9 +1,10 @@
 //! One SMTP session, driven command by command: every reply read under a
 //! timeout and bounded in size, and a message sent as one transaction whose
-//! last step (the final `.`) is taken only after the caller has marked the
-//! reader in flight. A server discards a message whose final dot never came,
-//! so the only readers that can be uncertain are those whose dot was written
-//! and whose reply was not read.
+//! last step (the final `.`, or `BDAT 0 LAST` with CHUNKING) is taken only
+//! after the caller has marked the reader in flight. A server discards a
+//! message whose transaction never completed, so the only readers that can
+//! be uncertain are those whose last step was written and whose reply was
+//! not read.
 
 use std::time::Duration;
 
@@ -76,15 +77,24 @@ pub enum Attempt {
         reply: String,
         reusable: bool,
     },
-    /// The connection failed before the final dot was written: the server
-    /// cannot have accepted the message, so it is safe to try again.
+    /// The connection failed before the last step (the final dot, or
+    /// `BDAT 0 LAST`) was written: the server cannot have accepted the
+    /// message, so it is safe to try again.
     NotSent { error: String },
-    /// The final dot was written but no reply came: the server may or may
+    /// The last step was written but no reply came: the server may or may
     /// not have accepted it. Never retried automatically.
     Uncertain { error: String },
     /// The caller's mark before the dot failed (the ledger could not
     /// record), so the message was not completed. Drop the connection.
     Stopped { error: String },
+}
+
+impl Attempt {
+    /// The server said 421: it is closing the channel (shutting down, or
+    /// overloaded), so the relay as a whole should rest.
+    pub fn closes_relay(&self) -> bool {
+        matches!(self, Attempt::Rejected { reply, permanent: false, .. } if reply.starts_with("421"))
+    }
 }
 
 /// The envelope of one message.
@@ -328,8 +338,8 @@ impl Session {
             },
             Ok(reply) => Attempt::Rejected {
                 permanent: reply.is_permanent(),
+                reusable: reply.code != 421,
                 reply: reply.to_string(),
-                reusable: true,
             },
             Err(e) => Attempt::Uncertain {
                 error: format!("after the end of the message: {e}"),
