@@ -5,7 +5,8 @@
 //! Every file is written whole or not at all (a temporary file, then a
 //! rename), so a crash never leaves half a proof behind. Proofs are not
 //! fsynced (running `preview` again makes them again); `archive.json`,
-//! the list of every issue previewed, is.
+//! the list of every issue previewed, is. `archive.json` and `index.html`
+//! are rewritten only when a preview changes them.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +15,7 @@ use maud::{DOCTYPE, html};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::files::{Action, FileError, create_folder, write_atomic, write_replaceable};
+use crate::files::{FileError, create_folder, read_input, write_atomic, write_replaceable};
 
 /// The archive's record of one previewed issue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,30 +57,50 @@ pub fn write(out: &Path, newsletter: &str, preview: &Preview<'_>) -> Result<Vec<
         written.push(path);
     }
 
-    let mut archive = read_archive(&out.join(ARCHIVE))?;
+    let archive_path = out.join(ARCHIVE);
+    let before = read_archive(&archive_path)?;
+    let mut archive = before.clone();
     archive.retain(|e| &e.name != name);
     archive.push(preview.entry.clone());
     archive.sort_by(|a, b| (b.date, &b.name).cmp(&(a.date, &a.name)));
-    let json = serde_json::to_vec_pretty(&archive).map_err(Error::failure)?;
-    // The list of every issue previewed: not made again by one rerun.
-    write_atomic(&out.join(ARCHIVE), &json)?;
+    // The list of every issue previewed is not made again by one rerun, so
+    // it is fsynced; a rerun that changes none of it leaves it alone.
+    if archive != before {
+        let json = serde_json::to_vec_pretty(&archive).map_err(Error::failure)?;
+        write_atomic(&archive_path, &json)?;
+    }
     let index = out.join("index.html");
-    write_replaceable(&index, index_page(newsletter, &archive).as_bytes())?;
+    let page = index_page(newsletter, &archive);
+    if read_small(&index)?.as_deref() != Some(page.as_bytes()) {
+        write_replaceable(&index, page.as_bytes())?;
+    }
     written.push(index);
     Ok(written)
 }
 
-fn read_archive(path: &Path) -> Result<Vec<ArchiveEntry>, Error> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|_| {
-            Error::failure(format!(
-                "`{}` is damaged; delete it and preview each issue again to rebuild the index",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(FileError::io(Action::Write, path, e).into()),
+/// The archive index and page are small; anything larger is not ours.
+const LIMIT: u64 = 16 * 1024 * 1024;
+
+/// A file of ours as it is now, or `None` if there is none yet. A link,
+/// FIFO or device in its place is an error, never followed or waited on.
+fn read_small(path: &Path) -> Result<Option<Vec<u8>>, FileError> {
+    match read_input(path, LIMIT) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == Some(std::io::ErrorKind::NotFound) => Ok(None),
+        Err(e) => Err(e),
     }
+}
+
+fn read_archive(path: &Path) -> Result<Vec<ArchiveEntry>, Error> {
+    let Some(bytes) = read_small(path)? else {
+        return Ok(Vec::new());
+    };
+    serde_json::from_slice(&bytes).map_err(|_| {
+        Error::failure(format!(
+            "`{}` is damaged; delete it and preview each issue again to rebuild the index",
+            path.display()
+        ))
+    })
 }
 
 /// The archive page: every previewed issue, newest first.

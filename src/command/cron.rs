@@ -17,7 +17,7 @@ const EVERY_MINUTES: u32 = 5;
 
 pub fn run(config: &Path, args: &CronArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
-    let Some(schedule) = newsletter.schedule else {
+    let Some(schedule) = newsletter.schedule.clone() else {
         return Err(Error::config(format!(
             "there is no [schedule] in {} to run from cron",
             newsletter.source.path.display()

@@ -22,7 +22,7 @@ use super::send::{list_options, smtp_settings};
 
 pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
-    let Some(schedule) = newsletter.schedule else {
+    let Some(schedule) = newsletter.schedule.clone() else {
         return Err(Error::config(format!(
             "send --due needs a schedule: add to {}\n[schedule]\nweekday = \"Mon\"\ntime = \"07:00\"\ntimezone = \"Europe/London\"",
             newsletter.source.path.display()

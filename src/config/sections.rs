@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::smtp::SettingsError;
 use crate::colour::{MIN_CONTRAST, Rgb};
 use crate::fields::{Problems, Table, nearest};
-use crate::schedule::{Schedule, parse_time, parse_weekday};
+use crate::schedule::{Schedule, Zone, parse_time, parse_weekday};
 use crate::token::{Key, Keys};
 
 #[derive(Debug, Clone)]
@@ -327,9 +327,10 @@ pub(super) fn schedule(mut t: Table<'_>, problems: &mut Problems) -> Option<Sche
         time
     });
     let zone = t.required_string("timezone", problems).and_then(|z| {
-        let zone = z.get_ref().trim().parse::<chrono_tz::Tz>().ok();
+        let zone = Zone::named(z.get_ref());
         if zone.is_none() {
-            let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+            let names = Zone::names();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
             let help = match nearest(z.get_ref(), &names) {
                 Some(near) => format!("did you mean `{near}`? (an IANA name, e.g. Europe/London)"),
                 None => "use an IANA time zone name, e.g. Europe/London".into(),

@@ -331,10 +331,30 @@ fn bullet_item(line: &str) -> Option<&str> {
 /// and trims the ends; control characters (a stray escape, a bell) count as
 /// spaces, since no email, page or feed can carry them.
 fn normalise(s: &str) -> String {
-    s.split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::with_capacity(s.len());
+    let mut word_start = None;
+    for (i, c) in s.char_indices() {
+        let gap = c.is_whitespace() || c.is_control();
+        match word_start {
+            Some(start) if gap => {
+                push_word(&mut out, &s[start..i]);
+                word_start = None;
+            }
+            None if !gap => word_start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(start) = word_start {
+        push_word(&mut out, &s[start..]);
+    }
+    out
+}
+
+fn push_word(out: &mut String, word: &str) {
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(word);
 }
 
 #[cfg(test)]
@@ -469,6 +489,18 @@ mod tests {
         assert_eq!(seed.stories[0].published, None);
         assert_eq!(seed.warnings.len(), 1);
         assert_eq!(seed.warnings[0].0, 5);
+    }
+
+    #[test]
+    fn normalise_collapses_every_kind_of_space_and_control_to_one_space() {
+        assert_eq!(normalise(""), "");
+        assert_eq!(normalise(" \t\u{a0} "), "");
+        assert_eq!(normalise("one"), "one");
+        assert_eq!(
+            normalise("\u{a0} Beds\u{2003}under\t\u{1b}pressure é \u{85}"),
+            "Beds under pressure é"
+        );
+        assert_eq!(normalise("a\u{7f}b  c"), "a b c");
     }
 
     #[test]

@@ -61,8 +61,17 @@ impl Text {
         self.0.iter().map(|s| s.text.as_str()).collect()
     }
 
+    /// Words as `split_whitespace` counts them, across spans, in one pass
+    /// and without joining the spans.
     pub fn words(&self) -> usize {
-        self.to_plain().split_whitespace().count()
+        let mut words = 0;
+        let mut in_word = false;
+        for c in self.0.iter().flat_map(|s| s.text.chars()) {
+            let space = c.is_whitespace();
+            words += usize::from(!space && !in_word);
+            in_word = !space;
+        }
+        words
     }
 
     pub fn is_empty(&self) -> bool {
@@ -106,6 +115,26 @@ impl Serialize for Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_counted_across_spans_as_split_whitespace_counts_them() {
+        let mut text = Text::plain(" Read\u{a0}the ");
+        text.push(Span {
+            text: "bold".into(),
+            style: Style {
+                strong: true,
+                ..Style::default()
+            },
+            link: None,
+        });
+        text.push(Span {
+            text: "er news \t".into(),
+            ..Span::default()
+        });
+        assert_eq!(text.words(), text.to_plain().split_whitespace().count());
+        assert_eq!(text.words(), 4);
+        assert_eq!(Text::default().words(), 0);
+    }
 
     #[test]
     fn spans_of_one_look_join_and_plain_text_drops_the_formatting() {

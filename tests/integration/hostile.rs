@@ -69,6 +69,20 @@ fn a_fifo_as_a_seed_or_the_list_is_refused_at_once() {
 
 /// See: issue 9, item 8. `/dev/zero` grew to 2 GB as a seed and aborted a
 /// 4 GB allocation as the list.
+/// A FIFO where the proofs' archive index belongs hung `preview` for ever.
+#[test]
+fn a_fifo_as_the_archive_index_is_refused_at_once() {
+    let project = Project::copy_of_repo();
+    std::fs::create_dir(project.path().join("previews")).expect("mkdir");
+    mkfifo(&project.path().join("previews/archive.json"));
+    let (code, _, stderr) = run_within(&project, &["preview", ISSUE]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: cannot read `previews/archive.json`: it is a FIFO (named pipe), not a regular file\n"
+    );
+}
+
 #[test]
 fn a_device_or_a_huge_file_is_refused_with_its_limit() {
     let project = Project::copy_of_repo();

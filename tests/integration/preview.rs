@@ -397,6 +397,38 @@ fn previews_are_byte_identical_from_run_to_run() {
 }
 
 #[test]
+fn a_rerun_rewrites_the_proofs_but_leaves_an_unchanged_archive_alone() {
+    use std::os::unix::fs::MetadataExt as _;
+    let project = previewed();
+    let inode = |name: &str| {
+        std::fs::metadata(project.path().join("previews").join(name))
+            .expect("metadata")
+            .ino()
+    };
+    let before: Vec<u64> = ["2018-07-27.html", "archive.json", "index.html"]
+        .map(inode)
+        .to_vec();
+    let (code, _, stderr) = project.run(&["preview", ISSUE]);
+    assert_eq!(code, 0, "{stderr}");
+    // The proof is written again, whole (a new file renamed into place)...
+    assert_ne!(inode("2018-07-27.html"), before[0]);
+    // ...while the archive and its page, unchanged, are not touched.
+    assert_eq!(inode("archive.json"), before[1]);
+    assert_eq!(inode("index.html"), before[2]);
+
+    // A new subject changes the archive's record, so both are rewritten.
+    let issue = project
+        .read(ISSUE)
+        .replacen("subject = ", "subject = \"New\" #", 1);
+    project.write(ISSUE, &issue);
+    let (code, _, stderr) = project.run(&["preview", ISSUE]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_ne!(inode("archive.json"), before[1]);
+    assert_ne!(inode("index.html"), before[2]);
+    assert!(project.read("previews/index.html").contains(">New<"));
+}
+
+#[test]
 fn the_archive_lists_every_previewed_issue_newest_first() {
     let project = previewed();
     project.write(
