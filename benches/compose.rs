@@ -31,6 +31,12 @@ fn inputs() -> (Newsletter, Library, Source) {
     (newsletter, library, Source::new(issue, text))
 }
 
+/// Reading and checking `config/newsletter.toml`.
+#[divan::bench]
+fn load_settings() -> Newsletter {
+    Newsletter::load(&repo("config/newsletter.toml")).expect("settings")
+}
+
 /// Parsing all five seeds (51 KB of text) from memory.
 #[divan::bench]
 fn parse_seeds(bencher: divan::Bencher) {

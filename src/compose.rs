@@ -132,6 +132,9 @@ pub fn compose(config: &Path, issue: Option<&Path>, signing: Signing) -> Result<
             .map(|w| Diagnostic::warning(w.to_string())),
     );
     warnings.extend(issue.warnings.iter().cloned());
+    // The issue holds its own stories: the rest of the library can go
+    // before the render needs the memory.
+    drop(library);
     guard_against_sending_twice(&issue, &newsletter, &mut warnings)?;
 
     let rendered = render::render(&issue, &newsletter).map_err(Error::failure)?;

@@ -28,15 +28,14 @@ pub enum When {
 /// The most words a byline's "who" part may have; longer lines are prose.
 const MAX_WHO_WORDS: usize = 16;
 
+/// The most words a byline may have: a line with more is prose.
+pub const MAX_WORDS: usize = MAX_WHO_WORDS + MAX_WHEN_WORDS + 2;
+
 /// Reads `line` as a byline, or returns `None` if it is not one.
 pub fn parse(line: &str) -> Option<Byline> {
     let line = line.trim();
     // Longer than any byline can be: prose, rejected without a scan.
-    if line
-        .split_whitespace()
-        .nth(MAX_WHO_WORDS + MAX_WHEN_WORDS + 2)
-        .is_some()
-    {
+    if line.split_whitespace().nth(MAX_WORDS).is_some() {
         return None;
     }
     for dash in [" - ", " – ", " — "] {

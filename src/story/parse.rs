@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 
 use super::byline::{self, When};
+use super::text::each_word;
 use super::{Block, Story, StoryId, Text, slugify};
 
 /// A headline or subhead has at most this many words...
@@ -150,13 +151,13 @@ pub fn parse(stem: &str, text: &str, options: &ParseOptions) -> Seed {
             let is_subhead =
                 listing && unit.heading_like && i + 1 < units.len() && !is_headline(i + 1);
             push_block(&mut story.blocks, unit, is_subhead);
+            story.words += unit.words;
             i += 1;
         }
         if story.blocks.is_empty() {
             seed.warnings
                 .push((headline.line, format!("story `{}` has no body", story.id)));
         }
-        story.words = story.blocks.iter().map(Block::words).sum();
         seed.stories.push(story);
     }
     if seed.stories.is_empty() {
@@ -214,6 +215,8 @@ struct Unit {
     text: String,
     /// 1-based line where the unit starts.
     line: usize,
+    /// How many words `text` holds.
+    words: usize,
     /// Short, one line, and not ending like a sentence: a headline or subhead.
     heading_like: bool,
     /// The unit read as a byline, if it is one.
@@ -221,11 +224,12 @@ struct Unit {
 }
 
 impl Unit {
-    fn new(kind: Kind, text: String, line: usize) -> Unit {
+    fn new(kind: Kind, (text, words): (String, usize), line: usize) -> Unit {
         let mut unit = Unit {
             kind,
             text,
             line,
+            words,
             heading_like: false,
             byline: None,
         };
@@ -236,16 +240,12 @@ impl Unit {
     /// Works out the shape from the text and the number of source lines.
     fn classify(&mut self, lines: usize) {
         let one_text_line = self.kind == Kind::Text && lines == 1;
-        // Bounded counts: a long paragraph is rejected without a full scan.
+        // A bounded count: a long paragraph is rejected without a full scan.
         self.heading_like = one_text_line
+            && self.words <= MAX_HEADING_WORDS
             && !ends_like_a_sentence(&self.text)
-            && self.text.chars().nth(MAX_HEADING_CHARS).is_none()
-            && self
-                .text
-                .split_whitespace()
-                .nth(MAX_HEADING_WORDS)
-                .is_none();
-        self.byline = if one_text_line {
+            && self.text.chars().nth(MAX_HEADING_CHARS).is_none();
+        self.byline = if one_text_line && self.words <= byline::MAX_WORDS {
             byline::parse(&self.text)
         } else {
             None
@@ -276,15 +276,15 @@ fn lex(text: &str) -> Vec<Unit> {
     let mut previous: Option<Kind> = None;
     for (index, raw) in text.split('\n').enumerate() {
         let line = index + 1;
-        let normalised = normalise(raw);
-        if normalised.is_empty() {
-            previous = None;
-            continue;
-        }
         if let Some(item) = bullet_item(raw) {
             units.push(Unit::new(Kind::Bullet, normalise(item), line));
             lines_in_last = 1;
             previous = Some(Kind::Bullet);
+            continue;
+        }
+        let (normalised, words) = normalise(raw);
+        if normalised.is_empty() {
+            previous = None;
             continue;
         }
         // A line straight after text continues its paragraph; straight after
@@ -298,11 +298,12 @@ fn lex(text: &str) -> Vec<Unit> {
             Some(last) if continues => {
                 last.text.push(' ');
                 last.text.push_str(&normalised);
+                last.words += words;
                 lines_in_last += 1;
                 last.classify(lines_in_last);
             }
             _ => {
-                units.push(Unit::new(Kind::Text, normalised, line));
+                units.push(Unit::new(Kind::Text, (normalised, words), line));
                 lines_in_last = 1;
                 previous = Some(Kind::Text);
             }
@@ -330,31 +331,18 @@ fn bullet_item(line: &str) -> Option<&str> {
 /// Collapses every run of whitespace (no-break spaces included) to one space
 /// and trims the ends; control characters (a stray escape, a bell) count as
 /// spaces, since no email, page or feed can carry them.
-fn normalise(s: &str) -> String {
+/// Returns the text and how many words it holds.
+fn normalise(s: &str) -> (String, usize) {
     let mut out = String::with_capacity(s.len());
-    let mut word_start = None;
-    for (i, c) in s.char_indices() {
-        let gap = c.is_whitespace() || c.is_control();
-        match word_start {
-            Some(start) if gap => {
-                push_word(&mut out, &s[start..i]);
-                word_start = None;
-            }
-            None if !gap => word_start = Some(i),
-            _ => {}
+    let mut words = 0;
+    each_word(s, |word| {
+        if words > 0 {
+            out.push(' ');
         }
-    }
-    if let Some(start) = word_start {
-        push_word(&mut out, &s[start..]);
-    }
-    out
-}
-
-fn push_word(out: &mut String, word: &str) {
-    if !out.is_empty() {
-        out.push(' ');
-    }
-    out.push_str(word);
+        out.push_str(word);
+        words += 1;
+    });
+    (out, words)
 }
 
 #[cfg(test)]
@@ -492,15 +480,31 @@ mod tests {
     }
 
     #[test]
+    fn a_storys_word_count_is_the_count_of_its_blocks_words() {
+        let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
+        let mut stories = 0;
+        for entry in std::fs::read_dir(seeds).expect("seeds") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+            for story in parse_str(&text).stories {
+                let counted: usize = story.blocks.iter().map(Block::words).sum();
+                assert_eq!(story.words, counted, "{}", story.id);
+                stories += 1;
+            }
+        }
+        assert!(stories > 20, "{stories}");
+    }
+
+    #[test]
     fn normalise_collapses_every_kind_of_space_and_control_to_one_space() {
-        assert_eq!(normalise(""), "");
-        assert_eq!(normalise(" \t\u{a0} "), "");
-        assert_eq!(normalise("one"), "one");
+        let text = |s| normalise(s).0;
+        assert_eq!(normalise(""), (String::new(), 0));
+        assert_eq!(normalise(" \t\u{a0} "), (String::new(), 0));
+        assert_eq!(normalise("one"), ("one".into(), 1));
         assert_eq!(
             normalise("\u{a0} Beds\u{2003}under\t\u{1b}pressure é \u{85}"),
-            "Beds under pressure é"
+            ("Beds under pressure é".into(), 4)
         );
-        assert_eq!(normalise("a\u{7f}b  c"), "a b c");
+        assert_eq!(text("a\u{7f}b  c"), "a b c");
     }
 
     #[test]

@@ -61,16 +61,19 @@ impl Text {
         self.0.iter().map(|s| s.text.as_str()).collect()
     }
 
-    /// Words as `split_whitespace` counts them, across spans, in one pass
-    /// and without joining the spans.
+    /// How many words the text holds, across spans (see [`each_word`]).
     pub fn words(&self) -> usize {
+        let joined;
+        let text = match self.0.as_slice() {
+            [] => return 0,
+            [one] => one.text.as_str(),
+            _ => {
+                joined = self.to_plain();
+                joined.as_str()
+            }
+        };
         let mut words = 0;
-        let mut in_word = false;
-        for c in self.0.iter().flat_map(|s| s.text.chars()) {
-            let space = c.is_whitespace();
-            words += usize::from(!space && !in_word);
-            in_word = !space;
-        }
+        each_word(text, |_| words += 1);
         words
     }
 
@@ -81,6 +84,43 @@ impl Text {
     /// True when the text, trimmed, ends with `c`.
     pub fn ends_with(&self, c: char) -> bool {
         self.to_plain().trim_end().ends_with(c)
+    }
+}
+
+/// What separates words: whitespace (no-break spaces included) and control
+/// characters, which no email, page or feed can carry.
+pub(crate) fn is_gap(c: char) -> bool {
+    c.is_whitespace() || c.is_control()
+}
+
+/// Calls `word` with each run of characters between gaps ([`is_gap`]),
+/// in order. ASCII is classified byte by byte
+/// and only other characters are decoded: seed text is mostly ASCII.
+pub(crate) fn each_word<'t>(text: &'t str, mut word: impl FnMut(&'t str)) {
+    let mut start = None;
+    for (i, &byte) in text.as_bytes().iter().enumerate() {
+        let gap = if byte.is_ascii() {
+            // In ASCII, whitespace and controls are the bytes up to the
+            // space, and DEL.
+            byte <= b' ' || byte == 0x7f
+        } else if byte >= 0xC0 {
+            // The first byte of a character: classify the whole character.
+            text[i..].chars().next().is_some_and(is_gap)
+        } else {
+            // Inside a character classified at its first byte.
+            continue;
+        };
+        match start {
+            Some(from) if gap => {
+                word(&text[from..i]);
+                start = None;
+            }
+            None if !gap => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(from) = start {
+        word(&text[from..]);
     }
 }
 
@@ -115,6 +155,19 @@ impl Serialize for Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_word_splits_as_str_split_does_for_every_character() {
+        // Every character, between words and inside them.
+        let every: String = (0..=0x10FFFF_u32)
+            .filter_map(char::from_u32)
+            .flat_map(|c| ['a', c, 'b', ' ', c])
+            .collect();
+        let mut words = Vec::new();
+        each_word(&every, |w| words.push(w));
+        let expected: Vec<&str> = every.split(is_gap).filter(|w| !w.is_empty()).collect();
+        assert_eq!(words, expected);
+    }
 
     #[test]
     fn words_are_counted_across_spans_as_split_whitespace_counts_them() {
