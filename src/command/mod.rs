@@ -73,3 +73,15 @@ fn list_files(newsletter: &crate::config::Newsletter) -> crate::deliver::ListFil
         state: newsletter.paths.state.clone(),
     }
 }
+
+/// The project folder and this binary, as absolute paths: what a crontab
+/// line or a systemd unit must name.
+fn project_and_binary() -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let project = std::env::current_dir()
+        .and_then(|d| d.canonicalize())
+        .map_err(|e| Error::failure(format!("cannot tell the project folder: {e}")))?;
+    let exe = std::env::current_exe()
+        .and_then(|e| e.canonicalize())
+        .map_err(|e| Error::failure(format!("cannot tell where the catchup binary is: {e}")))?;
+    Ok((project, exe))
+}

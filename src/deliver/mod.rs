@@ -26,7 +26,8 @@ pub mod status;
 pub mod tally;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use self::engine::Engine;
@@ -215,46 +216,13 @@ pub fn list_send(
     }
     sent::record(&paths, &record, &web_html)?;
 
-    log::event(
-        Level::Info,
-        "send.start",
-        &[
-            ("issue", &issue),
-            ("to_send", &counts.to_send),
-            ("already_sent", &counts.already_sent),
-            (
-                "server",
-                &smtp
-                    .iter()
-                    .map(Smtp::describe)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ),
-            (
-                "connections",
-                &smtp.iter().map(|s| s.connections).sum::<usize>(),
-            ),
-        ],
-    );
+    log_start(&issue, &counts, smtp);
     let progress = Arc::new(Progress::new(issue.as_str(), counts.to_send));
     // Loaded again: the send sees whoever unsubscribed since the survey,
     // and then re-reads the list every few seconds.
     let suppressed = load_suppressed(&files.suppressed, false)?;
-    let mut sorter = list.sorter(Arc::clone(&history), suppressed, options.widen);
-    let rows = list.rows().map_err(nothing_sent)?;
-    let failure = rows.failure();
-    // Readers who unsubscribe while the send runs are counted as they are
-    // met, so that the summary accounts for every row.
-    let suppressed_since = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let late = Arc::clone(&suppressed_since);
-    let pending = rows.filter_map(move |row| match sorter.sort(row) {
-        Disposition::Send(reader) => Some(reader),
-        Disposition::Suppressed => {
-            late.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            None
-        }
-        _ => None,
-    });
+    let sorter = list.sorter(Arc::clone(&history), suppressed, options.widen);
+    let pending = Pending::new(&list, sorter).map_err(nothing_sent)?;
     let engine = Engine {
         template,
         relays: Arc::new(relays),
@@ -263,12 +231,13 @@ pub fn list_send(
         clock,
         progress: Arc::clone(&progress),
     };
-    let mut tally = runtime()?.block_on(engine::run(engine, Box::new(pending), counts.to_send));
-    if let Some(why) = failure.lock().ok().and_then(|f| f.clone()) {
+    let mut tally = runtime()?.block_on(engine::run(engine, pending.readers, counts.to_send));
+    if let Some(why) = pending.failure.lock().ok().and_then(|f| f.clone()) {
         tally.stop(Stop::ListChanged(why));
     }
-    let late = suppressed_since
-        .load(std::sync::atomic::Ordering::Relaxed)
+    let late = pending
+        .suppressed
+        .load(Ordering::Relaxed)
         .saturating_sub(counts.suppressed);
     counts.suppressed += late;
     counts.to_send = counts.to_send.saturating_sub(late);
@@ -287,6 +256,56 @@ pub fn list_send(
     };
     log_done(&issue, &report);
     Ok(report)
+}
+
+/// The readers a list send goes to, from a fresh pass over the list.
+struct Pending {
+    readers: Box<dyn Iterator<Item = Reader> + Send>,
+    /// Why the pass stopped early (the list changed under it), if it did.
+    failure: Arc<Mutex<Option<String>>>,
+    /// Rows found suppressed in this pass, counted as they are met, so that
+    /// the summary accounts for whoever unsubscribed since the survey.
+    suppressed: Arc<AtomicU64>,
+}
+
+impl Pending {
+    fn new(list: &ListPass, mut sorter: Sorter) -> Result<Pending> {
+        let rows = list.rows()?;
+        let failure = rows.failure();
+        let suppressed = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&suppressed);
+        let readers = rows.filter_map(move |row| match sorter.sort(row) {
+            Disposition::Send(reader) => Some(reader),
+            Disposition::Suppressed => {
+                counter.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            _ => None,
+        });
+        Ok(Pending {
+            readers: Box::new(readers),
+            failure,
+            suppressed,
+        })
+    }
+}
+
+fn log_start(issue: &IssueName, counts: &Counts, smtp: &[Smtp]) {
+    let servers: Vec<String> = smtp.iter().map(Smtp::describe).collect();
+    log::event(
+        Level::Info,
+        "send.start",
+        &[
+            ("issue", issue),
+            ("to_send", &counts.to_send),
+            ("already_sent", &counts.already_sent),
+            ("server", &servers.join(", ")),
+            (
+                "connections",
+                &smtp.iter().map(|s| s.connections).sum::<usize>(),
+            ),
+        ],
+    );
 }
 
 fn log_done(issue: &IssueName, report: &ListReport) {

@@ -14,6 +14,8 @@
 
 use std::collections::HashMap;
 
+use chrono::NaiveDate;
+
 use super::byline::{self, When};
 use super::text::each_word;
 use super::{Block, Story, StoryId, Text, slugify};
@@ -66,22 +68,67 @@ pub fn parse(stem: &str, text: &str, options: &ParseOptions) -> Seed {
         seed.warnings.push((1, "the seed is empty".to_string()));
         return seed;
     }
+    let shape = Shape::of(&units);
+    let mut i = front_matter(&shape, options, &mut seed);
+    let prefix = stem.split('_').next().unwrap_or(stem);
+    let mut slugs: HashMap<String, usize> = HashMap::new();
+    while i < units.len() {
+        let id = StoryId::new(prefix, &unique_slug(&units[i].text, &mut slugs));
+        i = story(&shape, i, id, stem, &mut seed);
+    }
+    if seed.stories.is_empty() {
+        seed.warnings
+            .push((1, "the seed holds no stories".to_string()));
+    }
+    seed
+}
 
-    let is_byline = |i: usize| units.get(i).is_some_and(|u| u.byline.is_some());
-    let listing = (0..units.len()).any(|i| units[i].heading_like && is_byline(i + 1));
-    let is_headline = |i: usize| {
-        let unit = &units[i];
-        let next = units.get(i + 1);
-        if listing {
-            unit.heading_like && is_byline(i + 1)
+/// How a seed's units read: which are headlines, and whether the seed is a
+/// blog listing (headlines over bylines) or a digest.
+struct Shape<'u> {
+    units: &'u [Unit],
+    listing: bool,
+}
+
+impl<'u> Shape<'u> {
+    fn of(units: &'u [Unit]) -> Shape<'u> {
+        let mut shape = Shape {
+            units,
+            listing: false,
+        };
+        shape.listing = (0..units.len()).any(|i| units[i].heading_like && shape.is_byline(i + 1));
+        shape
+    }
+
+    fn is_byline(&self, i: usize) -> bool {
+        self.units.get(i).is_some_and(|u| u.byline.is_some())
+    }
+
+    fn is_headline(&self, i: usize) -> bool {
+        let unit = &self.units[i];
+        if self.listing {
+            unit.heading_like && self.is_byline(i + 1)
         } else {
+            let next = self.units.get(i + 1);
             unit.heading_like && next.is_some_and(|n| !n.heading_like || n.byline.is_some())
         }
-    };
+    }
 
-    // Front matter: the title, then perhaps a masthead and its intro.
+    /// A short line inside a post with more text after it.
+    fn is_subhead(&self, i: usize) -> bool {
+        self.listing
+            && self.units[i].heading_like
+            && i + 1 < self.units.len()
+            && !self.is_headline(i + 1)
+    }
+}
+
+/// Reads the title, then perhaps a masthead and its intro, into `seed`.
+/// Returns the index of the first headline.
+fn front_matter(shape: &Shape<'_>, options: &ParseOptions, seed: &mut Seed) -> usize {
+    let units = shape.units;
     let mut i = 0;
-    if !(listing && is_headline(0)) {
+    if !(shape.listing && shape.is_headline(0)) {
         seed.title = Some(units[0].text.clone());
         i = 1;
     }
@@ -96,7 +143,7 @@ pub fn parse(stem: &str, text: &str, options: &ParseOptions) -> Seed {
         i += 1;
     }
     let intro_start = i;
-    while i < units.len() && !is_headline(i) {
+    while i < units.len() && !shape.is_headline(i) {
         seed.intro.push(units[i].text.clone());
         i += 1;
     }
@@ -109,62 +156,60 @@ pub fn parse(stem: &str, text: &str, options: &ParseOptions) -> Seed {
             ),
         ));
     }
+    i
+}
 
-    // Stories.
-    let prefix = stem.split('_').next().unwrap_or(stem);
-    let mut slugs: HashMap<String, usize> = HashMap::new();
-    while i < units.len() {
-        let headline = &units[i];
+/// Reads the story whose headline is unit `i` into `seed`. Returns the
+/// index of the unit after it.
+fn story(shape: &Shape<'_>, mut i: usize, id: StoryId, stem: &str, seed: &mut Seed) -> usize {
+    let units = shape.units;
+    let headline = &units[i];
+    i += 1;
+    let mut story = Story {
+        id,
+        seed: stem.to_string(),
+        headline: headline.text.clone(),
+        author: None,
+        role: None,
+        published: None,
+        words: 0,
+        blocks: Vec::new(),
+    };
+    if let Some(byline) = units.get(i).and_then(|u| u.byline.clone()) {
+        story.author = Some(byline.author);
+        story.role = byline.role;
+        story.published = published(byline.when, units[i].line, seed);
         i += 1;
-        let mut story = Story {
-            id: StoryId::new(prefix, &unique_slug(&headline.text, &mut slugs)),
-            seed: stem.to_string(),
-            headline: headline.text.clone(),
-            author: None,
-            role: None,
-            published: None,
-            words: 0,
-            blocks: Vec::new(),
-        };
-        if let Some(byline) = units.get(i).and_then(|u| u.byline.clone()) {
-            story.author = Some(byline.author);
-            story.role = byline.role;
-            story.published = match byline.when {
-                When::Date(date) => Some(date),
-                When::Unknown => None,
-                When::TimeOnly(_) => {
-                    let above = seed.stories.last().and_then(|s| s.published);
-                    if above.is_none() {
-                        seed.warnings.push((
-                            units[i].line,
-                            "the byline gives a time only and there is no dated post above it"
-                                .to_string(),
-                        ));
-                    }
-                    above
-                }
-            };
-            i += 1;
-        }
-        while i < units.len() && !is_headline(i) {
-            let unit = &units[i];
-            let is_subhead =
-                listing && unit.heading_like && i + 1 < units.len() && !is_headline(i + 1);
-            push_block(&mut story.blocks, unit, is_subhead);
-            story.words += unit.words;
-            i += 1;
-        }
-        if story.blocks.is_empty() {
-            seed.warnings
-                .push((headline.line, format!("story `{}` has no body", story.id)));
-        }
-        seed.stories.push(story);
     }
-    if seed.stories.is_empty() {
+    while i < units.len() && !shape.is_headline(i) {
+        push_block(&mut story.blocks, &units[i], shape.is_subhead(i));
+        story.words += units[i].words;
+        i += 1;
+    }
+    if story.blocks.is_empty() {
         seed.warnings
-            .push((1, "the seed holds no stories".to_string()));
+            .push((headline.line, format!("story `{}` has no body", story.id)));
     }
-    seed
+    seed.stories.push(story);
+    i
+}
+
+/// The date a byline gives: a time alone means the date of the post above.
+fn published(when: When, line: usize, seed: &mut Seed) -> Option<NaiveDate> {
+    match when {
+        When::Date(date) => Some(date),
+        When::Unknown => None,
+        When::TimeOnly(_) => {
+            let above = seed.stories.last().and_then(|s| s.published);
+            if above.is_none() {
+                seed.warnings.push((
+                    line,
+                    "the byline gives a time only and there is no dated post above it".to_string(),
+                ));
+            }
+            above
+        }
+    }
 }
 
 fn push_block(blocks: &mut Vec<Block>, unit: &Unit, is_subhead: bool) {
