@@ -39,7 +39,8 @@ pub struct Preview<'a> {
 const ARCHIVE: &str = "archive.json";
 
 /// Writes the preview files into `out` and refreshes the archive index.
-/// Returns the paths written, in order.
+/// Returns the paths written, in order: the three proofs always, the index
+/// page when it changed.
 ///
 /// # Errors
 /// A file cannot be written; the message names it.
@@ -69,20 +70,24 @@ pub fn write(out: &Path, newsletter: &str, preview: &Preview<'_>) -> Result<Vec<
         let json = serde_json::to_vec_pretty(&archive).map_err(Error::failure)?;
         write_atomic(&archive_path, &json)?;
     }
+    // The page is replaced (renamed over, whatever is there) unless it
+    // already reads exactly as it should.
     let index = out.join("index.html");
     let page = index_page(newsletter, &archive);
-    if read_small(&index)?.as_deref() != Some(page.as_bytes()) {
+    let unchanged = read_small(&index).is_ok_and(|now| now.as_deref() == Some(page.as_bytes()));
+    if !unchanged {
         write_replaceable(&index, page.as_bytes())?;
+        written.push(index);
     }
-    written.push(index);
     Ok(written)
 }
 
 /// The archive index and page are small; anything larger is not ours.
 const LIMIT: u64 = 16 * 1024 * 1024;
 
-/// A file of ours as it is now, or `None` if there is none yet. A link,
-/// FIFO or device in its place is an error, never followed or waited on.
+/// A file of ours as it is now, or `None` if there is none yet. A FIFO,
+/// device or folder in its place is an error, never waited on; a link is
+/// read through, never written through (files are replaced by rename).
 fn read_small(path: &Path) -> Result<Option<Vec<u8>>, FileError> {
     match read_input(path, LIMIT) {
         Ok(bytes) => Ok(Some(bytes)),

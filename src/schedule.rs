@@ -133,7 +133,9 @@ impl Zone {
     /// `moment` on this zone's clocks.
     pub fn local(&self, moment: DateTime<Utc>) -> NaiveDateTime {
         let offset = self.0.to_offset(timestamp(moment)).seconds();
-        moment.naive_utc() + Duration::seconds(i64::from(offset))
+        let utc = moment.naive_utc();
+        utc.checked_add_signed(Duration::seconds(i64::from(offset)))
+            .unwrap_or(utc)
     }
 
     /// What the clocks are called at `moment`: `BST`, `GMT`.
@@ -145,32 +147,47 @@ impl Zone {
     }
 }
 
+/// `moment` for jiff, held to jiff's range (which ends on 30 December 9999,
+/// a day before a TOML date can): past the end, the offset in force at the
+/// end is the one that applies.
 fn timestamp(moment: DateTime<Utc>) -> jiff::Timestamp {
-    // Every instant a schedule meets (years 1 to 9999) is in jiff's range.
-    jiff::Timestamp::new(moment.timestamp(), 0).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    let seconds = moment.timestamp().clamp(
+        jiff::Timestamp::MIN.as_second(),
+        jiff::Timestamp::MAX.as_second(),
+    );
+    jiff::Timestamp::new(seconds, 0).unwrap_or(jiff::Timestamp::MAX)
 }
 
 /// A local date and time in `zone` as an instant, with the RFC 5545 rules
 /// for times that do not exist or occur twice (what jiff, after Temporal,
 /// calls the "compatible" reading).
 pub fn resolve(zone: &Zone, local: NaiveDateTime) -> DateTime<Utc> {
-    let civil = i16::try_from(local.year()).ok().and_then(|year| {
-        jiff::civil::DateTime::new(
-            year,
-            local.month() as i8,
-            local.day() as i8,
-            local.hour() as i8,
-            local.minute() as i8,
-            local.second() as i8,
-            0,
-        )
-        .ok()
-    });
-    civil
+    civil(local)
         .and_then(|civil| zone.0.to_ambiguous_timestamp(civil).compatible().ok())
-        .and_then(|t| DateTime::from_timestamp(t.as_second(), 0))
-        // Only a year jiff cannot hold (beyond 9999) gets here: read as UTC.
-        .unwrap_or_else(|| local.and_utc())
+        .and_then(|t| DateTime::from_timestamp(t.as_second(), local.nanosecond()))
+        // Past the end of jiff's range (the last day of 9999): read with the
+        // offset in force at the end.
+        .unwrap_or_else(|| {
+            let offset = zone.0.to_offset(jiff::Timestamp::MAX).seconds();
+            local.and_utc() - Duration::seconds(i64::from(offset))
+        })
+}
+
+/// `local` as jiff's civil time; a leap second (`07:00:60`) is read as the
+/// second before, which jiff can hold, and its fraction is added back by
+/// the caller.
+fn civil(local: NaiveDateTime) -> Option<jiff::civil::DateTime> {
+    let field = |n: u32| i8::try_from(n).ok();
+    jiff::civil::DateTime::new(
+        i16::try_from(local.year()).ok()?,
+        field(local.month())?,
+        field(local.day())?,
+        field(local.hour())?,
+        field(local.minute())?,
+        field(local.second())?,
+        0,
+    )
+    .ok()
 }
 
 /// `Monday` for `Mon`: for sentences.
@@ -300,6 +317,30 @@ mod tests {
                 local += Duration::minutes(30);
             }
         }
+    }
+
+    #[test]
+    fn the_last_days_of_9999_and_fractions_of_a_second_resolve() {
+        let ny = Zone::named("America/New_York").expect("New York");
+        let late = date(9999, 12, 31).and_hms_opt(7, 0, 0).expect("t");
+        assert_eq!(resolve(&ny, late), utc("9999-12-31T12:00:00Z"));
+        let london = Zone::named("Europe/London").expect("London");
+        let end = utc("9999-12-31T07:00:00Z");
+        assert_eq!(london.local(end).format("%H:%M").to_string(), "07:00");
+        assert_eq!(london.abbreviation(end), "GMT");
+        let fraction = date(2026, 3, 30)
+            .and_hms_milli_opt(7, 0, 0, 750)
+            .expect("t");
+        assert_eq!(resolve(&london, fraction), utc("2026-03-30T06:00:00.750Z"));
+        let leap = date(2026, 3, 30)
+            .and_hms_milli_opt(7, 0, 59, 1_500)
+            .expect("t");
+        assert_eq!(
+            resolve(&london, leap).naive_utc(),
+            date(2026, 3, 30)
+                .and_hms_milli_opt(6, 0, 59, 1_500)
+                .expect("t")
+        );
     }
 
     #[test]

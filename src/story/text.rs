@@ -170,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn words_are_counted_across_spans_as_split_whitespace_counts_them() {
+    fn words_are_counted_across_spans() {
         let mut text = Text::plain(" Read\u{a0}the ");
         text.push(Span {
             text: "bold".into(),

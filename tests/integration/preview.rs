@@ -408,8 +408,10 @@ fn a_rerun_rewrites_the_proofs_but_leaves_an_unchanged_archive_alone() {
     let before: Vec<u64> = ["2018-07-27.html", "archive.json", "index.html"]
         .map(inode)
         .to_vec();
-    let (code, _, stderr) = project.run(&["preview", ISSUE]);
+    let (code, stdout, stderr) = project.run(&["preview", ISSUE]);
     assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("wrote previews/2018-07-27.eml"), "{stdout}");
+    assert!(!stdout.contains("index.html"), "{stdout}");
     // The proof is written again, whole (a new file renamed into place)...
     assert_ne!(inode("2018-07-27.html"), before[0]);
     // ...while the archive and its page, unchanged, are not touched.
@@ -425,6 +427,18 @@ fn a_rerun_rewrites_the_proofs_but_leaves_an_unchanged_archive_alone() {
     assert_eq!(code, 0, "{stderr}");
     assert_ne!(inode("archive.json"), before[1]);
     assert_ne!(inode("index.html"), before[2]);
+    assert!(project.read("previews/index.html").contains(">New<"));
+
+    // Something planted where the page belongs is replaced, not waited on.
+    std::fs::remove_file(project.path().join("previews/index.html")).expect("rm");
+    let made = std::process::Command::new("mkfifo")
+        .arg(project.path().join("previews/index.html"))
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let (code, stdout, stderr) = project.run(&["preview", ISSUE]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("wrote previews/index.html"), "{stdout}");
     assert!(project.read("previews/index.html").contains(">New<"));
 }
 
