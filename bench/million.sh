@@ -14,16 +14,7 @@ root=$PWD
 work=$root/target/bench/million
 rm -rf "$work" && mkdir -p "$work"
 
-cargo build --release --quiet
-catchup=$root/target/release/catchup
-export CATCHUP_SECRET=bench-secret-0123456789abcdef0123456789abcdef
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sink_user=()
-[ "$(id -u)" = 0 ] && sink_user=(-u nobody)
-smtp-sink "${sink_user[@]}" "127.0.0.1:$port" 1024 &
-sink=$!
-trap 'kill $sink 2>/dev/null || true' EXIT
-sleep 0.3
+. bench/sink.sh
 
 cp -r seeds config "$work/"
 cat >> "$work/config/newsletter.toml" <<TOML

@@ -18,17 +18,7 @@ root=$PWD
 work=$root/target/bench/send
 rm -rf "$work" && mkdir -p "$work"
 
-cargo build --release --quiet
-catchup=$root/target/release/catchup
-export CATCHUP_SECRET=bench-secret-0123456789abcdef0123456789abcdef
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-
-sink_user=()
-[ "$(id -u)" = 0 ] && sink_user=(-u nobody)
-smtp-sink "${sink_user[@]}" "127.0.0.1:$port" 1024 &
-sink=$!
-trap 'kill $sink 2>/dev/null || true' EXIT
-sleep 0.3
+. bench/sink.sh
 
 # A project whose [smtp] points at the sink.
 project() { # $1 = folder, $2 = readers

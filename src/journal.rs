@@ -9,7 +9,7 @@
 //! cut back to its last whole line and every later line is refused, so a
 //! failed write never leaves a torn line for later lines to follow.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -146,13 +146,7 @@ impl Journal {
     /// The file cannot be opened or created.
     pub fn open(path: &Path) -> Result<Journal, FileError> {
         let fail = |e| FileError::io(Action::Write, path, e);
-        let created = !path.exists();
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(fail)?;
+        let (file, created) = files::open_append(path)?;
         if created {
             files::sync_folder(files::folder_of(path)).map_err(fail)?;
         }
@@ -202,6 +196,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()

@@ -31,6 +31,26 @@ struct Row {
     error: Option<String>,
 }
 
+impl Row {
+    /// An issue whose file, or whose record of sending, cannot be read.
+    fn unreadable(
+        issue: String,
+        date: Option<String>,
+        file: String,
+        e: &dyn std::fmt::Display,
+    ) -> Row {
+        Row {
+            issue,
+            date,
+            moment: None,
+            state: "unreadable".into(),
+            file,
+            status: None,
+            error: Some(e.to_string()),
+        }
+    }
+}
+
 pub fn run(config: &Path, args: &IssuesArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let files = super::list_files(&newsletter);
@@ -42,19 +62,8 @@ pub fn run(config: &Path, args: &IssuesArgs) -> Result<Exit> {
         let outline = match Outline::read(&path) {
             Ok(outline) => outline,
             Err(e) => {
-                rows.push(Row {
-                    issue: path
-                        .file_stem()
-                        .unwrap_or_default()
-                        .to_string_lossy()
-                        .into_owned(),
-                    date: None,
-                    moment: None,
-                    state: "unreadable".into(),
-                    file,
-                    status: None,
-                    error: Some(e.to_string()),
-                });
+                let name = path.file_stem().unwrap_or_default().to_string_lossy();
+                rows.push(Row::unreadable(name.into_owned(), None, file, &e));
                 continue;
             }
         };
@@ -62,15 +71,8 @@ pub fn run(config: &Path, args: &IssuesArgs) -> Result<Exit> {
         let status = match Status::read(&outline.name, &files) {
             Ok(status) => status,
             Err(e) => {
-                rows.push(Row {
-                    issue: outline.name.to_string(),
-                    date: Some(outline.date.to_string()),
-                    moment: None,
-                    state: "unreadable".into(),
-                    file,
-                    status: None,
-                    error: Some(e.to_string()),
-                });
+                let date = Some(outline.date.to_string());
+                rows.push(Row::unreadable(outline.name.to_string(), date, file, &e));
                 continue;
             }
         };

@@ -89,7 +89,7 @@ impl Text {
 
 /// What separates words: whitespace (no-break spaces included) and control
 /// characters, which no email, page or feed can carry.
-pub(crate) fn is_gap(c: char) -> bool {
+fn is_gap(c: char) -> bool {
     c.is_whitespace() || c.is_control()
 }
 

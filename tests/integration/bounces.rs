@@ -376,13 +376,7 @@ fn broken_mailboxes_are_named_and_every_readable_message_is_still_read() {
     project.write("mail/eml/empty.eml", "");
     project.write("mail/eml/good.eml", bounce("cat@nhs.example"));
     let fifo = project.path().join("mail/eml/pipe.eml");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .expect("mkfifo")
-            .success()
-    );
+    crate::support::mkfifo(&fifo);
     let child = project.spawn_piped(&[
         "bounces",
         "mail/Maildir",

@@ -6,17 +6,9 @@
 use std::time::Duration;
 
 use crate::support::smtp::SmtpServer;
-use crate::support::{Project, mime};
+use crate::support::{Project, mime, mkfifo};
 
 const ISSUE: &str = "config/issues/2018-07-27.toml";
-
-fn mkfifo(path: &std::path::Path) {
-    let made = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .expect("mkfifo");
-    assert!(made.success());
-}
 
 /// Runs catchup with a time limit: a hang is a failure, not a stuck test.
 fn run_within(project: &Project, args: &[&str]) -> (i32, String, String) {

@@ -431,11 +431,7 @@ fn a_rerun_rewrites_the_proofs_but_leaves_an_unchanged_archive_alone() {
 
     // Something planted where the page belongs is replaced, not waited on.
     std::fs::remove_file(project.path().join("previews/index.html")).expect("rm");
-    let made = std::process::Command::new("mkfifo")
-        .arg(project.path().join("previews/index.html"))
-        .status()
-        .expect("mkfifo");
-    assert!(made.success());
+    crate::support::mkfifo(&project.path().join("previews/index.html"));
     let (code, stdout, stderr) = project.run(&["preview", ISSUE]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("wrote previews/index.html"), "{stdout}");

@@ -614,13 +614,7 @@ fn a_connection_that_sends_nothing_is_closed_and_others_are_served() {
 fn serve_refuses_a_fifo_as_the_suppression_list() {
     let project = Project::copy_of_repo();
     let fifo = project.path().join("config/suppressed.csv");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .expect("mkfifo")
-            .success()
-    );
+    crate::support::mkfifo(&fifo);
     project
         .expect(&["serve", "--listen", "127.0.0.1:0"])
         .code(2)

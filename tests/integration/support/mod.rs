@@ -253,6 +253,16 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Makes a FIFO (named pipe) at `path`: what a hostile user plants where a
+/// file belongs, so that a reader of it would wait for ever.
+pub fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
 /// Files under `dir`, relative, sorted.
 pub fn files_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
