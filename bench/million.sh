@@ -16,7 +16,7 @@ rm -rf "$work" && mkdir -p "$work"
 
 . bench/sink.sh
 
-cp -r seeds config "$work/"
+cp -r tests/fixtures/project/seeds tests/fixtures/project/config "$work/"
 cat >> "$work/config/newsletter.toml" <<TOML
 
 [smtp]

@@ -23,7 +23,7 @@ rm -rf "$work" && mkdir -p "$work"
 # A project whose [smtp] points at the sink.
 project() { # $1 = folder, $2 = readers
   mkdir -p "$1"
-  cp -r seeds config "$1/"
+  cp -r tests/fixtures/project/seeds tests/fixtures/project/config "$1/"
   cat >> "$1/config/newsletter.toml" <<TOML
 
 [smtp]

@@ -21,12 +21,13 @@ fn repo(relative: &str) -> std::path::PathBuf {
 }
 
 fn inputs() -> (Newsletter, Library, Source) {
-    let newsletter = Newsletter::load(&repo("config/newsletter.toml")).expect("settings");
+    let newsletter =
+        Newsletter::load(&repo("tests/fixtures/project/config/newsletter.toml")).expect("settings");
     let options = ParseOptions {
         mastheads: vec![newsletter.name.clone()],
     };
-    let library = Library::load(&repo("seeds"), &options).expect("seeds");
-    let issue = repo("config/issues/2018-07-27.toml");
+    let library = Library::load(&repo("tests/fixtures/project/seeds"), &options).expect("seeds");
+    let issue = repo("tests/fixtures/project/config/issues/2018-07-27.toml");
     let text = std::fs::read_to_string(&issue).expect("issue");
     (newsletter, library, Source::new(issue, text))
 }
@@ -34,13 +35,13 @@ fn inputs() -> (Newsletter, Library, Source) {
 /// Reading and checking `config/newsletter.toml`.
 #[divan::bench]
 fn load_settings() -> Newsletter {
-    Newsletter::load(&repo("config/newsletter.toml")).expect("settings")
+    Newsletter::load(&repo("tests/fixtures/project/config/newsletter.toml")).expect("settings")
 }
 
 /// Parsing all five seeds (51 KB of text) from memory.
 #[divan::bench]
 fn parse_seeds(bencher: divan::Bencher) {
-    let seeds: Vec<(String, String)> = std::fs::read_dir(repo("seeds"))
+    let seeds: Vec<(String, String)> = std::fs::read_dir(repo("tests/fixtures/project/seeds"))
         .expect("seeds")
         .map(|e| {
             let path = e.expect("entry").path();
@@ -109,7 +110,10 @@ fn signer(algorithm: &str, dir: &Path) -> catchup::dkim::Signer {
         key: KeySource::File(key),
         key_span: 0..0,
     };
-    let source = Source::new(repo("config/newsletter.toml"), String::new());
+    let source = Source::new(
+        repo("tests/fixtures/project/config/newsletter.toml"),
+        String::new(),
+    );
     catchup::dkim::Signer::load(&settings, &source)
         .expect("signer")
         .0

@@ -239,10 +239,8 @@ struct Project {
 impl Project {
     fn new(readers: usize) -> Project {
         let dir = tempfile::tempdir().expect("tempdir");
-        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        for sub in ["config", "seeds"] {
-            copy_dir(&repo.join(sub), &dir.path().join(sub));
-        }
+        let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/project");
+        copy_dir(&fixture, dir.path());
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("port")

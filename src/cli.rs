@@ -240,13 +240,9 @@ pub struct SendArgs {
     /// Send through this server for one run instead of `[smtp]`:
     /// smtp://host:port, smtp://host:587?tls=required, smtps://user@host.
     /// Repeat it for several relays. The password comes from the
-    /// environment, never the URL.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "CATCHUP_SMTP_URL",
-        hide_env_values = true
-    )]
+    /// environment, never the URL. Without it, `CATCHUP_SMTP_URL` (from the
+    /// environment or the environment file) stands in the same way.
+    #[arg(long, value_name = "URL")]
     pub smtp: Vec<String>,
     /// Allow an unencrypted `--smtp` URL to a host that is not loopback.
     #[arg(long)]
@@ -260,8 +256,8 @@ pub struct SendArgs {
     /// Send again to readers an earlier run was refused for (5xx).
     #[arg(long)]
     pub retry_failed: bool,
-    /// Send even though an issue with the same subject and stories already
-    /// went out under another name.
+    /// Send even though an earlier list send, under another name, carried
+    /// the same subject and stories, or most of the stories.
     #[arg(long)]
     pub force: bool,
     /// Act as if it were this moment (RFC 3339): decides what is due and

@@ -29,6 +29,16 @@ pub enum Signing {
     Live,
 }
 
+/// What to do with an issue that an earlier list send already carried
+/// (see [`crate::deliver::sent::repeat_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeats {
+    /// An error: `check`, and sends without `--force`.
+    Refuse,
+    /// A warning: previews, and `--force`.
+    Allow,
+}
+
 /// An issue composed and measured, ready to preview or send.
 #[derive(Debug)]
 pub struct Composed {
@@ -103,11 +113,16 @@ pub fn library(newsletter: &Newsletter, seeds: Option<&Path>) -> Result<Library,
 /// # Errors
 /// Any stage's errors; configuration mistakes come as a configuration
 /// [`Error`] holding every diagnostic.
-pub fn compose(config: &Path, issue: Option<&Path>, signing: Signing) -> Result<Composed, Error> {
+pub fn compose(
+    config: &Path,
+    issue: Option<&Path>,
+    signing: Signing,
+    repeats: Repeats,
+) -> Result<Composed, Error> {
     let newsletter = newsletter(config)?;
     let links = match signing {
         Signing::Preview => Key::preview(),
-        Signing::Live => newsletter.web.keys()?.current,
+        Signing::Live => newsletter.web.keys(&newsletter.env)?.current,
     };
     let library = library(&newsletter, None)?;
     let issue_path = match issue {
@@ -118,8 +133,9 @@ pub fn compose(config: &Path, issue: Option<&Path>, signing: Signing) -> Result<
     let mut warnings = newsletter.warnings.clone();
     let dkim = match &newsletter.dkim {
         Some(settings) => {
-            let (signer, dkim_warnings) = Signer::load(settings, &newsletter.source)
-                .map_err(|d| Error::from(Diagnostics(vec![d])))?;
+            let (signer, dkim_warnings) =
+                Signer::load(settings, &newsletter.source, &newsletter.env)
+                    .map_err(|d| Error::from(Diagnostics(vec![d])))?;
             warnings.extend(dkim_warnings);
             Some(std::sync::Arc::new(signer))
         }
@@ -135,7 +151,7 @@ pub fn compose(config: &Path, issue: Option<&Path>, signing: Signing) -> Result<
     // The issue holds its own stories: the rest of the library can go
     // before the render needs the memory.
     drop(library);
-    guard_against_sending_twice(&issue, &newsletter, &mut warnings)?;
+    guard_against_sending_twice(&issue, &newsletter, repeats, &mut warnings)?;
 
     let rendered = render::render(&issue, &newsletter).map_err(Error::failure)?;
     let template = Template::new(&issue, &newsletter, &rendered, Signers { links, dkim });
@@ -165,11 +181,13 @@ pub fn compose(config: &Path, issue: Option<&Path>, signing: Signing) -> Result<
     })
 }
 
-/// Another issue file with the same moment or content is an error; a story
-/// that an issue already sent carried is a warning.
+/// Another issue file with the same moment or content is an error, and so
+/// (unless `repeats` allows it) is an issue an earlier list send carried;
+/// a story that an issue already sent carried is a warning.
 fn guard_against_sending_twice(
     issue: &Issue,
     newsletter: &Newsletter,
+    repeats: Repeats,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<(), Error> {
     let others: Vec<Outline> = issue::files(&newsletter.paths.issues)
@@ -177,9 +195,31 @@ fn guard_against_sending_twice(
         .iter()
         .filter_map(|path| Outline::read(path).ok())
         .collect();
-    let clashes = issue::clash::diagnostics(issue, &others, newsletter.schedule.as_ref());
-    for (name, earlier) in sent::all(&newsletter.paths.state) {
-        if name == issue.name {
+    let mut errors = issue::clash::diagnostics(issue, &others, newsletter.schedule.as_ref());
+    let stories: Vec<String> = issue.story_ids().iter().map(ToString::to_string).collect();
+    let record = SentIssue {
+        subject: issue.subject.clone(),
+        stories,
+        ..SentIssue::default()
+    };
+    let sent = sent::all(&newsletter.paths.state);
+    let repeat = sent::repeat_of(&sent, &issue.name, &record);
+    if let Some(repeat) = &repeat {
+        let message = format!("this issue went out already: {repeat}");
+        let diagnostic = match repeats {
+            Repeats::Refuse => Diagnostic::error(format!("{message}; every reader would get it twice"))
+                .help("pick new stories, or move this file out of the issues folder; `send --force` sends it anyway"),
+            Repeats::Allow => Diagnostic::warning(message),
+        };
+        let diagnostic = diagnostic.at(&issue.source, issue.subject_span.clone());
+        match repeats {
+            Repeats::Refuse => errors.push(diagnostic),
+            Repeats::Allow => warnings.push(diagnostic),
+        }
+    }
+    for (name, earlier) in &sent {
+        // A repeat is one finding, not one per story.
+        if *name == issue.name || repeat.as_ref().is_some_and(|r| r.issue == *name) {
             continue;
         }
         for id in &earlier.stories {
@@ -199,10 +239,9 @@ fn guard_against_sending_twice(
             }
         }
     }
-    if clashes.is_empty() {
+    if errors.is_empty() {
         return Ok(());
     }
-    let mut all = clashes;
-    all.append(warnings);
-    Err(Diagnostics(all).into())
+    errors.append(warnings);
+    Err(Diagnostics(errors).into())
 }

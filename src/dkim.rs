@@ -9,7 +9,6 @@
 //! unsubscribe link), so each message is signed on its own; the key is
 //! parsed once per run.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use base64::Engine as _;
@@ -24,7 +23,7 @@ use rsa::pkcs1::{DecodeRsaPrivateKey as _, EncodeRsaPrivateKey as _};
 use rsa::pkcs8::EncodePublicKey as _;
 use rsa::traits::PublicKeyParts as _;
 
-use crate::config::{Dkim, DkimAlgorithm, KeySource};
+use crate::config::{Dkim, DkimAlgorithm, Env, KeySource};
 use crate::diagnostic::{Diagnostic, Source};
 
 /// RSA keys below this many bits are refused (RFC 8301).
@@ -73,9 +72,13 @@ impl Signer {
     /// # Errors
     /// A key that is missing, unreadable, readable by everyone, malformed,
     /// of the other algorithm, or too short.
-    pub fn load(settings: &Dkim, source: &Source) -> Result<(Signer, Vec<Diagnostic>), Diagnostic> {
+    pub fn load(
+        settings: &Dkim,
+        source: &Source,
+        env: &Env,
+    ) -> Result<(Signer, Vec<Diagnostic>), Diagnostic> {
         let at = |message: String| Diagnostic::error(message).at(source, settings.key_span.clone());
-        let pem = read_key(&settings.key).map_err(at)?;
+        let pem = read_key(&settings.key, env).map_err(at)?;
         let mut warnings = Vec::new();
         let (key, public) = match settings.algorithm {
             DkimAlgorithm::Rsa => {
@@ -171,23 +174,20 @@ fn record(algorithm: DkimAlgorithm, public: &[u8]) -> String {
 
 /// The key's PEM text, from its file (which must not be readable by
 /// everyone) or its variable.
-fn read_key(source: &KeySource) -> Result<String, String> {
+fn read_key(source: &KeySource, env: &Env) -> Result<String, String> {
     match source {
-        KeySource::Env(var) => std::env::var(var)
-            .ok()
+        KeySource::Env(var) => env
+            .get(var)
             .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| format!("the DKIM key variable `{var}` is not set")),
+            .ok_or_else(|| {
+                format!(
+                    "the DKIM key variable `{var}` is not set; {}",
+                    env.where_to_set(var)
+                )
+            }),
         KeySource::File(path) => {
-            let file = crate::files::open_input(path).map_err(|e| format!("the DKIM key: {e}"))?;
-            let mode = file.metadata().map(|m| m.permissions().mode()).unwrap_or(0);
-            if mode & 0o004 != 0 {
-                return Err(format!(
-                    "the DKIM key `{}` can be read by every user (mode {:o}); run chmod 600 on it",
-                    path.display(),
-                    mode & 0o777
-                ));
-            }
-            let bytes = crate::files::read_input(path, 64 * 1024)
+            // Group-readable is allowed: a milter's group may share it.
+            let bytes = crate::files::read_secret(path, 64 * 1024, 0o004)
                 .map_err(|e| format!("the DKIM key: {e}"))?;
             String::from_utf8(bytes)
                 .map_err(|_| format!("the DKIM key `{}` is not PEM text", path.display()))
@@ -245,6 +245,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
     use super::*;
 
     #[test]
@@ -264,7 +266,7 @@ mod tests {
                 key_span: 0..0,
             };
             let (signer, warnings) =
-                Signer::load(&settings, &Source::new("n.toml", "")).expect("load");
+                Signer::load(&settings, &Source::new("n.toml", ""), &Env::process()).expect("load");
             assert!(warnings.is_empty());
             assert_eq!(signer.record(), record);
             assert_eq!(signer.name(), "s1._domainkey.hsj.example");

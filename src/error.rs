@@ -117,7 +117,14 @@ impl From<crate::config::LoadError> for Error {
             crate::config::LoadError::File(file) => Error::from(file),
             crate::config::LoadError::Invalid(diagnostics) => Error::from(diagnostics),
             missing @ crate::config::LoadError::Missing { .. } => Error::new(Kind::Config, missing),
+            env @ crate::config::LoadError::Env(_) => Error::new(Kind::Config, env),
         }
+    }
+}
+
+impl From<crate::config::env::EnvError> for Error {
+    fn from(error: crate::config::env::EnvError) -> Error {
+        Error::new(Kind::Config, error)
     }
 }
 

@@ -61,6 +61,10 @@ pub enum Problem {
     TooLarge {
         limit: u64,
     },
+    /// A file that holds a secret, readable by those it should not be.
+    Readable {
+        mode: u32,
+    },
 }
 
 impl FileError {
@@ -95,8 +99,11 @@ impl FileError {
             Problem::NotRegular(what) => format!("it is {what}, not a regular file"),
             Problem::Symlink => "it is a symbolic link; remove it and run again".into(),
             Problem::TooLarge { limit } => format!(
-                "it is larger than {} MB, more than such a file can sensibly be",
-                limit / (1024 * 1024)
+                "it is larger than {}, more than such a file can sensibly be",
+                size(*limit)
+            ),
+            Problem::Readable { mode } => format!(
+                "it holds a secret, but others can read it (mode {mode:o}); run chmod 600 on it"
             ),
         }
     }
@@ -115,6 +122,15 @@ impl fmt::Display for FileError {
 }
 
 impl std::error::Error for FileError {}
+
+/// A size limit in words: `64 KB`, `16 MB`.
+fn size(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{} MB", bytes / (1024 * 1024))
+    } else {
+        format!("{} KB", bytes.div_ceil(1024))
+    }
+}
 
 /// An I/O error in words a person can act on, with the OS's own text after.
 pub fn describe(e: &io::Error) -> String {
@@ -252,7 +268,15 @@ impl std::io::Read for StableFile {
 /// # Errors
 /// See [`open_input`]; or the file is larger than `limit`.
 pub fn read_input(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
-    let file = open_input(path)?;
+    read_opened(open_input(path)?, path, limit)
+}
+
+/// Reads a whole file already opened with [`open_input`] (so that what was
+/// checked about it, its mode say, is what is read), at most `limit` bytes.
+///
+/// # Errors
+/// The file is larger than `limit`, or cannot be read.
+pub fn read_opened(file: File, path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
     let too_large = || FileError {
         action: Action::Read,
         path: path.to_path_buf(),
@@ -274,6 +298,32 @@ pub fn read_input(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
         return Err(too_large());
     }
     Ok(bytes)
+}
+
+/// Reads a file that holds a secret (a key, a password): as
+/// [`read_input`], refusing it if any bit of `forbidden` is set in its
+/// mode (`0o077`: only its owner may read it). The mode checked is that of
+/// the file read.
+///
+/// # Errors
+/// As [`read_input`], or the mode allows too much.
+pub fn read_secret(path: &Path, limit: u64, forbidden: u32) -> Result<Vec<u8>, FileError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let file = open_input(path)?;
+    let mode = file
+        .metadata()
+        .map_err(|e| FileError::io(Action::Read, path, e))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & forbidden != 0 {
+        return Err(FileError {
+            action: Action::Read,
+            path: path.to_path_buf(),
+            problem: Problem::Readable { mode },
+        });
+    }
+    read_opened(file, path, limit)
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, an

@@ -17,7 +17,7 @@ const LOG: &str = "bounces.csv";
 
 pub fn run(config: &Path, args: &BouncesArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
-    let keys = newsletter.web.keys()?;
+    let keys = newsletter.web.keys(&newsletter.env)?;
     let paths = &newsletter.paths;
     crate::files::create_folder(&paths.state)?;
     // Two runs at once would each record what the other records.

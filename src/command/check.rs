@@ -4,14 +4,19 @@ use std::io::Write as _;
 use std::path::Path;
 
 use crate::cli::CheckArgs;
-use crate::compose::{Signing, compose};
+use crate::compose::{Repeats, Signing, compose};
 use crate::diagnostic::Diagnostics;
 use crate::error::Result;
 use crate::exit::Exit;
 use crate::measure::{GMAIL_CLIP_BYTES, kb};
 
 pub fn run(config: &Path, args: &CheckArgs) -> Result<Exit> {
-    let composed = match compose(config, args.issue.as_deref(), Signing::Preview) {
+    let composed = match compose(
+        config,
+        args.issue.as_deref(),
+        Signing::Preview,
+        Repeats::Refuse,
+    ) {
         Ok(composed) => composed,
         Err(err) => {
             let Some(diagnostics) = err.diagnostics() else {

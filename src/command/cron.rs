@@ -4,12 +4,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::unattended::{self, Checked, Needs};
 use crate::cli::CronArgs;
 use crate::compose::newsletter;
 use crate::config::Newsletter;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
-use crate::subscribers::Subscribers;
 
 /// How often cron starts `send --due`: often enough to send within minutes
 /// of the moment, and cheap when nothing is due.
@@ -43,10 +43,8 @@ struct Job {
     exe: PathBuf,
     command: String,
     state: PathBuf,
-    /// `CATCHUP_SMTP_URL`, when the server comes from it.
-    smtp_url: Option<String>,
-    /// The environment variables that hold SMTP passwords.
-    passwords: Vec<String>,
+    /// The environment file and the variables the run reads from it.
+    secrets: Checked,
 }
 
 impl Job {
@@ -57,8 +55,8 @@ impl Job {
                 newsletter.source.path.display()
             )));
         };
-        let smtp_url = could_send(newsletter)?;
         let (project, exe) = super::project_and_binary()?;
+        let secrets = unattended::check(newsletter, &project, Needs::Send)?;
         let mut command = format!("{} send --due", quote(&exe));
         if config != Path::new(crate::config::DEFAULT_PATH) {
             let _ = write!(command, " --config {}", quote(&project.join(config)));
@@ -69,15 +67,6 @@ impl Job {
             crate::schedule::weekday_name(schedule.weekday),
             schedule.time.format("%H:%M")
         );
-        let mut passwords: Vec<String> = newsletter
-            .smtp
-            .iter()
-            .flatten()
-            .filter(|s| s.username.is_some())
-            .map(|s| s.password_env.clone())
-            .collect();
-        passwords.sort();
-        passwords.dedup();
         Ok(Job {
             newsletter: newsletter.name.clone(),
             when,
@@ -86,9 +75,22 @@ impl Job {
             project,
             exe,
             command,
-            smtp_url,
-            passwords,
+            secrets,
         })
+    }
+
+    /// Where the run finds its secrets, as comment lines.
+    fn secrets_note(&self) -> String {
+        let file = self.secrets.env_file.display();
+        match &self.secrets.variables[..] {
+            [] => format!(
+                "# Secrets, if the settings come to name any, go in {file} (chmod 600),\n# which every run reads itself."
+            ),
+            names => format!(
+                "# cron and systemd pass almost no environment, so every run reads\n# {} from {file}\n# (mode 600; checked just now).",
+                names.join(", ")
+            ),
+        }
     }
 }
 
@@ -101,22 +103,13 @@ fn systemd_units(job: &Job) -> String {
         "[Unit]\nDescription=catchup: send due issues of {} ({})\n",
         job.newsletter, job.when
     );
+    let _ = writeln!(out, "{}", job.secrets_note());
     let _ = writeln!(
         out,
         "[Service]\nType=oneshot\nWorkingDirectory={}\nExecStart={}",
         job.project.display(),
         job.command
     );
-    if let Some(url) = &job.smtp_url {
-        let _ = writeln!(out, "Environment=CATCHUP_SMTP_URL={url}");
-    }
-    if !job.passwords.is_empty() {
-        let _ = writeln!(
-            out,
-            "# {}=... goes in this file, readable by you alone (chmod 600):\nEnvironmentFile=%h/.config/catchup/env",
-            job.passwords.join("=..., ")
-        );
-    }
     let _ = writeln!(out, "\n# ~/.config/systemd/user/catchup.timer");
     let _ = writeln!(
         out,
@@ -142,20 +135,9 @@ fn crontab(job: &Job) -> String {
     let _ = writeln!(out, "#");
     let _ = writeln!(
         out,
-        "# cron runs in the system time zone ({system_zone}), not the newsletter's\n# ({zone}). That is fine: this line runs every {EVERY_MINUTES} minutes and catchup\n# decides in {zone} whether an issue is due, so daylight-saving changes\n# need no edit here. Each run takes a lock, logs one line per event to the\n# file below, and never sends a reader the same issue twice."
+        "# cron runs in the system time zone ({system_zone}), not the newsletter's\n# ({zone}). That is fine: this line runs every {EVERY_MINUTES} minutes and catchup\n# decides in {zone} whether an issue is due, so daylight-saving changes\n# need no edit here. Each run takes a lock, logs one line per event to the\n# file below, and never sends a reader the same issue twice.\n#"
     );
-    if let Some(url) = &job.smtp_url {
-        let _ = writeln!(
-            out,
-            "#\n# The server comes from CATCHUP_SMTP_URL, as in this shell:\nCATCHUP_SMTP_URL={url}"
-        );
-    }
-    for var in &job.passwords {
-        let _ = writeln!(
-            out,
-            "#\n# The run needs the SMTP password in {var}, and cron passes almost no\n# environment: uncomment the next line and put the password in it, in a\n# crontab only you can read (crontab -e).\n# {var}=your-smtp-password"
-        );
-    }
+    let _ = writeln!(out, "{}", job.secrets_note());
     // The log's folder must exist before the shell opens it, or cron would
     // never start catchup at all.
     let _ = writeln!(
@@ -167,30 +149,6 @@ fn crontab(job: &Job) -> String {
         quote(&job.state.join("cron.log"))
     );
     out
-}
-
-/// Checks, before printing a line that cron would run every few minutes,
-/// that a send could work: a server (`[smtp]`, or `CATCHUP_SMTP_URL`, which
-/// is returned so the line can carry it) and a subscriber list that opens.
-fn could_send(newsletter: &Newsletter) -> Result<Option<String>> {
-    let url = std::env::var("CATCHUP_SMTP_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    match (&newsletter.smtp, &url) {
-        (Some(_), _) => {}
-        (None, Some(url)) => {
-            crate::config::Smtp::from_url(url, None, false)?;
-        }
-        (None, None) => {
-            return Err(Error::config(format!(
-                "cron would fail every run: there is nowhere to send. Add [smtp] to {} (or set CATCHUP_SMTP_URL), then run catchup cron again",
-                newsletter.source.path.display()
-            )));
-        }
-    }
-    Subscribers::open(&newsletter.paths.subscribers)
-        .map_err(|e| Error::from(e).context("cron would fail every run"))?;
-    Ok(url.filter(|_| newsletter.smtp.is_none()))
 }
 
 /// A path in single quotes for sh, with any `'` escaped.

@@ -45,6 +45,12 @@ fn keygen(args: &KeygenArgs) -> Result<Exit> {
     let record = dkim::keygen(algorithm, &out).map_err(Error::config)?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "wrote {} (mode 600)\n", out.display())?;
+    if git_would_commit(&out) {
+        eprintln!(
+            "warning: `{}` is inside a git work tree and not ignored: add it to .gitignore before you commit, or move it out and set private_key to its new path\n",
+            out.display()
+        );
+    }
     writeln!(
         stdout,
         "Publish this TXT record at {selector}._domainkey.<your domain>:\n"
@@ -59,6 +65,33 @@ fn keygen(args: &KeygenArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// True when `path` is in a git work tree and git does not ignore it, so
+/// that a `git add .` would publish a private key. Without git, or outside
+/// a work tree, false.
+fn git_would_commit(path: &Path) -> bool {
+    let dir = crate::files::folder_of(path);
+    let inside = std::process::Command::new("git")
+        .args(["rev-parse", "--is-inside-work-tree"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let Some(name) = path.file_name() else {
+        return false;
+    };
+    // `check-ignore` exits 1 for a path git would track.
+    inside
+        && std::process::Command::new("git")
+            .args(["check-ignore", "-q", "--"])
+            .arg(name)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.code() == Some(1))
+}
+
 fn check(config: &Path) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let Some(settings) = &newsletter.dkim else {
@@ -67,7 +100,7 @@ fn check(config: &Path) -> Result<Exit> {
             newsletter.source.path.display()
         )));
     };
-    let (signer, warnings) = Signer::load(settings, &newsletter.source)
+    let (signer, warnings) = Signer::load(settings, &newsletter.source, &newsletter.env)
         .map_err(|d| Error::from(Diagnostics(vec![d])))?;
     for warning in &warnings {
         eprintln!("{}\n", warning.render());

@@ -15,6 +15,7 @@ mod serve;
 mod status;
 mod stories;
 mod suppressed;
+mod unattended;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};

@@ -4,7 +4,7 @@
 use std::io::Write as _;
 
 use crate::cli::PreviewArgs;
-use crate::compose::{Signing, compose};
+use crate::compose::{Repeats, Signing, compose};
 use crate::error::Result;
 use crate::exit::Exit;
 use crate::proof::{self, ArchiveEntry, Preview};
@@ -18,7 +18,12 @@ pub fn run(config: &std::path::Path, args: &PreviewArgs) -> Result<Exit> {
             open: args.open,
         });
     }
-    let composed = compose(config, args.issue.as_deref(), Signing::Preview)?;
+    let composed = compose(
+        config,
+        args.issue.as_deref(),
+        Signing::Preview,
+        Repeats::Allow,
+    )?;
     for warning in &composed.warnings {
         eprintln!("{}\n", warning.render());
     }

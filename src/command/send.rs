@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::cli::{SendArgs, Transport};
 use crate::clock::Clock;
-use crate::compose::{Signing, compose};
-use crate::config::{Newsletter, Smtp};
+use crate::compose::{Repeats, Signing, compose};
+use crate::config::{Env, Newsletter, Smtp};
 use crate::deliver::plan::{Disposition, Widen};
 use crate::deliver::tally::Tally;
 use crate::deliver::{self, ListFiles, ListOptions, ListReport};
@@ -20,7 +20,7 @@ pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
     let Some(issue_path) = &args.issue else {
         return super::send_due::run(config, args);
     };
-    let composed = compose(config, Some(issue_path), signing(args))?;
+    let composed = compose(config, Some(issue_path), signing(args), repeats(args))?;
     for warning in &composed.warnings {
         eprintln!("{}\n", warning.render());
     }
@@ -59,12 +59,13 @@ pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
     let smtp = smtp_settings(&newsletter, args)?;
     match to {
         Some(readers) => {
-            let tally = deliver::test_send(template, &smtp, readers, clock)?;
+            let tally = deliver::test_send(template, &smtp, &newsletter.env, readers, clock)?;
             print_test(&mut out, &tally)?;
             Ok(tally.exit())
         }
         None => {
-            let report = deliver::list_send(outgoing, &smtp, &files, options, clock)?;
+            let report =
+                deliver::list_send(outgoing, &smtp, &newsletter.env, &files, options, clock)?;
             print_list(&mut out, &issue, &report)?;
             Ok(report.exit())
         }
@@ -78,6 +79,16 @@ pub(super) fn signing(args: &SendArgs) -> Signing {
         Signing::Preview
     } else {
         Signing::Live
+    }
+}
+
+/// A list send of what an earlier one carried needs `--force`; a test
+/// send goes to the editor alone.
+pub(super) fn repeats(args: &SendArgs) -> Repeats {
+    if args.force || !args.to.is_empty() {
+        Repeats::Allow
+    } else {
+        Repeats::Refuse
     }
 }
 
@@ -103,23 +114,42 @@ pub(super) fn list_options(newsletter: &Newsletter, args: &SendArgs) -> (ListFil
     (files, options)
 }
 
-/// The relays: `[smtp]` from the file, or the `--smtp` URLs (one per
-/// relay, or `CATCHUP_SMTP_URL`), which keep the file's tuning.
+/// The variable that stands in for `--smtp`.
+pub(super) const SMTP_URL_VAR: &str = "CATCHUP_SMTP_URL";
+
+/// The relays for this command line (see [`relays`]).
 pub(super) fn smtp_settings(newsletter: &Newsletter, args: &SendArgs) -> Result<Vec<Smtp>> {
+    relays(newsletter, &newsletter.env, &args.smtp, args.insecure)
+}
+
+/// The relays: the `--smtp` URLs (one per relay) or else `CATCHUP_SMTP_URL`
+/// from `env`, which keep the file's tuning; or else `[smtp]` from the file.
+pub(super) fn relays(
+    newsletter: &Newsletter,
+    env: &Env,
+    urls: &[String],
+    insecure: bool,
+) -> Result<Vec<Smtp>> {
+    let urls: Vec<String> = if urls.is_empty() {
+        env.get(SMTP_URL_VAR).into_iter().collect()
+    } else {
+        urls.to_vec()
+    };
     let base = newsletter
         .smtp
         .as_ref()
         .and_then(|relays| relays.first())
         .map(Smtp::tuning);
-    match (&args.smtp[..], &newsletter.smtp) {
+    match (&urls[..], &newsletter.smtp) {
         ([], Some(relays)) => Ok(relays.clone()),
         ([], None) => Err(Error::config(format!(
-            "nowhere to send: add [smtp] to {}, or pass --smtp URL (or set CATCHUP_SMTP_URL)",
-            newsletter.source.path.display()
+            "nowhere to send: add [smtp] to {}, pass --smtp URL, or {}",
+            newsletter.source.path.display(),
+            env.where_to_set(SMTP_URL_VAR)
         ))),
         (urls, _) => urls
             .iter()
-            .map(|url| Ok(Smtp::from_url(url, base.as_ref(), args.insecure)?))
+            .map(|url| Ok(Smtp::from_url(url, base.as_ref(), insecure)?))
             .collect(),
     }
 }

@@ -34,9 +34,11 @@ pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
 
     let clock = args.now.map_or(Clock::System, Clock::Fixed);
     let now = clock.now();
+    let mut notices = Notices::read(&state);
     let mut exit = Exit::Ok;
     let mut acted = false;
     let mut next: Option<(DateTime<Utc>, IssueName)> = None;
+    let mut moments = Vec::new();
 
     for path in issue::files(&newsletter.paths.issues)? {
         let outline = match Outline::read(&path) {
@@ -53,6 +55,7 @@ pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
         };
         let name = outline.name.clone();
         let moment = outline.moment(Some(&schedule));
+        moments.push(moment);
         if Paths::new(&state, &name).is_complete() {
             continue;
         }
@@ -64,8 +67,13 @@ pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
                 continue;
             }
             Due::Overdue { late } if !args.late_ok => {
-                report_overdue(&schedule, &name, moment, late);
-                exit = exit.worst(Exit::Overdue);
+                // Said once (exit 6, so that cron or systemd tells the
+                // operator), then only counted: an issue nobody will send
+                // must not fail every tick for years.
+                if notices.first(Notice::Overdue(name.to_string())) {
+                    report_overdue(&schedule, &name, moment, late);
+                    exit = exit.worst(Exit::Overdue);
+                }
                 continue;
             }
             Due::Now { late } | Due::Overdue { late } => late,
@@ -93,19 +101,150 @@ pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
             }
         });
     }
+    warn_of_a_missing_issue(&schedule, now, &moments, &mut notices);
 
     if !acted && exit == Exit::Ok {
         let (when, which) = next.map_or_else(
             || ("none".to_string(), "none".to_string()),
             |(moment, name)| (schedule.local(moment), name.to_string()),
         );
-        log::event(
-            Level::Info,
-            "due.nothing",
-            &[("next_issue", &which), ("next_moment", &when)],
-        );
+        let known = notices.overdue().collect::<Vec<_>>().join(",");
+        let mut fields: Vec<(&str, &dyn std::fmt::Display)> =
+            vec![("next_issue", &which), ("next_moment", &when)];
+        if !known.is_empty() {
+            fields.push(("overdue_reported", &known));
+        }
+        log::event(Level::Info, "due.nothing", &fields);
+    }
+    if !args.dry_run {
+        notices.save(&state);
     }
     Ok(exit)
+}
+
+/// How long before a slot on the schedule a missing issue is worth a word.
+const MISSING_WARNING: chrono::Duration = chrono::Duration::hours(24);
+
+/// Warns, once, when the next slot on the schedule is near and no issue
+/// file goes out on its day.
+fn warn_of_a_missing_issue(
+    schedule: &Schedule,
+    now: DateTime<Utc>,
+    moments: &[DateTime<Utc>],
+    notices: &mut Notices,
+) {
+    let day = schedule.next_date(now);
+    let slot = schedule.moment(day, None);
+    let written = moments
+        .iter()
+        .any(|moment| schedule.zone.local(*moment).date() == day);
+    if written || slot - now > MISSING_WARNING || !notices.first(Notice::Missing(day)) {
+        return;
+    }
+    log::event(
+        Level::Warn,
+        "due.missing",
+        &[
+            ("slot", &schedule.local(slot)),
+            ("in", &hours(slot - now)),
+            (
+                "hint",
+                &"no issue file goes out that day; catchup new writes one",
+            ),
+        ],
+    );
+}
+
+/// Something `send --due` has told the operator once and will not repeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Notice {
+    /// An issue past its grace period.
+    Overdue(String),
+    /// A slot on the schedule with no issue written for it.
+    Missing(chrono::NaiveDate),
+}
+
+impl Notice {
+    fn parse(line: &str) -> Option<Notice> {
+        match line.split_once(' ')? {
+            ("overdue", name) => Some(Notice::Overdue(name.to_string())),
+            ("missing", day) => day.parse().ok().map(Notice::Missing),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notice::Overdue(name) => write!(f, "overdue {name}"),
+            Notice::Missing(day) => write!(f, "missing {day}"),
+        }
+    }
+}
+
+/// `state/due.notices`: what earlier runs have already said. Only what
+/// this run found true again is kept, so the file stays small and a
+/// notice comes back if its cause goes away and returns.
+#[derive(Debug)]
+struct Notices {
+    earlier: Vec<Notice>,
+    now: Vec<Notice>,
+}
+
+impl Notices {
+    const FILE: &str = "due.notices";
+
+    /// The notices given so far; none if the file is missing or unreadable
+    /// (a notice said twice is better than one never said).
+    fn read(state: &Path) -> Notices {
+        let earlier = crate::files::read_input(&state.join(Self::FILE), 64 * 1024)
+            .map(|bytes| {
+                String::from_utf8_lossy(&bytes)
+                    .lines()
+                    .filter_map(Notice::parse)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Notices {
+            earlier,
+            now: Vec::new(),
+        }
+    }
+
+    /// Notes that `notice` holds now; true if no earlier run said it.
+    fn first(&mut self, notice: Notice) -> bool {
+        let first = !self.earlier.contains(&notice);
+        if !self.now.contains(&notice) {
+            self.now.push(notice);
+        }
+        first
+    }
+
+    /// The overdue issues already reported.
+    fn overdue(&self) -> impl Iterator<Item = &str> {
+        self.now
+            .iter()
+            .filter(|n| self.earlier.contains(n))
+            .filter_map(|n| match n {
+                Notice::Overdue(name) => Some(name.as_str()),
+                Notice::Missing(_) => None,
+            })
+    }
+
+    /// Writes what holds now, if it changed. A failure is logged, not
+    /// fatal: the worst it does is repeat a notice.
+    fn save(&self, state: &Path) {
+        if self.now == self.earlier {
+            return;
+        }
+        let text: String = self.now.iter().map(|n| format!("{n}\n")).collect();
+        let written = crate::files::create_folder(state)
+            .and_then(|()| crate::files::write_atomic(&state.join(Self::FILE), text.as_bytes()));
+        if let Err(e) = written {
+            log::event(Level::Warn, "due.notices", &[("error", &e)]);
+        }
+    }
 }
 
 fn report_overdue(
@@ -132,7 +271,12 @@ fn report_overdue(
 /// One due issue: composed and checked (a clash with another issue file
 /// refuses it here), then list-sent (or, with `--dry-run`, surveyed).
 fn send_one(config: &Path, path: &Path, args: &SendArgs, clock: Clock) -> Result<Exit> {
-    let composed = compose(config, Some(path), super::send::signing(args))?;
+    let composed = compose(
+        config,
+        Some(path),
+        super::send::signing(args),
+        super::send::repeats(args),
+    )?;
     for warning in &composed.warnings {
         log::event(
             Level::Warn,
@@ -159,7 +303,8 @@ fn send_one(config: &Path, path: &Path, args: &SendArgs, clock: Clock) -> Result
         return Ok(Exit::Ok);
     }
     let smtp = smtp_settings(newsletter, args)?;
-    let report = deliver::list_send(composed.outgoing(), &smtp, &files, options, clock)?;
+    let env = newsletter.env.clone();
+    let report = deliver::list_send(composed.outgoing(), &smtp, &env, &files, options, clock)?;
     Ok(report.exit())
 }
 

@@ -16,9 +16,11 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Source};
 use crate::fields::{Problems, Table};
 use crate::files::FileError;
 
+pub mod env;
 mod sections;
 pub mod smtp;
 
+pub use env::Env;
 pub use sections::{
     Bounces, Colours, DEFAULT_SECRET_ENV, Dkim, DkimAlgorithm, Footer, KeySource, Paths,
     SecretSource, Unsubscribe, Web, aligned,
@@ -59,6 +61,8 @@ pub struct Newsletter {
     /// `list_id`, or the name's slug under the From domain
     /// (`hsj-catch-up.hsj.example`).
     pub list_id: String,
+    /// Where the variables the settings name are read from.
+    pub env: Env,
     /// The file the settings came from, for diagnostics raised later.
     pub source: Source,
     /// Problems that do not stop a send, such as a colour with poor contrast.
@@ -77,6 +81,8 @@ pub enum LoadError {
     File(#[from] FileError),
     #[error(transparent)]
     Invalid(#[from] Diagnostics),
+    #[error(transparent)]
+    Env(#[from] env::EnvError),
 }
 
 /// The keys `newsletter.toml` accepts at the top level.
@@ -100,18 +106,20 @@ const KNOWN: &[&str] = &[
 ];
 
 impl Newsletter {
-    /// Reads and validates `path`.
+    /// Reads and validates `path`, and the environment file it names.
     ///
     /// # Errors
-    /// The file is missing or cannot be read, or [`Newsletter::parse`] finds
-    /// errors.
+    /// The file is missing or cannot be read, [`Newsletter::parse`] finds
+    /// errors, or the environment file is unusable.
     pub fn load(path: &Path) -> Result<Newsletter, LoadError> {
         if !path.exists() {
             return Err(LoadError::Missing {
                 path: path.to_path_buf(),
             });
         }
-        Ok(Newsletter::parse(read_source(path)?)?)
+        let mut newsletter = Newsletter::parse(read_source(path)?)?;
+        newsletter.env = Env::load(&newsletter.paths.env_file)?;
+        Ok(newsletter)
     }
 
     /// Parses and validates the text of a newsletter file.
@@ -229,6 +237,7 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
         dkim,
         bounces,
         list_id,
+        env: Env::process(),
         source: source.clone(),
         warnings: Vec::new(),
     })

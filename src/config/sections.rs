@@ -1,9 +1,9 @@
 //! The small sections of `newsletter.toml`: `[footer]`, `[unsubscribe]`,
 //! `[colours]`, `[paths]` and `[schedule]`, each read field by field.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 
+use super::env::Env;
 use super::smtp::SettingsError;
 use crate::colour::{MIN_CONTRAST, Rgb};
 use crate::fields::{Problems, Table, nearest};
@@ -84,13 +84,13 @@ impl Web {
     /// # Errors
     /// A secret that is not set, too short, in a file others can read, or
     /// in a file that cannot be read.
-    pub fn keys(&self) -> Result<Keys, SettingsError> {
+    pub fn keys(&self, env: &Env) -> Result<Keys, SettingsError> {
         Ok(Keys {
-            current: self.secret.key()?,
+            current: self.secret.key(env)?,
             previous: self
                 .previous_secret
                 .as_ref()
-                .map(SecretSource::key)
+                .map(|secret| secret.key(env))
                 .transpose()?,
         })
     }
@@ -107,30 +107,20 @@ impl Web {
 }
 
 impl SecretSource {
-    fn key(&self) -> Result<Key, SettingsError> {
+    fn key(&self, env: &Env) -> Result<Key, SettingsError> {
         let hint = "generate one with `openssl rand -hex 32`";
         match self {
             SecretSource::Env(var) => {
-                let value = std::env::var(var).unwrap_or_default();
-                if value.trim().is_empty() {
+                let Some(value) = env.get(var).filter(|v| !v.trim().is_empty()) else {
                     return Err(SettingsError(format!(
-                        "the link secret variable `{var}` is not set; {hint} and export it"
+                        "the link secret variable `{var}` is not set; {hint} and {}",
+                        env.where_to_set(var)
                     )));
-                }
+                };
                 Key::new(&value).map_err(|why| SettingsError(format!("`{var}`: {why}")))
             }
             SecretSource::File(path) => {
-                let file = crate::files::open_input(path)
-                    .map_err(|e| SettingsError(format!("the link secret: {e}")))?;
-                let mode = file.metadata().map(|m| m.permissions().mode()).unwrap_or(0);
-                if mode & 0o077 != 0 {
-                    return Err(SettingsError(format!(
-                        "the link secret file `{}` can be read by others (mode {:o}); run chmod 600 on it",
-                        path.display(),
-                        mode & 0o777
-                    )));
-                }
-                let bytes = crate::files::read_input(path, 4096)
+                let bytes = crate::files::read_secret(path, 4096, 0o077)
                     .map_err(|e| SettingsError(format!("the link secret: {e}")))?;
                 let text = String::from_utf8(bytes).map_err(|_| {
                     SettingsError(format!(
@@ -266,6 +256,8 @@ pub struct Paths {
     pub state: PathBuf,
     pub subscribers: PathBuf,
     pub suppressed: PathBuf,
+    /// The secrets a run reads besides its environment (see [`super::env`]).
+    pub env_file: PathBuf,
 }
 
 impl Default for Paths {
@@ -277,19 +269,21 @@ impl Default for Paths {
             state: "state".into(),
             subscribers: "config/subscribers.csv".into(),
             suppressed: "config/suppressed.csv".into(),
+            env_file: super::env::DEFAULT_ENV_FILE.into(),
         }
     }
 }
 
 pub(super) fn paths(mut t: Table<'_>, problems: &mut Problems) -> Paths {
     let mut paths = Paths::default();
-    let slots: [(&str, &mut PathBuf); 6] = [
+    let slots: [(&str, &mut PathBuf); 7] = [
         ("seeds", &mut paths.seeds),
         ("issues", &mut paths.issues),
         ("previews", &mut paths.previews),
         ("state", &mut paths.state),
         ("subscribers", &mut paths.subscribers),
         ("suppressed", &mut paths.suppressed),
+        ("env_file", &mut paths.env_file),
     ];
     let known: Vec<&str> = slots.iter().map(|(k, _)| *k).collect();
     for (key, slot) in slots {

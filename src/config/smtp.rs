@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::env::Env;
 use crate::fields::{Problems, Table};
 
 /// How the connection is protected.
@@ -378,15 +379,17 @@ impl Smtp {
     /// # Errors
     /// A username is set, but the environment variable that should hold the
     /// password is not set.
-    pub fn password(&self) -> Result<Option<Secret>, SettingsError> {
+    pub fn password(&self, env: &Env) -> Result<Option<Secret>, SettingsError> {
         if self.username.is_none() {
             return Ok(None);
         }
-        match std::env::var(&self.password_env) {
-            Ok(value) if !value.is_empty() => Ok(Some(Secret::new(value))),
-            _ => Err(SettingsError(format!(
-                "the SMTP password variable `{}` is not set (the password for {}); export it before sending",
-                self.password_env, self.origin
+        match env.get(&self.password_env) {
+            Some(value) => Ok(Some(Secret::new(value))),
+            None => Err(SettingsError(format!(
+                "the SMTP password variable `{}` is not set (the password for {}); {} before sending",
+                self.password_env,
+                self.origin,
+                env.where_to_set(&self.password_env)
             ))),
         }
     }
@@ -445,7 +448,7 @@ mod tests {
     fn a_missing_password_variable_is_named() {
         let mut s = Smtp::from_url("smtps://u@mail.example.com", None, false).expect("url");
         s.password_env = "CATCHUP_TEST_SURELY_UNSET_VAR".into();
-        let err = s.password().expect_err("unset");
+        let err = s.password(&Env::process()).expect_err("unset");
         assert!(
             err.0.contains("`CATCHUP_TEST_SURELY_UNSET_VAR` is not set"),
             "{err}"

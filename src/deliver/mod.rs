@@ -40,7 +40,7 @@ pub use self::smtp_client::printable;
 use self::state::Paths;
 use self::tally::{Stop, Tally};
 use crate::clock::Clock;
-use crate::config::Smtp;
+use crate::config::{Env, Smtp};
 use crate::error::{Error, Kind, Result};
 use crate::exit::Exit;
 use crate::files::Identity;
@@ -120,6 +120,19 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))
 }
 
+/// Checks that every relay's settings can be used: its password variable
+/// is set in `env`, its CA file reads.
+///
+/// # Errors
+/// The first relay that cannot be used, and why.
+pub fn check_relays(
+    smtp: &[Smtp],
+    domain: &str,
+    env: &Env,
+) -> std::result::Result<(), crate::config::smtp::SettingsError> {
+    Relays::new(smtp, domain, env).map(drop)
+}
+
 /// Sends the issue to `to` only: `[TEST]` subject, nothing recorded. One
 /// connection and one retry: a person is waiting.
 ///
@@ -128,6 +141,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn test_send(
     template: Arc<Template>,
     relays: &[Smtp],
+    env: &Env,
     to: Vec<Reader>,
     clock: Clock,
 ) -> Result<Tally> {
@@ -139,7 +153,7 @@ pub fn test_send(
             ..smtp.clone()
         })
         .collect();
-    let relays = Relays::new(&relays, template.sending_domain())?;
+    let relays = Relays::new(&relays, template.sending_domain(), env)?;
     let engine = Engine {
         progress: Arc::new(Progress::silent(template.issue())),
         template,
@@ -161,6 +175,7 @@ pub fn test_send(
 pub fn list_send(
     outgoing: Outgoing,
     smtp: &[Smtp],
+    env: &Env,
     files: &ListFiles,
     options: ListOptions,
     clock: Clock,
@@ -173,14 +188,14 @@ pub fn list_send(
     let issue = IssueName::new(template.issue()).map_err(Error::config)?;
     // Settings and list problems first, before taking the lock or writing
     // any state.
-    let relays = Relays::new(smtp, template.sending_domain())?;
+    let relays = Relays::new(smtp, template.sending_domain(), env)?;
     let suppressed = load_suppressed(&files.suppressed, true)?;
     open_list(&files.subscribers)?;
     if !options.force
-        && let Some(other) = sent::sent_as_another(&files.state, &issue, &record)
+        && let Some(repeat) = sent::repeat_of(&sent::all(&files.state), &issue, &record)
     {
         return Err(Error::config(format!(
-            "issue `{issue}` has the same subject and stories as issue `{other}`, which was already sent; every reader would get it twice. Pass --force to send it anyway"
+            "issue `{issue}` went out already: {repeat}; every reader would get it twice. Pass --force to send it anyway"
         )));
     }
     let paths = Paths::new(&files.state, &issue);

@@ -11,8 +11,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::smtp_client::{ConnectError, Connector, Session};
-use crate::config::Smtp;
 use crate::config::smtp::SettingsError;
+use crate::config::{Env, Smtp};
 use crate::log::{self, Level};
 
 /// The longest rest between two tries of a relay.
@@ -79,12 +79,12 @@ impl Relays {
     ///
     /// # Errors
     /// A relay's password variable is missing, or its CA file unreadable.
-    pub fn new(settings: &[Smtp], domain: &str) -> Result<Relays, SettingsError> {
+    pub fn new(settings: &[Smtp], domain: &str, env: &Env) -> Result<Relays, SettingsError> {
         let relays = settings
             .iter()
             .map(|smtp| {
                 Ok(Relay {
-                    connector: Connector::new(smtp, domain)?,
+                    connector: Connector::new(smtp, domain, env)?,
                     name: format!("{}:{}", smtp.host, smtp.port),
                     pace: smtp.rate.map(|r| Mutex::new(Pace::new(r))),
                     health: Mutex::new(Health::default()),
@@ -337,7 +337,7 @@ mod tests {
                 ..Smtp::default()
             })
             .collect();
-        Relays::new(&settings, "hsj.example").expect("relays")
+        Relays::new(&settings, "hsj.example", &Env::process()).expect("relays")
     }
 
     fn failure(refused: bool) -> ConnectError {

@@ -13,7 +13,7 @@ use crate::files::{FileError, write_atomic};
 use crate::issue::IssueName;
 
 /// The record of one list-sent issue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SentIssue {
     pub date: NaiveDate,
     /// When it went out, by the schedule.
@@ -53,19 +53,61 @@ pub fn all(state: &Path) -> Vec<(IssueName, SentIssue)> {
     found
 }
 
-/// An issue already sent under another name with the same subject and
-/// stories as `issue`, if there is one.
-pub fn sent_as_another(state: &Path, name: &IssueName, issue: &SentIssue) -> Option<IssueName> {
-    all(state)
-        .into_iter()
-        .find(|(other, sent)| {
-            other != name
-                && crate::issue::clash::same_content(
-                    &sent.subject,
-                    &sent.stories,
-                    &issue.subject,
-                    &issue.stories,
-                )
+/// An earlier list send that carried an issue again: the same subject and
+/// stories, or most of its stories. Either way every reader would get what
+/// they already had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repeat {
+    /// The earlier issue, and the day it went out.
+    pub issue: IssueName,
+    pub date: NaiveDate,
+    /// How many of this issue's stories (own items aside) it carried.
+    pub carried: usize,
+    pub of: usize,
+}
+
+impl std::fmt::Display for Repeat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of its {} stories went out in issue `{}`, list-sent for {}",
+            self.carried, self.of, self.issue, self.date
+        )
+    }
+}
+
+/// The earlier list send, under another name than `name`, that `issue`
+/// would repeat: one with the same subject and stories, or one that
+/// carried more than half of its stories (an editor's own items, new
+/// each time, aside). A renamed file with a comma dropped from its subject
+/// is still the same issue. The send that carried the most is named.
+/// `sent` is [`all`] of the state folder.
+pub fn repeat_of(
+    sent: &[(IssueName, SentIssue)],
+    name: &IssueName,
+    issue: &SentIssue,
+) -> Option<Repeat> {
+    let picked: Vec<&String> = issue
+        .stories
+        .iter()
+        .filter(|id| !crate::story::is_own(id))
+        .collect();
+    sent.iter()
+        .filter(|(other, _)| other != name)
+        .filter_map(|(other, sent)| {
+            let carried = picked.iter().filter(|id| sent.stories.contains(id)).count();
+            let same = crate::issue::clash::same_content(
+                &sent.subject,
+                &sent.stories,
+                &issue.subject,
+                &issue.stories,
+            );
+            (same || carried * 2 > picked.len()).then(|| Repeat {
+                issue: other.clone(),
+                date: sent.date,
+                carried,
+                of: picked.len(),
+            })
         })
-        .map(|(other, _)| other)
+        .max_by_key(|repeat| repeat.carried)
 }

@@ -41,7 +41,7 @@ impl StoryId {
 
     /// True for an editor's own item, which is in no seed.
     pub fn is_own(&self) -> bool {
-        self.0.starts_with(OWN_PREFIX) && self.0[OWN_PREFIX.len()..].starts_with('/')
+        is_own(&self.0)
     }
 
     pub fn as_str(&self) -> &str {
@@ -50,6 +50,12 @@ impl StoryId {
 }
 
 const OWN_PREFIX: &str = "item";
+
+/// True for the id of an editor's own item (`item/<slug>`), as recorded
+/// in text.
+pub fn is_own(id: &str) -> bool {
+    id.starts_with(OWN_PREFIX) && id[OWN_PREFIX.len()..].starts_with('/')
+}
 
 impl fmt::Display for StoryId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

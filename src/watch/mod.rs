@@ -22,7 +22,7 @@ use axum::routing::get;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::compose::{Signing, compose};
+use crate::compose::{Repeats, Signing, compose};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 
@@ -80,7 +80,7 @@ pub fn run(options: Options) -> Result<Exit> {
 /// Composes the issue as `preview` would; a failure becomes the text
 /// `check` prints.
 fn shown(config: &Path, issue: &Path, generation: u64) -> Shown {
-    match compose(config, Some(issue), Signing::Preview) {
+    match compose(config, Some(issue), Signing::Preview, Repeats::Allow) {
         Ok(composed) => Shown {
             generation,
             subject: Some(composed.issue.subject.clone()),

@@ -58,7 +58,7 @@ struct App {
 /// # Errors
 /// No secret, an unreadable list, or the address cannot be listened on.
 pub fn serve(newsletter: Newsletter, listen: SocketAddr) -> Result<Exit> {
-    let keys = newsletter.web.keys()?;
+    let keys = newsletter.web.keys(&newsletter.env)?;
     let paths = &newsletter.paths;
     let readers = Readers::build(&paths.subscribers, &keys, By::Token)?;
     let writer = suppression::Writer::open(&paths.suppressed)?;
@@ -309,7 +309,13 @@ async fn method_not_allowed() -> Response {
 }
 
 /// A systemd user unit that runs the service.
-pub fn systemd_unit(project: &Path, exe: &Path, config: &str, listen: SocketAddr) -> String {
+pub fn systemd_unit(
+    project: &Path,
+    exe: &Path,
+    config: &str,
+    listen: SocketAddr,
+    env_file: &Path,
+) -> String {
     format!(
         "# ~/.config/systemd/user/catchup-serve.service\n\
          [Unit]\n\
@@ -318,8 +324,7 @@ pub fn systemd_unit(project: &Path, exe: &Path, config: &str, listen: SocketAddr
          [Service]\n\
          WorkingDirectory={}\n\
          ExecStart={} --config {config} serve --listen {listen}\n\
-         # CATCHUP_SECRET=... goes in this file, readable by you alone (chmod 600):\n\
-         EnvironmentFile=%h/.config/catchup/env\n\
+         # catchup reads its secrets itself, from {} (chmod 600).\n\
          Restart=on-failure\n\
          NoNewPrivileges=yes\n\
          PrivateTmp=yes\n\n\
@@ -328,6 +333,7 @@ pub fn systemd_unit(project: &Path, exe: &Path, config: &str, listen: SocketAddr
          # Then: systemctl --user daemon-reload && systemctl --user enable --now catchup-serve.service\n\
          # Logs: journalctl --user -u catchup-serve.service\n",
         project.display(),
-        exe.display()
+        exe.display(),
+        env_file.display()
     )
 }

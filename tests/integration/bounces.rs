@@ -100,7 +100,7 @@ fn suppressed(project: &Project) -> BTreeMap<String, (String, Option<String>)> {
 #[test]
 fn a_mailbox_of_real_world_returns_suppresses_exactly_the_readers_it_should() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     write_subscribers(&project, READERS);
     let sent = send_to_list(&project, &server);
@@ -175,14 +175,12 @@ fn a_mailbox_of_real_world_returns_suppresses_exactly_the_readers_it_should() {
     assert_eq!(project.read("state/bounces.csv"), log);
 
     // The next issue goes to everyone else, and to no one suppressed.
-    let next = project
-        .read(ISSUE)
-        .replace("date = 2018-07-27", "date = 2018-08-03")
-        .replace(
-            "subject = \"Bold ambition",
-            "subject = \"Next week: bold ambition",
-        );
-    project.write("config/issues/2018-08-03.toml", next);
+    // New stories: one an earlier send carried is the same issue again
+    // (issue 18, item 2).
+    project.write(
+        "config/issues/2018-08-03.toml",
+        "date = 2018-08-03\nsubject = \"Next week\"\n[[sections]]\ntitle = \"T\"\nstories = [\"000/workforce-upgrade\", \"002/stp-lead-steps-down\"]\n",
+    );
     let already = server.deliveries().len();
     project
         .expect(&["send", "config/issues/2018-08-03.toml", "--all"])
@@ -211,7 +209,7 @@ fn soft_bounce(email: &str, issue: &str, n: usize) -> String {
 
 #[test]
 fn soft_bounces_on_three_distinct_issues_suppress_and_a_removal_starts_the_count_again() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     write_subscribers(&project, &["harry@region.example", "lee@nhs.example"]);
     let harry = "harry@region.example";
     let steps = [
@@ -275,7 +273,7 @@ fn soft_bounces_on_three_distinct_issues_suppress_and_a_removal_starts_the_count
 
 #[test]
 fn suppressed_lists_reasons_and_refuses_to_undo_a_readers_own_choice() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.write(
         "config/suppressed.csv",
         "email,reason,at,issue\n\
@@ -318,7 +316,7 @@ fn suppressed_lists_reasons_and_refuses_to_undo_a_readers_own_choice() {
 #[test]
 fn verp_return_paths_name_the_reader_and_reports_without_a_mark_are_refused() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     let mut settings = project.read("config/newsletter.toml");
     settings.push_str("\n[bounces]\nreturn_path = \"bounces@hsj.example\"\nverp = true\n");
@@ -356,7 +354,7 @@ fn verp_return_paths_name_the_reader_and_reports_without_a_mark_are_refused() {
 
 #[test]
 fn broken_mailboxes_are_named_and_every_readable_message_is_still_read() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     write_subscribers(
         &project,
         &["ann@nhs.example", "bob@nhs.example", "cat@nhs.example"],
@@ -428,7 +426,7 @@ fn real_postfix_bounces_for_unknown_users_suppress_them() {
             );
         }
     };
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(postfix.port, "");
     write_subscribers(
         &project,
@@ -470,7 +468,7 @@ fn dsn(email: &str, status: &str, date: &str) -> String {
 
 #[test]
 fn replies_delays_and_policy_refusals_suppress_no_one() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     write_subscribers(
         &project,
         &["ann@nhs.example", "bob@nhs.example", "cat@nhs.example"],
@@ -510,7 +508,7 @@ fn replies_delays_and_policy_refusals_suppress_no_one() {
 
 #[test]
 fn a_complaint_after_a_bounce_is_kept_and_guards_the_address() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     write_subscribers(&project, &["cat@nhs.example"]);
     project.write(
         "mail/1.eml",
@@ -555,7 +553,7 @@ fn a_complaint_after_a_bounce_is_kept_and_guards_the_address() {
 
 #[test]
 fn without_the_subscriber_list_nothing_is_read() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.write(
         "mail/1.eml",
         dsn(

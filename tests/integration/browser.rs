@@ -15,7 +15,7 @@ const ISSUE: &str = "config/issues/2018-07-27.toml";
 #[test]
 fn a_reader_unsubscribes_with_the_button_and_reads_the_archive_in_chromium() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let port = project.use_web();
     project.use_smtp(server.port, "");
     project.subscribers(2, "");
@@ -138,7 +138,7 @@ async fn until(c: &fantoccini::Client, script: &str, since: std::time::Instant) 
 #[test]
 fn the_live_preview_updates_in_chromium_as_the_editor_saves() {
     use crate::support::watch::Watch;
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let watch = Watch::start(&project, &[ISSUE]);
     runtime().block_on(async {
         let browser = match Browser::start().await {

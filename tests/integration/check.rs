@@ -402,7 +402,7 @@ fn an_unquoted_day_first_date_is_a_syntax_error_with_the_right_form() {
 /// have sent every reader two issues at once.
 #[test]
 fn two_issue_files_with_one_send_moment_are_an_error_naming_both() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let example = project.read("config/issues/2018-07-27.toml");
     project.write(
         "config/issues/2018-08-03.toml",
@@ -424,7 +424,7 @@ fn two_issue_files_with_one_send_moment_are_an_error_naming_both() {
 
 #[test]
 fn two_issue_files_with_one_subject_and_the_same_stories_are_an_error() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let example = project.read("config/issues/2018-07-27.toml");
     project.write(
         "config/issues/2018-08-03.toml",
@@ -450,7 +450,7 @@ fn an_empty_seed_is_a_warning_in_check() {
 
 #[test]
 fn a_missing_issue_file_is_a_configuration_error() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project
         .expect(&["check", "config/issues/nope.toml"])
         .code(2)

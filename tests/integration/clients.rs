@@ -15,7 +15,7 @@ use crate::support::{Project, mime, skip};
 const ISSUE: &str = "config/issues/2018-07-27.toml";
 
 fn previewed_html() -> (Project, String) {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.expect(&["preview", ISSUE]).code(0);
     let html = project.read("previews/2018-07-27.html");
     (project, html)
@@ -268,7 +268,7 @@ fn spamassassin(test: &str, message: &[u8]) -> Option<(f64, Vec<String>)> {
 fn spamassassin_scores_a_readers_real_message_zero_and_the_list_headers_are_there() {
     let test = "clients::spamassassin_scores_a_readers_real_message";
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     project.subscribers(1, "");
     project.expect(&["send", ISSUE, "--all"]).code(0);

@@ -51,7 +51,7 @@ fn verify(test: &str, record: &str, message: &[u8]) -> Option<(bool, Vec<String>
 fn every_message_verifies(algorithm: &str) {
     let test = format!("dkim::every_message_verifies ({algorithm})");
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let record = project.sign_with_dkim(algorithm);
     project
         .expect(&["dkim", "check"])
@@ -137,7 +137,7 @@ fn rsa_key(project: &Project, name: &str, bits: usize) {
 
 #[test]
 fn every_bad_key_is_a_clear_error_in_check() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let base = project.read("config/newsletter.toml");
     let with = |key: &str, extra: &str| {
         project.write(
@@ -183,7 +183,7 @@ fn every_bad_key_is_a_clear_error_in_check() {
     .expect("chmod");
     with("dkim/open.pem", "")
         .code(2)
-        .stderr_has("error: the DKIM key `dkim/open.pem` can be read by every user (mode 644); run chmod 600 on it");
+        .stderr_has("error: the DKIM key: cannot read `dkim/open.pem`: it holds a secret, but others can read it (mode 644); run chmod 600 on it");
     with("dkim/short.pem", "algorithm = \"ed25519\"\n")
         .code(2)
         .stderr_has("error: the DKIM key is not an Ed25519 private key in PEM");
@@ -203,7 +203,7 @@ fn every_bad_key_is_a_clear_error_in_check() {
 
 #[test]
 fn keygen_never_overwrites_a_key() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project
         .expect(&[
             "dkim",

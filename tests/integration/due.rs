@@ -11,6 +11,20 @@ use crate::support::smtp::SmtpServer;
 
 const READERS: usize = 3;
 
+/// Stories in the fixture's seeds, one per issue.
+const STORIES: &[&str] = &[
+    "002/leeds-united",
+    "000/hunts-integration-ambition",
+    "000/workforce-upgrade",
+    "002/debt-mountain",
+    "002/merger-milestone",
+    "002/stp-lead-steps-down",
+    "002/leading-by-example",
+    "002/nhs-goes-back-to-school",
+    "003/following-monitors-footprints",
+    "003/the-dh-in-special-measures",
+];
+
 fn utc(text: &str) -> DateTime<Utc> {
     text.parse().expect("RFC 3339")
 }
@@ -18,7 +32,7 @@ fn utc(text: &str) -> DateTime<Utc> {
 /// A project sending Mondays at 07:00 London time, with `issues` as
 /// (file name, extra TOML) and a few readers.
 fn project(server: &SmtpServer, issues: &[(&str, &str)]) -> Project {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let settings = project.read("config/newsletter.toml").replace(
         "weekday = \"Fri\"\ntime = \"07:00\"",
         "weekday = \"Mon\"\ntime = \"07:00\"",
@@ -26,12 +40,14 @@ fn project(server: &SmtpServer, issues: &[(&str, &str)]) -> Project {
     project.write("config/newsletter.toml", settings);
     project.use_smtp(server.port, "");
     std::fs::remove_file(project.path().join("config/issues/2018-07-27.toml")).expect("rm");
-    for (name, extra) in issues {
+    // Each issue its own story: one whose stories already went out is the
+    // same issue again, and is refused (issue 18, item 2).
+    for ((name, extra), story) in issues.iter().zip(STORIES.iter().cycle()) {
         let date = &name[..10];
         project.write(
             &format!("config/issues/{name}.toml"),
             format!(
-                "date = {date}\nsubject = \"Issue {name}\"\n{extra}\n[[sections]]\ntitle = \"Top\"\nstories = [\"002/leeds-united\"]\n"
+                "date = {date}\nsubject = \"Issue {name}\"\n{extra}\n[[sections]]\ntitle = \"Top\"\nstories = [\"{story}\"]\n"
             ),
         );
     }
@@ -128,15 +144,24 @@ fn a_month_across_the_spring_clock_change() {
     );
     assert_eq!(sent.len(), 7);
 
-    // The overdue issue is reported at every tick, and each tick says so in
-    // its exit code (6); no tick failed otherwise.
-    for (now, code, stderr) in &ticks {
-        assert_eq!(*code, 6, "at {now}: {stderr}");
-        assert!(
-            stderr.contains("WARN due.overdue issue=2026-03-09 moment=\"2026-03-09 07:00 GMT\""),
-            "at {now}: {stderr}"
-        );
+    // See: issue 18, item 13. The overdue issue is reported once, at the
+    // first tick, whose exit code (6) says so; later ticks neither repeat
+    // it nor fail for it.
+    let ((first_at, first_code, first_err), later) = ticks.split_first().expect("ticks");
+    assert_eq!(*first_code, 6, "at {first_at}: {first_err}");
+    assert!(
+        first_err.contains("WARN due.overdue issue=2026-03-09 moment=\"2026-03-09 07:00 GMT\""),
+        "at {first_at}: {first_err}"
+    );
+    for (now, code, stderr) in later {
+        assert_eq!(*code, 0, "at {now}: {stderr}");
+        assert!(!stderr.contains("WARN"), "at {now}: {stderr}");
     }
+    let (_, _, quiet) = &later[0];
+    assert!(
+        quiet.contains(" INFO due.nothing next_issue=2026-03-16 next_moment=\"2026-03-16 07:00 GMT\" overdue_reported=2026-03-09\n"),
+        "{quiet}"
+    );
 }
 
 #[test]
@@ -204,6 +229,47 @@ fn an_overdue_issue_goes_out_with_late_ok() {
         "{stderr}"
     );
     assert_eq!(server.deliveries().len(), READERS);
+}
+
+/// See: issue 18, item 13. A week with no issue written went by without a
+/// word.
+#[test]
+fn a_missing_issue_is_warned_of_once_a_day_before_its_slot() {
+    let server = SmtpServer::start(&[]);
+    let project = project(&server, &[("2026-03-16", "")]);
+    let tick = |now: &str| {
+        let (code, _, stderr) = project.run(&["send", "--due", "--now", now]);
+        (code, crate::support::events(&stderr))
+    };
+    let (code, _) = tick("2026-03-16T07:00:00Z");
+    assert_eq!(code, 0);
+    assert_eq!(server.deliveries().len(), READERS);
+    // 25 hours before Monday 23 March, 07:00 GMT: not yet worth a word.
+    assert_eq!(
+        tick("2026-03-22T06:00:00Z"),
+        (
+            0,
+            vec!["INFO due.nothing next_issue=none next_moment=none".to_string()]
+        )
+    );
+    assert_eq!(
+        tick("2026-03-22T08:00:00Z"),
+        (
+            0,
+            vec![
+                "WARN due.missing slot=\"2026-03-23 07:00 GMT\" in=23h00m hint=\"no issue file goes out that day; catchup new writes one\"".to_string(),
+                "INFO due.nothing next_issue=none next_moment=none".to_string(),
+            ]
+        )
+    );
+    assert_eq!(
+        tick("2026-03-22T08:05:00Z"),
+        (
+            0,
+            vec!["INFO due.nothing next_issue=none next_moment=none".to_string()]
+        ),
+        "said once"
+    );
 }
 
 #[test]
@@ -286,7 +352,7 @@ fn a_second_due_run_while_one_holds_the_lock_leaves_at_once() {
 
 #[test]
 fn a_malformed_schedule_is_a_configuration_error() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let settings = project.read("config/newsletter.toml").replace(
         "timezone = \"Europe/London\"",
         "timezone = \"Europe/Londn\"",
@@ -314,7 +380,7 @@ fn a_malformed_schedule_is_a_configuration_error() {
             "`24:30` is not a time",
         ),
     ] {
-        let project = Project::copy_of_repo();
+        let project = Project::example();
         let settings = project
             .read("config/newsletter.toml")
             .replace(find, replace);
@@ -327,7 +393,7 @@ fn a_malformed_schedule_is_a_configuration_error() {
 
 #[test]
 fn no_schedule_is_explained() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let settings = project.read("config/newsletter.toml");
     let cut = settings.find("[schedule]").expect("schedule");
     let end =
@@ -341,94 +407,6 @@ fn no_schedule_is_explained() {
     assert!(
         stderr.contains("send --due needs a schedule: add to config/newsletter.toml"),
         "{stderr}"
-    );
-}
-
-#[test]
-fn cron_prints_a_ready_line_with_absolute_paths() {
-    let project = Project::copy_of_repo();
-    let settings = project.read("config/newsletter.toml")
-        + "\n[smtp]\nhost = \"smtp.example.com\"\nusername = \"catchup\"\npassword_env = \"CATCHUP_SMTP_PASSWORD\"\n";
-    project.write("config/newsletter.toml", settings);
-    project.subscribers(2, "");
-    let (code, stdout, stderr) = project.run(&["cron"]);
-    assert_eq!(code, 0, "{stderr}");
-    let dir = project.path().canonicalize().expect("abs");
-    let exe = assert_cmd::cargo::cargo_bin("catchup")
-        .canonicalize()
-        .expect("abs");
-    let line = stdout
-        .lines()
-        .find(|l| !l.starts_with('#'))
-        .expect("a crontab line");
-    assert_eq!(
-        line,
-        format!(
-            "*/5 * * * * cd '{0}' && mkdir -p '{0}/state' && '{1}' send --due >> '{0}/state/cron.log' 2>&1",
-            dir.display(),
-            exe.display()
-        )
-    );
-    assert!(
-        stdout.contains("# catchup: weekly sends of HSJ Catch Up, Fridays at 07:00 Europe/London.")
-    );
-    assert!(
-        stdout.contains("cron runs in the system time zone"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("# CATCHUP_SMTP_PASSWORD=your-smtp-password"),
-        "{stdout}"
-    );
-
-    // The printed line works: run it through sh, as cron would.
-    let (code, _, _) = project.run(&["cron", "--systemd"]);
-    assert_eq!(code, 0);
-    let status = std::process::Command::new("sh")
-        .args(["-c", line.trim_start_matches("*/5 * * * * ")])
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .status()
-        .expect("sh");
-    assert_eq!(
-        status.code(),
-        Some(6),
-        "the 2018 example issue is long overdue"
-    );
-    let log = std::fs::read_to_string(dir.join("state/cron.log")).expect("cron.log");
-    assert!(log.contains("WARN due.overdue issue=2018-07-27"), "{log}");
-}
-
-#[test]
-fn cron_can_print_systemd_units() {
-    let project = Project::copy_of_repo();
-    project.subscribers(2, "");
-    let (code, stdout, stderr) = project
-        .catchup()
-        .env("CATCHUP_SMTP_URL", "smtp://127.0.0.1:2525")
-        .args(["cron", "--systemd"])
-        .output()
-        .map(|o| {
-            (
-                o.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&o.stdout).into_owned(),
-                String::from_utf8_lossy(&o.stderr).into_owned(),
-            )
-        })
-        .expect("run");
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.contains("Environment=CATCHUP_SMTP_URL=smtp://127.0.0.1:2525\n"),
-        "the server the shell names goes into the unit: {stdout}"
-    );
-    assert!(
-        stdout.contains("[Service]\nType=oneshot\nWorkingDirectory="),
-        "{stdout}"
-    );
-    assert!(stdout.contains("send --due"));
-    assert!(
-        stdout.contains("[Timer]\nOnCalendar=*:0/5\nPersistent=true"),
-        "{stdout}"
     );
 }
 
@@ -454,24 +432,4 @@ fn issue_files_that_clash_are_both_refused_by_send_due() {
         "{out}"
     );
     assert!(server.deliveries().is_empty(), "nothing was sent");
-}
-
-/// See: issue 9. `catchup cron` printed a line that would fail with exit 2
-/// every five minutes.
-#[test]
-fn cron_refuses_to_print_a_line_that_would_fail_every_run() {
-    let project = Project::copy_of_repo();
-    project
-        .expect(&["cron"])
-        .code(2)
-        .stdout_is("")
-        .stderr_is("error: cron would fail every run: there is nowhere to send. Add [smtp] to config/newsletter.toml (or set CATCHUP_SMTP_URL), then run catchup cron again\n");
-    let settings =
-        project.read("config/newsletter.toml") + "\n[smtp]\nhost = \"smtp.example.com\"\n";
-    project.write("config/newsletter.toml", settings);
-    project
-        .expect(&["cron"])
-        .code(2)
-        .stdout_is("")
-        .stderr_is("error: cron would fail every run: cannot read the list `config/subscribers.csv`: it does not exist (os error 2)\n");
 }

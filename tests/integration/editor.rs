@@ -53,7 +53,7 @@ fn story_ids(project: &Project, args: &[&str]) -> BTreeSet<String> {
 
 #[test]
 fn new_starts_the_next_issue_with_the_unused_stories_and_never_overwrites() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let date = next_friday();
     let path = format!("config/issues/{date}.toml");
     project
@@ -105,7 +105,7 @@ fn new_starts_the_next_issue_with_the_unused_stories_and_never_overwrites() {
 
 #[test]
 fn new_without_a_schedule_asks_for_a_date() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let settings = project.read("config/newsletter.toml");
     let start = settings.find("[schedule]").expect("schedule");
     let end = settings[start..].find("grace_hours = 24\n").expect("end") + start + 17;
@@ -127,7 +127,7 @@ fn status_and_issues_say_what_went_out_after_a_send_with_failures() {
         "--rcpt-451",
         "reader3@nhs.example",
     ]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let settings = project.read("config/newsletter.toml");
     project.use_smtp(server.port, "retries = 0");
     project.subscribers(5, "");
@@ -216,7 +216,7 @@ fn status_and_issues_say_what_went_out_after_a_send_with_failures() {
 
 #[test]
 fn the_live_preview_follows_every_save_and_shows_mistakes_as_check_does() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let watch = Watch::start(&project, &[ISSUE]);
     assert!(
         watch
@@ -317,7 +317,7 @@ fn the_live_preview_follows_every_save_and_shows_mistakes_as_check_does() {
 
 #[test]
 fn the_live_preview_refuses_what_it_cannot_serve() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project
         .expect(&["preview", "--watch", "--out", "x", ISSUE])
         .code(2)
@@ -342,7 +342,7 @@ fn the_live_preview_refuses_what_it_cannot_serve() {
 
 #[test]
 fn open_hands_the_page_to_the_desktops_browser() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     // A stand-in for xdg-open that records what it was asked to open.
     let bin = tempfile::tempdir().expect("tempdir");
     let opened = bin.path().join("opened");

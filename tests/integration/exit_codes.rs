@@ -24,7 +24,7 @@ fn readme_codes() -> Vec<i32> {
 
 /// A run that ends with `code`, as the README describes it.
 fn reach(code: i32) -> i32 {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let run = |args: &[&str]| project.run(args).0;
     match code {
         // Done: previews written.

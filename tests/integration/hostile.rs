@@ -28,7 +28,7 @@ fn run_within(project: &Project, args: &[&str]) -> (i32, String, String) {
 /// See: issue 9, item 8. A FIFO as a seed or as the list hung for ever.
 #[test]
 fn a_fifo_as_a_seed_or_the_list_is_refused_at_once() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     mkfifo(&project.path().join("seeds/009_pipe.txt"));
     let (code, _, stderr) = run_within(&project, &["stories"]);
     assert_eq!(code, 2, "{stderr}");
@@ -64,7 +64,7 @@ fn a_fifo_as_a_seed_or_the_list_is_refused_at_once() {
 /// A FIFO where the proofs' archive index belongs hung `preview` for ever.
 #[test]
 fn a_fifo_as_the_archive_index_is_refused_at_once() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     std::fs::create_dir(project.path().join("previews")).expect("mkdir");
     mkfifo(&project.path().join("previews/archive.json"));
     let (code, _, stderr) = run_within(&project, &["preview", ISSUE]);
@@ -77,7 +77,7 @@ fn a_fifo_as_the_archive_index_is_refused_at_once() {
 
 #[test]
 fn a_device_or_a_huge_file_is_refused_with_its_limit() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     std::os::unix::fs::symlink("/dev/zero", project.path().join("seeds/009_zero.txt"))
         .expect("symlink");
     let (code, _, stderr) = run_within(&project, &["stories"]);
@@ -122,7 +122,7 @@ fn a_device_or_a_huge_file_is_refused_with_its_limit() {
 #[test]
 fn an_unclosed_quote_in_the_list_stops_the_run_before_anything_is_sent() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     project.subscribers(2000, "");
     let list = project.read("config/subscribers.csv").replace(
@@ -150,7 +150,7 @@ fn an_unclosed_quote_in_the_list_stops_the_run_before_anything_is_sent() {
 #[test]
 fn a_huge_name_is_cut_and_the_to_header_holds_one_address() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     let name = "Ann ".repeat(1250);
     project.write(
@@ -180,7 +180,7 @@ fn a_huge_name_is_cut_and_the_to_header_holds_one_address() {
 #[test]
 fn addresses_catchup_cannot_send_to_are_bad_rows_and_the_rest_go_out() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "connections = 4\n");
     project.subscribers(
         6,
@@ -219,7 +219,7 @@ fn addresses_catchup_cannot_send_to_are_bad_rows_and_the_rest_go_out() {
 #[test]
 fn a_link_planted_where_a_lock_belongs_is_refused_and_its_target_untouched() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     project.subscribers(2, "");
     let victim = project.write("precious.txt", "keep me");
@@ -245,7 +245,7 @@ fn a_link_planted_where_a_lock_belongs_is_refused_and_its_target_untouched() {
 /// ledger and lock went into the parent of the state folder.
 #[test]
 fn an_issue_file_whose_name_is_not_plain_is_refused() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let example = project.read(ISSUE);
     project.write(
         "config/issues/...toml",
@@ -267,7 +267,7 @@ fn an_issue_file_whose_name_is_not_plain_is_refused() {
 /// user in the process list.
 #[test]
 fn a_password_in_the_smtp_url_is_refused() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project
         .expect(&["send", ISSUE, "--to", "ed@hsj.example", "--smtp", "smtps://u:hunter2@mail.example.com"])
         .code(2)
@@ -278,7 +278,7 @@ fn a_password_in_the_smtp_url_is_refused() {
 #[test]
 fn a_servers_reply_is_printed_with_its_control_characters_escaped() {
     let server = SmtpServer::start(&["--evil-reply", "reader2@*"]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     project.subscribers(2, "");
     let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
@@ -308,7 +308,7 @@ fn a_servers_reply_is_printed_with_its_control_characters_escaped() {
 fn international_addresses_go_out_as_punycode_or_with_smtputf8() {
     let list = "email,name\nanne@bücher.example,Anne\njöhn@nhs.example,John\n";
     let plain = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(plain.port, "");
     project.write("config/subscribers.csv", list);
     let (code, stdout, _) = project.run(&["send", ISSUE, "--all"]);
@@ -321,7 +321,7 @@ fn international_addresses_go_out_as_punycode_or_with_smtputf8() {
     );
 
     let utf8 = SmtpServer::start(&["--smtputf8"]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(utf8.port, "");
     project.write("config/subscribers.csv", list);
     project.expect(&["send", ISSUE, "--all"]).code(0);
@@ -335,7 +335,7 @@ fn international_addresses_go_out_as_punycode_or_with_smtputf8() {
 #[test]
 fn a_list_rewritten_during_a_send_stops_it_before_a_spliced_row_is_used() {
     let server = SmtpServer::start(&["--delay", "0.02"]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "connections = 2\n");
     let readers = project.subscribers(2000, "");
     let child = project.spawn_piped(&["send", ISSUE, "--all"]);

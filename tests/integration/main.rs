@@ -7,6 +7,7 @@ mod bounces;
 mod browser;
 mod check;
 mod clients;
+mod cron;
 mod dkim;
 mod due;
 mod editor;

@@ -8,7 +8,7 @@ use crate::support::{PREVIEW_KEY, Project, files_under, mime, preview_unsubscrib
 const ISSUE: &str = "config/issues/2018-07-27.toml";
 
 fn previewed() -> Project {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let (code, stdout, stderr) = project.run(&["preview", ISSUE]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
@@ -273,7 +273,7 @@ fn it_follows_email_client_practice() {
 
 #[test]
 fn seed_text_is_escaped() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.write(
         "seeds/009_hostile.txt",
         "Title\n\n<script>alert(1)</script> & co\n\nA <b>bold</b> claim & a \"quote\".\n",
@@ -487,7 +487,7 @@ fn the_archive_lists_every_previewed_issue_newest_first() {
 
 #[test]
 fn out_puts_the_previews_elsewhere() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let (code, stdout, _) = project.run(&["preview", ISSUE, "--out", "elsewhere"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("wrote elsewhere/2018-07-27.eml"));

@@ -39,7 +39,7 @@ fn a_list_goes_through_a_real_postfix_relay_with_its_queue_ids_in_the_ledger() {
         Ok(postfix) => postfix,
         Err(why) => return skip(test, &why),
     };
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(postfix.port, "");
     let readers = project.subscribers(20, "");
     project
@@ -97,7 +97,7 @@ fn a_list_goes_through_a_real_postfix_relay_with_its_queue_ids_in_the_ledger() {
 fn a_relay_stopped_in_the_middle_costs_no_reader_and_sends_none_twice() {
     let first = SmtpServer::start(&["--delay", "0.02"]);
     let second = SmtpServer::start(&["--delay", "0.02"]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let mut settings = project.read("config/newsletter.toml");
     settings.push_str(&format!(
         "\n[smtp]\nretries = 2\nretry_delay_ms = 50\ntimeout_secs = 5\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nconnections = 2\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nconnections = 2\n",
@@ -144,7 +144,7 @@ fn a_relay_stopped_in_the_middle_costs_no_reader_and_sends_none_twice() {
 fn repeated_smtp_urls_are_relays_that_share_the_list() {
     let first = SmtpServer::start(&[]);
     let second = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let readers = project.subscribers(40, "");
     project
         .expect(&[

@@ -30,7 +30,7 @@ fn set(emails: &[String]) -> BTreeSet<String> {
 #[test]
 fn a_test_send_goes_to_the_given_addresses_only_and_records_nothing() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     project.subscribers(5, "");
     let (code, stdout, stderr) =
@@ -63,7 +63,7 @@ fn a_test_send_goes_to_the_given_addresses_only_and_records_nothing() {
 #[test]
 fn a_list_send_reaches_each_reader_exactly_once_with_their_own_headers() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     let readers = project.subscribers(300, "");
     let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
@@ -139,7 +139,7 @@ fn a_list_send_reaches_each_reader_exactly_once_with_their_own_headers() {
 #[test]
 fn the_message_id_is_the_same_for_a_reader_across_runs() {
     let server = SmtpServer::start(&["--rcpt-451", "reader2@*"]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "retries = 1\n");
     project.subscribers(2, "");
     let (code, _, _) = project.run(&["send", ISSUE, "--all"]);
@@ -167,7 +167,7 @@ fn temporary_and_permanent_refusals_are_handled_per_reader() {
         "--rcpt-550",
         "reader9@*",
     ]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "retries = 3\n");
     let readers = project.subscribers(20, "");
     let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
@@ -229,7 +229,7 @@ fn temporary_and_permanent_refusals_are_handled_per_reader() {
 #[test]
 fn a_server_that_goes_away_ends_the_run_and_the_next_run_finishes() {
     let server = SmtpServer::start(&["--vanish-after", "50"]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "retries = 2\n");
     let readers = project.subscribers(200, "");
     let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
@@ -268,7 +268,7 @@ fn a_run_killed_mid_send_resumes_without_sending_anyone_twice() {
     // reader5's reply hangs: the run is killed while the server holds
     // reader5's message without having answered.
     let server = SmtpServer::start(&["--delay", "0.02", "--data-hang", "reader5@*:30"]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "timeout_secs = 60\n");
     let readers = project.subscribers(200, "");
     let mut child = project.spawn(&["send", ISSUE, "--all"]);
@@ -330,7 +330,7 @@ pub fn uncertain_in(stdout: &str) -> BTreeSet<String> {
 #[test]
 fn no_reply_after_the_body_is_uncertain_and_not_resent_unless_asked() {
     let server = SmtpServer::start(&["--data-hang", "reader2@*:4"]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "data_timeout_secs = 1\n");
     project.subscribers(3, "");
     let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
@@ -378,7 +378,7 @@ fn no_reply_after_the_body_is_uncertain_and_not_resent_unless_asked() {
 #[test]
 fn two_runs_of_one_issue_never_send_together() {
     let server = SmtpServer::start(&["--delay", "0.05"]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "connections = 2\n");
     let readers = project.subscribers(40, "");
     let mut first = project.spawn(&["send", ISSUE, "--all"]);
@@ -401,7 +401,7 @@ fn two_runs_of_one_issue_never_send_together() {
 #[test]
 fn bad_rows_duplicates_and_suppressed_readers_are_skipped_and_reported() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     project.subscribers(
         3,
@@ -439,7 +439,7 @@ fn bad_rows_duplicates_and_suppressed_readers_are_skipped_and_reported() {
 #[test]
 fn a_missing_password_variable_is_a_configuration_error_before_anything_happens() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(
         server.port,
         "username = \"catchup\"\npassword_env = \"CATCHUP_TEST_PASSWORD_UNSET\"\n",
@@ -458,7 +458,7 @@ fn a_missing_password_variable_is_a_configuration_error_before_anything_happens(
 #[test]
 fn line_breaks_in_a_name_or_subject_cannot_add_a_header() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     project.subscribers(
         1,
@@ -502,7 +502,7 @@ fn line_breaks_in_a_name_or_subject_cannot_add_a_header() {
 
 #[test]
 fn dry_run_says_who_would_get_what_and_touches_nothing() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.subscribers(2, "bad,x,x\n");
     project.write("config/suppressed.csv", "reader2@nhs.example\n");
     let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all", "--dry-run"]);
@@ -519,7 +519,7 @@ fn dry_run_says_who_would_get_what_and_touches_nothing() {
 
 #[test]
 fn the_file_transport_writes_each_readers_message_and_sends_nothing() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.subscribers(3, "");
     let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all", "--transport", "file"]);
     assert_eq!(code, 0, "{stderr}");
@@ -554,7 +554,7 @@ fn the_file_transport_writes_each_readers_message_and_sends_nothing() {
 #[test]
 fn the_smtp_url_can_come_from_the_environment() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let (code, stdout, stderr) = project
         .catchup()
         .env("CATCHUP_SMTP_URL", server.url())
@@ -574,7 +574,7 @@ fn the_smtp_url_can_come_from_the_environment() {
 
 #[test]
 fn unencrypted_smtp_to_a_remote_host_is_refused_without_a_connection() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let (code, _, stderr) = project.run(&[
         "send",
         ISSUE,
@@ -592,12 +592,12 @@ fn unencrypted_smtp_to_a_remote_host_is_refused_without_a_connection() {
 
 #[test]
 fn no_smtp_settings_at_all_is_explained() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let (code, _, stderr) = project.run(&["send", ISSUE, "--to", "ed@hsj.example"]);
     assert_eq!(code, 2);
     assert!(
         stderr
-            .contains("nowhere to send: add [smtp] to config/newsletter.toml, or pass --smtp URL"),
+            .contains("nowhere to send: add [smtp] to config/newsletter.toml, pass --smtp URL, or add `CATCHUP_SMTP_URL=...` to `config/catchup.env` (mode 600)"),
         "{stderr}"
     );
 }
@@ -605,7 +605,7 @@ fn no_smtp_settings_at_all_is_explained() {
 #[test]
 fn a_missing_subscriber_list_is_named_and_leaves_no_state_behind() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     let (code, _, stderr) = project.run(&["send", ISSUE, "--all"]);
     assert_eq!(code, 2);
@@ -633,7 +633,7 @@ fn a_missing_subscriber_list_is_named_and_leaves_no_state_behind() {
 #[test]
 fn a_rate_limit_spaces_the_messages_out() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "rate = 20\n");
     project.subscribers(11, "");
     let start = Instant::now();
@@ -654,7 +654,7 @@ fn a_rate_limit_spaces_the_messages_out() {
 #[test]
 fn an_issue_already_sent_under_another_name_needs_force() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     project.subscribers(3, "");
     project.expect(&["send", ISSUE, "--all"]).code(0);
@@ -667,7 +667,7 @@ fn an_issue_already_sent_under_another_name_needs_force() {
     project
         .expect(&["send", "config/issues/2018-08-03.toml", "--all"])
         .code(2)
-        .stderr_has("error: issue `2018-08-03` has the same subject and stories as issue `2018-07-27`, which was already sent; every reader would get it twice. Pass --force to send it anyway");
+        .stderr_has("error: this issue went out already: 10 of its 10 stories went out in issue `2018-07-27`, list-sent for 2018-07-27; every reader would get it twice");
     assert_eq!(server.deliveries().len(), 3);
     project
         .expect(&["send", "config/issues/2018-08-03.toml", "--all", "--force"])
@@ -680,18 +680,68 @@ fn an_issue_already_sent_under_another_name_needs_force() {
 #[test]
 fn check_warns_about_a_story_an_earlier_sent_issue_carried() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     project.subscribers(2, "");
     project.expect(&["send", ISSUE, "--all"]).code(0);
     project.write(
         "config/issues/2018-08-03.toml",
-        "date = 2018-08-03\nsubject = \"Next week\"\n[[sections]]\ntitle = \"Again\"\nstories = [\"002/debt-mountain\"]\n",
+        "date = 2018-08-03\nsubject = \"Next week\"\n[[sections]]\ntitle = \"Again\"\nstories = [\"002/debt-mountain\", \"000/workforce-upgrade\", \"002/stp-lead-steps-down\"]\n",
     );
     project
         .expect(&["check", "config/issues/2018-08-03.toml"])
         .code(0)
         .stderr_has("warning: story `002/debt-mountain` already went out in issue `2018-07-27` (2018-07-27)\n --> config/issues/2018-08-03.toml:5:12");
+}
+
+/// See: issue 18, item 2. A sent issue's file renamed and one comma dropped
+/// from its subject: the next `send --due` sent it to every reader again.
+#[test]
+fn a_renamed_sent_issue_is_refused_by_check_send_and_send_due() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::example();
+    project.use_smtp(server.port, "");
+    project.subscribers(3, "");
+    project.expect(&["send", ISSUE, "--all"]).code(0);
+    let renamed = project
+        .read(ISSUE)
+        .replace("date = 2018-07-27", "date = 2018-08-03")
+        .replace("mental health, and", "mental health and");
+    std::fs::remove_file(project.path().join(ISSUE)).expect("rename");
+    project.write("config/issues/2018-08-03.toml", renamed);
+    let error = "error: this issue went out already: 10 of its 10 stories went out in issue `2018-07-27`, list-sent for 2018-07-27; every reader would get it twice
+ --> config/issues/2018-08-03.toml:3:11
+  |
+3 | subject = \"Bold ambition for mental health and the debt mountain\"
+  |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  |
+  = help: pick new stories, or move this file out of the issues folder; `send --force` sends it anyway
+";
+    project
+        .expect(&["check"])
+        .code(2)
+        .stdout_is("")
+        .stderr_is(&format!(
+            "{error}\n1 error(s), 0 warning(s); nothing written\n"
+        ));
+    let send = project
+        .expect(&["send", "config/issues/2018-08-03.toml", "--all"])
+        .code(2);
+    assert!(send.stderr.starts_with(error), "{send}");
+    let due = project
+        .expect(&["send", "--due", "--now", "2018-08-03T06:05:00Z"])
+        .code(2);
+    assert!(
+        crate::support::events(&due.stderr).iter().any(|l| l.starts_with(
+            "ERROR due.failed issue=2018-08-03 error=\"config/issues/2018-08-03.toml:3:11: this issue went out already: 10 of its 10 stories"
+        )),
+        "{due}"
+    );
+    assert_eq!(server.deliveries().len(), 3, "nobody got it twice");
+    project
+        .expect(&["send", "config/issues/2018-08-03.toml", "--all", "--force"])
+        .code(0);
+    assert_eq!(server.deliveries().len(), 6, "--force sends it");
 }
 
 /// PIPELINING (RFC 2920): MAIL, RCPT and DATA go in one write to a server
@@ -709,7 +759,7 @@ fn a_pipelining_server_gets_each_reader_once_and_whole() {
             return;
         }
     };
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let readers = project.subscribers(60, "");
     project
         .expect(&["send", ISSUE, "--all", "--smtp", &sink.url()])

@@ -37,7 +37,7 @@ fn wait_for_deliveries(server: &SmtpServer, count: usize) {
 /// sends the rest, with nobody twice and nobody uncertain.
 fn a_signal_stops_cleanly(name: &str) {
     let server = SmtpServer::start(&["--delay", "0.3"]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "connections = 4\n");
     let readers = project.subscribers(40, "");
     let child = project.spawn_piped(&["send", ISSUE, "--all"]);
@@ -89,7 +89,7 @@ fn sigterm_mid_send_finishes_the_messages_on_the_wire_and_exits_4() {
 #[test]
 fn a_second_interrupt_stops_at_once() {
     let server = SmtpServer::start(&["--data-hang", "*:60"]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "connections = 2\n");
     project.subscribers(10, "");
     let child = project.spawn_piped(&["send", ISSUE, "--all"]);
@@ -145,7 +145,7 @@ fn a_closed_stdout_ends_quietly_with_success() {
 #[test]
 fn every_reader_left_uncertain_by_kill_9_was_in_fact_delivered() {
     let server = SmtpServer::start(&["--delay", "0.02", "--take-whole-messages"]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "connections = 4\n");
     let readers = project.subscribers(300, "");
     let mut kills = 0;
@@ -256,7 +256,7 @@ fn a_full_disk_stops_the_run_and_the_next_run_finishes_without_a_duplicate() {
         }
     };
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "connections = 2\n");
     let readers = project.subscribers(300, "");
     let state = disk.path().join("state");
@@ -318,7 +318,7 @@ fn a_full_disk_stops_the_run_and_the_next_run_finishes_without_a_duplicate() {
 #[test]
 fn an_unwritable_complete_marker_does_not_hide_the_summary() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     project.use_smtp(server.port, "");
     project.subscribers(3, "");
     project.write(
@@ -347,7 +347,7 @@ fn an_unreachable_server_is_reported_in_two_lines_and_quickly() {
         .local_addr()
         .expect("addr")
         .port();
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let start = Instant::now();
     let out = project
         .expect(&[

@@ -128,7 +128,7 @@ const EXPECTED: &[(&str, &str, Option<&str>, Option<&str>)] = &[
 
 #[test]
 fn the_five_seeds_give_22_stories_with_the_right_ids_authors_and_dates() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let stories = stories_json(&project);
     let got: Vec<(String, String, Option<String>, Option<String>)> = stories
         .iter()
@@ -184,7 +184,7 @@ fn kinds(story: &Value) -> Vec<&str> {
 
 #[test]
 fn bullets_are_bullet_blocks_in_both_shapes() {
-    let stories = stories_json(&Project::copy_of_repo());
+    let stories = stories_json(&Project::example());
     // Digest bullets ("  • ...") straight after a paragraph.
     let nhse = story(&stories, "001/big-changes-at-the-top-of-the-shop");
     assert_eq!(
@@ -223,7 +223,7 @@ fn bullets_are_bullet_blocks_in_both_shapes() {
 
 #[test]
 fn speaker_lines_and_subheads_stay_inside_their_post() {
-    let stories = stories_json(&Project::copy_of_repo());
+    let stories = stories_json(&Project::example());
     let subheads = |id: &str| -> Vec<String> {
         story(&stories, id)["blocks"]
             .as_array()
@@ -258,7 +258,7 @@ fn speaker_lines_and_subheads_stay_inside_their_post() {
 
 #[test]
 fn the_masthead_and_intro_are_not_stories() {
-    let stories = stories_json(&Project::copy_of_repo());
+    let stories = stories_json(&Project::example());
     for s in &stories {
         assert_ne!(s["headline"], "HSJ Catch Up");
         let text = s.to_string();
@@ -282,7 +282,7 @@ fn the_masthead_and_intro_are_not_stories() {
 
 #[test]
 fn word_counts_add_up_the_body() {
-    let stories = stories_json(&Project::copy_of_repo());
+    let stories = stories_json(&Project::example());
     let leeds = story(&stories, "002/leeds-united");
     let counted: usize = leeds["blocks"]
         .as_array()
@@ -296,7 +296,7 @@ fn word_counts_add_up_the_body() {
 
 #[test]
 fn the_table_lists_every_story() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let out = project.catchup().arg("stories").output().expect("run");
     assert!(out.status.success());
     let table = String::from_utf8(out.stdout).expect("utf8");
@@ -412,7 +412,7 @@ fn two_seeds_with_one_prefix_are_refused() {
 /// parser that moves any block shows up here.
 #[test]
 fn every_story_has_the_reviewed_block_structure() {
-    let stories = stories_json(&Project::copy_of_repo());
+    let stories = stories_json(&Project::example());
     let shapes: Vec<String> = stories
         .iter()
         .map(|s| {
@@ -441,7 +441,7 @@ fn every_story_has_the_reviewed_block_structure() {
 /// normalisation is reviewed as a diff.
 #[test]
 fn the_json_output_is_stable() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let out = project
         .catchup()
         .args(["stories", "--json"])

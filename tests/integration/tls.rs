@@ -10,7 +10,7 @@ const PASSWORD_VAR: &str = "CATCHUP_TEST_SMTP_PASSWORD";
 /// A project whose `[smtp]` uses `security`, `localhost`, a login whose
 /// password is in an environment variable, and the test CA.
 fn project(server: &SmtpServer, security: &str, ca: &std::path::Path) -> Project {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let mut settings = project.read("config/newsletter.toml");
     settings.push_str(&format!(
         "\n[smtp]\nhost = \"localhost\"\nport = {}\nsecurity = \"{security}\"\nusername = \"catchup\"\npassword_env = \"{PASSWORD_VAR}\"\nca_file = \"{}\"\nretry_delay_ms = 20\nretries = 1\n",

@@ -15,7 +15,7 @@ const ISSUE: &str = "config/issues/2018-07-27.toml";
 /// base URL on loopback; the service is not started yet.
 fn sent(readers: usize) -> (Project, SmtpServer, u16) {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let port = project.use_web();
     project.use_smtp(server.port, "");
     project.subscribers(readers, "");
@@ -71,7 +71,7 @@ fn a_one_click_post_from_a_real_message_unsubscribes_and_the_next_send_skips_the
     // The next send (a new issue) skips the reader.
     project.write(
         "config/issues/2018-08-03.toml",
-        "date = 2018-08-03\nsubject = \"Next\"\n[[sections]]\ntitle = \"T\"\nstories = [\"003/the-dh-in-special-measures\"]\n",
+        "date = 2018-08-03\nsubject = \"Next\"\n[[sections]]\ntitle = \"T\"\nstories = [\"000/workforce-upgrade\"]\n",
     );
     project
         .expect(&["send", "config/issues/2018-08-03.toml", "--all"])
@@ -153,7 +153,7 @@ fn resubscribing_takes_the_reader_off_the_suppression_list() {
     // The list is as it was: a dry run would send to both again.
     project.write(
         "config/issues/2018-08-03.toml",
-        "date = 2018-08-03\nsubject = \"Next\"\n[[sections]]\ntitle = \"T\"\nstories = [\"003/the-dh-in-special-measures\"]\n",
+        "date = 2018-08-03\nsubject = \"Next\"\n[[sections]]\ntitle = \"T\"\nstories = [\"000/workforce-upgrade\"]\n",
     );
     project
         .expect(&[
@@ -242,7 +242,7 @@ fn a_bad_body_an_oversized_body_or_a_wrong_method_changes_nothing() {
 #[test]
 fn a_running_send_sees_an_unsubscribe_made_while_it_runs() {
     let server = SmtpServer::start(&["--delay", "0.1"]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let port = project.use_web();
     project.use_smtp(server.port, "connections = 1\n");
     project.subscribers(60, "");
@@ -268,7 +268,7 @@ fn a_running_send_sees_an_unsubscribe_made_while_it_runs() {
 
 #[test]
 fn serve_refuses_to_start_without_a_secret_it_can_trust() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let out = project
         .catchup()
         .env_remove("CATCHUP_SECRET")
@@ -278,7 +278,7 @@ fn serve_refuses_to_start_without_a_secret_it_can_trust() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: the link secret variable `CATCHUP_SECRET` is not set; generate one with `openssl rand -hex 32` and export it\n"
+        "error: the link secret variable `CATCHUP_SECRET` is not set; generate one with `openssl rand -hex 32` and add `CATCHUP_SECRET=...` to `config/catchup.env` (mode 600)\n"
     );
     let out = project
         .catchup()
@@ -300,7 +300,7 @@ fn serve_refuses_to_start_without_a_secret_it_can_trust() {
     project
         .expect(&["serve", "--listen", "127.0.0.1:0"])
         .code(2)
-        .stderr_is("error: the link secret file `secret.key` can be read by others (mode 644); run chmod 600 on it\n");
+        .stderr_is("error: the link secret: cannot read `secret.key`: it holds a secret, but others can read it (mode 644); run chmod 600 on it\n");
 }
 
 #[test]
@@ -441,17 +441,6 @@ print(len(e), e[0].title, e[0].link, len(e[0].content[0].value), d.feed.title)
     assert!(said.trim_end().ends_with("HSJ Catch Up"), "{said}");
 }
 
-#[test]
-fn serve_prints_a_systemd_unit() {
-    let project = Project::copy_of_repo();
-    project
-        .expect(&["serve", "--systemd"])
-        .code(0)
-        .stdout_has("[Service]\nWorkingDirectory=")
-        .stdout_has(" serve --listen 127.0.0.1:8080\n")
-        .stdout_has("EnvironmentFile=%h/.config/catchup/env");
-}
-
 /// Rotating the secret: with the old one as `previous_secret_env`, links
 /// already in inboxes keep working; once it is dropped, they do not.
 #[test]
@@ -496,7 +485,7 @@ fn links_made_before_a_secret_rotation_work_while_the_old_secret_is_kept() {
 #[test]
 fn an_address_starting_with_a_hash_is_unsubscribed_for_real() {
     let server = SmtpServer::start(&[]);
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let port = project.use_web();
     project.use_smtp(server.port, "");
     project.write(
@@ -612,7 +601,7 @@ fn a_connection_that_sends_nothing_is_closed_and_others_are_served() {
 /// See: adversarial run, defect 10.
 #[test]
 fn serve_refuses_a_fifo_as_the_suppression_list() {
-    let project = Project::copy_of_repo();
+    let project = Project::example();
     let fifo = project.path().join("config/suppressed.csv");
     crate::support::mkfifo(&fifo);
     project

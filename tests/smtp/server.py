@@ -31,6 +31,8 @@ Security:
   --starttls                       offer STARTTLS (and require it before AUTH)
   --implicit-tls                   TLS from the first byte
   --auth USER:PASSWORD             accept AUTH PLAIN/LOGIN with these only
+  --auth-without-tls               allow AUTH before TLS (catchup allows it
+                                   on loopback only)
 
 Each delivery also records "tls" (was the session encrypted) and "login".
 """
@@ -153,6 +155,7 @@ async def main():
     parser.add_argument("--starttls", action="store_true")
     parser.add_argument("--implicit-tls", action="store_true")
     parser.add_argument("--auth")
+    parser.add_argument("--auth-without-tls", action="store_true")
     args = parser.parse_args()
 
     context = None
@@ -175,7 +178,7 @@ async def main():
         if args.auth:
             options["authenticator"] = authenticator
             # aiosmtpd only knows about TLS it started itself (STARTTLS).
-            options["auth_require_tls"] = not args.implicit_tls
+            options["auth_require_tls"] = not (args.implicit_tls or args.auth_without_tls)
         kind = WholeMessageSMTP if args.take_whole_messages else SMTP
         return kind(handler, hostname="smtp.test", decode_data=False,
                     enable_SMTPUTF8=args.smtputf8, **options)

@@ -28,7 +28,7 @@ pub use session::{Attempt, Envelope, Session};
 use stream::{Stream, tls_connector};
 
 use crate::config::smtp::{Secret, SettingsError, is_loopback};
-use crate::config::{Security, Smtp};
+use crate::config::{Env, Security, Smtp};
 
 /// Everything needed to open a connection, prepared once per run.
 pub struct Connector {
@@ -80,8 +80,8 @@ impl Connector {
     ///
     /// # Errors
     /// The password variable is missing, or the CA file is unreadable.
-    pub fn new(smtp: &Smtp, domain: &str) -> Result<Connector, SettingsError> {
-        let credentials = match (&smtp.username, smtp.password()?) {
+    pub fn new(smtp: &Smtp, domain: &str, env: &Env) -> Result<Connector, SettingsError> {
+        let credentials = match (&smtp.username, smtp.password(env)?) {
             (Some(user), Some(password)) => Some((user.clone(), password)),
             _ => None,
         };

@@ -86,20 +86,21 @@ impl Project {
         }
     }
 
-    /// A copy of the repository's seeds and config.
-    pub fn copy_of_repo() -> Project {
+    /// The tests' own example project, `tests/fixtures/project/`: seeds,
+    /// settings and one issue, as shipped. Never the working copy's
+    /// `config/` or `seeds/`, which an operator edits (and fills with a
+    /// real list and real keys).
+    /// See: issue 18, item 15.
+    pub fn example() -> Project {
         let project = Project::empty();
-        for sub in ["seeds", "config"] {
-            copy_dir(&repo().join(sub), &project.path().join(sub));
-        }
+        copy_dir(&repo().join("tests/fixtures/project"), project.path());
         project
     }
 
-    /// The repository's seeds and settings, and `issue` as the only issue
-    /// file, `config/issues/test.toml`: a fixture that no edit to the
-    /// shipped example issue can break.
+    /// The fixture's seeds and settings, and `issue` as the only issue
+    /// file, `config/issues/test.toml`.
     pub fn with_issue(issue: &str) -> Project {
-        let project = Project::copy_of_repo();
+        let project = Project::example();
         std::fs::remove_file(project.path().join("config/issues/2018-07-27.toml"))
             .expect("remove the example issue");
         project.write("config/issues/test.toml", issue);
@@ -173,13 +174,16 @@ impl Project {
         )
     }
 
-    /// `catchup` run in this project, with the test secret and nothing from
-    /// the caller's `CATCHUP_SMTP_URL`.
+    /// `catchup` run in this project with the test secret and nothing else
+    /// from the caller's environment (an operator's shell may hold
+    /// `CATCHUP_SMTP_URL`, passwords or keys). See: issue 18, item 15.
     pub fn command(&self) -> std::process::Command {
         let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("catchup"));
         command
             .current_dir(self.path())
-            .env_remove("CATCHUP_SMTP_URL")
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", self.path())
             .env("CATCHUP_SECRET", SECRET);
         command
     }
@@ -343,9 +347,14 @@ impl std::fmt::Display for Outcome {
 /// Says, where it cannot be missed, that a test could not run because a
 /// real part it needs is not here, and records it for `.ci/run`'s summary.
 /// libtest hides a passing test's `println!`, so this writes to the
-/// process's stderr directly.
+/// process's stderr directly. Where every part should be here (`.ci/run`
+/// installs them and sets `CATCHUP_TESTS_NEED_ALL_PARTS`), a missing part
+/// fails the test instead: it never counts as passed.
 pub fn skip(test: &str, why: &str) {
     use std::io::Write as _;
+    if std::env::var_os("CATCHUP_TESTS_NEED_ALL_PARTS").is_some() {
+        panic!("{test} cannot run: {why} (.ci/run should have installed it)");
+    }
     let line = format!("SKIPPED {test}: {why}\n");
     let _ = std::io::stderr().write_all(line.as_bytes());
     let record = repo().join("target/skipped-tests.txt");
@@ -356,6 +365,18 @@ pub fn skip(test: &str, why: &str) {
     {
         let _ = file.write_all(line.as_bytes());
     }
+}
+
+/// catchup's log lines without their timestamp and `catchup[pid]`: what a
+/// test can compare whole (`INFO due.nothing next_issue=...`).
+pub fn events(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .map(|line| match line.split_once("] ") {
+            Some((stamp, event)) if stamp.contains(" catchup[") => event.to_string(),
+            _ => line.to_string(),
+        })
+        .collect()
 }
 
 /// Sends a signal to a process, by name (`INT`, `TERM`, `KILL`).

@@ -1,0 +1,111 @@
+//! What a run started by cron or systemd would lack. Such a run gets almost
+//! no environment, so it finds its secrets in the environment file alone.
+//! These checks load every secret the run needs the way that run will, and
+//! say what to put where, before a line or unit is printed that would fail
+//! at every tick.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{Env, KeySource, Newsletter, SecretSource};
+use crate::error::{Error, Result};
+
+/// What the unattended run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// `send --due`: the link secret, a relay and its password, the DKIM
+    /// key, the subscriber list.
+    Send,
+    /// `serve`: the link secret.
+    Serve,
+}
+
+/// The environment file, as an absolute path, and the variables the run
+/// reads from it.
+#[derive(Debug)]
+pub struct Checked {
+    pub env_file: PathBuf,
+    pub variables: Vec<String>,
+}
+
+/// Loads every secret `needs` asks for from the environment file alone.
+///
+/// # Errors
+/// Every problem at once: a secret that does not load (naming what to add
+/// to the file, and saying when only this shell has it), no relay, a
+/// subscriber list that does not open.
+pub fn check(newsletter: &Newsletter, project: &Path, needs: Needs) -> Result<Checked> {
+    let env_file = project.join(&newsletter.paths.env_file);
+    let env = Env::file_only(&newsletter.paths.env_file)?;
+    let mut problems = Vec::new();
+    if let Err(e) = newsletter.web.keys(&env) {
+        problems.push(e.to_string());
+    }
+    let mut variables = secret_variables(newsletter);
+    if needs == Needs::Send {
+        match super::send::relays(newsletter, &env, &[], false) {
+            Ok(relays) => {
+                variables.extend(
+                    relays
+                        .iter()
+                        .filter(|smtp| smtp.username.is_some())
+                        .map(|smtp| smtp.password_env.clone()),
+                );
+                let domain = newsletter.from.email.domain();
+                if let Err(e) = crate::deliver::check_relays(&relays, domain, &env) {
+                    problems.push(e.to_string());
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+        if let Some(settings) = &newsletter.dkim
+            && let Err(d) = crate::dkim::Signer::load(settings, &newsletter.source, &env)
+        {
+            problems.push(d.message);
+        }
+        if let Err(e) = crate::subscribers::Subscribers::open(&newsletter.paths.subscribers) {
+            problems.push(e.to_string());
+        }
+    }
+    variables.sort();
+    variables.dedup();
+    if problems.is_empty() {
+        return Ok(Checked {
+            env_file,
+            variables,
+        });
+    }
+    let only_here: Vec<&str> = variables
+        .iter()
+        .map(String::as_str)
+        .filter(|name| env.get(name).is_none() && std::env::var_os(name).is_some())
+        .collect();
+    if !only_here.is_empty() {
+        problems.push(format!(
+            "this shell has {}, but cron and systemd do not pass this shell's environment on",
+            only_here.join(", ")
+        ));
+    }
+    let list: Vec<String> = problems.iter().map(|p| format!("  - {p}")).collect();
+    Err(Error::config(format!(
+        "an unattended run would fail at every start; it reads its secrets from `{}` alone:\n{}",
+        env_file.display(),
+        list.join("\n")
+    )))
+}
+
+/// The variables the settings name for secrets: the link secrets and the
+/// DKIM key (relay passwords follow the relays).
+fn secret_variables(newsletter: &Newsletter) -> Vec<String> {
+    let web = &newsletter.web;
+    let mut names: Vec<String> = std::iter::once(&web.secret)
+        .chain(web.previous_secret.as_ref())
+        .filter_map(|secret| match secret {
+            SecretSource::Env(var) => Some(var.clone()),
+            SecretSource::File(_) => None,
+        })
+        .collect();
+    if let Some(KeySource::Env(var)) = newsletter.dkim.as_ref().map(|d| &d.key) {
+        names.push(var.clone());
+    }
+    names
+}
