@@ -114,7 +114,7 @@ fn signer(algorithm: &str, dir: &Path) -> catchup::dkim::Signer {
         repo("tests/fixtures/project/config/newsletter.toml"),
         String::new(),
     );
-    catchup::dkim::Signer::load(&settings, &source)
+    catchup::dkim::Signer::load(&settings, &source, &catchup::config::Env::process())
         .expect("signer")
         .0
 }
