@@ -240,7 +240,7 @@ impl Template {
             format!(
                 "{}+{}@{}",
                 self.return_path.user(),
-                self.key.token(reader.email.as_ref()),
+                self.key.verp_token(reader.email.as_ref()),
                 self.return_path.domain()
             )
         } else {

@@ -67,6 +67,15 @@ impl Key {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag[..TOKEN_BYTES])
     }
 
+    /// The reader's token for a VERP return path (`bounces+<token>@`): the
+    /// same 16 bytes as [`Key::token`], in lower-case hex, because mail
+    /// systems may change the case of a local part and base64 would not
+    /// survive it.
+    pub fn verp_token(&self, email: &str) -> String {
+        let tag = self.mac(UNSUBSCRIBE, email).finalize().into_bytes();
+        tag[..TOKEN_BYTES].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The first 8 bytes of the token, as a number: what an index of
     /// readers keeps (a match is then checked in full with [`Key::verify`]).
     pub fn token_prefix(&self, email: &str) -> u64 {
@@ -119,14 +128,19 @@ impl Keys {
 pub struct Token([u8; TOKEN_BYTES]);
 
 impl Token {
-    /// Decodes a token from a URL; `None` for anything malformed.
+    /// Decodes a token from a link (22 characters of base64url) or a VERP
+    /// return path (32 hex digits, in either case); `None` for anything
+    /// malformed.
     pub fn parse(text: &str) -> Option<Token> {
-        if text.len() != 22 {
-            return None;
-        }
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text)
-            .ok()?;
+        let bytes = match text.len() {
+            22 => base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(text)
+                .ok()?,
+            32 if text.bytes().all(|b| b.is_ascii_hexdigit()) => (0..TOKEN_BYTES)
+                .map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()?,
+            _ => return None,
+        };
         Some(Token(bytes.try_into().ok()?))
     }
 
@@ -153,6 +167,18 @@ mod tests {
         assert!(key().verify("ann@nhs.example", &parsed));
         assert!(!key().verify("bob@nhs.example", &parsed));
         assert_eq!(parsed.prefix(), key().token_prefix("ann@nhs.example"));
+    }
+
+    /// See: issue 18, item 3. A VERP address given back in capitals was
+    /// ignored: base64 does not survive a change of case, hex does.
+    #[test]
+    fn a_verp_token_is_the_same_token_in_either_case() {
+        let verp = key().verp_token("ann@nhs.example");
+        assert_eq!(verp.len(), 32);
+        let link = Token::parse(&key().token("ann@nhs.example")).expect("link");
+        assert_eq!(Token::parse(&verp), Some(link.clone()));
+        assert_eq!(Token::parse(&verp.to_uppercase()), Some(link));
+        assert_eq!(Token::parse(&verp.replace(&verp[..1], "g")), None);
     }
 
     /// Changing any character of a token gives one that matches no one.

@@ -630,31 +630,36 @@ fn scan(bytes: &[u8], ours: &Ours, evidence: &mut Evidence) {
             push_new(&mut evidence.message_ids, id);
         }
     }
-    let mut token_after = |prefix: &str, suffix: &str| {
+    // A token: 22 characters of base64url (links, and VERP paths before
+    // they were hex), or 32 hex digits (VERP, in whatever case a mail
+    // system gave the local part back).
+    let mut token_after = |prefix: &str, suffix: &str, forms: &[usize]| {
         for start in memchr::memmem::find_iter(&lower, prefix.as_bytes()) {
             let from = start + prefix.len();
-            let Some(token) = bytes.get(from..from + 22) else {
-                continue;
-            };
-            let closed = lower
-                .get(from + 22..)
-                .is_some_and(|after| after.starts_with(suffix.as_bytes()));
-            if closed
-                && token
-                    .iter()
-                    .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                push_new(
-                    &mut evidence.tokens,
-                    String::from_utf8_lossy(token).into_owned(),
-                );
+            for &len in forms {
+                let Some(token) = bytes.get(from..from + len) else {
+                    continue;
+                };
+                let closed = lower
+                    .get(from + len..)
+                    .is_some_and(|after| after.starts_with(suffix.as_bytes()));
+                let alphabet = |b: &u8| match len {
+                    32 => b.is_ascii_hexdigit(),
+                    _ => b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_',
+                };
+                if closed && token.iter().all(alphabet) {
+                    push_new(
+                        &mut evidence.tokens,
+                        String::from_utf8_lossy(token).into_owned(),
+                    );
+                }
             }
         }
     };
     if let Some((user, domain)) = &ours.verp {
-        token_after(&format!("{user}+"), &format!("@{domain}"));
+        token_after(&format!("{user}+"), &format!("@{domain}"), &[32, 22]);
     }
-    token_after(&ours.unsubscribe_prefix, "");
+    token_after(&ours.unsubscribe_prefix, "", &[22]);
 }
 
 /// The Message-ID whose `@` is at the end of `before`: `<issue>.<16 hex>`

@@ -8,9 +8,9 @@
 //! A reader is found from catchup's own marks in the message (the
 //! Message-ID made from the issue and the reader, a VERP return path or an
 //! unsubscribe link carrying their token): these cannot be forged without
-//! the link secret. A report that names an address on the list without
-//! such a mark is trusted too, unless `[bounces] verp` is on: then every
-//! report must carry the mark, and a forged report cannot suppress anyone.
+//! the link secret, so a forged report suppresses no one. A report that
+//! names a listed address without such a mark is trusted only if the
+//! operator opts in (`[bounces] trust_unmarked`).
 
 pub mod classify;
 pub mod log;
@@ -59,7 +59,7 @@ impl Settings {
                 unsubscribe_prefix: newsletter.web.unsubscribe_url("").to_ascii_lowercase(),
             },
             soft_limit: newsletter.bounces.soft_limit,
-            require_mark: verp,
+            require_mark: !newsletter.bounces.trust_unmarked,
         }
     }
 }
@@ -303,7 +303,7 @@ impl Run {
                 issue: None,
             }),
             (true, true) => Err(format!(
-                "it names {address}, but carries no mark of catchup's for them (with VERP on, one is required)"
+                "it names {address}, but carries no mark of catchup's for them, so it could be forged"
             )),
             (false, _) => Err(format!("it names {address}, who is not on the list")),
         }

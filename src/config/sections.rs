@@ -507,6 +507,10 @@ pub struct Bounces {
     pub verp: bool,
     /// Soft bounces (4.x.x) across this many distinct issues suppress.
     pub soft_limit: u32,
+    /// Act on a report that names a listed address without catchup's mark
+    /// for them (a VERP return path, a Message-ID, a link). Off: anyone who
+    /// can send mail to the return path could then suppress any reader.
+    pub trust_unmarked: bool,
 }
 
 impl Default for Bounces {
@@ -515,6 +519,7 @@ impl Default for Bounces {
             return_path: None,
             verp: false,
             soft_limit: 3,
+            trust_unmarked: false,
         }
     }
 }
@@ -534,6 +539,12 @@ pub(super) fn bounces(mut t: Table<'_>, problems: &mut Problems) -> Bounces {
     if let Some(limit) = t.integer("soft_limit", 1..=100, problems) {
         bounces.soft_limit = u32::try_from(*limit.get_ref()).unwrap_or(3);
     }
-    t.finish(&["return_path", "verp", "soft_limit"], problems);
+    if let Some(trust) = t.boolean("trust_unmarked", problems) {
+        bounces.trust_unmarked = trust;
+    }
+    t.finish(
+        &["return_path", "verp", "soft_limit", "trust_unmarked"],
+        problems,
+    );
     bounces
 }

@@ -52,6 +52,14 @@ pub fn token(email: &str) -> String {
         .encode(&hmac(b"catchup unsubscribe v1\0", email)[..16])
 }
 
+/// A reader's token in a VERP return path: the same 16 bytes, in hex.
+pub fn verp_token(email: &str) -> String {
+    hmac(b"catchup unsubscribe v1\0", email)[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The example newsletter's unsubscribe URL for a reader.
 pub fn unsubscribe_url(email: &str) -> String {
     format!("https://news.hsj.example/u/{}", token(email))
