@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::ledger::{Event, Ledger};
 use super::progress::Progress;
-use super::queue::{Next, Queue};
+use super::queue::{Job, Next, Queue};
 use super::relays::{AfterFailure, Choice, Relays, backoff};
 use super::smtp_client::{Attempt, ConnectError, Envelope, Session};
 use super::tally::{Stop, Tally};
@@ -204,9 +204,17 @@ async fn worker(shared: Arc<Shared>, home: usize) {
     let engine = &shared.engine;
     let mut session: Option<(Session, usize)> = None;
     loop {
-        let next = shared.lock().next(Instant::now());
-        let (reader, attempt) = match next {
-            Next::Job(reader, attempt) => (reader, attempt),
+        // A reader the relay in use refused is for the others, while there
+        // are others.
+        let using = session.as_ref().map(|(_, relay)| *relay);
+        let skip = |job: &Job| {
+            using.is_some_and(|relay| {
+                job.refused_by.contains(&relay) && engine.relays.any_besides(&job.refused_by)
+            })
+        };
+        let next = shared.lock().next(Instant::now(), skip);
+        let job = match next {
+            Next::Job(job) => job,
             Next::Wait(wait) => {
                 tokio::time::sleep(wait.min(Duration::from_millis(200))).await;
                 continue;
@@ -215,7 +223,7 @@ async fn worker(shared: Arc<Shared>, home: usize) {
         };
         let Some((open, relay)) = session.as_mut() else {
             // The reader was not tried: back it goes, same attempt.
-            shared.lock().requeue(reader, attempt, Duration::ZERO);
+            shared.lock().requeue(job, Duration::ZERO);
             match connect(&shared, home).await {
                 Connected::Yes(s, relay) => session = Some((s, relay)),
                 Connected::Retry => {}
@@ -224,8 +232,16 @@ async fn worker(shared: Arc<Shared>, home: usize) {
             continue;
         };
         let relay = *relay;
+        if job.refused_by.contains(&relay) {
+            // This relay refused the reader; another may take them.
+            if let Err(stop) = elsewhere_or_fail(&shared, job, relay).await {
+                shared.lock().stop(stop);
+                break;
+            }
+            continue;
+        }
         engine.relays.pace(relay).await;
-        let (reader, attempt, result, marked) = deliver(&shared, open, reader, attempt).await;
+        let (job, result, marked) = deliver(&shared, open, job).await;
         if result.closes_relay() {
             let error = ConnectError {
                 message: format!(
@@ -239,7 +255,7 @@ async fn worker(shared: Arc<Shared>, home: usize) {
         } else if matches!(result, Attempt::Accepted { .. }) {
             engine.relays.delivered(relay);
         }
-        match settle(&shared, reader, attempt, result, marked, relay).await {
+        match settle(&shared, job, result, marked, relay).await {
             Settled::KeepConnection => {}
             Settled::DropConnection => end_session(&shared, &mut session),
             Settled::StopRun(why) => {
@@ -341,30 +357,26 @@ async fn wire_message(engine: &Engine, reader: &Reader) -> Result<Vec<u8>, Messa
 
 /// One reader on one session: the message built, sent, and the in-flight
 /// mark made right before the final dot.
-async fn deliver(
-    shared: &Shared,
-    session: &mut Session,
-    reader: Reader,
-    attempt: u32,
-) -> (Reader, u32, Attempt, bool) {
+async fn deliver(shared: &Shared, session: &mut Session, job: Job) -> (Job, Attempt, bool) {
     let engine = &shared.engine;
-    let email = reader.email.to_string();
-    let message = match wire_message(engine, &reader).await {
+    let email = job.reader.email.to_string();
+    let message = match wire_message(engine, &job.reader).await {
         Ok(message) => message,
         Err(e) => {
             let refused = Attempt::Rejected {
                 permanent: true,
                 reply: e.to_string(),
                 reusable: true,
+                about_relay: false,
             };
-            return (reader, attempt, refused, false);
+            return (job, refused, false);
         }
     };
-    let from = engine.template.envelope_from(&reader);
+    let from = engine.template.envelope_from(&job.reader);
     let envelope = Envelope {
         from: &from,
         to: &email,
-        utf8: crate::address::needs_smtputf8(&reader.email),
+        utf8: crate::address::needs_smtputf8(&job.reader.email),
     };
     let mut marked = false;
     let result = session
@@ -384,13 +396,41 @@ async fn deliver(
     if marked {
         shared.off_wire(&email);
     }
-    (reader, attempt, result, marked)
+    (job, result, marked)
 }
 
 enum Settled {
     KeepConnection,
     DropConnection,
     StopRun(Stop),
+}
+
+fn engine_relay(shared: &Shared, relay: usize) -> &str {
+    shared.engine.relays.name(relay)
+}
+
+/// A reader `relay` refused for good: back in the queue for a relay that
+/// has not refused them, if one is left; otherwise failed, for good, with
+/// the last refusal. A relay's refusal may be about the relay (its own
+/// list, its policy): only when every relay left says no is it about the
+/// reader.
+async fn elsewhere_or_fail(shared: &Shared, job: Job, relay: usize) -> Result<(), Stop> {
+    if shared.engine.relays.any_besides(&job.refused_by) {
+        shared.lock().requeue(job, Duration::ZERO);
+        return Ok(());
+    }
+    let email = job.reader.email.to_string();
+    let reply = job.refusal.unwrap_or_default();
+    log::event(
+        Level::Warn,
+        "send.failed",
+        &[("reader", &email), ("reply", &reply)],
+    );
+    let tally = |t: &mut Tally, email: &str, reply: &str| {
+        t.failed += 1;
+        t.failures.push((email.to_string(), reply.to_string()));
+    };
+    finish(shared, Event::Failed, &email, reply, relay, tally).await
 }
 
 /// Settles a reader for good: tallied first (it happened on the wire,
@@ -430,13 +470,12 @@ async fn finish(
 /// what becomes of the reader and the connection.
 async fn settle(
     shared: &Shared,
-    reader: Reader,
-    attempt: u32,
+    mut job: Job,
     result: Attempt,
     marked: bool,
     relay: usize,
 ) -> Settled {
-    let email = reader.email.to_string();
+    let email = job.reader.email.to_string();
     let after = |outcome: Result<(), Stop>, keep: bool| match outcome {
         Ok(()) if keep => Settled::KeepConnection,
         Ok(()) => Settled::DropConnection,
@@ -452,22 +491,45 @@ async fn settle(
         }
         Attempt::Rejected {
             permanent: true,
+            about_relay: true,
+            reply,
+            ..
+        } => {
+            // The relay will not take our mail at all: it is given up, and
+            // the reader goes back, unharmed, for the others.
+            let error = ConnectError {
+                message: format!("{} refused to take our mail: {reply}", engine_relay(shared, relay)),
+                refused: true,
+            };
+            shared.lock().requeue(job, Duration::ZERO);
+            rest(shared, relay, &error);
+            return Settled::DropConnection;
+        }
+        Attempt::Rejected {
+            permanent: true,
             reply,
             reusable,
+            ..
         } => {
-            log::event(
-                Level::Warn,
-                "send.failed",
-                &[("reader", &email), ("reply", &reply)],
-            );
-            let tally = |t: &mut Tally, email: &str, reply: &str| {
-                t.failed += 1;
-                t.failures.push((email.to_string(), reply.to_string()));
+            job.refused_by.push(relay);
+            job.refusal = Some(reply);
+            let refusing = shared.engine.relays.refusing(relay);
+            if refusing {
+                let error = ConnectError {
+                    message: format!(
+                        "{} refuses reader after reader and takes none",
+                        engine_relay(shared, relay)
+                    ),
+                    refused: false,
+                };
+                rest(shared, relay, &error);
+            }
+            return match elsewhere_or_fail(shared, job, relay).await {
+                // A resting relay's sessions end, so that its workers move.
+                Ok(()) if reusable && !refusing => Settled::KeepConnection,
+                Ok(()) => Settled::DropConnection,
+                Err(stop) => Settled::StopRun(stop),
             };
-            return after(
-                finish(shared, Event::Failed, &email, reply, relay, tally).await,
-                reusable,
-            );
         }
         Attempt::Uncertain { error } => {
             log::event(
@@ -486,17 +548,18 @@ async fn settle(
             );
         }
         Attempt::Stopped { error } => {
-            shared.lock().requeue(reader, attempt, Duration::ZERO);
+            shared.lock().requeue(job, Duration::ZERO);
             return Settled::StopRun(Stop::Ledger(error));
         }
         Attempt::Rejected {
             permanent: false,
             reply,
             reusable,
+            ..
         } => (reply, reusable, "rejected for now"),
         Attempt::NotSent { error } => (error, false, "connection lost"),
     };
-    retry_later(shared, reader, attempt, marked, &transient, why, relay).await;
+    retry_later(shared, job, marked, &transient, why, relay).await;
     if reusable {
         Settled::KeepConnection
     } else {
@@ -509,15 +572,15 @@ async fn settle(
 /// delivered, or a restart would take it for uncertain.
 async fn retry_later(
     shared: &Shared,
-    reader: Reader,
-    attempt: u32,
+    mut job: Job,
     marked: bool,
     transient: &str,
     why: &str,
     relay: usize,
 ) {
     let settings = shared.engine.relays.settings();
-    let email = reader.email.to_string();
+    let email = job.reader.email.to_string();
+    let attempt = job.attempt;
     let exhausted = attempt > settings.retries;
     if (marked || exhausted)
         && let Some(ledger) = &shared.engine.ledger
@@ -565,6 +628,7 @@ async fn retry_later(
                 ("retry_in_ms", &wait.as_millis()),
             ],
         );
-        state.requeue(reader, attempt + 1, wait);
+        job.attempt += 1;
+        state.requeue(job, wait);
     }
 }

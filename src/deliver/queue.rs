@@ -20,14 +20,35 @@ pub(super) struct Queue {
     pub(super) tally: Tally,
 }
 
+/// One reader handed to a worker.
+pub(super) struct Job {
+    pub(super) reader: Reader,
+    /// 1 for the first try; a transient failure adds one.
+    pub(super) attempt: u32,
+    /// Relays that refused this reader for good, and the last refusal:
+    /// a reader fails only once no other relay is left to ask.
+    pub(super) refused_by: Vec<usize>,
+    pub(super) refusal: Option<String>,
+}
+
+impl Job {
+    fn new(reader: Reader) -> Job {
+        Job {
+            reader,
+            attempt: 1,
+            refused_by: Vec::new(),
+            refusal: None,
+        }
+    }
+}
+
 pub(super) struct Retry {
-    reader: Reader,
-    attempt: u32,
+    job: Job,
     ready: Instant,
 }
 
 pub(super) enum Next {
-    Job(Reader, u32),
+    Job(Job),
     Wait(Duration),
     Done,
 }
@@ -48,19 +69,25 @@ impl Queue {
     pub(super) fn remaining(&mut self) -> u64 {
         self.retries.len() as u64 + self.source.by_ref().count() as u64
     }
-    pub(super) fn next(&mut self, now: Instant) -> Next {
+    /// The next job for a worker. A waiting reader for whom `skip` is true
+    /// (a relay refused them, and this worker sends through it) is left
+    /// for another worker.
+    pub(super) fn next(&mut self, now: Instant, skip: impl Fn(&Job) -> bool) -> Next {
         if self.tally.stopped.is_some() {
             return Next::Done;
         }
-        if let Some(i) = self.retries.iter().position(|r| r.ready <= now)
+        if let Some(i) = self
+            .retries
+            .iter()
+            .position(|r| r.ready <= now && !skip(&r.job))
             && let Some(retry) = self.retries.remove(i)
         {
             self.busy += 1;
-            return Next::Job(retry.reader, retry.attempt);
+            return Next::Job(retry.job);
         }
         if let Some(reader) = self.source.next() {
             self.busy += 1;
-            return Next::Job(reader, 1);
+            return Next::Job(Job::new(reader));
         }
         if let Some(soonest) = self.retries.iter().map(|r| r.ready).min() {
             return Next::Wait(soonest.saturating_duration_since(now));
@@ -82,11 +109,10 @@ impl Queue {
         self.busy
     }
 
-    pub(super) fn requeue(&mut self, reader: Reader, attempt: u32, delay: Duration) {
+    pub(super) fn requeue(&mut self, job: Job, delay: Duration) {
         self.busy = self.busy.saturating_sub(1);
         self.retries.push_back(Retry {
-            reader,
-            attempt,
+            job,
             ready: Instant::now() + delay,
         });
     }

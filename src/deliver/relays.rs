@@ -19,6 +19,10 @@ use crate::log::{self, Level};
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often a worker looks again while every relay rests.
 const LOOK_AGAIN: Duration = Duration::from_millis(100);
+/// Readers refused in a row, none taken, before a relay counts as failing
+/// (with another relay to ask, those readers are not failed: see
+/// `engine::elsewhere_or_fail`).
+const REFUSALS_IN_A_ROW: u32 = 5;
 
 /// Every relay of a run.
 #[derive(Debug)]
@@ -50,6 +54,8 @@ struct Health {
     given_up: Option<String>,
     /// Given up because trying again cannot help (a refused login).
     refused: bool,
+    /// Readers refused for good since it last took one.
+    refusals: u32,
 }
 
 /// Which relay a worker should use now.
@@ -188,6 +194,7 @@ impl Relays {
     /// `relay` took a message: whatever failures it had are over.
     pub fn delivered(&self, relay: usize) {
         let mut health = self.health(relay);
+        health.refusals = 0;
         if health.failures > 0 {
             log::event(
                 Level::Info,
@@ -196,6 +203,22 @@ impl Relays {
             );
             *health = Health::default();
         }
+    }
+
+    /// `relay` refused a reader for good. True once it has refused
+    /// [`REFUSALS_IN_A_ROW`] and taken none: it may be refusing us, not
+    /// them, and should rest like a relay that fails.
+    pub fn refusing(&self, relay: usize) -> bool {
+        let mut health = self.health(relay);
+        health.refusals += 1;
+        health.refusals >= REFUSALS_IN_A_ROW && self.relays.len() > 1
+    }
+
+    /// True if a relay not in `besides` is still in the run (resting
+    /// counts: it will be back).
+    pub fn any_besides(&self, besides: &[usize]) -> bool {
+        (0..self.relays.len())
+            .any(|i| !besides.contains(&i) && self.health(i).given_up.is_none())
     }
 
     /// A relay failed to connect, or answered 421: it rests (logged once

@@ -170,3 +170,105 @@ fn repeated_smtp_urls_are_relays_that_share_the_list() {
         .collect();
     assert_eq!(relays.len(), 2, "{relays:?}");
 }
+
+/// Two relays in `[smtp]`: `first` and `second` (ports), two connections
+/// each, quick retries.
+fn two_relays(project: &Project, first: u16, second: u16) {
+    let mut settings = project.read("config/newsletter.toml");
+    settings.push_str(&format!(
+        "\n[smtp]\nretries = 2\nretry_delay_ms = 50\ntimeout_secs = 5\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = {first}\nsecurity = \"none\"\nconnections = 2\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = {second}\nsecurity = \"none\"\nconnections = 2\n"
+    ));
+    project.write("config/newsletter.toml", settings);
+}
+
+/// Readers the ledger records as failed.
+fn failed(project: &Project) -> Vec<String> {
+    ledger(project)
+        .into_iter()
+        .filter(|r| r["event"] == "failed")
+        .map(|r| r["email"].as_str().expect("email").to_string())
+        .collect()
+}
+
+/// See: issue 18, item 4. With two relays, one answering `554 5.7.1 Relay
+/// access denied`, 819-835 of 1,000 readers were recorded failed for good
+/// while the other relay was healthy.
+#[test]
+fn a_relay_that_will_not_relay_for_us_fails_no_reader() {
+    let test = "relays::a_relay_that_will_not_relay_for_us_fails_no_reader";
+    for refusing in ["relaying", "sender"] {
+        let healthy = SmtpServer::start(&[]);
+        let postfix = match refusing {
+            "relaying" => Postfix::refusing_relay(),
+            _ => Postfix::refusing_sender("hsj.example"),
+        };
+        let postfix = match postfix {
+            Ok(postfix) => postfix,
+            Err(why) => return skip(test, &why),
+        };
+        let project = Project::example();
+        two_relays(&project, postfix.port, healthy.port);
+        let readers = project.subscribers(200, "");
+        let out = project.expect(&["send", ISSUE, "--all"]).code(0);
+        assert!(out.stdout.contains("sent 200, failed 0"), "{refusing}: {out}");
+        assert!(failed(&project).is_empty(), "{refusing}: {out}");
+        let counts = arrivals(&[&healthy]);
+        assert_eq!(counts.len(), readers.len(), "{refusing}");
+        assert!(counts.values().all(|&n| n == 1), "{refusing}: {counts:?}");
+        let gave_up = crate::support::events(&out.stderr)
+            .into_iter()
+            .find(|l| l.starts_with("ERROR smtp.gave_up "))
+            .unwrap_or_else(|| panic!("{refusing}: the relay is given up, and says so\n{out}"));
+        let why = match refusing {
+            "relaying" => "Relay access denied",
+            _ => "Sender address rejected: Access denied",
+        };
+        assert!(
+            gave_up.contains(&format!("relay=127.0.0.1:{}", postfix.port)) && gave_up.contains(why),
+            "{gave_up}"
+        );
+    }
+}
+
+/// See: issue 18, item 4. A relay that refuses every reader with a code
+/// that blames the reader (`550 5.1.1`): with another relay to ask, a
+/// reader fails only when both refuse; the lying relay rests.
+#[test]
+fn a_reader_fails_only_when_every_relay_refuses_them() {
+    let liar = SmtpServer::start(&["--rcpt-550", "*"]);
+    let healthy = SmtpServer::start(&["--rcpt-550", "reader7@*"]);
+    let project = Project::example();
+    two_relays(&project, liar.port, healthy.port);
+    project.subscribers(100, "");
+    let out = project.expect(&["send", ISSUE, "--all"]).code(3);
+    assert!(out.stdout.contains("sent 99, failed 1"), "{out}");
+    assert_eq!(failed(&project), ["reader7@nhs.example"], "{out}");
+    assert_eq!(arrivals(&[&healthy]).len(), 99);
+    assert!(liar.deliveries().is_empty());
+    assert!(
+        crate::support::events(&out.stderr).iter().any(|l| l.starts_with(&format!(
+            "WARN smtp.connect_failed relay=127.0.0.1:{} error=\"127.0.0.1:{} refuses reader after reader and takes none\"",
+            liar.port, liar.port
+        ))),
+        "{out}"
+    );
+}
+
+/// See: issue 18, item 4. The only relay will not relay for us: nobody is
+/// failed, the run stops as a settings problem, and every reader waits.
+#[test]
+fn the_only_relay_refusing_to_relay_stops_the_run_and_fails_no_one() {
+    let test = "relays::the_only_relay_refusing_to_relay_stops_the_run";
+    let postfix = match Postfix::refusing_relay() {
+        Ok(postfix) => postfix,
+        Err(why) => return skip(test, &why),
+    };
+    let project = Project::example();
+    project.use_smtp(postfix.port, "");
+    project.subscribers(20, "");
+    let out = project.expect(&["send", ISSUE, "--all"]).code(2);
+    assert!(out.stdout.contains("sent 0, failed 0"), "{out}");
+    assert!(out.stdout.contains("not tried 20"), "{out}");
+    assert!(failed(&project).is_empty(), "{out}");
+    assert!(out.stdout.contains("Relay access denied"), "{out}");
+}

@@ -71,11 +71,14 @@ pub enum Attempt {
     /// The server replied 2xx to the end of the message.
     Accepted { reply: String },
     /// The server said no, with a code. `permanent` for 5xx. The connection
-    /// is still usable when `reusable`.
+    /// is still usable when `reusable`. `about_relay` when the refusal is
+    /// about the relay or the sender (the envelope sender refused, relaying
+    /// or access denied), not the reader.
     Rejected {
         permanent: bool,
         reply: String,
         reusable: bool,
+        about_relay: bool,
     },
     /// The connection failed before the last step (the final dot, or
     /// `BDAT 0 LAST`) was written: the server cannot have accepted the
@@ -284,6 +287,7 @@ impl Session {
                     envelope.to
                 ),
                 reusable: true,
+                about_relay: false,
             };
         }
         let chunking = self.extensions.chunking;
@@ -313,6 +317,7 @@ impl Session {
                     let reusable = self.command("RSET").await.is_ok();
                     return Attempt::Rejected {
                         permanent: reply.is_permanent(),
+                        about_relay: reply.is_about_the_relay(),
                         reply: reply.to_string(),
                         reusable,
                     };
@@ -339,6 +344,7 @@ impl Session {
             Ok(reply) => Attempt::Rejected {
                 permanent: reply.is_permanent(),
                 reusable: reply.code != 421,
+                about_relay: reply.is_about_the_relay(),
                 reply: reply.to_string(),
             },
             Err(e) => Attempt::Uncertain {
@@ -366,15 +372,16 @@ impl Session {
         let lost = |e: Failure| Attempt::NotSent {
             error: e.to_string(),
         };
-        let mut refused: Option<Reply> = None;
+        // The refusal, and whether it was of MAIL FROM (the first command).
+        let mut refused: Option<(Reply, bool)> = None;
         if self.extensions.pipelining {
             self.write(commands.concat().as_bytes())
                 .await
                 .map_err(lost)?;
-            for _ in &commands {
+            for i in 0..commands.len() {
                 let reply = self.reply().await.map_err(lost)?;
                 if !reply.is_positive() && refused.is_none() {
-                    refused = Some(reply);
+                    refused = Some((reply, i == 0));
                 } else if reply.code == 354 && refused.is_some() {
                     // A server that took DATA after refusing the envelope:
                     // end the empty message so the session stays in step.
@@ -383,21 +390,22 @@ impl Session {
                 }
             }
         } else {
-            for command in &commands {
+            for (i, command) in commands.iter().enumerate() {
                 self.write(command.as_bytes()).await.map_err(lost)?;
                 let reply = self.reply().await.map_err(lost)?;
                 if !reply.is_positive() {
-                    refused = Some(reply);
+                    refused = Some((reply, i == 0));
                     break;
                 }
             }
         }
         match refused {
             None => Ok(()),
-            Some(reply) => {
+            Some((reply, of_sender)) => {
                 let reusable = self.command("RSET").await.is_ok();
                 Err(Attempt::Rejected {
                     permanent: reply.is_permanent(),
+                    about_relay: of_sender || reply.is_about_the_relay(),
                     reply: reply.to_string(),
                     reusable,
                 })

@@ -42,6 +42,29 @@ impl Postfix {
         )
     }
 
+    /// Starts Postfix as a relay that will not relay for us: loopback is
+    /// not among its networks, so every recipient gets Postfix's own
+    /// `554 5.7.1 <...>: Relay access denied`, the answer of a relay whose
+    /// allow-list lost the sending host.
+    pub fn refusing_relay() -> Result<Postfix, String> {
+        Postfix::start_with(
+            &[],
+            "virtual_mailbox_domains =\nmynetworks = 192.0.2.0/24\nsmtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n",
+        )
+    }
+
+    /// Starts Postfix refusing our envelope sender at MAIL FROM (`553 5.7.1
+    /// <...>: Sender address rejected: Access denied`), as a provider's
+    /// relay does for a sending domain it has not verified.
+    pub fn refusing_sender(domain: &str) -> Result<Postfix, String> {
+        Postfix::start_with(
+            &[],
+            &format!(
+                "virtual_mailbox_domains =\nsmtpd_delay_reject = no\nsmtpd_sender_restrictions = check_sender_access inline:{{ {domain}=REJECT }}\n"
+            ),
+        )
+    }
+
     fn start_with(mailboxes: &[&str], extra: &str) -> Result<Postfix, String> {
         if !Path::new("/usr/sbin/postfix").exists() {
             return Err("Postfix is not installed (apt-get install postfix)".into());
