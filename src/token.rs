@@ -73,7 +73,10 @@ impl Key {
     /// survive it.
     pub fn verp_token(&self, email: &str) -> String {
         let tag = self.mac(UNSUBSCRIBE, email).finalize().into_bytes();
-        tag[..TOKEN_BYTES].iter().map(|b| format!("{b:02x}")).collect()
+        tag[..TOKEN_BYTES]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// The first 8 bytes of the token, as a number: what an index of

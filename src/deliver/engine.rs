@@ -498,7 +498,10 @@ async fn settle(
             // The relay will not take our mail at all: it is given up, and
             // the reader goes back, unharmed, for the others.
             let error = ConnectError {
-                message: format!("{} refused to take our mail: {reply}", engine_relay(shared, relay)),
+                message: format!(
+                    "{} refused to take our mail: {reply}",
+                    engine_relay(shared, relay)
+                ),
                 refused: true,
             };
             shared.lock().requeue(job, Duration::ZERO);

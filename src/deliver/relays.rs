@@ -217,8 +217,7 @@ impl Relays {
     /// True if a relay not in `besides` is still in the run (resting
     /// counts: it will be back).
     pub fn any_besides(&self, besides: &[usize]) -> bool {
-        (0..self.relays.len())
-            .any(|i| !besides.contains(&i) && self.health(i).given_up.is_none())
+        (0..self.relays.len()).any(|i| !besides.contains(&i) && self.health(i).given_up.is_none())
     }
 
     /// A relay failed to connect, or answered 421: it rests (logged once

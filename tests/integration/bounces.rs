@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support::postfix::Postfix;
 use crate::support::smtp::SmtpServer;
-use crate::support::{Project, finish_within, reader_id, repo, skip, token, verp_token};
+use crate::support::{Project, finish_within, reader_id, repo, skip, verp_token};
 
 const ISSUE: &str = "config/issues/2018-07-27.toml";
 
@@ -363,7 +363,12 @@ fn forged_reports_suppress_no_one_with_the_settings_as_shipped() {
     let project = Project::example();
     write_subscribers(
         &project,
-        &["ann@nhs.example", "bob@nhs.example", "cat@nhs.example", "dan@nhs.example"],
+        &[
+            "ann@nhs.example",
+            "bob@nhs.example",
+            "cat@nhs.example",
+            "dan@nhs.example",
+        ],
     );
     let dsn = |to: &str, status: &str, date: &str| {
         format!(
@@ -372,8 +377,8 @@ fn forged_reports_suppress_no_one_with_the_settings_as_shipped() {
     };
     let forged = [
         dsn("ann@nhs.example", "5.1.1", "Fri, 20 Nov 2026 07:00:00 +0000"),
-        format!("From: MAILER-DAEMON@evil.example\nSubject: failure notice\nX-Failed-Recipients: bob@nhs.example\n\n<bob@nhs.example>: 550 5.1.1 user unknown\n"),
-        format!("From: feedback@evil.example\nSubject: complaint\nContent-Type: multipart/report; report-type=feedback-report; boundary=b\n\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nOriginal-Rcpt-To: cat@nhs.example\n\n--b--\n"),
+        "From: MAILER-DAEMON@evil.example\nSubject: failure notice\nX-Failed-Recipients: bob@nhs.example\n\n<bob@nhs.example>: 550 5.1.1 user unknown\n".to_string(),
+        "From: feedback@evil.example\nSubject: complaint\nContent-Type: multipart/report; report-type=feedback-report; boundary=b\n\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nOriginal-Rcpt-To: cat@nhs.example\n\n--b--\n".to_string(),
         dsn("dan@nhs.example", "4.2.2", "Mon, 02 Nov 2026 07:00:00 +0000"),
         dsn("dan@nhs.example", "4.2.2", "Mon, 09 Nov 2026 07:00:00 +0000"),
         dsn("dan@nhs.example", "4.2.2", "Mon, 16 Nov 2026 07:00:00 +0000"),
@@ -384,7 +389,9 @@ fn forged_reports_suppress_no_one_with_the_settings_as_shipped() {
     let out = project.expect(&["bounces", "mail/forged"]).code(0);
     assert!(suppressed(&project).is_empty(), "{out}");
     assert!(
-        out.stdout.contains("6 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 6 with nothing to do"),
+        out.stdout.contains(
+            "6 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 6 with nothing to do"
+        ),
         "{out}"
     );
 

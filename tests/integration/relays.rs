@@ -210,7 +210,10 @@ fn a_relay_that_will_not_relay_for_us_fails_no_reader() {
         two_relays(&project, postfix.port, healthy.port);
         let readers = project.subscribers(200, "");
         let out = project.expect(&["send", ISSUE, "--all"]).code(0);
-        assert!(out.stdout.contains("sent 200, failed 0"), "{refusing}: {out}");
+        assert!(
+            out.stdout.contains("sent 200, failed 0"),
+            "{refusing}: {out}"
+        );
         assert!(failed(&project).is_empty(), "{refusing}: {out}");
         let counts = arrivals(&[&healthy]);
         assert_eq!(counts.len(), readers.len(), "{refusing}");

@@ -49,7 +49,8 @@ impl Reply {
         }
         let text = self.lines.join(" ").to_ascii_lowercase();
         let status = text.split_whitespace().next().unwrap_or("");
-        if matches!(status, "5.7.0" | "5.7.8" | "5.7.57" | "4.7.0" | "5.7.14") && text.contains("auth")
+        if matches!(status, "5.7.0" | "5.7.8" | "5.7.57" | "4.7.0" | "5.7.14")
+            && text.contains("auth")
         {
             return true;
         }
@@ -166,14 +167,23 @@ mod tests {
             (550, "5.7.1 Relaying denied"),
             (530, "5.7.0 Authentication required"),
             (550, "5.7.57 Client not authenticated to send mail"),
-            (553, "5.7.1 <catchup@hsj.example>: Sender address rejected: Access denied"),
+            (
+                553,
+                "5.7.1 <catchup@hsj.example>: Sender address rejected: Access denied",
+            ),
             (554, "5.7.1 Client host rejected: Access denied"),
-            (554, "5.7.1 Service unavailable; client [192.0.2.1] blocked using zen.spamhaus.org"),
+            (
+                554,
+                "5.7.1 Service unavailable; client [192.0.2.1] blocked using zen.spamhaus.org",
+            ),
         ] {
             assert!(reply(code, text).is_about_the_relay(), "{code} {text}");
         }
         for (code, text) in [
-            (550, "5.1.1 <ann@nhs.example>: Recipient address rejected: User unknown"),
+            (
+                550,
+                "5.1.1 <ann@nhs.example>: Recipient address rejected: User unknown",
+            ),
             (552, "5.2.2 Mailbox full"),
             (550, "5.7.1 Message rejected as spam"),
         ] {
