@@ -53,7 +53,7 @@ impl Archive {
         let mut published = Vec::new();
         for (name, record) in sent::all(state) {
             let path = state.join(name.as_str()).join(WEB);
-            let bytes = files::read_input(&path, CONFIG_LIMIT * 4)?;
+            let bytes = files::read_kept(&path, CONFIG_LIMIT * 4)?.unwrap_or_default();
             let html = String::from_utf8_lossy(&bytes).into_owned();
             published.push(Published { name, record, html });
         }

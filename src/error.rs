@@ -122,6 +122,15 @@ impl From<crate::config::LoadError> for Error {
     }
 }
 
+impl From<crate::bounces::StartError> for Error {
+    fn from(error: crate::bounces::StartError) -> Error {
+        match error {
+            crate::bounces::StartError::List(list) => Error::from(list),
+            crate::bounces::StartError::Log(file) => Error::from(file),
+        }
+    }
+}
+
 impl From<crate::config::env::EnvError> for Error {
     fn from(error: crate::config::env::EnvError) -> Error {
         Error::new(Kind::Config, error)

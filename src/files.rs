@@ -3,10 +3,14 @@
 //! Inputs (settings, issues, seeds, lists) are read only if they are regular
 //! files, and only up to a size that says what it is: a FIFO would hang a
 //! read for ever, and `/dev/zero` would fill memory. Outputs are written
-//! whole or not at all (a temporary file, then a rename). Lock files are
-//! never followed through a symbolic link, so a planted link cannot make a
-//! run truncate someone else's file. Every error names the file and says
-//! what went wrong in words (a full disk is not a permission problem).
+//! whole or not at all (a temporary file, then a rename), keeping the mode
+//! of the file they replace. The files catchup keeps and appends to (its
+//! state: ledgers, logs, locks, the suppression list) are opened through
+//! [`open_kept`] alone: never through a symbolic link or a second hard
+//! link, never a FIFO or a device, so a planted name cannot make a run
+//! write to someone else's file, read a secret into a public one, or wait
+//! for ever. Every error names the file and says what went wrong in words
+//! (a full disk is not a permission problem).
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -291,7 +295,7 @@ pub fn read_opened(file: File, path: &Path, limit: u64) -> Result<Vec<u8>, FileE
     }
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     // The file may grow while it is read; never read past the limit.
-    file.take(limit + 1)
+    file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| FileError::io(Action::Read, path, e))?;
     if bytes.len() as u64 > limit {
@@ -347,13 +351,26 @@ pub fn write_replaceable(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
 }
 
 fn write_via_temporary(path: &Path, bytes: &[u8], durable: bool) -> Result<(), FileError> {
+    use std::os::unix::fs::PermissionsExt as _;
     let dir = folder_of(path);
     let fail = |e| FileError::io(Action::Write, path, e);
-    // 0o666 less the umask, like any other file the user creates.
+    // The mode of the file replaced (a private ledger stays private), or
+    // 0o666 less the umask, like any other file the user creates. A link
+    // in the way is replaced by the rename, not followed.
+    let replaced = std::fs::symlink_metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|meta| meta.permissions().mode() & 0o777);
     let mut file = tempfile::Builder::new()
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .permissions(std::fs::Permissions::from_mode(replaced.unwrap_or(0o666)))
         .tempfile_in(dir)
         .map_err(fail)?;
+    if let Some(mode) = replaced {
+        // `permissions` is less the umask; the replaced file's mode is not.
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(fail)?;
+    }
     file.write_all(bytes).map_err(fail)?;
     if durable {
         file.as_file().sync_all().map_err(fail)?;
@@ -396,31 +413,88 @@ pub fn folder_of(path: &Path) -> &Path {
     }
 }
 
-/// Opens a file to append to, creating it if need be; a FIFO, a device or
-/// a folder where it belongs is refused, without blocking. Returns the file
-/// and whether it was created.
+/// How to open a file catchup keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// Read only; a missing file is an error (`NotFound`).
+    Read,
+    /// Read and append, creating it if need be.
+    Append,
+    /// Read and write in place (a lock, a file cut back), creating it if
+    /// need be, never truncated on open.
+    Write,
+}
+
+/// Opens a file of catchup's own (a ledger, a log, a lock, the suppression
+/// list): never through a symbolic link (refused, not followed), never a
+/// FIFO, device or folder (refused without waiting), never a file with
+/// other names (a hard link would make ours someone else's).
 ///
 /// # Errors
-/// The file is not a regular file, or cannot be opened.
-pub fn open_append(path: &Path) -> Result<(File, bool), FileError> {
-    let fail = |e| FileError::io(Action::Write, path, e);
-    let created = !path.exists();
-    let file = OpenOptions::new()
+/// The file is one of those, or cannot be opened.
+pub fn open_kept(path: &Path, how: Kept) -> Result<File, FileError> {
+    let action = match how {
+        Kept::Read => Action::Read,
+        Kept::Append | Kept::Write => Action::Write,
+    };
+    let fail = |problem| FileError {
+        action,
+        path: path.to_path_buf(),
+        problem,
+    };
+    let mut options = OpenOptions::new();
+    options
         .read(true)
-        .append(true)
-        .create(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(fail)?;
-    let meta = file.metadata().map_err(fail)?;
-    if let Some(what) = not_regular(&meta.file_type()) {
-        return Err(FileError {
-            action: Action::Write,
-            path: path.to_path_buf(),
-            problem: Problem::NotRegular(what),
-        });
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    match how {
+        Kept::Read => {}
+        Kept::Append => {
+            options.append(true).create(true);
+        }
+        Kept::Write => {
+            options.write(true).create(true).truncate(false);
+        }
     }
-    Ok((file, created))
+    let file = options.open(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            fail(Problem::Symlink)
+        } else {
+            fail(Problem::Io(e))
+        }
+    })?;
+    let meta = file.metadata().map_err(|e| fail(Problem::Io(e)))?;
+    if let Some(what) = not_regular(&meta.file_type()) {
+        return Err(fail(Problem::NotRegular(what)));
+    }
+    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+        return Err(fail(Problem::NotRegular(
+            "a file with other names (hard links)",
+        )));
+    }
+    Ok(file)
+}
+
+/// Reads a whole file of catchup's own (see [`open_kept`]) of at most
+/// `limit` bytes; `None` if it does not exist.
+///
+/// # Errors
+/// See [`open_kept`]; or the file is larger than `limit`.
+pub fn read_kept(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, FileError> {
+    match open_kept(path, Kept::Read) {
+        Ok(file) => read_opened(file, path, limit).map(Some),
+        Err(e) if e.kind() == Some(io::ErrorKind::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Opens a file of catchup's own to append to (see [`open_kept`]);
+/// returns it and whether this created it.
+///
+/// # Errors
+/// See [`open_kept`].
+pub fn open_append(path: &Path) -> Result<(File, bool), FileError> {
+    let created = std::fs::symlink_metadata(path).is_err();
+    Ok((open_kept(path, Kept::Append)?, created))
 }
 
 /// Appends whole CSV rows durably: one write under an exclusive `flock`,
@@ -481,43 +555,16 @@ pub fn create_folder(dir: &Path) -> Result<(), FileError> {
     std::fs::create_dir_all(dir).map_err(|e| FileError::io(Action::CreateFolder, dir, e))
 }
 
-/// Opens (creating if need be) a lock file for reading and writing, without
-/// following a symbolic link and without truncating: a link planted where
-/// the lock belongs is refused, and nothing else is ever changed.
+/// Opens (creating if need be) a lock file, without truncating it: see
+/// [`open_kept`].
 ///
 /// # Errors
-/// The file is a link, not a regular file, or cannot be opened.
+/// See [`open_kept`].
 pub fn open_lock(path: &Path) -> Result<File, FileError> {
-    let fail = |problem| FileError {
+    open_kept(path, Kept::Write).map_err(|e| FileError {
         action: Action::Lock,
-        path: path.to_path_buf(),
-        problem,
-    };
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ELOOP) {
-                fail(Problem::Symlink)
-            } else {
-                fail(Problem::Io(e))
-            }
-        })?;
-    let meta = file.metadata().map_err(|e| fail(Problem::Io(e)))?;
-    if let Some(what) = not_regular(&meta.file_type()) {
-        return Err(fail(Problem::NotRegular(what)));
-    }
-    // A hard link makes another file's contents ours to truncate.
-    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
-        return Err(fail(Problem::NotRegular(
-            "a file with other names (hard links)",
-        )));
-    }
-    Ok(file)
+        ..e
+    })
 }
 
 #[cfg(test)]
@@ -571,6 +618,50 @@ mod tests {
         std::fs::write(&plain, "holder").expect("write");
         drop(open_lock(&plain).expect("regular"));
         assert_eq!(std::fs::read_to_string(&plain).expect("read"), "holder");
+    }
+
+    /// See: issue 18, item 5.
+    #[test]
+    fn kept_files_refuse_links_and_fifos_and_replacements_keep_their_mode() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").expect("write");
+        let link = dir.path().join("ledger.jsonl");
+        std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+        for how in [Kept::Read, Kept::Append, Kept::Write] {
+            let err = open_kept(&link, how).expect_err("link");
+            assert!(matches!(err.problem, Problem::Symlink), "{err}");
+        }
+        let hard = dir.path().join("hard");
+        std::fs::hard_link(&victim, &hard).expect("hard link");
+        assert!(open_kept(&hard, Kept::Append).is_err());
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .expect("mkfifo")
+                .success()
+        );
+        let err = open_kept(&fifo, Kept::Read).expect_err("fifo");
+        assert!(matches!(err.problem, Problem::NotRegular(_)), "{err}");
+        assert_eq!(
+            read_kept(&dir.path().join("none"), 10).expect("missing"),
+            None
+        );
+
+        let private = dir.path().join("private");
+        std::fs::write(&private, "old").expect("write");
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        write_atomic(&private, b"new").expect("replace");
+        let mode = std::fs::metadata(&private)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
     }
 
     #[test]

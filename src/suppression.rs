@@ -305,7 +305,7 @@ impl Suppressed {
 /// lock, so a reader never sees one half-written.
 fn read_since(path: &Path, offset: u64) -> Result<Option<Vec<u8>>, ListError> {
     let read_error = |e: std::io::Error| ListError::from(FileError::io(Action::Read, path, e));
-    let mut file = match files::open_input(path) {
+    let mut file = match files::open_kept(path, files::Kept::Read) {
         Ok(file) => file,
         Err(e) if e.kind() == Some(std::io::ErrorKind::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),

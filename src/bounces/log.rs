@@ -10,7 +10,6 @@ use sha2::{Digest as _, Sha256};
 
 use crate::files::{self, FileError};
 use crate::message::ReaderKey;
-use crate::subscribers::ListError;
 
 pub const HEADER: &str = "message,email,outcome,status,issue,at\n";
 
@@ -131,7 +130,7 @@ impl Log {
     ///
     /// # Errors
     /// The file exists but cannot be read.
-    pub fn load(path: &Path) -> Result<Log, ListError> {
+    pub fn load(path: &Path) -> Result<Log, FileError> {
         let mut log = Log {
             path: path.to_path_buf(),
             seen: HashSet::new(),
@@ -139,10 +138,8 @@ impl Log {
             added: Vec::new(),
             warnings: Vec::new(),
         };
-        let bytes = match files::read_input(path, LOG_LIMIT) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == Some(std::io::ErrorKind::NotFound) => return Ok(log),
-            Err(e) => return Err(e.into()),
+        let Some(bytes) = files::read_kept(path, LOG_LIMIT)? else {
+            return Ok(log);
         };
         // Row by row, so that one damaged row (a stray quote added by
         // hand) spoils only itself.

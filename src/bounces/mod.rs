@@ -30,6 +30,17 @@ use crate::token::{Keys, Token};
 use classify::{Failure, Finding, Ours, Report, Verdict};
 use log::{Log, Outcome, Row};
 
+/// Why a reading of returned mail could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The suppression list.
+    #[error(transparent)]
+    List(#[from] ListError),
+    /// The log of what was read (`state/bounces.csv`).
+    #[error(transparent)]
+    Log(#[from] crate::files::FileError),
+}
+
 /// What decides how returned mail is read.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -189,7 +200,7 @@ impl Run {
         suppressed: &Path,
         log: &Path,
         now: DateTime<Utc>,
-    ) -> Result<Run, ListError> {
+    ) -> Result<Run, StartError> {
         let (events, mut warnings) = suppression::events(suppressed)?;
         let mut lifted = HashMap::new();
         for event in events.iter().filter(|e| e.lifts()) {

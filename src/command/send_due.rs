@@ -198,7 +198,9 @@ impl Notices {
     /// The notices given so far; none if the file is missing or unreadable
     /// (a notice said twice is better than one never said).
     fn read(state: &Path) -> Notices {
-        let earlier = crate::files::read_input(&state.join(Self::FILE), 64 * 1024)
+        let earlier = crate::files::read_kept(&state.join(Self::FILE), 64 * 1024)
+            .ok()
+            .flatten()
             .map(|bytes| {
                 String::from_utf8_lossy(&bytes)
                     .lines()

@@ -25,7 +25,7 @@
 //! so leaving a damaged record out can make a reader uncertain, never sent
 //! twice.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
 
@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::{LockError, Paths, take_lock};
 use crate::clock;
-use crate::files::{self, Action, FileError};
+use crate::files::{self, Action, FileError, Kept};
 use crate::journal::Journal;
 pub use crate::journal::WriteError;
 use crate::keymap::KeyMap;
@@ -208,10 +208,20 @@ impl LedgerError {
 /// # Errors
 /// The file cannot be read.
 pub fn read_history(paths: &Paths) -> Result<History, LedgerError> {
-    match File::open(&paths.ledger) {
-        Ok(file) => replay(&paths.ledger, file).map(|(history, _)| history),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(History::default()),
-        Err(e) => Err(LedgerError::io(&paths.ledger, Action::Read, e)),
+    match open_existing(paths)? {
+        Some(file) => replay(&paths.ledger, file).map(|(history, _)| history),
+        None => Ok(History::default()),
+    }
+}
+
+/// The ledger opened to read (see [`files::open_kept`]: a FIFO planted
+/// there is refused, not waited on for ever); `None` if there is none yet.
+fn open_existing(paths: &Paths) -> Result<Option<File>, LedgerError> {
+    paths.check_folder()?;
+    match files::open_kept(&paths.ledger, Kept::Read) {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.kind() == Some(io::ErrorKind::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -230,10 +240,8 @@ pub struct ReaderRecord {
 /// # Errors
 /// The ledger cannot be read.
 pub fn reader_records(paths: &Paths, email: &str) -> Result<Vec<ReaderRecord>, LedgerError> {
-    let file = match File::open(&paths.ledger) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(LedgerError::io(&paths.ledger, Action::Read, e)),
+    let Some(file) = open_existing(paths)? else {
+        return Ok(Vec::new());
     };
     let mut records = Vec::new();
     for line in BufReader::new(file).split(b'\n') {
@@ -312,18 +320,15 @@ impl Ledger {
     /// # Errors
     /// [`LockError::Held`] if another run holds the lock; I/O errors.
     pub fn open(paths: &Paths, issue: &str) -> Result<(Ledger, History), LedgerError> {
+        paths.check_folder()?;
         let lock = take_lock(&paths.lock, &format!("issue `{issue}`"))?;
         let fail = |e| LedgerError::io(&paths.ledger, Action::Write, e);
-        let (history, complete) = match File::open(&paths.ledger) {
-            Ok(file) => replay(&paths.ledger, file)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => (History::default(), 0),
-            Err(e) => return Err(fail(e)),
+        let (history, complete) = match open_existing(paths)? {
+            Some(file) => replay(&paths.ledger, file)?,
+            None => (History::default(), 0),
         };
         if history.torn_tail {
-            let file = OpenOptions::new()
-                .write(true)
-                .open(&paths.ledger)
-                .map_err(fail)?;
+            let file = files::open_kept(&paths.ledger, Kept::Write)?;
             file.set_len(complete)
                 .and_then(|()| file.sync_data())
                 .map_err(fail)?;
@@ -403,8 +408,14 @@ impl Ledger {
 /// Rewrites the ledger without its damaged lines, keeping them (with their
 /// line numbers) in `ledger.damaged`.
 fn repair(paths: &Paths, damaged: &[(usize, String)]) -> Result<(), LedgerError> {
-    let fail = |e| LedgerError::io(&paths.ledger, Action::Write, e);
-    let text = std::fs::read(&paths.ledger).map_err(fail)?;
+    use std::os::unix::fs::PermissionsExt as _;
+    let file = files::open_kept(&paths.ledger, Kept::Read)?;
+    let mode = file
+        .metadata()
+        .map_err(|e| LedgerError::io(&paths.ledger, Action::Read, e))?
+        .permissions()
+        .mode();
+    let text = files::read_opened(file, &paths.ledger, u64::MAX)?;
     let mut kept = Vec::with_capacity(text.len());
     let mut aside = Vec::new();
     let bad: std::collections::HashSet<usize> = damaged.iter().map(|(n, _)| *n).collect();
@@ -416,12 +427,10 @@ fn repair(paths: &Paths, damaged: &[(usize, String)]) -> Result<(), LedgerError>
             kept.extend_from_slice(line);
         }
     }
-    let mut log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&paths.damaged)
-        .map_err(|e| LedgerError::io(&paths.damaged, Action::Write, e))?;
-    log.write_all(&aside)
+    // What is set aside is as private as the ledger it came from.
+    let (mut log, _) = files::open_append(&paths.damaged)?;
+    log.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
+        .and_then(|()| log.write_all(&aside))
         .and_then(|()| log.sync_data())
         .map_err(|e| LedgerError::io(&paths.damaged, Action::Write, e))?;
     files::write_atomic(&paths.ledger, &kept)?;

@@ -43,9 +43,11 @@ pub fn all(state: &Path) -> Vec<(IssueName, SentIssue)> {
     };
     let mut found: Vec<(IssueName, SentIssue)> = entries
         .flatten()
+        // A link among the issue folders is someone else's folder.
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|entry| {
             let name = IssueName::new(entry.file_name().to_str()?).ok()?;
-            let bytes = crate::files::read_input(&entry.path().join(SENT), 1024 * 1024).ok()?;
+            let bytes = crate::files::read_kept(&entry.path().join(SENT), 1024 * 1024).ok()??;
             Some((name, serde_json::from_slice(&bytes).ok()?))
         })
         .collect();

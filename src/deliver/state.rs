@@ -44,6 +44,23 @@ impl Paths {
         }
     }
 
+    /// Refuses an issue folder that is a symbolic link: every file in it
+    /// would be another's. (Files in it are opened without following a
+    /// link; this covers the folder.)
+    ///
+    /// # Errors
+    /// The folder is a link.
+    pub fn check_folder(&self) -> Result<(), FileError> {
+        match std::fs::symlink_metadata(&self.dir) {
+            Ok(meta) if meta.file_type().is_symlink() => Err(FileError {
+                action: Action::Read,
+                path: self.dir.clone(),
+                problem: files::Problem::Symlink,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// True once a list send of the issue has finished with every reader
     /// sent, refused for good or uncertain.
     pub fn is_complete(&self) -> bool {

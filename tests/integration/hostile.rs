@@ -356,3 +356,124 @@ fn a_list_rewritten_during_a_send_stops_it_before_a_spliced_row_is_used() {
         assert!(original.contains(&d.rcpt), "sent to {} on no list", d.rcpt);
     }
 }
+
+/// See: issue 18, item 5. A FIFO at `state/<issue>/ledger.jsonl` hung
+/// `send`, `status`, `issues` and `send --due` for ever, and the hung cron
+/// run held its lock, so every later run exited 5.
+#[test]
+fn a_fifo_as_a_ledger_is_refused_by_every_command_at_once() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::example();
+    project.use_smtp(server.port, "");
+    project.subscribers(2, "");
+    std::fs::create_dir_all(project.path().join("state/2018-07-27")).expect("mkdir");
+    mkfifo(&project.path().join("state/2018-07-27/ledger.jsonl"));
+    let refusal = "cannot read `state/2018-07-27/ledger.jsonl`: it is a FIFO (named pipe), not a regular file";
+    for args in [
+        &["send", ISSUE, "--all"][..],
+        &["status", ISSUE],
+        &[
+            "send",
+            "--due",
+            "--late-ok",
+            "--now",
+            "2018-07-27T07:00:00+01:00",
+        ],
+    ] {
+        let (code, stdout, stderr) = run_within(&project, args);
+        assert_eq!(code, 2, "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains(refusal), "{args:?}: {stderr}");
+    }
+    let (code, stdout, stderr) = run_within(&project, &["issues"]);
+    assert!(
+        stdout.contains(refusal) || stderr.contains(refusal),
+        "issues: {code} {stdout}{stderr}"
+    );
+    assert!(server.deliveries().is_empty());
+    // No lock is left held: the next run is not told another holds it.
+    let (code, _, stderr) = run_within(
+        &project,
+        &["send", "--due", "--now", "2018-07-27T06:00:00Z"],
+    );
+    assert_ne!(code, 5, "{stderr}");
+}
+
+/// See: issue 18, item 5. A link at the ledger or at `state/bounces.csv`
+/// was followed: a send appended 16 lines to an outside file.
+#[test]
+fn links_where_state_files_belong_are_refused_and_their_targets_untouched() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::example();
+    project.use_smtp(server.port, "");
+    project.subscribers(2, "");
+    let victim = project.write("outside/precious.txt", "keep me\n");
+    std::fs::create_dir_all(project.path().join("state/2018-07-27")).expect("mkdir");
+    std::os::unix::fs::symlink(
+        &victim,
+        project.path().join("state/2018-07-27/ledger.jsonl"),
+    )
+    .expect("symlink");
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .code(2)
+        .stderr_is("error: cannot read `state/2018-07-27/ledger.jsonl`: it is a symbolic link; remove it and run again\n");
+    std::fs::remove_file(project.path().join("state/2018-07-27/ledger.jsonl")).expect("rm");
+    std::os::unix::fs::symlink(&victim, project.path().join("state/bounces.csv")).expect("symlink");
+    project.write(
+        "mail/one.eml",
+        "From: someone@nhs.example\nSubject: hello\n\nhello\n",
+    );
+    project
+        .expect(&["bounces", "mail/one.eml"])
+        .code(2)
+        .stderr_is("error: cannot read `state/bounces.csv`: it is a symbolic link; remove it and run again\n");
+    // A folder where an issue's state belongs that is a link elsewhere.
+    std::fs::remove_dir_all(project.path().join("state/2018-07-27")).expect("rm");
+    std::os::unix::fs::symlink(
+        project.path().join("outside"),
+        project.path().join("state/2018-07-27"),
+    )
+    .expect("symlink");
+    project.expect(&["send", ISSUE, "--all"]).code(2).stderr_is(
+        "error: cannot read `state/2018-07-27`: it is a symbolic link; remove it and run again\n",
+    );
+    assert_eq!(project.read("outside/precious.txt"), "keep me\n");
+    assert_eq!(
+        crate::support::files_under(&project.path().join("outside")),
+        ["precious.txt"]
+    );
+    assert!(server.deliveries().is_empty());
+}
+
+/// See: issue 18, item 5. A 0600 ledger's damaged lines were copied into a
+/// 0644 `ledger.damaged`, and the repaired ledger came back 0644.
+#[test]
+fn a_private_ledger_and_what_is_set_aside_from_it_stay_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = SmtpServer::start(&[]);
+    let project = Project::example();
+    project.use_smtp(server.port, "");
+    project.subscribers(2, "");
+    let ledger = project.write(
+        "state/2018-07-27/ledger.jsonl",
+        "{\"at\":\"2026-11-20T07:00:00Z\",\"event\":\"sent\",\"email\":\"reader1@nhs.example\"}\nnot a record\n",
+    );
+    std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    project.expect(&["send", ISSUE, "--all"]).code(0);
+    let mode = |name: &str| {
+        std::fs::metadata(project.path().join("state/2018-07-27").join(name))
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(
+        (mode("ledger.jsonl"), mode("ledger.damaged")),
+        (0o600, 0o600)
+    );
+    assert_eq!(
+        project.read("state/2018-07-27/ledger.damaged"),
+        "line 2: not a record\n"
+    );
+    assert_eq!(server.deliveries().len(), 1, "reader1 was sent before");
+}
