@@ -497,28 +497,92 @@ pub fn open_append(path: &Path) -> Result<(File, bool), FileError> {
     Ok((open_kept(path, Kept::Append)?, created))
 }
 
-/// Appends whole CSV rows durably: one write under an exclusive `flock`,
-/// then an fsync, on the file as it is now at `path` (opened afresh each
-/// time, so a file replaced or removed meanwhile is written, not one no
-/// longer there). A new or empty file gets `header` first; a hand-written
-/// last row without its newline is ended first.
+/// A shared file of rows, held under an exclusive `flock`: the file now at
+/// its path (one replaced while we waited for the lock, by a compaction or
+/// by hand, is let go and the new one locked instead).
+#[derive(Debug)]
+pub struct LockedRows {
+    pub file: File,
+    path: PathBuf,
+    created: bool,
+}
+
+impl LockedRows {
+    /// Opens (creating if need be) and locks the file at `path`.
+    ///
+    /// # Errors
+    /// See [`open_kept`]; or the lock cannot be taken.
+    pub fn lock(path: &Path) -> Result<LockedRows, FileError> {
+        use std::os::unix::fs::MetadataExt as _;
+        let fail = |e| FileError::io(Action::Write, path, e);
+        loop {
+            let (file, created) = open_append(path)?;
+            file.lock().map_err(fail)?;
+            let held = file.metadata().map_err(fail)?;
+            let now = std::fs::symlink_metadata(path).ok();
+            if now.is_some_and(|now| now.dev() == held.dev() && now.ino() == held.ino()) {
+                return Ok(LockedRows {
+                    file,
+                    path: path.to_path_buf(),
+                    created,
+                });
+            }
+        }
+    }
+
+    /// Appends whole rows durably: one write, then an fsync. A new or
+    /// empty file gets `header` first; a hand-written last row without its
+    /// newline is ended first. If the write or the fsync fails (a full
+    /// disk), the file is cut back to what it was, so no torn row is left
+    /// and nothing of the failed rows counts.
+    ///
+    /// # Errors
+    /// The rows could not be made durable; none of them is in the file.
+    pub fn append(&mut self, header: &[u8], rows: &[u8]) -> Result<(), FileError> {
+        let path = self.path.clone();
+        let fail = |e| FileError::io(Action::Write, &path, e);
+        let before = self.file.metadata().map_err(fail)?.len();
+        let mut bytes = row_prefix(&mut self.file, header).map_err(fail)?;
+        bytes.extend_from_slice(rows);
+        if let Err(e) = self
+            .file
+            .write_all(&bytes)
+            .and_then(|()| self.file.sync_data())
+        {
+            let _ = self
+                .file
+                .set_len(before)
+                .and_then(|()| self.file.sync_data());
+            return Err(fail(e));
+        }
+        if std::mem::take(&mut self.created) {
+            sync_folder(folder_of(&path)).map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the file with `bytes` (through a temporary file and a
+    /// rename, keeping its mode), still under the lock; writers waiting for
+    /// the lock on the old file move to the new one.
+    ///
+    /// # Errors
+    /// The new file cannot be written; the old one stands.
+    pub fn replace(&mut self, bytes: &[u8]) -> Result<(), FileError> {
+        write_atomic(&self.path, bytes)?;
+        let fresh = LockedRows::lock(&self.path)?;
+        *self = fresh;
+        Ok(())
+    }
+}
+
+/// Appends whole CSV rows durably to the file at `path`, under its lock
+/// (see [`LockedRows::append`]).
 ///
 /// # Errors
 /// The file cannot be written, or is not a regular file; nothing was
 /// recorded.
 pub fn append_rows(path: &Path, header: &[u8], rows: &[u8]) -> Result<(), FileError> {
-    let fail = |e| FileError::io(Action::Write, path, e);
-    let (mut file, created) = open_append(path)?;
-    file.lock().map_err(fail)?;
-    let mut bytes = row_prefix(&mut file, header).map_err(fail)?;
-    bytes.extend_from_slice(rows);
-    file.write_all(&bytes)
-        .and_then(|()| file.sync_data())
-        .map_err(fail)?;
-    if created {
-        sync_folder(folder_of(path)).map_err(fail)?;
-    }
-    Ok(())
+    LockedRows::lock(path)?.append(header, rows)
 }
 
 /// What must come before new rows: the header for an empty file, a newline

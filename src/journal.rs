@@ -21,35 +21,45 @@ use crate::files::{self, Action, FileError};
 #[error("{0}")]
 pub struct WriteError(pub String);
 
-type Answer = tokio::sync::oneshot::Sender<Result<(), WriteError>>;
+type Answer<R> = tokio::sync::oneshot::Sender<Result<R, WriteError>>;
 
-/// A thread that commits whatever is waiting in one go.
+/// A thread that commits whatever is waiting in one go, and answers each
+/// item with what became of it (`R`).
 #[derive(Debug)]
-pub struct Batcher<T> {
-    requests: Option<mpsc::Sender<(T, Answer)>>,
+pub struct Batcher<T, R = ()> {
+    requests: Option<mpsc::Sender<(T, Answer<R>)>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl<T: Send + 'static> Batcher<T> {
-    /// Starts the thread; `commit` makes a batch durable, all or nothing.
+impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+    /// Starts the thread; `commit` makes a batch durable, all or nothing,
+    /// and says what became of each item, in order.
     ///
     /// # Errors
     /// The thread cannot be started.
     pub fn start(
         name: &str,
-        mut commit: impl FnMut(&[T]) -> Result<(), WriteError> + Send + 'static,
-    ) -> io::Result<Batcher<T>> {
-        let (requests, receiver) = mpsc::channel::<(T, Answer)>();
+        mut commit: impl FnMut(&[T]) -> Result<Vec<R>, WriteError> + Send + 'static,
+    ) -> io::Result<Batcher<T, R>> {
+        let (requests, receiver) = mpsc::channel::<(T, Answer<R>)>();
         let thread = std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
                 while let Ok(first) = receiver.recv() {
                     let mut batch = vec![first];
                     batch.extend(receiver.try_iter());
-                    let (items, answers): (Vec<T>, Vec<Answer>) = batch.into_iter().unzip();
-                    let outcome = commit(&items);
-                    for answer in answers {
-                        let _ = answer.send(outcome.clone());
+                    let (items, answers): (Vec<T>, Vec<Answer<R>>) = batch.into_iter().unzip();
+                    match commit(&items) {
+                        Ok(outcomes) => {
+                            for (answer, outcome) in answers.into_iter().zip(outcomes) {
+                                let _ = answer.send(Ok(outcome));
+                            }
+                        }
+                        Err(e) => {
+                            for answer in answers {
+                                let _ = answer.send(Err(e.clone()));
+                            }
+                        }
                     }
                 }
             })?;
@@ -63,7 +73,7 @@ impl<T: Send + 'static> Batcher<T> {
     ///
     /// # Errors
     /// The commit failed (the item is not durable).
-    pub async fn submit(&self, item: T) -> Result<(), WriteError> {
+    pub async fn submit(&self, item: T) -> Result<R, WriteError> {
         let (done, wait) = tokio::sync::oneshot::channel();
         let stopped = || WriteError("the writer thread stopped".into());
         self.requests
@@ -75,7 +85,7 @@ impl<T: Send + 'static> Batcher<T> {
     }
 }
 
-impl<T> Drop for Batcher<T> {
+impl<T, R> Drop for Batcher<T, R> {
     fn drop(&mut self) {
         // Closing the channel ends the thread after it drains what is queued.
         self.requests.take();
@@ -168,7 +178,7 @@ impl Journal {
             {
                 return Err(lock(&writer_side).fail(&e));
             }
-            Ok(())
+            Ok(vec![(); lines.len()])
         })
         .map_err(fail)?;
         Ok(Journal { batcher, appender })

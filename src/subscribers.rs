@@ -35,7 +35,7 @@ pub enum ListError {
     Read { path: PathBuf, why: String },
     /// The message says what is wrong itself, so the file error is not
     /// also a source (which would print the cause twice).
-    #[error("cannot read the list `{}`: {}", .0.path.display(), .0.reason())]
+    #[error("cannot {} the list `{}`: {}", .0.action, .0.path.display(), .0.reason())]
     File(FileError),
     #[error("the subscriber list `{}` has no `email` column in its header row (found: {found})", path.display())]
     NoEmailColumn { path: PathBuf, found: String },

@@ -27,6 +27,7 @@ pub const MIN_SECRET_BYTES: usize = 32;
 
 const UNSUBSCRIBE: &[u8] = b"catchup unsubscribe v1\0";
 const MESSAGE_ID: &[u8] = b"catchup message-id v1\0";
+const FORM: &[u8] = b"catchup form v1\0";
 
 /// A secret key. Never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -91,6 +92,31 @@ impl Key {
         self.mac(UNSUBSCRIBE, email)
             .verify_truncated_left(&token.0)
             .is_ok()
+    }
+
+    /// A form token for `purpose` on the page of `link` (a reader's link
+    /// token): a hidden field of the service's own form, so that a POST
+    /// made anywhere else (a cross-site form, a bare request) is refused.
+    pub fn form_token(&self, purpose: &str, link: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(FORM);
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(link.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag[..TOKEN_BYTES])
+    }
+
+    /// True if `form` is [`Key::form_token`]'s for `purpose` and `link`,
+    /// compared in constant time.
+    pub fn verify_form(&self, purpose: &str, link: &str, form: &str) -> bool {
+        let expected = self.form_token(purpose, link);
+        expected.len() == form.len()
+            && expected
+                .bytes()
+                .zip(form.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
     }
 
     /// The reader's id in Message-IDs: 16 hex digits, unrelated to the

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::ledger::{Event, Ledger};
+use super::plan::{SharedSuppressed, suppressed_now};
 use super::progress::Progress;
 use super::queue::{Job, Next, Queue};
 use super::relays::{AfterFailure, Choice, Relays, backoff};
@@ -38,6 +39,9 @@ pub struct Engine {
     pub relays: Arc<Relays>,
     /// `None` for a test send: nothing is recorded.
     pub ledger: Option<Arc<Ledger>>,
+    /// The suppression list, looked at again right before each reader;
+    /// `None` for a test send.
+    pub suppressed: Option<SharedSuppressed>,
     pub purpose: Purpose,
     pub clock: Clock,
     pub progress: Arc<Progress>,
@@ -241,6 +245,17 @@ async fn worker(shared: Arc<Shared>, home: usize) {
             continue;
         }
         engine.relays.pace(relay).await;
+        if engine
+            .suppressed
+            .as_ref()
+            .is_some_and(|list| suppressed_now(list, job.reader.key()))
+        {
+            // Unsubscribed (or bounced) while waiting its turn.
+            let mut state = shared.lock();
+            state.settled();
+            state.tally.suppressed += 1;
+            continue;
+        }
         let (job, result, marked) = deliver(&shared, open, job).await;
         if result.closes_relay() {
             let error = ConnectError {

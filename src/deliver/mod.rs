@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use self::engine::Engine;
 use self::ledger::{History, Ledger};
-use self::plan::{Counts, Disposition, Duplicates, Sorter, Widen};
+use self::plan::{Counts, Disposition, Duplicates, SharedSuppressed, Sorter, Widen};
 use self::progress::Progress;
 use self::relays::Relays;
 use self::sent::SentIssue;
@@ -159,6 +159,7 @@ pub fn test_send(
         template,
         relays: Arc::new(relays),
         ledger: None,
+        suppressed: None,
         purpose: Purpose::Test,
         clock,
     };
@@ -189,7 +190,8 @@ pub fn list_send(
     // Settings and list problems first, before taking the lock or writing
     // any state.
     let relays = Relays::new(smtp, template.sending_domain(), env)?;
-    let suppressed = load_suppressed(&files.suppressed, true)?;
+    // Read once, and brought up to date before each reader from then on.
+    let suppressed = Arc::new(Mutex::new(load_suppressed(&files.suppressed, true)?));
     open_list(&files.subscribers)?;
     if !options.force
         && let Some(repeat) = sent::repeat_of(&sent::all(&files.state), &issue, &record)
@@ -206,7 +208,7 @@ pub fn list_send(
     let list = ListPass::first(&files.subscribers).map_err(nothing_sent)?;
     let mut counts = survey(
         &list,
-        list.sorter(Arc::clone(&history), suppressed, options.widen),
+        list.sorter(Arc::clone(&history), Arc::clone(&suppressed), options.widen),
         |line, disposition| {
             report_row(&files.subscribers, line, disposition);
         },
@@ -233,15 +235,13 @@ pub fn list_send(
 
     log_start(&issue, &counts, smtp);
     let progress = Arc::new(Progress::new(issue.as_str(), counts.to_send));
-    // Loaded again: the send sees whoever unsubscribed since the survey,
-    // and then re-reads the list every few seconds.
-    let suppressed = load_suppressed(&files.suppressed, false)?;
-    let sorter = list.sorter(Arc::clone(&history), suppressed, options.widen);
+    let sorter = list.sorter(Arc::clone(&history), Arc::clone(&suppressed), options.widen);
     let pending = Pending::new(&list, sorter).map_err(nothing_sent)?;
     let engine = Engine {
         template,
         relays: Arc::new(relays),
         ledger: Some(Arc::new(ledger)),
+        suppressed: Some(suppressed),
         purpose: Purpose::List,
         clock,
         progress: Arc::clone(&progress),
@@ -253,7 +253,8 @@ pub fn list_send(
     let late = pending
         .suppressed
         .load(Ordering::Relaxed)
-        .saturating_sub(counts.suppressed);
+        .saturating_sub(counts.suppressed)
+        + tally.suppressed;
     counts.suppressed += late;
     counts.to_send = counts.to_send.saturating_sub(late);
     let marker_error = if tally.stopped.is_none() && tally.left() == 0 {
@@ -391,7 +392,11 @@ pub fn dry_run(
     let list = ListPass::first(&files.subscribers)?;
     let counts = survey(
         &list,
-        list.sorter(Arc::clone(&history), suppressed, widen),
+        list.sorter(
+            Arc::clone(&history),
+            Arc::new(Mutex::new(suppressed)),
+            widen,
+        ),
         each,
     )?;
     Ok((counts, history.uncertain().map(str::to_string).collect()))
@@ -415,7 +420,11 @@ pub fn write_outbox(
         None => {
             let suppressed = load_suppressed(&files.suppressed, true)?;
             let list = ListPass::first(&files.subscribers)?;
-            let mut sorter = list.sorter(Arc::default(), suppressed, Widen::default());
+            let mut sorter = list.sorter(
+                Arc::default(),
+                Arc::new(Mutex::new(suppressed)),
+                Widen::default(),
+            );
             let mut readers = Vec::new();
             for row in list.rows()? {
                 let line = row.line;
@@ -550,7 +559,7 @@ impl ListPass {
     pub(crate) fn sorter(
         &self,
         history: Arc<History>,
-        suppressed: Suppressed,
+        suppressed: SharedSuppressed,
         widen: Widen,
     ) -> Sorter {
         Sorter::new(history, suppressed, widen, Arc::clone(&self.duplicates))

@@ -8,8 +8,7 @@
 //! at once), so that nothing the size of the list is kept while sending.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
 use super::ledger::{History, State};
 use crate::message::{Reader, ReaderKey};
@@ -42,9 +41,21 @@ pub struct Widen {
     pub retry_failed: bool,
 }
 
-/// How often a long send re-reads the suppression list, so that an
-/// unsubscribe made while it runs reaches it.
-pub const SUPPRESSION_REFRESH: Duration = Duration::from_secs(2);
+/// The suppression list one send shares between its passes and its
+/// workers, brought up to date before each reader (one `stat` when it has
+/// not changed), so that an unsubscribe made while the send runs is
+/// honoured from the next reader on, retries included.
+pub type SharedSuppressed = Arc<Mutex<Suppressed>>;
+
+/// True if `key` is suppressed as the list stands now. A list that cannot
+/// be re-read keeps what it had: nobody on it is sent to either way.
+pub fn suppressed_now(suppressed: &SharedSuppressed, key: ReaderKey) -> bool {
+    let mut list = suppressed
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _ = list.refresh();
+    list.contains(key)
+}
 
 /// The rows whose address (ignoring case) an earlier row has: each such
 /// line, and the first line with the address.
@@ -83,8 +94,7 @@ impl Duplicates {
 #[derive(Debug)]
 pub struct Sorter {
     history: Arc<History>,
-    suppressed: Suppressed,
-    refreshed: Instant,
+    suppressed: SharedSuppressed,
     widen: Widen,
     duplicates: Arc<Duplicates>,
 }
@@ -92,31 +102,19 @@ pub struct Sorter {
 impl Sorter {
     pub fn new(
         history: Arc<History>,
-        suppressed: Suppressed,
+        suppressed: SharedSuppressed,
         widen: Widen,
         duplicates: Arc<Duplicates>,
     ) -> Sorter {
         Sorter {
             history,
             suppressed,
-            refreshed: Instant::now(),
             widen,
             duplicates,
         }
     }
 
-    /// Reads what was appended to the suppression list since it was last
-    /// read, if that was a while ago. A list that cannot be re-read keeps
-    /// what it had: nobody on it is sent to either way.
-    fn refresh_suppressed(&mut self) {
-        if self.refreshed.elapsed() >= SUPPRESSION_REFRESH {
-            self.refreshed = Instant::now();
-            let _ = self.suppressed.refresh();
-        }
-    }
-
     pub fn sort(&mut self, row: Row) -> Disposition {
-        self.refresh_suppressed();
         let reader = match row.reader {
             Ok(reader) => reader,
             Err(why) => return Disposition::Invalid(why),
@@ -125,7 +123,7 @@ impl Sorter {
             return Disposition::Duplicate { first_line };
         }
         let key = reader.key();
-        if self.suppressed.contains(key) {
+        if suppressed_now(&self.suppressed, key) {
             return Disposition::Suppressed;
         }
         match self.history.state(key) {
@@ -196,6 +194,7 @@ mod tests {
             .into_iter()
         };
         let duplicates = Arc::new(Duplicates::find(rows(), 0));
+        let none = Arc::new(Mutex::new(none));
         let mut sorter = Sorter::new(Arc::default(), none, Widen::default(), duplicates);
         assert!(matches!(
             sorter.sort(row(2, "ann@nhs.example")),

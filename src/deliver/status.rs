@@ -78,7 +78,11 @@ fn pending(files: &ListFiles, history: Arc<History>) -> Result<u64> {
     }
     let suppressed = Suppressed::load(&files.suppressed)?;
     let list = super::ListPass::first(&files.subscribers)?;
-    let mut sorter = list.sorter(Arc::clone(&history), suppressed, Widen::default());
+    let mut sorter = list.sorter(
+        Arc::clone(&history),
+        Arc::new(std::sync::Mutex::new(suppressed)),
+        Widen::default(),
+    );
     let mut pending = 0;
     for row in list.rows()? {
         // A send would send to deferred readers too; they are counted as

@@ -58,6 +58,9 @@ pub struct Tally {
     pub deferred: u64,
     /// Readers never tried because the run stopped early.
     pub not_tried: u64,
+    /// Readers taken off the list (an unsubscribe, a bounce) while they
+    /// waited their turn in this run: not sent.
+    pub suppressed: u64,
     /// Why the run stopped early, if it did.
     pub stopped: Option<Stop>,
     /// (address, reply) of each reader refused for good.

@@ -11,15 +11,19 @@ pub enum Page<'a> {
     /// After the POST.
     Unsubscribed {
         masked: &'a str,
-        resubscribe: &'a str,
+        resubscribe: Resubscribe<'a>,
     },
     /// After "resubscribe".
     Resubscribed { masked: &'a str, action: &'a str },
-    /// Already off the list when the link was opened.
+    /// Already off the list when the link was opened; `None` when what
+    /// took them off (a bounce, a complaint) is not theirs to undo here.
     AlreadyOff {
         masked: &'a str,
-        resubscribe: &'a str,
+        resubscribe: Option<Resubscribe<'a>>,
     },
+    /// A resubscribe the page may not do: a bounce or a complaint took the
+    /// address off.
+    NotResubscribed { masked: &'a str },
     /// A token that matches no reader: forged, mistyped, or from a list
     /// the reader has left. Says nothing about any address.
     NotValid,
@@ -29,6 +33,14 @@ pub enum Page<'a> {
     NotRecorded,
     /// `/u/` itself, reached from an archived issue.
     UseYourLink,
+}
+
+/// The resubscribe button: where it posts, and the form token that shows
+/// the request came from this page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resubscribe<'a> {
+    pub action: &'a str,
+    pub form: &'a str,
 }
 
 /// The page, as a whole HTML document.
@@ -46,7 +58,7 @@ pub fn render(newsletter: &str, page: Page<'_>) -> String {
             h1 { "You are unsubscribed" }
             p { strong { (masked) } " will get no more " (newsletter) " emails." }
             p { "Changed your mind?" }
-            (button(resubscribe, "Resubscribe", "action", "resubscribe"))
+            (button(resubscribe.action, "Resubscribe", "form", resubscribe.form))
         },
         Page::Resubscribed { masked, action } => html! {
             h1 { "You are subscribed again" }
@@ -59,7 +71,14 @@ pub fn render(newsletter: &str, page: Page<'_>) -> String {
         } => html! {
             h1 { "You are already unsubscribed" }
             p { strong { (masked) } " gets no " (newsletter) " emails." }
-            (button(resubscribe, "Resubscribe", "action", "resubscribe"))
+            @match resubscribe {
+                Some(resubscribe) => (button(resubscribe.action, "Resubscribe", "form", resubscribe.form)),
+                None => p { "To be sent to again, reply to any issue and ask the editor." },
+            }
+        },
+        Page::NotResubscribed { masked } => html! {
+            h1 { "Nothing was changed" }
+            p { strong { (masked) } " was taken off the list because mail to it was returned or reported, which this page cannot undo. To be sent to again, reply to any issue and ask the editor." }
         },
         Page::NotValid => html! {
             h1 { "This link is not valid" }

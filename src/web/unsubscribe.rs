@@ -1,7 +1,13 @@
 //! The unsubscribe and resubscribe requests. A token is looked up in the
 //! index and checked in full; anything else (a forged or mistyped token, a
 //! body that is not the one-click form) gets a 4xx and changes nothing. An
-//! answer of 200 to a POST means the change is on disk.
+//! answer of 200 to a POST means the change is on disk, or that it was so
+//! already (a repeat writes nothing).
+//!
+//! Resubscribing undoes only the reader's own unsubscribe, and only from
+//! the service's own page: the POST must carry the page's form token (and
+//! an `Origin`, if the browser sends one, must be the service's). A
+//! complaint or a bounce is never lifted by a click.
 
 use std::sync::Arc;
 
@@ -11,12 +17,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::App;
-use super::pages::{self, Page, mask};
-use crate::clock;
+use super::pages::{self, Page, Resubscribe, mask};
 use crate::log::{self, Level};
 use crate::message::ReaderKey;
 use crate::readers::{By, Readers};
-use crate::suppression::Event;
+use crate::suppression::{Change, Outcome, Standing};
 use crate::token::Token;
 
 /// GET: a page with one button. Never unsubscribes by itself.
@@ -27,11 +32,15 @@ pub(super) async fn show(State(app): State<Arc<App>>, Path(token): Path<String>)
     };
     let masked = mask(&email);
     let action = app.newsletter.web.unsubscribe_url(&token);
-    let resubscribe = format!("{action}/resubscribe");
-    let page = if is_suppressed(&app, &email) {
+    let (resubscribe, form) = resubscribe_form(&app, &token);
+    let standing = standing(&app, &email);
+    let page = if standing.is_suppressed() {
         Page::AlreadyOff {
             masked: &masked,
-            resubscribe: &resubscribe,
+            resubscribe: theirs_to_undo(standing).then_some(Resubscribe {
+                action: &resubscribe,
+                form: &form,
+            }),
         }
     } else {
         Page::Confirm {
@@ -60,43 +69,113 @@ pub(super) async fn one_click(
             Page::BadRequest("An unsubscribe request carries List-Unsubscribe=One-Click."),
         );
     }
-    if let Err(response) = record(&app, &email, "unsubscribe").await {
+    let change = Change::Unsubscribe {
+        email: email.clone(),
+        reason: "unsubscribe".into(),
+    };
+    if let Err(response) = record(&app, &email, change).await {
         return response;
     }
     let masked = mask(&email);
-    let resubscribe = format!("{}/resubscribe", app.newsletter.web.unsubscribe_url(&token));
+    let (resubscribe, form) = resubscribe_form(&app, &token);
     html(
         &app,
         StatusCode::OK,
         Page::Unsubscribed {
             masked: &masked,
-            resubscribe: &resubscribe,
+            resubscribe: Resubscribe {
+                action: &resubscribe,
+                form: &form,
+            },
         },
     )
 }
 
-/// POST: takes the reader off the suppression list again.
+/// POST from the service's own page: undoes the reader's own unsubscribe.
 pub(super) async fn resubscribe(
     State(app): State<Arc<App>>,
     Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
     let email = match reader(&app, &token).await {
         Ok(email) => email,
         Err(response) => return response,
     };
-    if let Err(response) = record(&app, &email, "resubscribed").await {
-        return response;
+    if !from_our_page(&app, &token, &headers, &body) {
+        return html(
+            &app,
+            StatusCode::FORBIDDEN,
+            Page::BadRequest("Resubscribing works from the button on this service's own page."),
+        );
     }
     let masked = mask(&email);
-    let action = app.newsletter.web.unsubscribe_url(&token);
-    html(
-        &app,
-        StatusCode::OK,
-        Page::Resubscribed {
-            masked: &masked,
-            action: &action,
-        },
+    let change = Change::Resubscribe {
+        email: email.clone(),
+    };
+    match record(&app, &email, change).await {
+        Err(response) => response,
+        Ok(Outcome::Refused) => html(
+            &app,
+            StatusCode::CONFLICT,
+            Page::NotResubscribed { masked: &masked },
+        ),
+        Ok(Outcome::Recorded | Outcome::Unchanged) => {
+            let action = app.newsletter.web.unsubscribe_url(&token);
+            html(
+                &app,
+                StatusCode::OK,
+                Page::Resubscribed {
+                    masked: &masked,
+                    action: &action,
+                },
+            )
+        }
+    }
+}
+
+/// The purpose a resubscribe form token is made for.
+const RESUBSCRIBE: &str = "resubscribe";
+
+/// The resubscribe button's action and its form token.
+fn resubscribe_form(app: &App, token: &str) -> (String, String) {
+    (
+        format!("{}/resubscribe", app.newsletter.web.unsubscribe_url(token)),
+        app.keys.current.form_token(RESUBSCRIBE, token),
     )
+}
+
+/// True when a POST came from the service's own page: its form token is
+/// in the body, and its `Origin`, if any, is the service's.
+fn from_our_page(app: &App, token: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    let origin_ok = match headers.get(header::ORIGIN).map(|o| o.to_str()) {
+        None => true,
+        Some(Ok(origin)) => same_origin(origin, &app.newsletter.web.base_url),
+        Some(Err(_)) => false,
+    };
+    let form = url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "form")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    origin_ok
+        && app
+            .keys
+            .all()
+            .any(|key| key.verify_form(RESUBSCRIBE, token, &form))
+}
+
+/// True when `origin` (`https://news.hsj.example`) is `base_url`'s.
+fn same_origin(origin: &str, base_url: &str) -> bool {
+    match (url::Url::parse(origin), url::Url::parse(base_url)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
+/// True when what suppresses a reader is their own unsubscribe alone,
+/// which they may undo.
+fn theirs_to_undo(standing: Standing) -> bool {
+    standing.unsubscribed && !standing.complained && !standing.other
 }
 
 /// `/u/` with no token: from an archived issue's footer.
@@ -171,31 +250,35 @@ async fn refresh_readers(app: &App) {
     *app.readers.write().await = readers;
 }
 
-fn is_suppressed(app: &App, email: &str) -> bool {
+/// Where a reader stands on the suppression list as it is now (a list
+/// replaced or edited since is read again).
+fn standing(app: &App, email: &str) -> Standing {
     let mut suppressed = app
         .suppressed
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let _ = suppressed.refresh();
-    suppressed.contains(ReaderKey::of(email))
+    suppressed.standing(ReaderKey::of(email))
 }
 
-/// Appends the event durably; the error is the answer to give.
-async fn record(app: &App, email: &str, reason: &str) -> Result<(), Response> {
-    let event = Event {
-        email: email.to_string(),
-        reason: reason.to_string(),
-        at: clock::wall(),
-        issue: None,
+/// Records a change durably; the error is the answer to give.
+async fn record(app: &App, email: &str, change: Change) -> Result<Outcome, Response> {
+    let what = match &change {
+        Change::Unsubscribe { .. } => "unsubscribe",
+        Change::Resubscribe { .. } => "resubscribe",
     };
-    match app.writer.record(event).await {
-        Ok(()) => {
+    match app.writer.record(change).await {
+        Ok(outcome) => {
             log::event(
                 Level::Info,
                 "serve.recorded",
-                &[("reader", &mask(email)), ("reason", &reason)],
+                &[
+                    ("reader", &mask(email)),
+                    ("change", &what),
+                    ("outcome", &format!("{outcome:?}").to_ascii_lowercase()),
+                ],
             );
-            Ok(())
+            Ok(outcome)
         }
         Err(e) => {
             log::event(Level::Error, "serve.not_recorded", &[("error", &e)]);

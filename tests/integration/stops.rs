@@ -191,53 +191,6 @@ fn every_reader_left_uncertain_by_kill_9_was_in_fact_delivered() {
     );
 }
 
-/// A tmpfs of a few pages, mounted for one test, unmounted when dropped.
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(size: &str) -> Result<SmallDisk, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(SmallDisk { dir })
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-        }
-    }
-
-    fn path(&self) -> &std::path::Path {
-        self.dir.path()
-    }
-
-    /// Bytes free.
-    fn free(&self) -> u64 {
-        let out = std::process::Command::new("df")
-            .args(["-B1", "--output=avail"])
-            .arg(self.path())
-            .output()
-            .expect("df");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .nth(1)
-            .and_then(|l| l.trim().parse().ok())
-            .expect("df output")
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
 /// See: issue 9, item 3. A full disk left a torn ledger record that blocked
 /// the issue for ever, and readers the server accepted were reported as
 /// sent, then as uncertain. Now the run stops at the first failed write,
@@ -245,7 +198,7 @@ impl Drop for SmallDisk {
 /// finishes with nobody twice.
 #[test]
 fn a_full_disk_stops_the_run_and_the_next_run_finishes_without_a_duplicate() {
-    let disk = match SmallDisk::mount("256k") {
+    let disk = match crate::support::SmallDisk::mount("256k") {
         Ok(disk) => disk,
         Err(why) => {
             skip(

@@ -130,12 +130,7 @@ fn resubscribing_takes_the_reader_off_the_suppression_list() {
         "{}",
         page.body
     );
-    let again = request(
-        "POST",
-        &format!("{link}/resubscribe"),
-        Some("application/x-www-form-urlencoded"),
-        b"action=resubscribe",
-    );
+    let again = resubscribe(&link, &form_token(&page.body), None);
     assert_eq!(again.status, 200, "{}", again.body);
     assert!(again.body.contains("You are subscribed again"));
     let rows: Vec<String> = suppressed(&project)
@@ -164,6 +159,112 @@ fn resubscribing_takes_the_reader_off_the_suppression_list() {
         ])
         .code(0)
         .stdout_has("would send 2; 0 already sent, 0 refused earlier, 0 uncertain, 0 suppressed");
+}
+
+/// The form token in a page's resubscribe button.
+fn form_token(page: &str) -> String {
+    let html = scraper::Html::parse_document(page);
+    let field = scraper::Selector::parse("form input[name=form]").expect("selector");
+    html.select(&field)
+        .next()
+        .and_then(|input| input.value().attr("value"))
+        .unwrap_or_else(|| panic!("no resubscribe form in {page}"))
+        .to_string()
+}
+
+/// POSTs the resubscribe form with `form` as its token, from `origin`.
+fn resubscribe(link: &str, form: &str, origin: Option<&str>) -> crate::support::web::Answer {
+    crate::support::web::request_with(
+        "POST",
+        &format!("{link}/resubscribe"),
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", origin.unwrap_or("")),
+        ],
+        format!("form={form}").as_bytes(),
+    )
+}
+
+/// See: issue 18, items 7 and 8. Anyone holding one link grew the list
+/// without bound, and a bare cross-site POST undid a complaint that
+/// `suppressed remove` refuses to lift without --force.
+#[test]
+fn a_link_neither_grows_the_list_nor_undoes_what_is_not_its_own() {
+    let (project, server, port) = sent(3);
+    let ann = link_for(&server, "reader1@nhs.example");
+    let cat = link_for(&server, "reader3@nhs.example");
+    project.write(
+        "config/suppressed.csv",
+        "email,reason,at,issue\nreader3@nhs.example,complaint,2026-11-20T09:00:00Z,2018-07-27\n",
+    );
+    let _service = project.serve(port);
+    for _ in 0..20 {
+        assert_eq!(one_click(&ann).status, 200);
+    }
+    let rows = || suppressed(&project).lines().count();
+    assert_eq!(
+        rows(),
+        3,
+        "the header, cat's complaint, ann's one unsubscribe"
+    );
+    let page = request("GET", &ann, None, b"");
+    let form = form_token(&page.body);
+    // No form token, a forged one, another origin: nothing changes.
+    for (token, origin, why) in [
+        ("", None, "empty"),
+        ("AAAAAAAAAAAAAAAAAAAAAA", None, "forged"),
+        (
+            form.as_str(),
+            Some("https://evil.example"),
+            "another origin",
+        ),
+    ] {
+        let answer = resubscribe(&ann, token, origin);
+        assert_eq!(answer.status, 403, "{why}: {}", answer.body);
+    }
+    assert_eq!(rows(), 3);
+    // The page's own form, from the service's origin, works once; a repeat
+    // writes nothing.
+    for _ in 0..3 {
+        let answer = resubscribe(&ann, &form, Some(&format!("http://127.0.0.1:{port}")));
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    assert_eq!(rows(), 4);
+    // Cat complained: the page offers no button, and a well-formed POST
+    // with cat's own form token is refused.
+    let page = request("GET", &cat, None, b"");
+    assert!(
+        page.body.contains("You are already unsubscribed"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("name=\"form\""), "{}", page.body);
+    let cat_form = {
+        let after = one_click(&cat);
+        form_token(&after.body)
+    };
+    let answer = resubscribe(&cat, &cat_form, None);
+    assert_eq!(answer.status, 409, "{}", answer.body);
+    assert!(
+        answer.body.contains("this page cannot undo"),
+        "{}",
+        answer.body
+    );
+    let rows: Vec<String> = suppressed(&project)
+        .lines()
+        .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "email,reason",
+            "reader3@nhs.example,complaint",
+            "reader1@nhs.example,unsubscribe",
+            "reader1@nhs.example,resubscribed",
+            "reader3@nhs.example,unsubscribe",
+        ],
+        "cat's complaint stands"
+    );
 }
 
 /// A forged token and a valid-looking token for someone not on the list
@@ -264,6 +365,139 @@ fn a_running_send_sees_an_unsubscribe_made_while_it_runs() {
         stdout.contains("skipped 1 suppressed (1 while sending)"),
         "{stdout}"
     );
+}
+
+/// See: issue 18, item 10. An unsubscribe made during a send was honoured
+/// only after up to 2 s (26 of 78 readers were still mailed), and never for
+/// the send's retries.
+#[test]
+fn every_unsubscribe_made_during_a_send_is_honoured_from_the_next_reader_on() {
+    let server = SmtpServer::start(&["--delay", "0.05", "--rcpt-451", "reader5@*:2"]);
+    let project = Project::example();
+    let port = project.use_web();
+    project.use_smtp(server.port, "connections = 1\nretry_delay_ms = 800\n");
+    project.subscribers(40, "");
+    let _service = project.serve(port);
+    let child = project.spawn_piped(&["send", ISSUE, "--all"]);
+    // reader5 has been refused for now once and waits for its retry.
+    server.wait_for(5, Duration::from_secs(20));
+    let leaving: Vec<String> = std::iter::once(5)
+        .chain(25..=40)
+        .map(|i| format!("reader{i}@nhs.example"))
+        .collect();
+    for email in &leaving {
+        let link = format!("http://127.0.0.1:{port}/u/{}", token(email));
+        assert_eq!(one_click(&link).status, 200);
+    }
+    let (code, stdout, stderr) = crate::support::finish_within(child, Duration::from_secs(60));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let rcpts: Vec<String> = server.deliveries().into_iter().map(|d| d.rcpt).collect();
+    let mailed: Vec<&String> = leaving.iter().filter(|e| rcpts.contains(e)).collect();
+    assert!(mailed.is_empty(), "mailed after they left: {mailed:?}");
+    assert_eq!(rcpts.len(), 40 - leaving.len(), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "skipped {0} suppressed ({0} while sending)",
+            leaving.len()
+        )),
+        "{stdout}"
+    );
+}
+
+/// See: issue 18, item 11. A full disk during unsubscribes left a torn row
+/// in `suppressed.csv`, and 11 rows whose requests were answered "nothing
+/// was changed".
+#[test]
+fn a_full_disk_loses_no_acknowledged_unsubscribe_and_records_no_refused_one() {
+    let disk = match crate::support::SmallDisk::mount("64k") {
+        Ok(disk) => disk,
+        Err(why) => {
+            return crate::support::skip(
+                "web::a_full_disk_loses_no_acknowledged_unsubscribe",
+                &format!("cannot mount a small tmpfs to fill ({why}); run the tests as root"),
+            );
+        }
+    };
+    let project = Project::example();
+    let port = project.use_web();
+    let list = disk.path().join("suppressed.csv");
+    let settings = project.read("config/newsletter.toml").replace(
+        "suppressed = \"config/suppressed.csv\"",
+        &format!("suppressed = \"{}\"", list.display()),
+    );
+    project.write("config/newsletter.toml", settings);
+    let readers = project.subscribers(400, "");
+    let _service = project.serve(port);
+    // Room for a few dozen rows, not 400.
+    let filler = disk.path().join("filler");
+    std::fs::write(&filler, vec![0u8; (disk.free() - 2 * 4096) as usize]).expect("fill");
+    let answers: Vec<(String, u16)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = readers
+            .chunks(40)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|email| {
+                            let link = format!("http://127.0.0.1:{port}/u/{}", token(email));
+                            (email.clone(), one_click(&link).status)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let text = std::fs::read_to_string(&list).expect("the list");
+    assert!(
+        text.ends_with('\n'),
+        "a torn last row: {:?}",
+        &text[text.len().saturating_sub(80)..]
+    );
+    let recorded: std::collections::BTreeSet<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().expect("email"))
+        .collect();
+    let ok: Vec<&str> = answers
+        .iter()
+        .filter(|(_, s)| *s == 200)
+        .map(|(e, _)| e.as_str())
+        .collect();
+    let refused: Vec<&str> = answers
+        .iter()
+        .filter(|(_, s)| *s == 503)
+        .map(|(e, _)| e.as_str())
+        .collect();
+    assert_eq!(
+        ok.len() + refused.len(),
+        400,
+        "only 200 or 503: {answers:?}"
+    );
+    assert!(
+        !ok.is_empty() && !refused.is_empty(),
+        "the disk filled part way: {}",
+        ok.len()
+    );
+    for email in &ok {
+        assert!(
+            recorded.contains(email),
+            "{email} was told it was unsubscribed"
+        );
+    }
+    for email in &refused {
+        assert!(
+            !recorded.contains(email),
+            "{email} was told nothing changed"
+        );
+    }
+    // With room again, the refused ones can try again and are recorded.
+    std::fs::remove_file(&filler).expect("free the disk");
+    let again = format!("http://127.0.0.1:{port}/u/{}", token(refused[0]));
+    assert_eq!(one_click(&again).status, 200);
 }
 
 #[test]
@@ -607,5 +841,5 @@ fn serve_refuses_a_fifo_as_the_suppression_list() {
     project
         .expect(&["serve", "--listen", "127.0.0.1:0"])
         .code(2)
-        .stderr_is("error: cannot write `config/suppressed.csv`: it is a FIFO (named pipe), not a regular file\n");
+        .stderr_is("error: cannot write the list `config/suppressed.csv`: it is a FIFO (named pipe), not a regular file\n");
 }

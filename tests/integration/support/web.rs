@@ -106,6 +106,15 @@ impl Answer {
 
 /// One request to a loopback URL, `Connection: close`.
 pub fn request(method: &str, url: &str, content_type: Option<&str>, body: &[u8]) -> Answer {
+    let headers: Vec<(&str, &str)> = content_type
+        .map(|ct| ("Content-Type", ct))
+        .into_iter()
+        .collect();
+    request_with(method, url, &headers, body)
+}
+
+/// One request with `headers` (an empty value leaves the header out).
+pub fn request_with(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
     let rest = url.strip_prefix("http://").expect("http URL");
     let (host, path) = rest
         .split_once('/')
@@ -119,8 +128,8 @@ pub fn request(method: &str, url: &str, content_type: Option<&str>, body: &[u8])
         "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
-    if let Some(ct) = content_type {
-        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    for (name, value) in headers.iter().filter(|(_, v)| !v.is_empty()) {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).expect("write");
