@@ -40,6 +40,36 @@ pub fn parse(text: &str) -> Result<Address, String> {
     Address::new(user, ascii).map_err(|e| format!("`{text}` is not an email address ({e})"))
 }
 
+/// The one form an address is compared in: whoever is the same reader
+/// gets the same form, and two addresses a mail server would treat as two
+/// never do.
+///
+/// - The domain is the same domain in any case and in either of its
+///   internationalised forms: it is mapped by IDNA (UTS #46) to its ASCII
+///   form, lower case (`Bücher.EXAMPLE` is `xn--bcher-kva.example`).
+/// - The local part is the receiving server's to interpret (RFC 5321
+///   §2.4), and servers compare ASCII letters without regard to case:
+///   `Ann` and `ann` are one reader. Anything outside ASCII is kept as it
+///   is, byte for byte: `K` (U+212A, the Kelvin sign) is not `k`, though
+///   Unicode lower-cases one to the other, and `é` composed is not `é`
+///   decomposed. No dots are removed and no `+tag` is cut off: some
+///   servers would deliver those to someone else.
+///
+/// Text that is not an address at all is only lower-cased in ASCII, so it
+/// still has one form.
+pub fn identity(email: &str) -> String {
+    let email = email.trim();
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return email.to_ascii_lowercase();
+    };
+    let domain = if domain.is_ascii() {
+        domain.to_ascii_lowercase()
+    } else {
+        idna::domain_to_ascii(domain).unwrap_or_else(|_| domain.to_string())
+    };
+    format!("{}@{domain}", local.to_ascii_lowercase())
+}
+
 /// True when the address needs SMTPUTF8: a local part outside ASCII.
 pub fn needs_smtputf8(address: &Address) -> bool {
     !address.user().is_ascii()
@@ -62,6 +92,27 @@ mod tests {
             let err = parse(text).expect_err(text);
             assert!(err.contains(why), "{text}: {err}");
         }
+    }
+
+    /// See: issue 18, item 9. An address starting with the Kelvin sign got
+    /// kate@'s key and token, and kate was then skipped as a duplicate.
+    #[test]
+    fn two_addresses_a_server_tells_apart_never_share_an_identity() {
+        let kate = identity("kate@nhs.example");
+        assert_eq!(identity("KATE@NHS.Example"), kate);
+        assert_ne!(identity("\u{212a}ate@nhs.example"), kate, "the Kelvin sign");
+        assert_ne!(
+            identity("k\u{0131}te@nhs.example"),
+            identity("kite@nhs.example")
+        );
+        assert_ne!(identity("\u{e9}@x.example"), identity("e\u{301}@x.example"));
+        assert_eq!(identity("Ann@Bücher.EXAMPLE"), "ann@xn--bcher-kva.example");
+        assert_eq!(
+            identity("ann@xn--bcher-kva.example"),
+            "ann@xn--bcher-kva.example"
+        );
+        assert_ne!(identity("a.nn@x.example"), identity("ann@x.example"));
+        assert_ne!(identity("ann+news@x.example"), identity("ann@x.example"));
     }
 
     /// See: issue 9, item 11.

@@ -109,7 +109,7 @@ impl ReaderKey {
 }
 
 fn address_digest(email: &str) -> [u8; 32] {
-    Sha256::digest(email.to_lowercase().as_bytes()).into()
+    Sha256::digest(crate::address::identity(email).as_bytes()).into()
 }
 
 /// What signs a message: the key for the readers' links, and DKIM.

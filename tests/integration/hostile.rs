@@ -477,3 +477,39 @@ fn a_private_ledger_and_what_is_set_aside_from_it_stay_private() {
     );
     assert_eq!(server.deliveries().len(), 1, "reader1 was sent before");
 }
+
+/// See: issue 18, item 9. An address starting with the Kelvin sign
+/// (U+212A) got kate@'s key and token, and kate was skipped as its
+/// duplicate.
+#[test]
+fn an_address_unicode_lower_cases_onto_another_is_another_reader() {
+    let server = SmtpServer::start(&["--smtputf8"]);
+    let project = Project::example();
+    project.use_smtp(server.port, "");
+    let kelvin = "\u{212a}ate@nhs.example";
+    project.write(
+        "config/subscribers.csv",
+        format!(
+            "email,name\nkate@nhs.example,Kate\n{kelvin},Kelvin\nKATE@NHS.example,Kate again\n"
+        ),
+    );
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .code(0)
+        .stdout_has("sent 2, failed 0")
+        .stdout_has("1 duplicate(s)");
+    let deliveries = server.deliveries();
+    let mut rcpts: Vec<&str> = deliveries.iter().map(|d| d.rcpt.as_str()).collect();
+    rcpts.sort_unstable();
+    assert_eq!(rcpts, ["kate@nhs.example", kelvin]);
+    let link = |rcpt: &str| {
+        let d = deliveries
+            .iter()
+            .find(|d| d.rcpt == rcpt)
+            .expect("delivered");
+        mime::parse(&server.message(d.n))
+            .header("List-Unsubscribe")
+            .to_string()
+    };
+    assert_ne!(link("kate@nhs.example"), link(kelvin), "one token each");
+}
