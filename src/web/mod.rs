@@ -11,9 +11,11 @@
 //!
 //! | file | owns |
 //! |---|---|
+//! | `connections.rs` | how many connections, from whom, for how long |
 //! | `unsubscribe.rs` | the unsubscribe and resubscribe requests |
 //! | `pages.rs` | the pages a reader sees |
 
+mod connections;
 mod pages;
 mod unsubscribe;
 
@@ -37,6 +39,7 @@ use crate::suppression::{self, Suppressed};
 use crate::token::Keys;
 
 use crate::readers::{By, Readers};
+use connections::Limits;
 
 /// A one-click body is 26 bytes; anything much larger is not one.
 pub const BODY_LIMIT: usize = 4 * 1024;
@@ -111,60 +114,13 @@ async fn run(app: Arc<App>, listen: SocketAddr) -> Result<Exit> {
             ("base_url", &app.newsletter.web.base_url),
         ],
     );
-    accept(listener, router(app)).await;
+    connections::serve(listener, router(app), Limits::default(), stopped()).await;
     log::event(Level::Info, "serve.stop", &[]);
     Ok(Exit::Ok)
 }
 
-/// A request's headers must arrive within this (hyper's timer also closes a
-/// keep-alive connection that sends no next request within it).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// A whole request, body included, must be answered within this.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-/// Connections served at once; more are closed at once, so that clients
-/// that hold connections open cannot use up every file descriptor.
-const MAX_CONNECTIONS: usize = 512;
-/// After SIGINT or SIGTERM, how long requests in progress get to finish.
-const DRAIN: Duration = Duration::from_secs(5);
-
-/// Accepts connections until SIGINT or SIGTERM, each served by hyper with
-/// timeouts, then lets those in progress finish (briefly).
-async fn accept(listener: tokio::net::TcpListener, router: Router) {
-    let service = hyper_util::service::TowerToHyperService::new(router);
-    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let mut connections = tokio::task::JoinSet::new();
-    let shutdown = stopped();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else {
-                    // Out of file descriptors, say: do not spin.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                };
-                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                    continue;
-                };
-                let service = service.clone();
-                connections.spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .timer(hyper_util::rt::TokioTimer::new())
-                        .header_read_timeout(HEADER_TIMEOUT)
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                    drop(permit);
-                });
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            () = &mut shutdown => break,
-        }
-    }
-    let _ = tokio::time::timeout(DRAIN, async {
-        while connections.join_next().await.is_some() {}
-    })
-    .await;
-}
 
 /// Answers 408 to a request that takes too long (a body sent slowly).
 async fn time_limit(request: axum::extract::Request, next: axum::middleware::Next) -> Response {

@@ -843,3 +843,126 @@ fn serve_refuses_a_fifo_as_the_suppression_list() {
         .code(2)
         .stderr_is("error: cannot write the list `config/suppressed.csv`: it is a FIFO (named pipe), not a regular file\n");
 }
+
+/// A connection to the service from `from` (any 127/8 address is this
+/// machine), as a second client would make it.
+fn connect_from(from: [u8; 4], port: u16) -> std::net::TcpStream {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket
+        .bind(&std::net::SocketAddr::from((from, 0)).into())
+        .expect("bind");
+    socket
+        .connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+        .expect("connect");
+    socket.into()
+}
+
+/// See: issue 18, item 6. With 600 connections held open, 0 of 30 normal
+/// requests were answered.
+#[test]
+fn connections_held_open_by_others_do_not_stop_a_reader_being_answered() {
+    let (project, server, port) = sent(1);
+    let link = link_for(&server, "reader1@nhs.example");
+    let _service = project.serve(port);
+    // 900 connections that send nothing, from three other addresses: more
+    // than one client's share, and more than the service holds in all.
+    let mut held = Vec::new();
+    for from in [[127, 0, 0, 2], [127, 0, 0, 3], [127, 0, 0, 4]] {
+        for _ in 0..300 {
+            held.push(connect_from(from, port));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let answered = (0..30)
+        .filter(|_| request("GET", &link, None, b"").status == 200)
+        .count();
+    assert_eq!(answered, 30, "of 30 normal requests");
+    drop(held);
+}
+
+/// See: issue 18, item 6. Clients that never read their responses were
+/// never timed out (20 such connections held after 70 s, 74.7 MB queued).
+#[test]
+fn a_client_that_never_reads_is_closed_and_holds_little() {
+    let (project, _server, port) = sent(1);
+    let service = project.serve(port);
+    let pid = service.child().id();
+    let rss = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .expect("status")
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+            .expect("VmRSS")
+    };
+    let before = rss();
+    let requests = "GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(2000);
+    let mut readers: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| {
+            let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                .expect("socket");
+            socket.set_recv_buffer_size(4096).expect("small window");
+            socket
+                .connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+                .expect("connect");
+            let mut stream: std::net::TcpStream = socket.into();
+            stream
+                .set_write_timeout(Some(Duration::from_secs(2)))
+                .expect("timeout");
+            let _ = std::io::Write::write_all(&mut stream, requests.as_bytes());
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    let during = rss();
+    assert!(
+        during < before + 20 * 1024,
+        "the service grew by {} kB for 20 clients that do not read",
+        during - before
+    );
+    // The write timeout closes them: each now reads to its end.
+    std::thread::sleep(crate::support::web::WRITE_TIMEOUT + Duration::from_secs(3));
+    for stream in &mut readers {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut sink = Vec::new();
+        // Its end, or a reset (the service closed with requests unread).
+        let still_open = std::io::Read::read_to_end(stream, &mut sink).is_err_and(|e| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            )
+        });
+        assert!(!still_open, "a connection that never read is still open");
+    }
+    // And the service answers as before.
+    assert_eq!(request("GET", &service.url("/"), None, b"").status, 200);
+}
+
+/// See: issue 18, item 6. After SIGTERM, new connections hung through the
+/// 5 s drain instead of being refused.
+#[test]
+fn after_sigterm_new_connections_are_refused_at_once() {
+    let project = Project::example();
+    let port = project.use_web();
+    let service = project.serve(port);
+    let mut busy = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    std::io::Write::write_all(&mut busy, b"GET / HTTP/1.1\r\nHost: x\r\n").expect("half");
+    crate::support::signal(service.child(), "TERM");
+    let started = std::time::Instant::now();
+    loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+            _ => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(1),
+                    "still accepting connections after SIGTERM"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    drop(busy);
+}

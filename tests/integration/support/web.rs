@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use super::Project;
 
+/// How long the service waits on a client that does not read (README:
+/// "Measured under load").
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A running `catchup serve`, killed when dropped.
 pub struct Service {
     pub port: u16,
