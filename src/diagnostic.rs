@@ -8,7 +8,7 @@
 use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use annotate_snippets::{AnnotationKind, Element, Group, Level, Renderer, Snippet};
 
@@ -17,23 +17,58 @@ use annotate_snippets::{AnnotationKind, Element, Group, Level, Renderer, Snippet
 pub struct Source {
     pub path: PathBuf,
     pub text: Arc<str>,
+    /// Where each line starts, found once (a file with thousands of
+    /// mistakes must not be scanned from the top for each of them).
+    lines: Arc<OnceLock<Vec<usize>>>,
 }
+
+/// The longest line shown under a diagnostic; a longer one is named by its
+/// position only (a megabyte on one line would be printed once for each
+/// mistake on it).
+const MAX_SHOWN_LINE: usize = 1000;
 
 impl Source {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Source {
         Source {
             path: path.into(),
             text: text.into(),
+            lines: Arc::default(),
         }
+    }
+
+    /// The byte offset where each line starts.
+    fn line_starts(&self) -> &[usize] {
+        self.lines.get_or_init(|| {
+            std::iter::once(0)
+                .chain(memchr::memchr_iter(b'\n', self.text.as_bytes()).map(|i| i + 1))
+                .collect()
+        })
+    }
+
+    /// The 0-based line holding a byte offset, and where that line starts.
+    fn line_of(&self, offset: usize) -> (usize, usize) {
+        let starts = self.line_starts();
+        let index = starts
+            .partition_point(|&start| start <= offset)
+            .saturating_sub(1);
+        (index, starts[index])
     }
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_column(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(&self.text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        (line, before[line_start..].chars().count() + 1)
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let (index, start) = self.line_of(offset);
+        (index + 1, self.text[start..offset].chars().count() + 1)
+    }
+
+    /// The whole lines `span` touches, as (their byte range, the 1-based
+    /// number of the first).
+    fn lines_around(&self, span: &Range<usize>) -> (Range<usize>, usize) {
+        let (index, start) = self.line_of(span.start);
+        let end = self.text[span.end..]
+            .find('\n')
+            .map_or(self.text.len(), |i| span.end + i);
+        (start..end, index + 1)
     }
 }
 
@@ -107,23 +142,44 @@ impl Diagnostic {
         };
         let mut elements: Vec<Element<'_>> = Vec::new();
         let path;
+        let mut position = None;
         if let Some((source, span)) = &self.location {
             path = source.path.to_string_lossy();
             let span = clamp(span.clone(), &source.text);
-            elements.push(
-                Snippet::source(&*source.text)
-                    .path(&*path)
-                    .fold(true)
-                    .annotation(AnnotationKind::Primary.span(span))
-                    .into(),
-            );
+            // Only the lines the span is on go to the renderer, so that each
+            // diagnostic costs its own lines, not the whole file.
+            let (lines, first) = source.lines_around(&span);
+            if lines.len() <= MAX_SHOWN_LINE {
+                elements.push(
+                    Snippet::source(&source.text[lines.clone()])
+                        .path(&*path)
+                        .line_start(first)
+                        .fold(true)
+                        .annotation(
+                            AnnotationKind::Primary
+                                .span(span.start - lines.start..span.end - lines.start),
+                        )
+                        .into(),
+                );
+            } else {
+                position = self.position();
+            }
         }
         if let Some(help) = &self.help {
             elements.push(Level::HELP.message(help.as_str()).into());
         }
         let report: &[Group<'_>] =
             &[Group::with_title(level.primary_title(self.message.as_str())).elements(elements)];
-        Renderer::plain().render(report)
+        let rendered = Renderer::plain().render(report);
+        match position {
+            // The title, where it is, then the help, as the renderer lays
+            // them out.
+            Some(at) => match rendered.split_once('\n') {
+                Some((title, rest)) => format!("{title}\n --> {at}\n{rest}"),
+                None => format!("{rendered}\n --> {at}"),
+            },
+            None => rendered,
+        }
     }
 }
 
@@ -226,5 +282,33 @@ mod tests {
             "{text}"
         );
         assert_eq!(d.position().as_deref(), Some("config/issues/a.toml:2:12"));
+    }
+
+    /// See: issue 18, item 12. Each diagnostic was rendered from the whole
+    /// file, so a file with thousands of mistakes took minutes.
+    #[test]
+    fn a_diagnostic_renders_from_its_own_lines_numbered_as_in_the_file() {
+        let mut text = String::new();
+        for i in 0..5000 {
+            text.push_str(&format!("key_{i} = 1\n"));
+        }
+        let source = Source::new("big.toml", text.as_str());
+        let start = text.find("key_4321").expect("key");
+        let d = Diagnostic::error("unknown field `key_4321`").at(&source, start..start + 8);
+        assert_eq!(
+            d.render(),
+            "error: unknown field `key_4321`\n    --> big.toml:4322:1\n     |\n4322 | key_4321 = 1\n     | ^^^^^^^^"
+        );
+        assert_eq!(source.lines_around(&(start..start + 8)).1, 4322);
+
+        let long = format!("x = \"{}\"\n", "y".repeat(5000));
+        let source = Source::new("long.toml", long.as_str());
+        let d = Diagnostic::error("too long")
+            .at(&source, 4..5006)
+            .help("shorten it");
+        assert_eq!(
+            d.render(),
+            "error: too long\n --> long.toml:1:5\n |\n = help: shorten it"
+        );
     }
 }

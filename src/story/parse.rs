@@ -24,6 +24,11 @@ use super::{Block, Story, StoryId, Text, slugify};
 const MAX_HEADING_WORDS: usize = 12;
 /// ...and at most this many characters.
 const MAX_HEADING_CHARS: usize = 120;
+/// Paragraphs read from one seed: a long digest has a few hundred. Each
+/// costs far more memory than its text (a 15 MB seed of one-letter
+/// paragraphs took 607 MB), so the rest of a seed past this is left out,
+/// with a warning.
+pub const MAX_UNITS: usize = 20_000;
 
 /// What the parser needs to know beyond the text itself.
 #[derive(Debug, Clone)]
@@ -57,13 +62,19 @@ pub struct Seed {
 /// Parses one seed. `stem` is the file name without `.txt`
 /// (`002_a4ff2a47d7d7a190`); the part before its first `_` prefixes the ids.
 pub fn parse(stem: &str, text: &str, options: &ParseOptions) -> Seed {
-    let units = lex(text);
+    let (units, cut_at) = lex(text);
     let mut seed = Seed {
         title: None,
         intro: Vec::new(),
         stories: Vec::new(),
         warnings: Vec::new(),
     };
+    if let Some(line) = cut_at {
+        seed.warnings.push((
+            line,
+            format!("the seed has more than {MAX_UNITS} paragraphs; from here on it is left out"),
+        ));
+    }
     if units.is_empty() {
         seed.warnings.push((1, "the seed is empty".to_string()));
         return seed;
@@ -307,9 +318,10 @@ fn ends_like_a_sentence(text: &str) -> bool {
 
 const BULLETS: &[char] = &['•', '◦', '▪', '‣', '·', '*', '-', '–'];
 
-/// Splits text into units. Accepts a byte-order mark, CRLF or CR line
+/// Splits text into units (at most [`MAX_UNITS`]; the line where it
+/// stopped, if it did). Accepts a byte-order mark, CRLF or CR line
 /// endings, trailing spaces and no-break spaces.
-fn lex(text: &str) -> Vec<Unit> {
+fn lex(text: &str) -> (Vec<Unit>, Option<usize>) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let text: std::borrow::Cow<'_, str> = if text.contains('\r') {
         text.replace("\r\n", "\n").replace('\r', "\n").into()
@@ -322,6 +334,9 @@ fn lex(text: &str) -> Vec<Unit> {
     for (index, raw) in text.split('\n').enumerate() {
         let line = index + 1;
         if let Some(item) = bullet_item(raw) {
+            if units.len() >= MAX_UNITS {
+                return (units, Some(line));
+            }
             units.push(Unit::new(Kind::Bullet, normalise(item), line));
             lines_in_last = 1;
             previous = Some(Kind::Bullet);
@@ -339,6 +354,7 @@ fn lex(text: &str) -> Vec<Unit> {
             Some(Kind::Bullet) => raw.starts_with(char::is_whitespace),
             None => false,
         };
+        let full = units.len() >= MAX_UNITS;
         match units.last_mut() {
             Some(last) if continues => {
                 last.text.push(' ');
@@ -347,6 +363,7 @@ fn lex(text: &str) -> Vec<Unit> {
                 lines_in_last += 1;
                 last.classify(lines_in_last);
             }
+            _ if full => return (units, Some(line)),
             _ => {
                 units.push(Unit::new(Kind::Text, (normalised, words), line));
                 lines_in_last = 1;
@@ -354,7 +371,7 @@ fn lex(text: &str) -> Vec<Unit> {
             }
         }
     }
-    units
+    (units, None)
 }
 
 /// The item text if `line` is a bullet ("  • item", "- item").

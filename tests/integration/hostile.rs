@@ -513,3 +513,72 @@ fn an_address_unicode_lower_cases_onto_another_is_another_reader() {
     };
     assert_ne!(link("kate@nhs.example"), link(kelvin), "one token each");
 }
+
+/// The heap a run of catchup may use in the tests below: far more than the
+/// inputs need, far less than they took.
+const HEAP: u64 = 300 * 1024 * 1024;
+
+/// See: issue 18, item 12. One 40 MB returned message of empty MIME parts
+/// made `bounces` use 1.5 GB.
+#[test]
+fn a_returned_message_of_endless_empty_parts_is_refused_in_bounded_memory() {
+    let project = Project::example();
+    project.subscribers(1, "");
+    let body = "--b\n\n".repeat(10 * 1024 * 1024 / 5);
+    project.write(
+        "mail/bomb.eml",
+        format!("From: MAILER-DAEMON@x.example\nSubject: Undelivered\nContent-Type: multipart/mixed; boundary=b\n\n{body}--b--\n"),
+    );
+    project
+        .run_bounded(HEAP, Duration::from_secs(60), &["bounces", "mail/bomb.eml", "--dry-run"])
+        .code(0)
+        .stdout_is("mail/bomb.eml: not understood, left alone: it has more than 1000 MIME parts, more than any report has\n1 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 with nothing to do, 1 not understood, 0 read before (dry run: nothing written)\n");
+}
+
+/// See: issue 18, item 12. A 15 MB seed of short lines made `stories` use
+/// 607 MB.
+#[test]
+fn a_seed_of_endless_short_paragraphs_is_read_in_bounded_memory() {
+    let project = Project::example();
+    project.write("seeds/009_big.txt", "a\n\n".repeat(15 * 1024 * 1024 / 3));
+    let out = project
+        .run_bounded(HEAP, Duration::from_secs(60), &["stories"])
+        .code(0);
+    assert!(
+        out.stderr.starts_with("warning: seeds/009_big.txt:40001: the seed has more than 20000 paragraphs; from here on it is left out\n"),
+        "{out}"
+    );
+}
+
+/// See: issue 18, item 12. A 1 MB issue file took 58 s to check: every
+/// diagnostic was rendered from the whole file.
+#[test]
+fn a_huge_issue_file_full_of_mistakes_is_checked_in_linear_time() {
+    let project = Project::with_issue("date = 2018-07-27\nsubject = \"x\"\n");
+    let mut text = project.read("config/issues/test.toml");
+    let mut i = 0;
+    while text.len() < 1_000_000 {
+        text.push_str(&format!("unknwn_{i} = \"value\"\n"));
+        i += 1;
+    }
+    project.write("config/issues/test.toml", &text);
+    let out = project
+        .run_bounded(HEAP, Duration::from_secs(60), &["check"])
+        .code(2);
+    assert!(
+        out.stderr.ends_with(&format!(
+            "{} error(s), 0 warning(s); nothing written\n",
+            i + 1
+        )),
+        "{}",
+        &out.stderr[out.stderr.len().saturating_sub(300)..]
+    );
+    // The last mistake is shown with its own line, numbered as in the file.
+    let last = format!("error: unknown field `unknwn_{}`", i - 1);
+    let at = out.stderr.rfind(&last).expect("the last mistake");
+    assert!(
+        out.stderr[at..].contains(&format!("{} | unknwn_{} = \"value\"", i + 2, i - 1)),
+        "{}",
+        &out.stderr[at..at + 300]
+    );
+}

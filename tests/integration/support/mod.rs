@@ -196,6 +196,31 @@ impl Project {
         command
     }
 
+    /// Runs `catchup` with its heap limited to `bytes` (`prlimit --data`),
+    /// within `limit`: a run that needs more memory fails, one that hangs
+    /// is killed.
+    pub fn run_bounded(&self, bytes: u64, limit: std::time::Duration, args: &[&str]) -> Outcome {
+        let inner = self.command();
+        let mut command = std::process::Command::new("prlimit");
+        command
+            .arg(format!("--data={bytes}"))
+            .arg("--")
+            .arg(inner.get_program())
+            .args(args)
+            .current_dir(self.path())
+            .env_clear()
+            .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
+        let out = assert_cmd::Command::from_std(command)
+            .timeout(limit)
+            .output()
+            .expect("prlimit");
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// `catchup` as a plain process, for tests that start it in the
     /// background and kill it.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
