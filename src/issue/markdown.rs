@@ -2,21 +2,42 @@
 //! with pulldown-cmark: paragraphs, bullet and numbered lists, subheads,
 //! emphasis, bold, code and links. What an email cannot carry well (images,
 //! raw HTML, quotes, lists in lists) is an error that says so, and so is a
-//! link that is not `http(s)://` or `mailto:`.
+//! link that is not `http(s)://` or `mailto:`, and a link the editor plainly
+//! meant that CommonMark does not read as one (`[site](https://x/a b)`,
+//! which would reach readers as its brackets).
+
+use std::ops::Range;
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 use crate::story::{Block, Span, Style, Text};
 
+/// One problem, and where in the Markdown it is (bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub at: Range<usize>,
+    pub why: String,
+}
+
 /// The blocks of `markdown`, or every problem with it.
 ///
 /// # Errors
-/// What cannot go into an email, one message per problem.
-pub fn blocks(markdown: &str) -> Result<Vec<Block>, Vec<String>> {
+/// What cannot go into an email, one problem each, in order.
+pub fn blocks(markdown: &str) -> Result<Vec<Block>, Vec<Problem>> {
     let mut reader = Reader::default();
-    for event in Parser::new_ext(markdown, Options::empty()) {
+    let mut read = Vec::new();
+    for (event, at) in Parser::new_ext(markdown, Options::empty()).into_offset_iter() {
+        if matches!(
+            event,
+            Event::Start(Tag::Link { .. } | Tag::CodeBlock(_)) | Event::Code(_)
+        ) {
+            read.push(at.clone());
+        }
+        reader.at = at;
         reader.event(event);
     }
+    reader.problems.extend(unread_links(markdown, &read));
+    reader.problems.sort_by_key(|p| p.at.start);
     if reader.problems.is_empty() {
         Ok(reader.blocks)
     } else {
@@ -24,10 +45,49 @@ pub fn blocks(markdown: &str) -> Result<Vec<Block>, Vec<String>> {
     }
 }
 
+/// `[text](address)` written out that CommonMark did not take for a link
+/// (an address with a space, say), outside the links and code it did read.
+fn unread_links(markdown: &str, read: &[Range<usize>]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for middle in memchr::memmem::find_iter(markdown.as_bytes(), b"](") {
+        if read.iter().any(|r| r.contains(&middle)) {
+            continue;
+        }
+        let line_start = markdown[..middle].rfind('\n').map_or(0, |i| i + 1);
+        let Some(open) = markdown[line_start..middle]
+            .rfind('[')
+            .map(|i| line_start + i)
+        else {
+            continue;
+        };
+        let after = &markdown[middle + 2..];
+        let Some(close) = after
+            .find([')', '\n'])
+            .filter(|&i| after[i..].starts_with(')'))
+        else {
+            continue;
+        };
+        let address = &after[..close];
+        let why = match crate::link::check_in_text(address) {
+            Err(why) => why,
+            Ok(_) => format!(
+                "`{address}` is not read as a link's address; write `[text](address)` with nothing else in the brackets"
+            ),
+        };
+        problems.push(Problem {
+            at: open..middle + 2 + close + 1,
+            why: format!("this is not a link, and readers would see its brackets: {why}"),
+        });
+    }
+    problems
+}
+
 #[derive(Debug, Default)]
 struct Reader {
     blocks: Vec<Block>,
-    problems: Vec<String>,
+    problems: Vec<Problem>,
+    /// Where the event being read is.
+    at: Range<usize>,
     /// The text being read: a paragraph, a subhead or a list item.
     text: Text,
     style: Style,
@@ -94,7 +154,10 @@ impl Reader {
             Tag::Strong => self.style.strong = true,
             Tag::Link { dest_url, .. } => match crate::link::check_in_text(&dest_url) {
                 Ok(url) => self.link = Some(url.to_string()),
-                Err(why) => self.problems.push(why),
+                Err(why) => self.problems.push(Problem {
+                    at: self.at.clone(),
+                    why,
+                }),
             },
             Tag::Image { .. } => {
                 self.refuse("images are not supported: many mail clients block them; link to the image instead");
@@ -193,8 +256,11 @@ impl Reader {
     }
 
     fn refuse(&mut self, why: &str) {
-        if !self.problems.iter().any(|p| p == why) {
-            self.problems.push(why.to_string());
+        if !self.problems.iter().any(|p| p.why == why) {
+            self.problems.push(Problem {
+                at: self.at.clone(),
+                why: why.to_string(),
+            });
         }
     }
 }
@@ -283,7 +349,14 @@ mod tests {
 
     #[test]
     fn what_an_email_cannot_carry_is_refused_with_a_reason() {
-        let err = |md: &str| blocks(md).expect_err(md).join("; ");
+        let err = |md: &str| {
+            blocks(md)
+                .expect_err(md)
+                .into_iter()
+                .map(|p| p.why)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
         assert!(err("See [this](javascript:alert(1))").contains("must start with https://"));
         assert!(err("See [this](<https://hsj.example/a b>)").contains("contains a space"));
         assert!(err("![chart](https://hsj.example/c.png)").contains("images are not supported"));
@@ -293,6 +366,25 @@ mod tests {
         assert!(err("- a\n\n  ## b").contains("a heading inside a list"));
         assert!(
             blocks("Plain [link](http://hsj.example/x) and [mail](mailto:ed@hsj.example)").is_ok()
+        );
+    }
+
+    /// See: issue 18, item 16. A link CommonMark does not read reached the
+    /// email as literal brackets.
+    #[test]
+    fn a_link_meant_but_not_read_is_refused_where_it_is() {
+        let md = "Listen to\n[our site](htps://hsj.example/podcast 1) now.\n\nAnd `[code](x y)` and [fine](https://hsj.example/).";
+        let problems = blocks(md).expect_err("not a link");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let at = problems[0].at.clone();
+        assert_eq!(&md[at], "[our site](htps://hsj.example/podcast 1)");
+        assert_eq!(
+            problems[0].why,
+            "this is not a link, and readers would see its brackets: the link `htps://hsj.example/podcast 1` contains a space; write spaces as %20, or check it was pasted whole"
+        );
+        assert!(
+            blocks("[a] (b) and [c]: d").is_ok(),
+            "brackets that are not a link"
         );
     }
 }

@@ -79,6 +79,10 @@ impl Pick {
         let body = markdown_field(&mut table, "body", problems);
         let teaser = markdown_field(&mut table, "teaser", problems);
         table.finish(KNOWN, problems);
+        // A field refused is reported already; what it lacks is not news.
+        let (Ok(body), Ok(teaser)) = (body, teaser) else {
+            return None;
+        };
         let pick = Pick {
             id,
             paragraphs,
@@ -211,20 +215,41 @@ fn one_line(table: &mut Table<'_>, key: &str, problems: &mut Problems) -> Option
     Some(text.to_string())
 }
 
-/// A Markdown field as blocks; each problem points at the field.
-fn markdown_field(table: &mut Table<'_>, key: &str, problems: &mut Problems) -> Option<Vec<Block>> {
-    let value = table.string(key, problems)?;
+/// A Markdown field as blocks (`None` if absent); each problem points at
+/// its place in the field where it can be found, else at the field.
+///
+/// # Errors
+/// The field is there but unusable (its problems are reported).
+fn markdown_field(
+    table: &mut Table<'_>,
+    key: &str,
+    problems: &mut Problems,
+) -> Result<Option<Vec<Block>>, ()> {
+    let Some(value) = table.string(key, problems) else {
+        return Ok(None);
+    };
     match markdown::blocks(value.get_ref()) {
         Ok(blocks) if blocks.is_empty() => {
             problems.push(table.error(format!("`{key}` is empty"), value.span()));
-            None
+            Err(())
         }
-        Ok(blocks) => Some(blocks),
-        Err(whys) => {
-            for why in whys {
-                problems.push(table.error(format!("in `{key}`: {why}"), value.span()));
+        Ok(blocks) => Ok(Some(blocks)),
+        Err(found) => {
+            let field = value.span();
+            let written = &table.source().text[field.clone()];
+            for problem in found {
+                // The problem's own text, found in the file as written (an
+                // escape before it would make the offsets differ).
+                let text = &value.get_ref()[problem.at];
+                let span = written
+                    .find(text)
+                    .filter(|_| !text.is_empty())
+                    .map_or(field.clone(), |i| {
+                        field.start + i..field.start + i + text.len()
+                    });
+                problems.push(table.error(format!("in `{key}`: {}", problem.why), span));
             }
-            None
+            Err(())
         }
     }
 }

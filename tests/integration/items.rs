@@ -238,3 +238,22 @@ stories = [
         .stderr_has("warning: story `item/list` is cut in the middle of a list")
         .stderr_has("help: keep one more paragraph (`paragraphs = 2`), or one fewer");
 }
+
+/// See: issue 18, item 16. A Markdown link the editor plainly meant but
+/// CommonMark does not read went out as literal brackets, and its refusal
+/// came with a false "needs `headline` and `body`".
+#[test]
+fn a_link_meant_but_not_read_is_an_error_on_its_line() {
+    let issue = "date = 2018-07-27\nsubject = \"Podcast week\"\n\n[[sections]]\ntitle = \"Top\"\nstories = [\n  { headline = \"Our podcast\", body = '''\nThis week's episode is out.\nListen on [our site](htps://hsj.example/podcast 1) today.\n''' },\n]\n";
+    let project = Project::with_issue(issue);
+    project.expect(&["check"]).code(2).stdout_is("").stderr_is(
+        "error: in `body`: this is not a link, and readers would see its brackets: the link `htps://hsj.example/podcast 1` contains a space; write spaces as %20, or check it was pasted whole
+ --> config/issues/test.toml:9:11
+  |
+9 | Listen on [our site](htps://hsj.example/podcast 1) today.
+  |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+
+1 error(s), 0 warning(s); nothing written
+",
+    );
+}
