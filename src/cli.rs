@@ -176,6 +176,10 @@ pub struct StatusArgs {
     /// Print a JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Where ledgers and locks live [default: the newsletter's, `state/`],
+    /// as for `send --state`.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -664,6 +664,11 @@ mod tests {
         std::fs::write(&big, vec![b'#'; 2048]).expect("write");
         let err = read_input(&big, 1024).expect_err("too large");
         assert!(matches!(err.problem, Problem::TooLarge { limit: 1024 }));
+        // See: issue 18, item 17: a 64 KB limit read "larger than 0 MB".
+        assert_eq!(
+            err.reason(),
+            "it is larger than 1 KB, more than such a file can sensibly be"
+        );
         assert_eq!(read_input(&big, 4096).expect("fits").len(), 2048);
     }
 

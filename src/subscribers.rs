@@ -154,7 +154,12 @@ impl Iterator for Subscribers {
         };
         let line = self.lines.line_of(record.position());
         let email = record.get(self.email).unwrap_or("").trim();
-        let reader = if email.is_empty() {
+        let reader = if record.as_slice().len() > LONG_ROW_BYTES {
+            Err(format!(
+                "the row is longer than {} KB, which no subscriber's row is",
+                LONG_ROW_BYTES / 1024
+            ))
+        } else if email.is_empty() {
             Err("no email address".to_string())
         } else {
             address::parse(email).map(|address| Reader {
@@ -283,9 +288,12 @@ impl LineCounter {
     }
 }
 
-/// The longest row accepted: far above any real subscriber row, far below
-/// what would hurt memory.
-const MAX_ROW_BYTES: usize = 64 * 1024;
+/// A row longer than this is a bad row (skipped, with its line): far
+/// above any real subscriber row.
+const LONG_ROW_BYTES: usize = 64 * 1024;
+/// A row longer than this stops the list being read: far below what would
+/// hurt memory, far above any row a person or a program writes.
+const MAX_ROW_BYTES: usize = 1024 * 1024;
 /// A quoted field may hold a line break (spreadsheets write them), but one
 /// spanning more lines than this has swallowed the rows after it.
 const MAX_FIELD_LINES: u64 = 3;
@@ -329,7 +337,7 @@ fn check_shape(path: &Path) -> Result<(), ListError> {
             if row_bytes > MAX_ROW_BYTES {
                 return Err(malformed(
                     line,
-                    format!("a row longer than {} KB", MAX_ROW_BYTES / 1024),
+                    format!("a row longer than {} MB", MAX_ROW_BYTES / (1024 * 1024)),
                 ));
             }
             if in_quotes {

@@ -80,31 +80,41 @@ impl Row {
 }
 
 /// A message's identity: the first 128 bits of SHA-256 over its
-/// Message-ID and its body (carriage returns dropped, trailing blank lines
-/// trimmed). The other headers are left out: a mailbox adds its own
-/// (`Delivered-To`, `Status: RO`), and an mbox ends each message with a
-/// blank line, so the same message read from a Maildir or an mbox is
-/// recognised. A message without a Message-ID is hashed whole.
+/// Message-ID (or, without one, its Date, From and Subject) and its body
+/// (carriage returns dropped, trailing blank lines trimmed). The other
+/// headers are left out: a mailbox adds its own (`Delivered-To`,
+/// `Status: RO`, `Return-Path`), and an mbox ends each message with a
+/// blank line, so the same message read from a Maildir and from an mbox is
+/// recognised.
 pub fn message_key(bytes: &[u8]) -> String {
     let split = memchr::memmem::find(bytes, b"\n\n")
         .map(|i| i + 2)
         .or_else(|| memchr::memmem::find(bytes, b"\r\n\r\n").map(|i| i + 4))
         .unwrap_or(bytes.len());
-    let message_id = mail_parser::MessageParser::default()
-        .parse_headers(&bytes[..split])
-        .and_then(|m| m.message_id().map(str::to_string))
-        .unwrap_or_default();
-    let split = if message_id.is_empty() { 0 } else { split };
-    let mut body: Vec<u8> = bytes[split..]
-        .iter()
-        .copied()
-        .filter(|&b| b != b'\r')
-        .collect();
+    let headers = mail_parser::MessageParser::default().parse_headers(&bytes[..split]);
+    let name = headers.as_ref().and_then(|m| match m.message_id() {
+        Some(id) => Some(id.to_string()),
+        None => {
+            let (date, from, subject) = (
+                m.date().map(|d| d.to_timestamp()),
+                m.from().and_then(|f| f.first()).and_then(|a| a.address()),
+                m.subject(),
+            );
+            (date.is_some() || from.is_some() || subject.is_some())
+                .then(|| format!("{date:?}\n{from:?}\n{subject:?}"))
+        }
+    });
+    let (name, body) = match name {
+        Some(name) => (name, &bytes[split..]),
+        // Nothing that names the message: the whole of it does.
+        None => (String::new(), bytes),
+    };
+    let mut body: Vec<u8> = body.iter().copied().filter(|&b| b != b'\r').collect();
     while body.last().is_some_and(u8::is_ascii_whitespace) {
         body.pop();
     }
     let mut hasher = Sha256::new();
-    hasher.update(message_id.as_bytes());
+    hasher.update(name.as_bytes());
     hasher.update(b"\n");
     hasher.update(&body);
     hasher.finalize()[..16]
@@ -243,6 +253,12 @@ mod tests {
         let maildir = b"Delivered-To: b@x\r\nMessage-ID: <m1@x>\r\nSubject: s\r\n\r\nbody\r\n";
         let mbox = b"Status: RO\nMessage-ID: <m1@x>\nSubject: s\n\nbody\n\n";
         assert_eq!(message_key(maildir), message_key(mbox));
+        // See: issue 18, item 17. Without a Message-ID, the headers a
+        // mailbox adds made the same complaint two.
+        let bare = b"Return-Path: <fbl@x>\nDelivered-To: fbl@hsj.example\nFrom: fbl@x\nDate: Fri, 20 Nov 2026 09:12:43 +0000\nSubject: FW: x\n\nreport\n";
+        let boxed = b"Status: RO\nFrom: fbl@x\nDate: Fri, 20 Nov 2026 09:12:43 +0000\nSubject: FW: x\n\nreport\n\n";
+        assert_eq!(message_key(bare), message_key(boxed));
+        assert_ne!(message_key(b"one"), message_key(b"two"));
         assert_ne!(
             message_key(maildir),
             message_key(b"Message-ID: <m2@x>\n\nbody\n")

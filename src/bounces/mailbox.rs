@@ -72,6 +72,14 @@ fn read_path(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Probl
 fn read_maildir(dir: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Problem>) {
     for sub in ["new", "cur"] {
         let folder = dir.join(sub);
+        // A link where a Maildir's folder belongs is someone else's folder.
+        if std::fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_symlink()) {
+            problems.push(Problem::error(format!(
+                "`{}` is a symbolic link; skipped (a Maildir holds its own folders)",
+                folder.display()
+            )));
+            continue;
+        }
         if !folder.is_dir() {
             if sub == "new" {
                 problems.push(Problem::warning(format!(

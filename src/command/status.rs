@@ -18,14 +18,21 @@ pub fn run(config: &Path, args: &StatusArgs) -> Result<Exit> {
         None => issue::newest(&newsletter.paths.issues)?,
     };
     let name = IssueName::from_path(&path)?;
-    let files = super::list_files(&newsletter);
+    let mut files = super::list_files(&newsletter);
+    if let Some(state) = &args.state {
+        files.state.clone_from(state);
+    }
     if let Some(email) = &args.reader {
         return reader(&files.state, &name, email, args.json);
     }
     let status = Status::read(&name, &files)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &status).map_err(std::io::Error::from)?;
+        let named = Named {
+            issue: &status.issue,
+            status: &status,
+        };
+        serde_json::to_writer_pretty(&mut out, &named).map_err(std::io::Error::from)?;
         writeln!(out)?;
         return Ok(Exit::Ok);
     }
@@ -84,4 +91,12 @@ fn reader(state: &Path, issue: &IssueName, email: &str, json: bool) -> Result<Ex
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(Exit::Ok)
+}
+
+/// A status with its issue's name first.
+#[derive(Debug, serde::Serialize)]
+struct Named<'a> {
+    issue: &'a str,
+    #[serde(flatten)]
+    status: &'a crate::deliver::status::Status,
 }

@@ -20,6 +20,9 @@ use crate::suppression::Suppressed;
 /// One issue's readers, as its ledger and the list stand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
+    /// Named by whoever shows the status (`status --json` and `issues
+    /// --json` each name the issue once).
+    #[serde(skip)]
     pub issue: String,
     pub sent: u64,
     pub failed: u64,

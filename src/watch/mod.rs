@@ -27,8 +27,11 @@ use crate::error::{Error, Result};
 use crate::exit::Exit;
 
 /// Saves come in bursts (an editor writes a temporary file, then renames
-/// it); changes this close together are one change.
+/// it); changes this close together are one change...
 const SETTLE: Duration = Duration::from_millis(120);
+/// ...but a burst that never ends (an editor saving on every keystroke)
+/// still shows its latest state this often.
+const AT_MOST: Duration = Duration::from_secs(1);
 
 /// What `--watch` was asked to do.
 #[derive(Debug, Clone)]
@@ -155,7 +158,8 @@ fn start_watching(
     std::thread::spawn(move || {
         let mut generation = 1;
         while changes.recv().is_ok() {
-            while changes.recv_timeout(SETTLE).is_ok() {}
+            let burst = std::time::Instant::now();
+            while burst.elapsed() < AT_MOST && changes.recv_timeout(SETTLE).is_ok() {}
             generation += 1;
             let next = shown(&config, &issue, generation);
             report(&issue, &next);

@@ -623,3 +623,26 @@ fn without_the_subscriber_list_nothing_is_read() {
         .stderr_has("config/subscribers.csv");
     assert!(!project.path().join("state/bounces.csv").exists());
 }
+
+/// See: issue 18, item 17. A Maildir whose `new/` is a symbolic link was
+/// followed, so a run could read any folder it points to.
+#[test]
+fn a_maildir_folder_that_is_a_link_is_not_followed() {
+    let project = Project::example();
+    write_subscribers(&project, &["ann@nhs.example"]);
+    project.write(
+        "elsewhere/1.eml",
+        "From: someone@x.example\nSubject: hi\n\nhello\n",
+    );
+    std::fs::create_dir_all(project.path().join("mail/Maildir/cur")).expect("cur");
+    std::os::unix::fs::symlink(
+        project.path().join("elsewhere"),
+        project.path().join("mail/Maildir/new"),
+    )
+    .expect("symlink");
+    project
+        .expect(&["bounces", "mail/Maildir"])
+        .code(1)
+        .stdout_is("0 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 with nothing to do, 0 not understood, 0 read before\n")
+        .stderr_is("error: `mail/Maildir/new` is a symbolic link; skipped (a Maildir holds its own folders)\nerror: some mail could not be read (above); the rest was processed\n");
+}

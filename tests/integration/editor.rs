@@ -373,3 +373,58 @@ fn open_hands_the_page_to_the_desktops_browser() {
         watch.url
     );
 }
+
+/// See: issue 18, item 17. `preview --watch` never updated while saves kept
+/// coming under 120 ms apart.
+#[test]
+fn the_live_preview_updates_even_while_saves_keep_coming() {
+    let project = Project::example();
+    let watch = Watch::start(&project, &[ISSUE]);
+    let original = project.read(ISSUE);
+    let started = Instant::now();
+    let mut n = 0;
+    // Saves every 50 ms for 2.5 s; the page must show one of them before
+    // the saving stops.
+    let mut seen = false;
+    while started.elapsed() < Duration::from_millis(2500) {
+        n += 1;
+        project.write(
+            ISSUE,
+            original.replace(
+                "Bold ambition for mental health, and the debt mountain",
+                &format!("Draft {n}"),
+            ),
+        );
+        if watch.get("email.html").contains("<title>Draft ") {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        seen,
+        "no update in {:?} of saves every 50 ms",
+        started.elapsed()
+    );
+}
+
+/// See: issue 18, item 17. `issues --json` gave each row its `issue` key
+/// twice.
+#[test]
+fn issues_json_names_each_issue_once() {
+    let project = Project::example();
+    let out = project.expect(&["issues", "--json"]).code(0);
+    assert_eq!(
+        out.stdout.matches("\"issue\":").count(),
+        1,
+        "{}",
+        out.stdout
+    );
+    let out = project.expect(&["status", ISSUE, "--json"]).code(0);
+    assert_eq!(
+        out.stdout.matches("\"issue\":").count(),
+        1,
+        "{}",
+        out.stdout
+    );
+}

@@ -582,3 +582,29 @@ fn a_huge_issue_file_full_of_mistakes_is_checked_in_linear_time() {
         &out.stderr[at..at + 300]
     );
 }
+
+/// See: issue 18, item 17. One subscriber row over 64 KB stopped the whole
+/// send; now it is a bad row like any other, and only a row past any sense
+/// (1 MB) stops the list being read.
+#[test]
+fn a_very_long_row_is_a_bad_row_and_the_rest_go_out() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::example();
+    project.use_smtp(server.port, "");
+    project.subscribers(3, &format!("long@nhs.example,{}\n", "x".repeat(100 * 1024)));
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .code(0)
+        .stdout_has("sent 3, failed 0")
+        .stdout_has("1 invalid row(s)")
+        .stderr_has("WARN subscribers.skipped at=config/subscribers.csv:5 why=\"the row is longer than 64 KB, which no subscriber's row is\"");
+    assert_eq!(server.deliveries().len(), 3);
+    project.subscribers(
+        3,
+        &format!("huge@nhs.example,{}\n", "x".repeat(2 * 1024 * 1024)),
+    );
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .code(2)
+        .stderr_has("config/subscribers.csv:5: a row longer than 1 MB");
+}

@@ -781,3 +781,25 @@ fn a_pipelining_server_gets_each_reader_once_and_whole() {
         );
     }
 }
+
+/// See: issue 18, item 17. `status` had no `--state`, though `send` has.
+#[test]
+fn status_reads_the_state_folder_a_send_was_given() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::example();
+    project.use_smtp(server.port, "");
+    project.subscribers(3, "");
+    project
+        .expect(&["send", ISSUE, "--all", "--state", "elsewhere"])
+        .code(0);
+    let sent = |args: &[&str]| {
+        let out = project.expect(args).code(0);
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+        json["sent"].as_u64().expect("sent")
+    };
+    assert_eq!(
+        sent(&["status", ISSUE, "--json", "--state", "elsewhere"]),
+        3
+    );
+    assert_eq!(sent(&["status", ISSUE, "--json"]), 0, "state/ saw nothing");
+}

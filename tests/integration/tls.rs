@@ -127,3 +127,22 @@ fn a_certificate_from_an_unknown_ca_is_refused() {
     assert!(stdout.contains("invalid peer certificate"), "{stdout}");
     assert!(server.deliveries().is_empty());
 }
+
+/// See: issue 18, item 17. `security = "tls"` to a server that speaks plain
+/// SMTP (or STARTTLS) was reported as rustls's `InvalidContentType`.
+#[test]
+fn tls_to_a_plain_server_says_what_to_set() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (server, ca) = server("--starttls", dir.path());
+    let project = project(&server, "tls", &ca);
+    let (code, stdout, stderr) = send(&project, "s3cret pass");
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "stopped early: localhost:{0} (tls) did not answer in TLS: it speaks plain SMTP on port {0}; if it offers STARTTLS (port 587, usually), set security = \"starttls\"",
+            server.port
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("InvalidContentType"), "{stdout}");
+}

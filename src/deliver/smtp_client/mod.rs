@@ -162,13 +162,20 @@ impl Connector {
 
     fn tls_failure(&self, e: &std::io::Error) -> ConnectError {
         let target = self.smtp.describe();
-        let is_tls_error = e
+        let tls = e
             .get_ref()
-            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
-        if is_tls_error {
-            ConnectError::refused(format!("TLS handshake failed with {target}: {e}"))
-        } else {
-            ConnectError::transient(format!("TLS handshake failed with {target}: {e}"))
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+        match tls {
+            // What a server that speaks plain SMTP (or STARTTLS) sends back
+            // to a TLS hello: its greeting, read as a TLS record.
+            Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+                ConnectError::refused(format!(
+                    "{target} did not answer in TLS: it speaks plain SMTP on port {}; if it offers STARTTLS (port 587, usually), set security = \"starttls\"",
+                    self.smtp.port
+                ))
+            }
+            Some(_) => ConnectError::refused(format!("TLS handshake failed with {target}: {e}")),
+            None => ConnectError::transient(format!("TLS handshake failed with {target}: {e}")),
         }
     }
 
