@@ -264,3 +264,34 @@ fn the_live_preview_updates_in_chromium_as_the_editor_saves() {
         browser.close().await;
     });
 }
+
+/// See: issue 18, item 15. A failing browser test left Chromium running.
+#[test]
+fn a_failing_browser_test_leaves_no_browser_running() {
+    let runtime = crate::support::browser::runtime();
+    let browser = match runtime.block_on(Browser::start()) {
+        Ok(browser) => browser,
+        Err(why) => {
+            return crate::support::skip(
+                "browser::a_failing_browser_test_leaves_no_browser_running",
+                &why,
+            );
+        }
+    };
+    let profile = browser.profile().to_path_buf();
+    let running = || {
+        std::process::Command::new("pgrep")
+            .arg("-f")
+            .arg(&profile)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    assert!(!running().is_empty(), "Chromium runs while the test does");
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _browser = browser;
+        panic!("a test that fails with its browser open");
+    }));
+    assert!(failed.is_err());
+    assert_eq!(running(), "", "processes left running");
+}

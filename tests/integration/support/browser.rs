@@ -1,6 +1,7 @@
 //! A real browser for the web tests: Debian's headless Chromium, driven over
 //! WebDriver (chromedriver) with fantoccini. Everything on loopback.
 
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,7 +32,10 @@ impl Browser {
             }
         }
         let port = super::web::free_port();
+        // Its own process group, so that the browser it starts ends with it
+        // even when a test fails (see `Drop`).
         let mut driver = Command::new(CHROMEDRIVER)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -87,17 +91,28 @@ impl Browser {
         }
     }
 
+    /// The browser's own profile folder (its command line names it).
+    pub fn profile(&self) -> &std::path::Path {
+        self._profile.path()
+    }
+
     /// Ends the session.
-    pub async fn close(mut self) {
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and every Chromium process it started, whether
+    /// the test passed or failed: killing chromedriver alone would leave
+    /// the browser running. See: issue 18, item 15.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f"])
+            .arg(self._profile.path())
+            .status();
         let _ = self.driver.wait();
     }
 }
