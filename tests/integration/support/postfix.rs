@@ -9,6 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// No log file for a Postfix that refuses every recipient: a burst of
+/// reject lines overfills the postlog socket (10 datagrams), and postlogd,
+/// logging its own warning to itself, then blocks for ever, and with it
+/// `postfix abort`. Without `maillog_file` Postfix logs to syslog, which
+/// drops what nobody reads.
+const QUIET: &str = "maillog_file =\n";
+
 /// The uid and gid Postfix's virtual delivery agent writes mailboxes as.
 const MAILBOX_OWNER: u32 = 65534;
 
@@ -49,7 +56,9 @@ impl Postfix {
     pub fn refusing_relay() -> Result<Postfix, String> {
         Postfix::start_with(
             &[],
-            "virtual_mailbox_domains =\nmynetworks = 192.0.2.0/24\nsmtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n",
+            &format!(
+                "virtual_mailbox_domains =\nmynetworks = 192.0.2.0/24\nsmtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n{QUIET}"
+            ),
         )
     }
 
@@ -60,7 +69,7 @@ impl Postfix {
         Postfix::start_with(
             &[],
             &format!(
-                "virtual_mailbox_domains =\nsmtpd_delay_reject = no\nsmtpd_sender_restrictions = check_sender_access inline:{{ {domain}=REJECT }}\n"
+                "virtual_mailbox_domains =\nsmtpd_delay_reject = no\nsmtpd_sender_restrictions = check_sender_access inline:{{ {domain}=REJECT }}\n{QUIET}"
             ),
         )
     }
@@ -173,13 +182,32 @@ impl Postfix {
 }
 
 impl Drop for Postfix {
+    /// `postfix abort`, and if the master is still there after 5 s (a
+    /// Postfix wedged on its own log), SIGKILL to its process group.
     fn drop(&mut self) {
-        let _ = self.postfix("abort");
-        // The master may take a moment to go; its children hold the queue.
-        let pid = self.dir.path().join("queue/pid/master.pid");
+        let pid_file = self.dir.path().join("queue/pid/master.pid");
+        let master = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok());
+        let abort = Command::new("/usr/sbin/postfix")
+            .arg("-c")
+            .arg(self.dir.path().join("conf"))
+            .arg("abort")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
         let start = Instant::now();
-        while pid.exists() && start.elapsed() < Duration::from_secs(5) {
+        while pid_file.exists() && start.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Some(master) = master.filter(|_| pid_file.exists()) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &master.to_string()])
+                .status();
+        }
+        if let Ok(mut abort) = abort {
+            let _ = abort.kill();
+            let _ = abort.wait();
         }
     }
 }
