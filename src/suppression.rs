@@ -275,17 +275,27 @@ impl Standing {
 /// replaces it gives another.
 type FileId = (u64, u64);
 
+/// A list up to this size has all of what was read checked for a change
+/// in place; a larger one, samples of it (see [`fingerprint`]).
+const CHECKED_WHOLE: u64 = 4 * 1024 * 1024;
+
 /// The suppression list as it stands, kept up to date cheaply: each
-/// [`Suppressed::refresh`] looks at the file's identity and length (one
-/// `stat`) and reads only rows appended since; a file replaced (compacted,
-/// restored, edited by hand) or cut shorter is read again whole.
+/// [`Suppressed::refresh`] looks at the file's identity, length and
+/// modification time (one `stat`). If they changed, what was read before
+/// is checked against its fingerprint: unchanged, only the rows appended
+/// since are read; replaced (compacted, restored), cut shorter or
+/// rewritten in place (`cp` over it, an editor), the file is read again
+/// whole.
 #[derive(Debug)]
 pub struct Suppressed {
     path: PathBuf,
     standings: HashMap<ReaderKey, Standing>,
-    /// The file read, and how far (whole rows only).
+    /// The file read, how far (whole rows only), its modification time
+    /// then, and the fingerprint of what was read.
     file: Option<FileId>,
     read_to: u64,
+    modified: Option<std::time::SystemTime>,
+    print: u64,
     rows: Rows,
     /// Rows read since the file was last read whole.
     pub row_count: usize,
@@ -304,6 +314,8 @@ impl Suppressed {
             standings: HashMap::new(),
             file: None,
             read_to: 0,
+            modified: None,
+            print: 0,
             rows: Rows::new(),
             row_count: 0,
             warnings: Vec::new(),
@@ -328,7 +340,10 @@ impl Suppressed {
             }
             Err(e) => return Err(FileError::io(Action::Read, &self.path, e).into()),
         };
-        if self.file == Some((meta.dev(), meta.ino())) && meta.len() == self.read_to {
+        if self.file == Some((meta.dev(), meta.ino()))
+            && meta.len() == self.read_to
+            && meta.modified().ok() == self.modified
+        {
             return Ok(());
         }
         let mut file = match files::open_kept(&self.path, files::Kept::Read) {
@@ -352,7 +367,10 @@ impl Suppressed {
         let read_error = |e| ListError::from(FileError::io(Action::Read, &path, e));
         let meta = file.metadata().map_err(read_error)?;
         let id = (meta.dev(), meta.ino());
-        if self.file != Some(id) || meta.len() < self.read_to {
+        let rewritten = self.file != Some(id)
+            || meta.len() < self.read_to
+            || fingerprint(file, self.read_to).map_err(read_error)? != self.print;
+        if rewritten {
             self.forget(Some(id));
         }
         file.seek(SeekFrom::Start(self.read_to))
@@ -360,6 +378,8 @@ impl Suppressed {
         let mut chunk = Vec::new();
         file.read_to_end(&mut chunk).map_err(read_error)?;
         self.read_to += chunk.len() as u64;
+        self.modified = meta.modified().ok();
+        self.print = fingerprint(file, self.read_to).map_err(read_error)?;
         let events = self.rows.read(&self.path, &chunk, &mut self.warnings);
         self.row_count += events.len();
         for event in &events {
@@ -377,6 +397,8 @@ impl Suppressed {
         self.standings.clear();
         self.file = file;
         self.read_to = 0;
+        self.modified = None;
+        self.print = 0;
         self.rows = Rows::new();
         self.row_count = 0;
         self.warnings.clear();
@@ -398,6 +420,37 @@ impl Suppressed {
     pub fn is_empty(&self) -> bool {
         self.standings.is_empty()
     }
+}
+
+/// A fingerprint of `file`'s first `upto` bytes: of all of them up to
+/// [`CHECKED_WHOLE`], and past it of the first and last 64 KB and 64
+/// blocks of 4 KB spread between (a change in place is nearly always a
+/// whole rewrite, which moves every byte after it). Reads from the start;
+/// the caller seeks after.
+fn fingerprint(file: &mut File, upto: u64) -> std::io::Result<u64> {
+    use std::hash::Hasher as _;
+    use std::os::unix::fs::FileExt as _;
+    let mut hasher = std::hash::DefaultHasher::new();
+    let mut hash = |from: u64, len: u64| -> std::io::Result<()> {
+        let mut buffer = vec![0; usize::try_from(len).unwrap_or(0)];
+        file.read_exact_at(&mut buffer, from)?;
+        hasher.write(&buffer);
+        Ok(())
+    };
+    if upto <= CHECKED_WHOLE {
+        hash(0, upto)?;
+    } else {
+        const EDGE: u64 = 64 * 1024;
+        const BLOCK: u64 = 4096;
+        hash(0, EDGE)?;
+        let between = upto - 2 * EDGE - BLOCK;
+        for i in 0..64 {
+            hash(EDGE + between / 64 * i, BLOCK)?;
+        }
+        hash(upto - EDGE, EDGE)?;
+    }
+    hasher.write_u64(upto);
+    Ok(hasher.finish())
 }
 
 /// The bytes from `offset` up to the end, read under a shared lock; `None`
@@ -858,5 +911,19 @@ mod tests {
         std::fs::write(&path, "email\n").expect("cut shorter in place");
         list.refresh().expect("refresh");
         assert!(list.is_empty());
+        // See: issue 18 (adversarial re-run, N4). Rewritten in place and
+        // longer (`cp` over it): only the bytes past the old end were read.
+        std::fs::write(&path, "email\nann@nhs.example\n").expect("write");
+        list.refresh().expect("refresh");
+        std::fs::write(&path, "email\ncat@nhs.example\ndan@nhs.example\n").expect("cp over it");
+        list.refresh().expect("refresh");
+        assert!(!list.contains(ReaderKey::of("ann@nhs.example")));
+        assert!(list.contains(ReaderKey::of("cat@nhs.example")));
+        assert!(list.contains(ReaderKey::of("dan@nhs.example")));
+        // The same length, edited in place.
+        std::fs::write(&path, "email\nCAT@nhs.example\neve@nhs.example\n").expect("same length");
+        list.refresh().expect("refresh");
+        assert!(!list.contains(ReaderKey::of("dan@nhs.example")));
+        assert!(list.contains(ReaderKey::of("eve@nhs.example")));
     }
 }

@@ -85,6 +85,13 @@ pub fn classify(raw: &[u8], ours: &Ours) -> Verdict {
             "it has more than {MAX_PARTS} MIME parts, more than any report has"
         ));
     }
+    // Each enclosed message is a level of recursion in the parser: 50,000
+    // of them (1.5 MB) overflowed the stack.
+    if enclosed_messages(raw) > MAX_ENCLOSED {
+        return Verdict::NotUnderstood(format!(
+            "it encloses more than {MAX_ENCLOSED} messages one inside another, more than any report does"
+        ));
+    }
     let Some(message) = MessageParser::default().parse(raw) else {
         return Verdict::NotUnderstood("it is not a mail message (no headers)".into());
     };
@@ -671,6 +678,33 @@ fn scan(bytes: &[u8], ours: &Ours, evidence: &mut Evidence) {
 
 /// More MIME parts than this, and a message is not read at all.
 const MAX_PARTS: usize = 1000;
+/// More enclosed messages than this (`message/rfc822`, `message/global`),
+/// and a message is not read at all: a report encloses one, a forwarded
+/// report two or three.
+const MAX_ENCLOSED: usize = 20;
+
+/// How many parts say they are a message (`message/rfc822` or
+/// `message/global`, in any case); at most `MAX_ENCLOSED + 1` are looked
+/// for.
+fn enclosed_messages(raw: &[u8]) -> usize {
+    let mut found = 0;
+    for at in memchr::memmem::find_iter(raw, b"/") {
+        let before = raw[..at]
+            .rsplit(|b| !b.is_ascii_alphabetic())
+            .next()
+            .unwrap_or(&[]);
+        let after = &raw[at + 1..raw.len().min(at + 7)];
+        if before.eq_ignore_ascii_case(b"message")
+            && (after.eq_ignore_ascii_case(b"rfc822") || after.eq_ignore_ascii_case(b"global"))
+        {
+            found += 1;
+            if found > MAX_ENCLOSED {
+                break;
+            }
+        }
+    }
+    found
+}
 
 /// Lines that could be MIME boundaries (they start with `--`), counted
 /// without parsing; at most `MAX_PARTS + 1` are looked for.

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::unattended::{self, Checked, Needs};
+use super::unattended::{self, Checked, Command, Needs, cron_word, systemd_value};
 use crate::cli::CronArgs;
 use crate::compose::newsletter;
 use crate::config::Newsletter;
@@ -41,7 +41,7 @@ struct Job {
     zone: String,
     project: PathBuf,
     exe: PathBuf,
-    command: String,
+    command: Command,
     state: PathBuf,
     /// The environment file and the variables the run reads from it.
     secrets: Checked,
@@ -57,10 +57,12 @@ impl Job {
         };
         let (project, exe) = super::project_and_binary()?;
         let secrets = unattended::check(newsletter, &project, Needs::Send)?;
-        let mut command = format!("{} send --due", quote(&exe));
+        let mut words = vec![exe.display().to_string(), "send".into(), "--due".into()];
         if config != Path::new(crate::config::DEFAULT_PATH) {
-            let _ = write!(command, " --config {}", quote(&project.join(config)));
+            words.push("--config".into());
+            words.push(project.join(config).display().to_string());
         }
+        let command = Command { words };
         let zone = schedule.zone.name().to_string();
         let when = format!(
             "{}s at {} {zone}",
@@ -107,8 +109,8 @@ fn systemd_units(job: &Job) -> String {
     let _ = writeln!(
         out,
         "[Service]\nType=oneshot\nWorkingDirectory={}\nExecStart={}",
-        job.project.display(),
-        job.command
+        systemd_value(&job.project.display().to_string()),
+        job.command.for_systemd()
     );
     let _ = writeln!(out, "\n# ~/.config/systemd/user/catchup.timer");
     let _ = writeln!(
@@ -143,16 +145,10 @@ fn crontab(job: &Job) -> String {
     let _ = writeln!(
         out,
         "*/{EVERY_MINUTES} * * * * cd {} && mkdir -p {} && {} >> {} 2>&1",
-        quote(&job.project),
-        quote(&job.state),
-        job.command,
-        quote(&job.state.join("cron.log"))
+        cron_word(&job.project.display().to_string()),
+        cron_word(&job.state.display().to_string()),
+        job.command.for_cron(),
+        cron_word(&job.state.join("cron.log").display().to_string())
     );
     out
-}
-
-/// A path in single quotes for sh, with any `'` escaped.
-fn quote(path: &Path) -> String {
-    let text = path.display().to_string();
-    format!("'{}'", text.replace('\'', r"'\''"))
 }

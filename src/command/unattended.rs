@@ -109,3 +109,91 @@ fn secret_variables(newsletter: &Newsletter) -> Vec<String> {
     }
     names
 }
+
+/// A command as cron and systemd are to run it: the program and its
+/// arguments, quoted for each when printed. A path, or a word with
+/// anything but letters, digits and `-_.=:`, is quoted; `send`, `--due`
+/// are not.
+#[derive(Debug, Clone)]
+pub struct Command {
+    pub words: Vec<String>,
+}
+
+impl Command {
+    /// For a crontab: words in single quotes for sh, and every `%`
+    /// escaped (cron turns a bare `%` into a new line, and takes the
+    /// backslash away before sh sees the word).
+    pub fn for_cron(&self) -> String {
+        self.words
+            .iter()
+            .map(|w| cron_word(w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// For a systemd `ExecStart=`: words in double quotes, `\` and `"`
+    /// escaped, and `%` doubled (systemd's specifiers).
+    pub fn for_systemd(&self) -> String {
+        self.words
+            .iter()
+            .map(|w| {
+                let value = systemd_value(w);
+                if plain(w) {
+                    value
+                } else {
+                    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// True for a word that needs no quotes anywhere.
+fn plain(word: &str) -> bool {
+    !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | ':'))
+}
+
+/// A word for a crontab line: in single quotes for sh unless plain (any
+/// `'` escaped), with cron's `%` escaped.
+pub fn cron_word(word: &str) -> String {
+    if plain(word) {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', r"'\''")).replace('%', r"\%")
+}
+
+/// A value for a systemd unit: its `%` doubled.
+pub fn systemd_value(value: &str) -> String {
+    value.replace('%', "%%")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// See: issue 18 (adversarial re-run, N5). A `%` or a space in a path
+    /// broke the printed cron line and units.
+    #[test]
+    fn words_are_quoted_for_cron_and_for_systemd() {
+        let command = Command {
+            words: vec![
+                "/srv/p%1/bin dir/catchup".into(),
+                "send".into(),
+                "--due".into(),
+                "it's".into(),
+            ],
+        };
+        assert_eq!(
+            command.for_cron(),
+            r"'/srv/p\%1/bin dir/catchup' send --due 'it'\''s'"
+        );
+        assert_eq!(
+            command.for_systemd(),
+            r#""/srv/p%%1/bin dir/catchup" send --due "it's""#
+        );
+    }
+}

@@ -193,6 +193,9 @@ pub fn list_send(
     // Read once, and brought up to date before each reader from then on.
     let suppressed = Arc::new(Mutex::new(load_suppressed(&files.suppressed, true)?));
     open_list(&files.subscribers)?;
+    // Held until this send's record of what it carries is written (or it
+    // ends): a copy of this issue started beside it waits, then finds it.
+    let claim = state::wait_for_lock(&files.state.join(state::CLAIM_LOCK))?;
     if !options.force
         && let Some(repeat) = sent::repeat_of(&sent::all(&files.state), &issue, &record)
     {
@@ -232,6 +235,7 @@ pub fn list_send(
         });
     }
     sent::record(&paths, &record, &web_html)?;
+    drop(claim);
 
     log_start(&issue, &counts, smtp);
     let progress = Arc::new(Progress::new(issue.as_str(), counts.to_send));

@@ -125,6 +125,26 @@ pub fn take_lock(path: &Path, what: &str) -> Result<std::fs::File, LockError> {
     Ok(lock)
 }
 
+/// Waits for the exclusive lock on `path` (created if need be): for a
+/// short critical section every run must pass through one at a time.
+///
+/// # Errors
+/// The lock file is a link, not a regular file, or cannot be locked.
+pub fn wait_for_lock(path: &Path) -> Result<std::fs::File, LockError> {
+    if let Some(dir) = path.parent() {
+        files::create_folder(dir)?;
+    }
+    let lock = files::open_lock(path)?;
+    lock.lock()
+        .map_err(|e| FileError::io(Action::Lock, path, e))?;
+    Ok(lock)
+}
+
+/// The lock a list send holds from its check that no earlier send carried
+/// the issue until its own record of what it carries is written, so that
+/// two copies of one issue started together cannot both pass the check.
+pub const CLAIM_LOCK: &str = "sends.lock";
+
 #[cfg(test)]
 mod tests {
     use super::*;

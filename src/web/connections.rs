@@ -3,10 +3,12 @@
 //!
 //! - At most [`Limits::total`] connections at once, and
 //!   [`Limits::per_client`] from one address. A client over its share is
-//!   closed at once. When the service is full, the connection idle longest
-//!   (one waiting for a request, not in the middle of one) is closed to
-//!   make room, so clients that open connections and send nothing cannot
-//!   crowd out one that asks.
+//!   closed at once. When the service is full, a connection is closed to
+//!   make room: the one idle longest (waiting for a request), or else the
+//!   one whose request has been in progress longest, past [`SLOW`] (a body
+//!   sent a byte a second). A real request is answered in milliseconds,
+//!   so clients that open connections and send nothing, or send slowly,
+//!   cannot crowd out one that asks.
 //! - Headers must arrive within [`HEADER_TIMEOUT`] (hyper's timer, which
 //!   also ends a keep-alive connection that sends no next request); a
 //!   request is answered or refused within the router's own time limit; a
@@ -38,6 +40,8 @@ pub const LIFETIME: Duration = Duration::from_secs(120);
 pub const DRAIN: Duration = Duration::from_secs(5);
 /// The kernel's send buffer per connection: a page is 30 to 60 KB.
 const SEND_BUFFER: usize = 64 * 1024;
+/// A request in progress this long may be cut off to make room.
+pub const SLOW: Duration = Duration::from_secs(1);
 
 /// How many connections are served at once.
 #[derive(Debug, Clone, Copy)]
@@ -63,9 +67,39 @@ struct Connection {
     client: IpAddr,
     /// A request is being handled.
     busy: AtomicBool,
-    /// When it last finished a request (or opened).
-    idle_since: Mutex<Instant>,
+    /// When it last became idle or busy.
+    since: Mutex<Instant>,
+    /// Finish the request in hand, then close (a drain, its lifetime).
     close: tokio::sync::Notify,
+    /// Close now (to make room).
+    evict: tokio::sync::Notify,
+}
+
+impl Connection {
+    fn new(client: IpAddr) -> Connection {
+        Connection {
+            client,
+            busy: AtomicBool::new(false),
+            since: Mutex::new(Instant::now()),
+            close: tokio::sync::Notify::new(),
+            evict: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn since(&self) -> Instant {
+        *self
+            .since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn mark(&self, busy: bool) {
+        *self
+            .since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+        self.busy.store(busy, Ordering::Relaxed);
+    }
 }
 
 /// Every open connection.
@@ -91,26 +125,22 @@ impl Open {
             return None;
         }
         if all.len() >= limits.total {
-            let idle = all
-                .iter()
-                .filter(|(_, c)| !c.busy.load(Ordering::Relaxed))
-                .min_by_key(|(_, c)| {
-                    *c.idle_since
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                })
-                .map(|(id, _)| *id)?;
-            if let Some(evicted) = all.remove(&idle) {
-                evicted.close.notify_one();
+            let now = Instant::now();
+            let oldest = |busy: bool| {
+                all.iter()
+                    .filter(|(_, c)| c.busy.load(Ordering::Relaxed) == busy)
+                    .map(|(id, c)| (*id, c.since()))
+                    .filter(|(_, since)| !busy || now.duration_since(*since) >= SLOW)
+                    .min_by_key(|(_, since)| *since)
+                    .map(|(id, _)| id)
+            };
+            let room = oldest(false).or_else(|| oldest(true))?;
+            if let Some(evicted) = all.remove(&room) {
+                evicted.evict.notify_one();
             }
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let connection = Arc::new(Connection {
-            client,
-            busy: AtomicBool::new(false),
-            idle_since: Mutex::new(Instant::now()),
-            close: tokio::sync::Notify::new(),
-        });
+        let connection = Arc::new(Connection::new(client));
         all.insert(id, Arc::clone(&connection));
         Some((id, connection))
     }
@@ -170,15 +200,11 @@ async fn one(stream: tokio::net::TcpStream, router: Router, connection: &Arc<Con
     let inner = hyper_util::service::TowerToHyperService::new(router);
     let service = hyper::service::service_fn(move |request| {
         let tracked = Arc::clone(&tracked);
-        tracked.busy.store(true, Ordering::Relaxed);
+        tracked.mark(true);
         let call = hyper::service::Service::call(&inner, request);
         async move {
             let response = call.await;
-            *tracked
-                .idle_since
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
-            tracked.busy.store(false, Ordering::Relaxed);
+            tracked.mark(false);
             response
         }
     });
@@ -190,6 +216,8 @@ async fn one(stream: tokio::net::TcpStream, router: Router, connection: &Arc<Con
     );
     let ended = tokio::select! {
         _ = served.as_mut() => true,
+        // Dropped at once, whatever it was doing.
+        () = connection.evict.notified() => return,
         () = connection.close.notified() => false,
         () = tokio::time::sleep(LIFETIME) => false,
     };

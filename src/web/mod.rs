@@ -263,33 +263,3 @@ async fn method_not_allowed() -> Response {
     )
         .into_response()
 }
-
-/// A systemd user unit that runs the service.
-pub fn systemd_unit(
-    project: &Path,
-    exe: &Path,
-    config: &str,
-    listen: SocketAddr,
-    env_file: &Path,
-) -> String {
-    format!(
-        "# ~/.config/systemd/user/catchup-serve.service\n\
-         [Unit]\n\
-         Description=catchup serve: one-click unsubscribes and the archive\n\
-         After=network.target\n\n\
-         [Service]\n\
-         WorkingDirectory={}\n\
-         ExecStart={} --config {config} serve --listen {listen}\n\
-         # catchup reads its secrets itself, from {} (chmod 600).\n\
-         Restart=on-failure\n\
-         NoNewPrivileges=yes\n\
-         PrivateTmp=yes\n\n\
-         [Install]\n\
-         WantedBy=default.target\n\n\
-         # Then: systemctl --user daemon-reload && systemctl --user enable --now catchup-serve.service\n\
-         # Logs: journalctl --user -u catchup-serve.service\n",
-        project.display(),
-        exe.display(),
-        env_file.display()
-    )
-}

@@ -194,7 +194,7 @@ Description=catchup: send due issues of HSJ Catch Up (Fridays at 07:00 Europe/Lo
 [Service]
 Type=oneshot
 WorkingDirectory={dir}
-ExecStart='{exe}' send --due
+ExecStart=\"{exe}\" send --due
 
 # ~/.config/systemd/user/catchup.timer
 [Unit]
@@ -291,8 +291,93 @@ fn serve_refuses_to_print_a_unit_without_its_secret() {
     let out = project.expect(&["serve", "--systemd"]).code(0);
     assert!(
         out.stdout.contains(&format!(
-            "ExecStart={exe} --config config/newsletter.toml serve --listen 127.0.0.1:8080\n# catchup reads its secrets itself, from {dir}/config/catchup.env (chmod 600).\n"
+            "ExecStart=\"{exe}\" --config \"config/newsletter.toml\" serve --listen 127.0.0.1:8080\n# catchup reads its secrets itself, from {dir}/config/catchup.env (chmod 600).\n"
         )),
         "{out}"
+    );
+}
+
+/// See: issue 18 (adversarial re-run, N5). In a folder with `%` in its
+/// name, cron would have cut the line at the `%`, and systemd refused the
+/// unit ("Invalid slot"); a space broke `serve --systemd`'s `ExecStart`.
+#[test]
+fn the_line_and_units_hold_in_a_folder_with_a_percent_and_a_space() {
+    let server = SmtpServer::start(&[
+        "--auth",
+        &format!("catchup:{PASSWORD}"),
+        "--auth-without-tls",
+    ]);
+    let (outer, pem) = due_project(&server);
+    let odd = outer.path().join("p%1 news");
+    for entry in ["config", "seeds"] {
+        crate::support::copy_dir(&outer.path().join(entry), &odd.join(entry));
+    }
+    env_file(&outer, &every_secret(&pem));
+    std::fs::copy(
+        outer.path().join("config/catchup.env"),
+        odd.join("config/catchup.env"),
+    )
+    .expect("env file");
+    let dir = odd.to_str().expect("utf8");
+    let cron = outer.expect(&["-C", dir, "cron"]).code(0);
+    let line = cron
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("*/5 "))
+        .expect("the line")
+        .trim_start_matches("*/5 * * * * ");
+    assert!(line.contains(r"p\%1 news"), "{line}");
+    // cron hands sh the command with each `\%` made `%`.
+    let code = run_unattended(&odd, &line.replace(r"\%", "%"));
+    assert_eq!(
+        code,
+        0,
+        "{}",
+        std::fs::read_to_string(odd.join("state/cron.log")).unwrap_or_default()
+    );
+    assert_eq!(server.deliveries().len(), 3);
+
+    let units = outer.expect(&["-C", dir, "cron", "--systemd"]).code(0);
+    let service: String = units
+        .stdout
+        .split("# ~/.config/systemd/user/catchup.timer")
+        .next()
+        .expect("the service")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    verify_unit(outer.path(), "catchup.service", &service);
+    let serve = outer.expect(&["-C", dir, "serve", "--systemd"]).code(0);
+    let unit: String = serve
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    verify_unit(outer.path(), "catchup-serve.service", &unit);
+}
+
+/// `systemd-analyze verify` of a unit (it resolves specifiers, splits
+/// `ExecStart` and checks the program is there).
+fn verify_unit(dir: &Path, name: &str, unit: &str) {
+    if !Path::new("/usr/bin/systemd-analyze").exists() {
+        return crate::support::skip(
+            "cron::verify_unit",
+            "systemd-analyze is not installed (apt-get install systemd)",
+        );
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, unit).expect("unit");
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze");
+    let said = String::from_utf8_lossy(&out.stderr);
+    let about_it: Vec<&str> = said.lines().filter(|l| l.contains(name)).collect();
+    assert!(
+        out.status.success() && about_it.is_empty(),
+        "{unit}\n{said}"
     );
 }

@@ -803,3 +803,38 @@ fn status_reads_the_state_folder_a_send_was_given() {
     );
     assert_eq!(sent(&["status", ISSUE, "--json"]), 0, "state/ saw nothing");
 }
+
+/// See: issue 18 (adversarial re-run, N1). Two copies of one issue, their
+/// subjects a comma apart, started together: both passed the check before
+/// either had recorded what it carried, and 200,000 readers got it twice.
+#[test]
+fn two_copies_of_one_issue_started_together_go_out_once() {
+    let server = SmtpServer::start(&["--delay", "0.01"]);
+    let project = Project::example();
+    project.use_smtp(server.port, "connections = 2\n");
+    project.subscribers(300, "");
+    let example = project.read(ISSUE);
+    std::fs::remove_file(project.path().join(ISSUE)).expect("rm");
+    project.write(
+        "config/issues/2018-08-03.toml",
+        example.replace("date = 2018-07-27", "date = 2018-08-03"),
+    );
+    project.write(
+        "config/issues/2018-08-10.toml",
+        example
+            .replace("date = 2018-07-27", "date = 2018-08-10")
+            .replace("mental health, and", "mental health and"),
+    );
+    let a = project.spawn_piped(&["send", "config/issues/2018-08-03.toml", "--all"]);
+    let b = project.spawn_piped(&["send", "config/issues/2018-08-10.toml", "--all"]);
+    let (a, _, a_err) = crate::support::finish_within(a, Duration::from_secs(120));
+    let (b, _, b_err) = crate::support::finish_within(b, Duration::from_secs(120));
+    let mut codes = [a, b];
+    codes.sort_unstable();
+    assert_eq!(codes, [0, 2], "one sends, one is refused\n{a_err}\n{b_err}");
+    let refusal = if a == 2 { &a_err } else { &b_err };
+    assert!(refusal.contains("went out already"), "{refusal}");
+    let deliveries = server.deliveries();
+    let unique: BTreeSet<&str> = deliveries.iter().map(|d| d.rcpt.as_str()).collect();
+    assert_eq!((deliveries.len(), unique.len()), (300, 300), "nobody twice");
+}

@@ -966,3 +966,47 @@ fn after_sigterm_new_connections_are_refused_at_once() {
     }
     drop(busy);
 }
+
+/// See: issue 18 (adversarial re-run, N2). Connections sending their POST
+/// bodies a byte a second counted as busy, were never closed to make room,
+/// and 0 of 30 normal requests were answered.
+#[test]
+fn slow_request_bodies_do_not_stop_a_reader_being_answered() {
+    let (project, server, port) = sent(1);
+    let link = link_for(&server, "reader1@nhs.example");
+    let _service = project.serve(port);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attacker = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let head = b"POST /u/AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\n";
+            let open = |i: usize| {
+                let from = if i % 2 == 0 {
+                    [127, 0, 0, 2]
+                } else {
+                    [127, 0, 0, 3]
+                };
+                let mut stream = connect_from(from, port);
+                let _ = std::io::Write::write_all(&mut stream, head);
+                stream.set_nonblocking(true).expect("nonblocking");
+                stream
+            };
+            let mut streams: Vec<std::net::TcpStream> = (0..520).map(open).collect();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for (i, stream) in streams.iter_mut().enumerate() {
+                    if std::io::Write::write_all(stream, b"a").is_err() {
+                        *stream = open(i);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    let answered = (0..30)
+        .filter(|_| request("GET", &link, None, b"").status == 200)
+        .count();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    attacker.join().expect("attacker");
+    assert_eq!(answered, 30, "of 30 normal requests");
+}
