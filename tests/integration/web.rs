@@ -981,7 +981,7 @@ fn slow_request_bodies_do_not_stop_a_reader_being_answered() {
         std::thread::spawn(move || {
             let head = b"POST /u/AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\n";
             let open = |i: usize| {
-                let from = if i % 2 == 0 {
+                let from = if i.is_multiple_of(2) {
                     [127, 0, 0, 2]
                 } else {
                     [127, 0, 0, 3]
