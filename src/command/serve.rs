@@ -21,6 +21,9 @@ pub fn run(config: &Path, args: &ServeArgs) -> Result<Exit> {
         std::io::stdout().write_all(unit.as_bytes())?;
         return Ok(Exit::Ok);
     }
+    for warning in &newsletter.warnings {
+        eprintln!("{}\n", warning.render());
+    }
     web::serve(newsletter, args.listen)
 }
 

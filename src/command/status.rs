@@ -20,6 +20,12 @@ pub fn run(config: &Path, args: &StatusArgs) -> Result<Exit> {
     let name = IssueName::from_path(&path)?;
     let mut files = super::list_files(&newsletter);
     if let Some(state) = &args.state {
+        if !state.is_dir() {
+            return Err(crate::error::Error::config(format!(
+                "--state `{}` is not a folder; give the folder `send --state` was given",
+                state.display()
+            )));
+        }
         files.state.clone_from(state);
     }
     if let Some(email) = &args.reader {

@@ -36,6 +36,9 @@ pub struct Checked {
 pub fn check(newsletter: &Newsletter, project: &Path, needs: Needs) -> Result<Checked> {
     let env_file = project.join(&newsletter.paths.env_file);
     let env = Env::file_only(&newsletter.paths.env_file)?;
+    for warning in &newsletter.warnings {
+        eprintln!("{}\n", warning.render());
+    }
     let mut problems = Vec::new();
     if let Err(e) = newsletter.web.keys(&env) {
         problems.push(e.to_string());

@@ -102,6 +102,27 @@ impl Env {
         from_process.or_else(|| self.vars.get(name).filter(|v| !v.is_empty()).cloned())
     }
 
+    /// Variables set both in the environment and in the file, to different
+    /// values: this run uses the environment's, a run from cron or systemd
+    /// the file's, so links one makes the other would not accept.
+    pub fn conflicts(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .vars
+            .iter()
+            .filter(|(name, value)| {
+                self.process && std::env::var(name).is_ok_and(|v| !v.is_empty() && v != **value)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Where the file is, if there is one.
+    pub fn file(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
     /// What to do about a missing variable, for messages: add it to the
     /// environment file, or (with none) export it.
     pub fn where_to_set(&self, name: &str) -> String {

@@ -119,6 +119,12 @@ impl Newsletter {
         }
         let mut newsletter = Newsletter::parse(read_source(path)?)?;
         newsletter.env = Env::load(&newsletter.paths.env_file)?;
+        for name in newsletter.env.conflicts() {
+            newsletter.warnings.push(Diagnostic::warning(format!(
+                "`{name}` is set in this environment and in `{}` to different values: this run uses the environment's, and a run from cron or systemd the file's",
+                newsletter.paths.env_file.display()
+            )));
+        }
         Ok(newsletter)
     }
 

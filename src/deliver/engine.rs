@@ -208,6 +208,12 @@ async fn worker(shared: Arc<Shared>, home: usize) {
     let engine = &shared.engine;
     let mut session: Option<(Session, usize)> = None;
     loop {
+        if session
+            .as_ref()
+            .is_some_and(|(_, relay)| !engine.relays.in_rotation(*relay))
+        {
+            end_session(&shared, &mut session);
+        }
         // A reader the relay in use refused is for the others, while there
         // are others.
         let using = session.as_ref().map(|(_, relay)| *relay);
@@ -269,6 +275,19 @@ async fn worker(shared: Arc<Shared>, home: usize) {
             rest(&shared, relay, &error);
         } else if matches!(result, Attempt::Accepted { .. }) {
             engine.relays.delivered(relay);
+            // The relays that refused this reader were wrong about them.
+            for &other in &job.refused_by {
+                if engine.relays.refuted(other) {
+                    let error = ConnectError {
+                        message: format!(
+                            "{} refuses readers that other relays take",
+                            engine.relays.name(other)
+                        ),
+                        refused: false,
+                    };
+                    rest(&shared, other, &error);
+                }
+            }
         }
         match settle(&shared, job, result, marked, relay).await {
             Settled::KeepConnection => {}
@@ -531,20 +550,8 @@ async fn settle(
         } => {
             job.refused_by.push(relay);
             job.refusal = Some(reply);
-            let refusing = shared.engine.relays.refusing(relay);
-            if refusing {
-                let error = ConnectError {
-                    message: format!(
-                        "{} refuses reader after reader and takes none",
-                        engine_relay(shared, relay)
-                    ),
-                    refused: false,
-                };
-                rest(shared, relay, &error);
-            }
             return match elsewhere_or_fail(shared, job, relay).await {
-                // A resting relay's sessions end, so that its workers move.
-                Ok(()) if reusable && !refusing => Settled::KeepConnection,
+                Ok(()) if reusable => Settled::KeepConnection,
                 Ok(()) => Settled::DropConnection,
                 Err(stop) => Settled::StopRun(stop),
             };

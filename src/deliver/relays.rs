@@ -19,10 +19,11 @@ use crate::log::{self, Level};
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// How often a worker looks again while every relay rests.
 const LOOK_AGAIN: Duration = Duration::from_millis(100);
-/// Readers refused in a row, none taken, before a relay counts as failing
-/// (with another relay to ask, those readers are not failed: see
-/// `engine::elsewhere_or_fail`).
-const REFUSALS_IN_A_ROW: u32 = 5;
+/// Readers a relay refused for good that another relay then took, with
+/// none taken by it in between, before it counts as failing: its refusals
+/// are its own, not the readers'. (Readers every relay refuses count
+/// against none: a list that starts with dead addresses rests no relay.)
+const REFUTED: u32 = 3;
 
 /// Every relay of a run.
 #[derive(Debug)]
@@ -54,8 +55,8 @@ struct Health {
     given_up: Option<String>,
     /// Given up because trying again cannot help (a refused login).
     refused: bool,
-    /// Readers refused for good since it last took one.
-    refusals: u32,
+    /// Readers it refused that another relay took, since it last took one.
+    refuted: u32,
 }
 
 /// Which relay a worker should use now.
@@ -194,7 +195,7 @@ impl Relays {
     /// `relay` took a message: whatever failures it had are over.
     pub fn delivered(&self, relay: usize) {
         let mut health = self.health(relay);
-        health.refusals = 0;
+        health.refuted = 0;
         if health.failures > 0 {
             log::event(
                 Level::Info,
@@ -205,13 +206,21 @@ impl Relays {
         }
     }
 
-    /// `relay` refused a reader for good. True once it has refused
-    /// [`REFUSALS_IN_A_ROW`] and taken none: it may be refusing us, not
-    /// them, and should rest like a relay that fails.
-    pub fn refusing(&self, relay: usize) -> bool {
+    /// True while `relay` is neither resting nor given up: a session to a
+    /// relay taken out of rotation ends, so that its worker moves on.
+    pub fn in_rotation(&self, relay: usize) -> bool {
+        let health = self.health(relay);
+        health.given_up.is_none() && health.back_at.is_none()
+    }
+
+    /// Another relay took a reader `relay` refused for good. True once
+    /// that has happened [`REFUTED`] times with nothing taken by `relay`
+    /// in between: it is refusing us, not them, and should rest like a
+    /// relay that fails.
+    pub fn refuted(&self, relay: usize) -> bool {
         let mut health = self.health(relay);
-        health.refusals += 1;
-        health.refusals >= REFUSALS_IN_A_ROW && self.relays.len() > 1
+        health.refuted += 1;
+        health.refuted >= REFUTED
     }
 
     /// True if a relay not in `besides` is still in the run (resting

@@ -64,7 +64,8 @@ impl Paths {
     /// True once a list send of the issue has finished with every reader
     /// sent, refused for good or uncertain.
     pub fn is_complete(&self) -> bool {
-        self.complete.exists()
+        // A FIFO or a folder planted there is no marker.
+        std::fs::symlink_metadata(&self.complete).is_ok_and(|m| m.is_file())
     }
 
     /// Records that the issue is completely sent (`summary` says how).

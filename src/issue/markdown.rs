@@ -26,7 +26,26 @@ pub struct Problem {
 pub fn blocks(markdown: &str) -> Result<Vec<Block>, Vec<Problem>> {
     let mut reader = Reader::default();
     let mut read = Vec::new();
-    for (event, at) in Parser::new_ext(markdown, Options::empty()).into_offset_iter() {
+    let mut undefined = Vec::new();
+    // `[text][name]` with no `[name]: address` anywhere: a link meant.
+    let mut broken = |link: pulldown_cmark::BrokenLink<'_>| {
+        if matches!(
+            link.link_type,
+            pulldown_cmark::LinkType::Reference | pulldown_cmark::LinkType::Collapsed
+        ) {
+            undefined.push(Problem {
+                at: link.span.clone(),
+                why: format!(
+                    "this is not a link, and readers would see its brackets: nothing says where `[{}]` leads; write `[text](https://…)`",
+                    link.reference
+                ),
+            });
+        }
+        None
+    };
+    let parser =
+        Parser::new_with_broken_link_callback(markdown, Options::empty(), Some(&mut broken));
+    for (event, at) in parser.into_offset_iter() {
         if matches!(
             event,
             Event::Start(Tag::Link { .. } | Tag::CodeBlock(_)) | Event::Code(_)
@@ -36,6 +55,7 @@ pub fn blocks(markdown: &str) -> Result<Vec<Block>, Vec<Problem>> {
         reader.at = at;
         reader.event(event);
     }
+    reader.problems.extend(undefined);
     reader.problems.extend(unread_links(markdown, &read));
     reader.problems.sort_by_key(|p| p.at.start);
     if reader.problems.is_empty() {
@@ -45,41 +65,72 @@ pub fn blocks(markdown: &str) -> Result<Vec<Block>, Vec<Problem>> {
     }
 }
 
-/// `[text](address)` written out that CommonMark did not take for a link
-/// (an address with a space, say), outside the links and code it did read.
+/// `[text](address)` written out that CommonMark did not take for a link,
+/// outside the links and code it did read: an address with a space, a
+/// space between `]` and `(`, or a `(` never closed on its line.
 fn unread_links(markdown: &str, read: &[Range<usize>]) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for middle in memchr::memmem::find_iter(markdown.as_bytes(), b"](") {
-        if read.iter().any(|r| r.contains(&middle)) {
+    let not_a_link =
+        |why: String| format!("this is not a link, and readers would see its brackets: {why}");
+    for close_bracket in memchr::memchr_iter(b']', markdown.as_bytes()) {
+        if read.iter().any(|r| r.contains(&close_bracket)) {
             continue;
         }
-        let line_start = markdown[..middle].rfind('\n').map_or(0, |i| i + 1);
-        let Some(open) = markdown[line_start..middle]
+        let rest = &markdown[close_bracket + 1..];
+        let gap = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+        let Some(after) = rest[gap..].strip_prefix('(') else {
+            continue;
+        };
+        let line_start = markdown[..close_bracket].rfind('\n').map_or(0, |i| i + 1);
+        let Some(open) = markdown[line_start..close_bracket]
             .rfind('[')
             .map(|i| line_start + i)
         else {
             continue;
         };
-        let after = &markdown[middle + 2..];
-        let Some(close) = after
-            .find([')', '\n'])
-            .filter(|&i| after[i..].starts_with(')'))
-        else {
-            continue;
-        };
-        let address = &after[..close];
-        let why = match crate::link::check_in_text(address) {
-            Err(why) => why,
-            Ok(_) => format!(
-                "`{address}` is not read as a link's address; write `[text](address)` with nothing else in the brackets"
+        let line = &after[..after.find('\n').unwrap_or(after.len())];
+        let address_start = close_bracket + 1 + gap + 1;
+        let (why, end) = match line.find(')') {
+            None => (
+                "the `(` after it is never closed on its line".to_string(),
+                address_start + line.len(),
             ),
+            Some(close) if gap > 0 => {
+                if !looks_like_an_address(line[..close].trim()) {
+                    continue;
+                }
+                (
+                    "there is a space between `]` and `(`; write `[text](address)`".to_string(),
+                    address_start + close + 1,
+                )
+            }
+            Some(close) => {
+                let address = &line[..close];
+                let why = match crate::link::check_in_text(address) {
+                    Err(why) => why,
+                    Ok(_) => format!(
+                        "`{address}` is not read as a link's address; write `[text](address)` with nothing else in the brackets"
+                    ),
+                };
+                (why, address_start + close + 1)
+            }
         };
         problems.push(Problem {
-            at: open..middle + 2 + close + 1,
-            why: format!("this is not a link, and readers would see its brackets: {why}"),
+            at: open..end,
+            why: not_a_link(why),
         });
     }
     problems
+}
+
+/// Text in brackets after `] (` that a person meant as a link's address.
+fn looks_like_an_address(text: &str) -> bool {
+    ["http://", "https://", "mailto:", "www."]
+        .iter()
+        .any(|start| {
+            text.get(..start.len())
+                .is_some_and(|t| t.eq_ignore_ascii_case(start))
+        })
 }
 
 #[derive(Debug, Default)]
@@ -386,5 +437,37 @@ mod tests {
             blocks("[a] (b) and [c]: d").is_ok(),
             "brackets that are not a link"
         );
+        // See: issue 18 (adversarial re-run, N7): near misses.
+        let why = |md: &str| {
+            blocks(md)
+                .expect_err(md)
+                .into_iter()
+                .map(|p| (md[p.at].to_string(), p.why))
+                .collect::<Vec<_>>()
+        };
+        let prefix = "this is not a link, and readers would see its brackets: ";
+        assert_eq!(
+            why("See [our site] (https://hsj.example/) now."),
+            [(
+                "[our site] (https://hsj.example/)".to_string(),
+                format!("{prefix}there is a space between `]` and `(`; write `[text](address)`")
+            )]
+        );
+        assert_eq!(
+            why("See [our site][site] now."),
+            [(
+                "[our site][site]".to_string(),
+                format!("{prefix}nothing says where `[site]` leads; write `[text](https://…)`")
+            )]
+        );
+        assert_eq!(
+            why("See [our site](https://hsj.example/ now"),
+            [(
+                "[our site](https://hsj.example/ now".to_string(),
+                format!("{prefix}the `(` after it is never closed on its line")
+            )]
+        );
+        assert!(blocks("See [our site]( https://hsj.example/ ) now.").is_ok());
+        assert!(blocks("A [sic] here, and [1], and [see] (below).").is_ok());
     }
 }

@@ -381,3 +381,23 @@ fn verify_unit(dir: &Path, name: &str, unit: &str) {
         "{unit}\n{said}"
     );
 }
+
+/// See: issue 18 (adversarial re-run, N8). A secret exported in the shell
+/// silently won over the environment file, so links a manual send made
+/// were refused by a service started by systemd.
+#[test]
+fn a_secret_that_differs_between_the_shell_and_the_file_is_named() {
+    let project = Project::example();
+    env_file(
+        &project,
+        "CATCHUP_SECRET=another secret, quite long enough: 0123456789\n",
+    );
+    let warning = "warning: `CATCHUP_SECRET` is set in this environment and in `config/catchup.env` to different values: this run uses the environment's, and a run from cron or systemd the file's\n";
+    let out = project.expect(&["check"]).code(0);
+    assert!(out.stderr.starts_with(warning), "{out}");
+    env_file(&project, &format!("CATCHUP_SECRET={SECRET}\n"));
+    project
+        .expect(&["check"])
+        .code(0)
+        .stderr_lacks("is set in this environment");
+}

@@ -250,7 +250,7 @@ fn a_reader_fails_only_when_every_relay_refuses_them() {
     assert!(liar.deliveries().is_empty());
     assert!(
         crate::support::events(&out.stderr).iter().any(|l| l.starts_with(&format!(
-            "WARN smtp.connect_failed relay=127.0.0.1:{} error=\"127.0.0.1:{} refuses reader after reader and takes none\"",
+            "WARN smtp.connect_failed relay=127.0.0.1:{} error=\"127.0.0.1:{} refuses readers that other relays take\"",
             liar.port, liar.port
         ))),
         "{out}"
@@ -274,4 +274,33 @@ fn the_only_relay_refusing_to_relay_stops_the_run_and_fails_no_one() {
     assert!(out.stdout.contains("not tried 20"), "{out}");
     assert!(failed(&project).is_empty(), "{out}");
     assert!(out.stdout.contains("Relay access denied"), "{out}");
+}
+
+/// See: issue 18 (adversarial re-run). With two healthy relays, 30 dead
+/// addresses at the top of the list rested both relays (both refused
+/// them), the run stopped with 989 not tried, and took 3 more runs.
+/// Readers every relay refuses count against no relay.
+#[test]
+fn dead_addresses_refused_by_every_relay_rest_no_relay() {
+    let first = SmtpServer::start(&["--rcpt-550", "dead*"]);
+    let second = SmtpServer::start(&["--rcpt-550", "dead*"]);
+    let project = Project::example();
+    two_relays(&project, first.port, second.port);
+    let dead: String = (1..=30)
+        .map(|i| format!("dead{i}@nhs.example,Dead {i}\n"))
+        .collect();
+    let mut csv = String::from("email,name\n");
+    csv.push_str(&dead);
+    for i in 1..=70 {
+        csv.push_str(&format!("reader{i}@nhs.example,Reader {i}\n"));
+    }
+    project.write("config/subscribers.csv", csv);
+    let out = project.expect(&["send", ISSUE, "--all"]).code(3);
+    assert!(
+        out.stdout.contains("sent 70, failed 30, deferred 0"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("not tried 0"), "{out}");
+    assert!(!out.stderr.contains("smtp.gave_up"), "{out}");
+    assert!(!out.stderr.contains("smtp.connect_failed"), "{out}");
 }
