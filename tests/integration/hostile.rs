@@ -608,3 +608,25 @@ fn a_very_long_row_is_a_bad_row_and_the_rest_go_out() {
         .code(2)
         .stderr_has("config/subscribers.csv:5: a row longer than 1 MB");
 }
+
+/// See: issue 18 (adversarial re-run, N3). 50,000 enclosed messages one
+/// inside another (1.5 MB) overflowed the parser's stack: `bounces`
+/// crashed on every run, and no other returned mail was read.
+#[test]
+fn a_message_of_endless_enclosed_messages_is_refused_and_the_rest_read() {
+    let project = Project::example();
+    project.subscribers(1, "");
+    let nested = "Content-Type: message/rfc822\n\n".repeat(50_000);
+    project.write(
+        "mail/nest.eml",
+        format!("From: MAILER-DAEMON@x.example\nSubject: Undelivered\nContent-Type: message/rfc822\n\n{nested}hi\n"),
+    );
+    project.write(
+        "mail/reply.eml",
+        "From: ann@nhs.example\nSubject: Re: HSJ Catch Up\n\nThanks!\n",
+    );
+    project
+        .run_bounded(HEAP, Duration::from_secs(60), &["bounces", "mail", "--dry-run"])
+        .code(0)
+        .stdout_is("mail/nest.eml: not understood, left alone: it encloses more than 20 messages one inside another, more than any report does\nmail/reply.eml: not understood, left alone: neither a delivery report, a complaint nor a bounce\n2 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 with nothing to do, 2 not understood, 0 read before (dry run: nothing written)\n");
+}
