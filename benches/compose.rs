@@ -8,7 +8,8 @@ use std::path::Path;
 use catchup::config::Newsletter;
 use catchup::diagnostic::Source;
 use catchup::issue::Issue;
-use catchup::message::{Purpose, Reader, Template};
+use catchup::list::reader::Reader;
+use catchup::mail::{Purpose, Template};
 use catchup::render;
 use catchup::story::{Library, ParseOptions, parse};
 
@@ -78,8 +79,8 @@ fn compose_example_issue(bencher: divan::Bencher) {
             &issue,
             &newsletter,
             &rendered,
-            catchup::message::Signers {
-                links: catchup::token::Key::preview(),
+            catchup::mail::Signers {
+                links: catchup::list::token::Key::preview(),
                 dkim: None,
             },
         )
@@ -95,14 +96,14 @@ fn render_and_inline(bencher: divan::Bencher) {
 }
 
 /// A DKIM signer with a fresh key, as `[dkim]` would load it.
-fn signer(algorithm: &str, dir: &Path) -> catchup::dkim::Signer {
+fn signer(algorithm: &str, dir: &Path) -> catchup::mail::dkim::Signer {
     use catchup::config::{Dkim, DkimAlgorithm, KeySource};
     let algorithm = match algorithm {
         "rsa-2048" => DkimAlgorithm::Rsa,
         _ => DkimAlgorithm::Ed25519,
     };
     let key = dir.join("key.pem");
-    catchup::dkim::keygen(algorithm, &key).expect("keygen");
+    catchup::mail::dkim::keygen(algorithm, &key).expect("keygen");
     let settings = Dkim {
         domain: "hsj.example".into(),
         selector: "bench".into(),
@@ -114,7 +115,7 @@ fn signer(algorithm: &str, dir: &Path) -> catchup::dkim::Signer {
         repo("tests/fixtures/project/config/newsletter.toml"),
         String::new(),
     );
-    catchup::dkim::Signer::load(&settings, &source, &catchup::config::Env::process())
+    catchup::mail::dkim::Signer::load(&settings, &source, &catchup::config::Env::process())
         .expect("signer")
         .0
 }
@@ -133,8 +134,8 @@ fn personalise_one_reader(bencher: divan::Bencher, signing: &str) {
         &issue,
         &newsletter,
         &rendered,
-        catchup::message::Signers {
-            links: catchup::token::Key::preview(),
+        catchup::mail::Signers {
+            links: catchup::list::token::Key::preview(),
             dkim,
         },
     );

@@ -9,15 +9,16 @@ use crate::config::Newsletter;
 use crate::deliver::Outgoing;
 use crate::deliver::sent::{self, SentIssue};
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::dkim::Signer;
 use crate::error::Error;
 use crate::issue::{self, Issue, Outline};
-use crate::measure::{self, Measurements};
-use crate::message::{Purpose, Reader, Signers, Template};
+use crate::list::reader::Reader;
+use crate::list::token::Key;
+use crate::mail::dkim::Signer;
+use crate::mail::measure::{self, Measurements};
+use crate::mail::{Purpose, Signers, Template};
 use crate::render::{self, Rendered};
 use crate::schedule::send_moment;
 use crate::story::{Library, ParseOptions};
-use crate::token::Key;
 
 /// Whose key signs the readers' links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

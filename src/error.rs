@@ -143,8 +143,8 @@ impl From<crate::story::LoadError> for Error {
     }
 }
 
-impl From<crate::subscribers::ListError> for Error {
-    fn from(error: crate::subscribers::ListError) -> Error {
+impl From<crate::list::subscribers::ListError> for Error {
+    fn from(error: crate::list::subscribers::ListError) -> Error {
         Error::new(Kind::Config, error)
     }
 }
@@ -152,15 +152,6 @@ impl From<crate::subscribers::ListError> for Error {
 impl From<crate::config::smtp::SettingsError> for Error {
     fn from(error: crate::config::smtp::SettingsError) -> Error {
         Error::new(Kind::Config, error)
-    }
-}
-
-impl From<crate::deliver::state::LockError> for Error {
-    fn from(error: crate::deliver::state::LockError) -> Error {
-        match error {
-            crate::deliver::state::LockError::File(file) => Error::from(file),
-            held @ crate::deliver::state::LockError::Held { .. } => Error::new(Kind::Locked, held),
-        }
     }
 }
 
@@ -173,11 +164,11 @@ impl From<crate::deliver::ledger::LedgerError> for Error {
     }
 }
 
-impl From<crate::files::FileError> for Error {
-    fn from(error: crate::files::FileError) -> Error {
+impl From<crate::fs::FileError> for Error {
+    fn from(error: crate::fs::FileError) -> Error {
         let kind = match error.action {
             // An input that cannot be read is bad input: fix it, run again.
-            crate::files::Action::Read => Kind::Config,
+            crate::fs::Action::Read => Kind::Config,
             _ if error.is_planted() => Kind::Config,
             _ => Kind::Failure,
         };
@@ -207,14 +198,14 @@ mod tests {
     #[test]
     fn a_cause_is_printed_once() {
         let missing = || {
-            crate::files::FileError::io(
-                crate::files::Action::Read,
+            crate::fs::FileError::io(
+                crate::fs::Action::Read,
                 std::path::Path::new("config/subscribers.csv"),
                 std::io::Error::from_raw_os_error(libc::ENOENT),
             )
         };
         for error in [
-            Error::from(crate::subscribers::ListError::from(missing())),
+            Error::from(crate::list::subscribers::ListError::from(missing())),
             Error::from(missing()),
             Error::from(crate::story::LoadError::from(missing())),
         ] {
@@ -227,8 +218,8 @@ mod tests {
     fn kinds_map_to_the_readmes_exit_codes() {
         assert_eq!(Error::config("x").code(), Exit::Config);
         assert_eq!(Error::failure("x").code(), Exit::Failure);
-        let read = crate::files::FileError::io(
-            crate::files::Action::Read,
+        let read = crate::fs::FileError::io(
+            crate::fs::Action::Read,
             std::path::Path::new("config/newsletter.toml"),
             std::io::Error::from(std::io::ErrorKind::NotFound),
         );

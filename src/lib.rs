@@ -21,38 +21,26 @@
 
 #![forbid(unsafe_code)]
 
-pub mod address;
-pub mod archive;
 pub mod bounces;
 pub mod cli;
 pub mod clock;
-pub mod colour;
 pub mod command;
 pub mod compose;
 pub mod config;
 pub mod deliver;
 pub mod diagnostic;
-pub mod dkim;
 pub mod error;
 pub mod exit;
-pub mod fields;
-pub mod files;
+pub mod fs;
 pub mod issue;
-pub mod journal;
-pub mod keymap;
 pub mod link;
+pub mod list;
 pub mod log;
-pub mod measure;
-pub mod message;
-pub mod proof;
-pub mod readers;
+pub mod mail;
+pub mod preview;
 pub mod render;
 pub mod schedule;
 pub mod story;
-pub mod subscribers;
-pub mod suppression;
-pub mod token;
-pub mod watch;
 pub mod web;
 
 pub use cli::Cli;

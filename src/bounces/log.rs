@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest as _, Sha256};
 
-use crate::files::{self, FileError};
-use crate::message::ReaderKey;
+use crate::fs::{self, FileError};
+use crate::list::reader::ReaderKey;
 
 pub const HEADER: &str = "message,email,outcome,status,issue,at\n";
 
@@ -148,7 +148,7 @@ impl Log {
             added: Vec::new(),
             warnings: Vec::new(),
         };
-        let Some(bytes) = files::read_kept(path, LOG_LIMIT)? else {
+        let Some(bytes) = fs::read_kept(path, LOG_LIMIT)? else {
             return Ok(log);
         };
         // Row by row, so that one damaged row (a stray quote added by
@@ -219,10 +219,10 @@ impl Log {
             return Ok(());
         }
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            files::create_folder(dir)?;
+            fs::create_folder(dir)?;
         }
         let rows: Vec<u8> = self.added.iter().flat_map(Row::csv).collect();
-        files::append_rows(&self.path, HEADER.as_bytes(), &rows)
+        fs::append_rows(&self.path, HEADER.as_bytes(), &rows)
     }
 }
 

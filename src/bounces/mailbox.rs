@@ -7,7 +7,7 @@
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 
-use crate::files;
+use crate::fs;
 
 /// A returned message is rarely more than a copy of the original; anything
 /// past this is not one.
@@ -63,7 +63,7 @@ fn read_path(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Probl
         Err(e) => problems.push(Problem::error(format!(
             "cannot read `{}`: {}",
             path.display(),
-            files::describe(&e)
+            fs::describe(&e)
         ))),
     }
 }
@@ -112,7 +112,7 @@ fn read_folder(dir: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Prob
         let hint = if inside_maildir {
             format!(
                 "; it looks like part of a Maildir: give `{}`",
-                files::folder_of(dir).display()
+                fs::folder_of(dir).display()
             )
         } else {
             String::new()
@@ -137,7 +137,7 @@ fn entries(dir: &Path, problems: &mut Vec<Problem>, keep: impl Fn(&str) -> bool)
             problems.push(Problem::error(format!(
                 "cannot list `{}`: {}",
                 dir.display(),
-                files::describe(&e)
+                fs::describe(&e)
             )));
             return Vec::new();
         }
@@ -164,7 +164,7 @@ fn entries(dir: &Path, problems: &mut Vec<Problem>, keep: impl Fn(&str) -> bool)
 
 /// An mbox if it starts with a `From ` line, otherwise one message.
 fn read_file(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Problem>) {
-    let mut file = match files::open_input(path) {
+    let mut file = match fs::open_input(path) {
         Ok(file) => file,
         Err(e) => return problems.push(Problem::error(e.to_string())),
     };
@@ -178,7 +178,7 @@ fn read_file(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Probl
 }
 
 fn read_message(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Problem>) {
-    match files::read_input(path, MESSAGE_LIMIT) {
+    match fs::read_input(path, MESSAGE_LIMIT) {
         Ok(bytes) => visit(Item {
             origin: path.display().to_string(),
             bytes,
@@ -192,7 +192,7 @@ fn read_message(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Pr
 /// is read a line at a time, and a message past [`MESSAGE_LIMIT`] is
 /// skipped as it is read, never held whole.
 fn read_mbox(path: &Path, problems: &mut Vec<Problem>, visit: &mut impl FnMut(Item)) {
-    let file = match files::open_input(path) {
+    let file = match fs::open_input(path) {
         Ok(file) => file,
         Err(e) => return problems.push(Problem::error(e.to_string())),
     };
@@ -220,7 +220,7 @@ fn read_mbox(path: &Path, problems: &mut Vec<Problem>, visit: &mut impl FnMut(It
                     "cannot read `{}` past message {}: {}",
                     path.display(),
                     mbox.count,
-                    files::describe(&e)
+                    fs::describe(&e)
                 )));
                 return;
             }

@@ -22,11 +22,11 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::config::Newsletter;
-use crate::message::ReaderKey;
-use crate::readers::{By, Readers};
-use crate::subscribers::{ListError, Subscribers};
-use crate::suppression::{self, Event};
-use crate::token::{Keys, Token};
+use crate::list::index::{By, Readers};
+use crate::list::reader::ReaderKey;
+use crate::list::subscribers::{ListError, Subscribers};
+use crate::list::suppression::{self, Event};
+use crate::list::token::{Keys, Token};
 use classify::{Failure, Finding, Ours, Report, Verdict};
 use log::{Log, Outcome, Row};
 
@@ -38,7 +38,7 @@ pub enum StartError {
     List(#[from] ListError),
     /// The log of what was read (`state/bounces.csv`).
     #[error(transparent)]
-    Log(#[from] crate::files::FileError),
+    Log(#[from] crate::fs::FileError),
 }
 
 /// What decides how returned mail is read.
@@ -282,7 +282,7 @@ impl Run {
         let named = finding
             .recipient
             .as_deref()
-            .and_then(|n| crate::address::parse(n).ok())
+            .and_then(|n| crate::list::address::parse(n).ok())
             .map(|a| a.to_string());
         if let Some(address) = &named
             && let Some(m) = marked
@@ -422,7 +422,7 @@ impl Run {
     ///
     /// # Errors
     /// Either cannot be written.
-    pub fn commit(&self, suppressed: &Path) -> Result<(), crate::files::FileError> {
+    pub fn commit(&self, suppressed: &Path) -> Result<(), crate::fs::FileError> {
         if !self.events.is_empty() {
             suppression::append(suppressed, &self.events)?;
         }

@@ -4,11 +4,11 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use crate::archive::Archive;
 use crate::cli::ArchiveArgs;
 use crate::compose::newsletter;
 use crate::error::Result;
 use crate::exit::Exit;
+use crate::web::archive::Archive;
 
 pub fn run(config: &Path, args: &ArchiveArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;

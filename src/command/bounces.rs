@@ -19,12 +19,10 @@ pub fn run(config: &Path, args: &BouncesArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let keys = newsletter.web.keys(&newsletter.env)?;
     let paths = &newsletter.paths;
-    crate::files::create_folder(&paths.state)?;
+    crate::fs::create_folder(&paths.state)?;
     // Two runs at once would each record what the other records.
-    let _lock = crate::deliver::state::take_lock(
-        &paths.state.join("bounces.lock"),
-        "returned mail (bounces)",
-    )?;
+    let _lock =
+        crate::fs::lock::take_lock(&paths.state.join("bounces.lock"), "returned mail (bounces)")?;
     let subscribers = args.subscribers.as_ref().unwrap_or(&paths.subscribers);
     let lookup = Lookup::build(subscribers, keys)?;
     let mut run = Run::start(

@@ -8,7 +8,7 @@ use crate::compose::{Repeats, Signing, compose};
 use crate::diagnostic::Diagnostics;
 use crate::error::Result;
 use crate::exit::Exit;
-use crate::measure::{GMAIL_CLIP_BYTES, kb};
+use crate::mail::measure::{GMAIL_CLIP_BYTES, kb};
 
 pub fn run(config: &Path, args: &CheckArgs) -> Result<Exit> {
     let composed = match compose(

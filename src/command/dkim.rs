@@ -8,9 +8,9 @@ use crate::cli::{DkimCommand, KeyAlgorithm, KeygenArgs};
 use crate::compose::newsletter;
 use crate::config::DkimAlgorithm;
 use crate::diagnostic::Diagnostics;
-use crate::dkim::{self, Signer};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::mail::dkim::{self, Signer};
 
 pub fn run(config: &Path, command: &DkimCommand) -> Result<Exit> {
     match command {
@@ -69,7 +69,7 @@ fn keygen(args: &KeygenArgs) -> Result<Exit> {
 /// that a `git add .` would publish a private key. Without git, or outside
 /// a work tree, false.
 fn git_would_commit(path: &Path) -> bool {
-    let dir = crate::files::folder_of(path);
+    let dir = crate::fs::folder_of(path);
     let inside = std::process::Command::new("git")
         .args(["rev-parse", "--is-inside-work-tree"])
         .current_dir(dir)

@@ -10,7 +10,6 @@ mod issues;
 mod new;
 mod preview;
 mod send;
-mod send_due;
 mod serve;
 mod status;
 mod stories;
@@ -31,7 +30,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             Error::config(format!(
                 "cannot change to directory `{}`: {}",
                 dir.display(),
-                crate::files::describe(&e)
+                crate::fs::describe(&e)
             ))
         })?;
     }

@@ -42,7 +42,7 @@ pub fn run(config: &Path, args: &NewArgs) -> Result<Exit> {
         .collect();
     // Newest first; undated stories last, in the library's order.
     unused.sort_by_key(|s| std::cmp::Reverse(s.published));
-    crate::files::write_new(&path, skeleton(date, &unused).as_bytes(), 0o666).map_err(|e| {
+    crate::fs::write_new(&path, skeleton(date, &unused).as_bytes(), 0o666).map_err(|e| {
         if e.kind() == Some(std::io::ErrorKind::AlreadyExists) {
             exists()
         } else {

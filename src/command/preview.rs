@@ -7,11 +7,11 @@ use crate::cli::PreviewArgs;
 use crate::compose::{Repeats, Signing, compose};
 use crate::error::Result;
 use crate::exit::Exit;
-use crate::proof::{self, ArchiveEntry, Preview};
+use crate::preview::{self, ArchiveEntry, Preview};
 
 pub fn run(config: &std::path::Path, args: &PreviewArgs) -> Result<Exit> {
     if args.watch {
-        return crate::watch::run(crate::watch::Options {
+        return crate::preview::live::run(crate::preview::live::Options {
             config: config.to_path_buf(),
             issue: args.issue.clone(),
             listen: args.listen,
@@ -33,7 +33,7 @@ pub fn run(config: &std::path::Path, args: &PreviewArgs) -> Result<Exit> {
         .out
         .as_deref()
         .unwrap_or(&composed.newsletter.paths.previews);
-    let written = proof::write(
+    let written = preview::write(
         out,
         &composed.newsletter.name,
         &Preview {

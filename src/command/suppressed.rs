@@ -11,9 +11,9 @@ use crate::clock::Clock;
 use crate::compose::newsletter;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::list::reader::ReaderKey;
+use crate::list::suppression::{self, Event};
 use crate::log::printable;
-use crate::message::ReaderKey;
-use crate::suppression::{self, Event};
 
 pub fn run(config: &Path, args: &SuppressedArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
@@ -70,7 +70,7 @@ fn list(path: &Path, json: bool) -> Result<Exit> {
 }
 
 fn remove(path: &Path, args: &RemoveArgs) -> Result<Exit> {
-    let address = crate::address::parse(&args.address).map_err(Error::config)?;
+    let address = crate::list::address::parse(&args.address).map_err(Error::config)?;
     let (events, _) = suppression::events(path)?;
     let key = ReaderKey::of(address.as_ref());
     let Some(current) = suppression::current(&events)

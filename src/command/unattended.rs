@@ -61,11 +61,11 @@ pub fn check(newsletter: &Newsletter, project: &Path, needs: Needs) -> Result<Ch
             Err(e) => problems.push(e.to_string()),
         }
         if let Some(settings) = &newsletter.dkim
-            && let Err(d) = crate::dkim::Signer::load(settings, &newsletter.source, &env)
+            && let Err(d) = crate::mail::dkim::Signer::load(settings, &newsletter.source, &env)
         {
             problems.push(d.message);
         }
-        if let Err(e) = crate::subscribers::Subscribers::open(&newsletter.paths.subscribers) {
+        if let Err(e) = crate::list::subscribers::Subscribers::open(&newsletter.paths.subscribers) {
             problems.push(e.to_string());
         }
     }

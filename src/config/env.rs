@@ -16,7 +16,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::files::{self, FileError};
+use crate::fs::{self, FileError};
 
 /// Where the environment file is unless `[paths] env_file` says otherwise.
 pub const DEFAULT_ENV_FILE: &str = "config/catchup.env";
@@ -135,7 +135,7 @@ impl Env {
 
 /// The variables in the file at `path`; `None` if there is no file.
 fn read_file(path: &Path) -> Result<Option<HashMap<String, String>>, EnvError> {
-    let bytes = match files::read_secret(path, files::CONFIG_LIMIT, 0o077) {
+    let bytes = match fs::read_secret(path, fs::CONFIG_LIMIT, 0o077) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == Some(std::io::ErrorKind::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),

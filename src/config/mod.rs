@@ -2,7 +2,7 @@
 //!
 //! [`Newsletter::parse`] takes the text (so tests feed strings);
 //! [`Newsletter::load`] reads the file. The file is read field by field
-//! ([`crate::fields`]): each section has its own small reader
+//! ([`crate::config::fields`]): each section has its own small reader
 //! ([`sections`], [`smtp`]), and every problem is a [`Diagnostic`] that
 //! points at the offending value, all of them reported in one run.
 
@@ -12,11 +12,13 @@ use std::str::FromStr;
 use lettre::message::Mailbox;
 use toml::Spanned;
 
+use crate::config::fields::{Problems, Table};
 use crate::diagnostic::{Diagnostic, Diagnostics, Source};
-use crate::fields::{Problems, Table};
-use crate::files::FileError;
+use crate::fs::FileError;
 
+pub mod colour;
 pub mod env;
+pub mod fields;
 mod sections;
 pub mod smtp;
 
@@ -256,16 +258,16 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
 /// The file cannot be read, is not a regular file, is too large, or is not
 /// UTF-8; the message names it.
 pub fn read_source(path: &Path) -> Result<Source, FileError> {
-    let bytes = crate::files::read_input(path, crate::files::CONFIG_LIMIT)?;
+    let bytes = crate::fs::read_input(path, crate::fs::CONFIG_LIMIT)?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Source::new(path, text)),
         Err(e) => {
             let (line, column) =
                 crate::diagnostic::utf8_error_position(e.as_bytes(), e.utf8_error().valid_up_to());
             Err(FileError {
-                action: crate::files::Action::Read,
+                action: crate::fs::Action::Read,
                 path: path.to_path_buf(),
-                problem: crate::files::Problem::Io(std::io::Error::new(
+                problem: crate::fs::Problem::Io(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     format!(
                         "line {line}, column {column} is not valid UTF-8; save the file as UTF-8"

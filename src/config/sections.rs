@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use super::env::Env;
 use super::smtp::SettingsError;
-use crate::colour::{MIN_CONTRAST, Rgb};
-use crate::fields::{Problems, Table, nearest};
+use crate::config::colour::{MIN_CONTRAST, Rgb};
+use crate::config::fields::{Problems, Table, nearest};
+use crate::list::token::{Key, Keys};
 use crate::schedule::{Schedule, Zone, parse_time, parse_weekday};
-use crate::token::{Key, Keys};
 
 #[derive(Debug, Clone)]
 pub struct Footer {
@@ -120,7 +120,7 @@ impl SecretSource {
                 Key::new(&value).map_err(|why| SettingsError(format!("`{var}`: {why}")))
             }
             SecretSource::File(path) => {
-                let bytes = crate::files::read_secret(path, 4096, 0o077)
+                let bytes = crate::fs::read_secret(path, 4096, 0o077)
                     .map_err(|e| SettingsError(format!("the link secret: {e}")))?;
                 let text = String::from_utf8(bytes).map_err(|_| {
                     SettingsError(format!(
@@ -527,7 +527,7 @@ impl Default for Bounces {
 pub(super) fn bounces(mut t: Table<'_>, problems: &mut Problems) -> Bounces {
     let mut bounces = Bounces {
         return_path: t.string("return_path", problems).and_then(|r| {
-            crate::address::parse(r.get_ref())
+            crate::list::address::parse(r.get_ref())
                 .map_err(|why| problems.push(t.error(why, r.span())))
                 .ok()
         }),

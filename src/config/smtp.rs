@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::env::Env;
-use crate::fields::{Problems, Table};
+use crate::config::fields::{Problems, Table};
 
 /// How the connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,8 +25,9 @@ use super::relays::{AfterFailure, Choice, Relays, backoff};
 use super::smtp_client::{Attempt, ConnectError, Envelope, Session};
 use super::tally::{Stop, Tally};
 use crate::clock::Clock;
+use crate::list::reader::Reader;
 use crate::log::{self, Level};
-use crate::message::{MessageError, Purpose, Reader, Template};
+use crate::mail::{MessageError, Purpose, Template};
 
 /// After SIGINT or SIGTERM, how long the messages on the wire get for their
 /// replies before the run ends anyway.
@@ -410,7 +411,7 @@ async fn deliver(shared: &Shared, session: &mut Session, job: Job) -> (Job, Atte
     let envelope = Envelope {
         from: &from,
         to: &email,
-        utf8: crate::address::needs_smtputf8(&job.reader.email),
+        utf8: crate::list::address::needs_smtputf8(&job.reader.email),
     };
     let mut marked = false;
     let result = session

@@ -32,13 +32,14 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::state::{LockError, Paths, take_lock};
+use super::state::Paths;
 use crate::clock;
-use crate::files::{self, Action, FileError, Kept};
-use crate::journal::Journal;
-pub use crate::journal::WriteError;
-use crate::keymap::KeyMap;
-use crate::message::ReaderKey;
+use crate::deliver::keymap::KeyMap;
+use crate::fs::journal::Journal;
+pub use crate::fs::journal::WriteError;
+use crate::fs::lock::{LockError, take_lock};
+use crate::fs::{self, Action, FileError, Kept};
+use crate::list::reader::ReaderKey;
 
 /// What happened to a reader, as written to the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,11 +215,11 @@ pub fn read_history(paths: &Paths) -> Result<History, LedgerError> {
     }
 }
 
-/// The ledger opened to read (see [`files::open_kept`]: a FIFO planted
+/// The ledger opened to read (see [`fs::open_kept`]: a FIFO planted
 /// there is refused, not waited on for ever); `None` if there is none yet.
 fn open_existing(paths: &Paths) -> Result<Option<File>, LedgerError> {
     paths.check_folder()?;
-    match files::open_kept(&paths.ledger, Kept::Read) {
+    match fs::open_kept(&paths.ledger, Kept::Read) {
         Ok(file) => Ok(Some(file)),
         Err(e) if e.kind() == Some(io::ErrorKind::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
@@ -328,7 +329,7 @@ impl Ledger {
             None => (History::default(), 0),
         };
         if history.torn_tail {
-            let file = files::open_kept(&paths.ledger, Kept::Write)?;
+            let file = fs::open_kept(&paths.ledger, Kept::Write)?;
             file.set_len(complete)
                 .and_then(|()| file.sync_data())
                 .map_err(fail)?;
@@ -409,13 +410,13 @@ impl Ledger {
 /// line numbers) in `ledger.damaged`.
 fn repair(paths: &Paths, damaged: &[(usize, String)]) -> Result<(), LedgerError> {
     use std::os::unix::fs::PermissionsExt as _;
-    let file = files::open_kept(&paths.ledger, Kept::Read)?;
+    let file = fs::open_kept(&paths.ledger, Kept::Read)?;
     let mode = file
         .metadata()
         .map_err(|e| LedgerError::io(&paths.ledger, Action::Read, e))?
         .permissions()
         .mode();
-    let text = files::read_opened(file, &paths.ledger, u64::MAX)?;
+    let text = fs::read_opened(file, &paths.ledger, u64::MAX)?;
     let mut kept = Vec::with_capacity(text.len());
     let mut aside = Vec::new();
     let bad: std::collections::HashSet<usize> = damaged.iter().map(|(n, _)| *n).collect();
@@ -428,12 +429,12 @@ fn repair(paths: &Paths, damaged: &[(usize, String)]) -> Result<(), LedgerError>
         }
     }
     // What is set aside is as private as the ledger it came from.
-    let (mut log, _) = files::open_append(&paths.damaged)?;
+    let (mut log, _) = fs::open_append(&paths.damaged)?;
     log.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
         .and_then(|()| log.write_all(&aside))
         .and_then(|()| log.sync_data())
         .map_err(|e| LedgerError::io(&paths.damaged, Action::Write, e))?;
-    files::write_atomic(&paths.ledger, &kept)?;
+    fs::write_atomic(&paths.ledger, &kept)?;
     Ok(())
 }
 

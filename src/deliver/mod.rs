@@ -14,6 +14,7 @@
 //! | `progress.rs` | a bar on a terminal, log lines otherwise |
 
 pub mod engine;
+pub mod keymap;
 pub mod ledger;
 pub mod plan;
 mod progress;
@@ -43,12 +44,13 @@ use crate::clock::Clock;
 use crate::config::{Env, Smtp};
 use crate::error::{Error, Kind, Result};
 use crate::exit::Exit;
-use crate::files::Identity;
+use crate::fs::{Identity, lock};
 use crate::issue::IssueName;
+use crate::list::reader::Reader;
+use crate::list::subscribers::Subscribers;
+use crate::list::suppression::Suppressed;
 use crate::log::{self, Level};
-use crate::message::{Purpose, Reader, Template};
-use crate::subscribers::Subscribers;
-use crate::suppression::Suppressed;
+use crate::mail::{Purpose, Template};
 
 /// The files a list send reads and writes.
 #[derive(Debug, Clone)]
@@ -195,7 +197,7 @@ pub fn list_send(
     open_list(&files.subscribers)?;
     // Held until this send's record of what it carries is written (or it
     // ends): a copy of this issue started beside it waits, then finds it.
-    let claim = state::wait_for_lock(&files.state.join(state::CLAIM_LOCK))?;
+    let claim = lock::wait_for_lock(&files.state.join(lock::CLAIM_LOCK))?;
     if !options.force
         && let Some(repeat) = sent::repeat_of(&sent::all(&files.state), &issue, &record)
     {
@@ -440,7 +442,7 @@ pub fn write_outbox(
             (readers, Purpose::List)
         }
     };
-    crate::files::create_folder(dir)?;
+    crate::fs::create_folder(dir)?;
     let mut written = Vec::new();
     for (n, reader) in readers.iter().enumerate() {
         let safe: String = reader
@@ -459,7 +461,7 @@ pub fn write_outbox(
         let message = template
             .message(reader, purpose, clock.now())
             .map_err(Error::config)?;
-        crate::files::write_atomic(&path, &message)?;
+        crate::fs::write_atomic(&path, &message)?;
         written.push(path);
     }
     Ok(written)

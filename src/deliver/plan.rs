@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::ledger::{History, State};
-use crate::message::{Reader, ReaderKey};
-use crate::subscribers::Row;
-use crate::suppression::Suppressed;
+use crate::list::reader::{Reader, ReaderKey};
+use crate::list::subscribers::Row;
+use crate::list::suppression::Suppressed;
 
 /// What to do with one subscriber row.
 #[derive(Debug, Clone, PartialEq, Eq)]

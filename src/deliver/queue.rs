@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::tally::{Stop, Tally};
-use crate::message::Reader;
+use crate::list::reader::Reader;
 
 /// Shared by the workers, behind one mutex.
 pub(super) struct Queue {

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::state::{Paths, SENT};
-use crate::files::{FileError, write_atomic};
+use crate::fs::{FileError, write_atomic};
 use crate::issue::IssueName;
 
 /// The record of one list-sent issue.
@@ -47,7 +47,7 @@ pub fn all(state: &Path) -> Vec<(IssueName, SentIssue)> {
         .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|entry| {
             let name = IssueName::new(entry.file_name().to_str()?).ok()?;
-            let bytes = crate::files::read_kept(&entry.path().join(SENT), 1024 * 1024).ok()??;
+            let bytes = crate::fs::read_kept(&entry.path().join(SENT), 1024 * 1024).ok()??;
             Some((name, serde_json::from_slice(&bytes).ok()?))
         })
         .collect();

@@ -14,8 +14,8 @@ use super::plan::{Disposition, Widen};
 use super::state::Paths;
 use crate::error::Result;
 use crate::issue::IssueName;
+use crate::list::suppression::Suppressed;
 use crate::schedule::{Due, Schedule};
-use crate::suppression::Suppressed;
 
 /// One issue's readers, as its ledger and the list stand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

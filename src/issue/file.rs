@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 use toml::Spanned;
 
 use super::pick::Pick;
+use crate::config::fields::{Problems, Table};
 use crate::diagnostic::Source;
-use crate::fields::{Problems, Table};
 use crate::schedule::SendAt;
 
 /// Subjects longer than this may be cut off, and RFC 5322 recommends lines

@@ -15,10 +15,10 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
+use crate::config::fields::Problems;
 use crate::config::{Newsletter, read_source};
 use crate::diagnostic::{Diagnostic, Diagnostics, Source};
 use crate::error::Error;
-use crate::fields::Problems;
 use crate::schedule::SendAt;
 use crate::story::{Block, Library, Story, StoryId};
 

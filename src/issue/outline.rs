@@ -12,7 +12,7 @@ use super::IssueName;
 use super::file::{plain_date, send_at};
 use crate::config::read_source;
 use crate::error::Error;
-use crate::files::{Action, FileError};
+use crate::fs::{Action, FileError};
 use crate::schedule::{Schedule, SendAt, send_moment};
 
 /// An issue file, outlined.

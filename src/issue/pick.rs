@@ -7,7 +7,7 @@ use toml::de::DeValue;
 
 use super::Entry;
 use super::markdown;
-use crate::fields::{Problems, Table, Value};
+use crate::config::fields::{Problems, Table, Value};
 use crate::story::{Block, Library, Story, StoryId};
 
 /// One entry of a section's `stories`: an id, or a table with options.

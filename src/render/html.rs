@@ -20,7 +20,7 @@ use crate::story::{Block, Span, Text};
 pub use css_inline::InlineError;
 
 /// Newlines between blocks keep the HTML's lines short, and put the
-/// unsubscribe link on a line of its own, which [`crate::message`] re-encodes
+/// unsubscribe link on a line of its own, which [`crate::mail`] re-encodes
 /// per reader.
 const NL: PreEscaped<&str> = PreEscaped("\n");
 

@@ -2,7 +2,7 @@
 //! text part, both from the same [`Issue`] model. No I/O.
 //!
 //! Both parts carry [`UNSUBSCRIBE_PLACEHOLDER`] where each reader's own
-//! unsubscribe link goes; [`crate::message`] swaps it per reader, so that the
+//! unsubscribe link goes; [`crate::mail`] swaps it per reader, so that the
 //! template engine and the inliner run once per issue, not once per reader.
 
 mod html;
@@ -42,7 +42,7 @@ pub enum Part {
 /// Puts a reader's unsubscribe URL where the placeholder is in `text`:
 /// as it is in the text part, escaped in the HTML. The one place the
 /// placeholder is filled, whether in a whole part (previews) or in the few
-/// lines [`crate::message`] re-encodes per reader.
+/// lines [`crate::mail`] re-encodes per reader.
 pub fn personalise(part: Part, text: &str, unsubscribe_url: &str) -> String {
     let value = match part {
         Part::Text => unsubscribe_url.to_string(),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::{ParseOptions, Story, StoryId, parse};
 use crate::diagnostic::utf8_error_position;
-use crate::files::{FileError, SEED_LIMIT, read_input};
+use crate::fs::{FileError, SEED_LIMIT, read_input};
 
 /// Why a seeds folder could not be read.
 #[derive(Debug, thiserror::Error)]

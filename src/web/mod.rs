@@ -7,7 +7,7 @@
 //!   scanners and link previewers fetch every link. `/u/{token}/resubscribe`
 //!   undoes it.
 //! - `/`, `/issues/{name}.html`, `/feed.xml`: the public archive
-//!   ([`crate::archive`]).
+//!   ([`crate::web::archive`]).
 //!
 //! | file | owns |
 //! |---|---|
@@ -15,6 +15,7 @@
 //! | `unsubscribe.rs` | the unsubscribe and resubscribe requests |
 //! | `pages.rs` | the pages a reader sees |
 
+pub mod archive;
 mod connections;
 mod pages;
 mod unsubscribe;
@@ -30,15 +31,15 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::archive::Archive;
 use crate::config::Newsletter;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::list::suppression::{self, Suppressed};
+use crate::list::token::Keys;
 use crate::log::{self, Level};
-use crate::suppression::{self, Suppressed};
-use crate::token::Keys;
+use crate::web::archive::Archive;
 
-use crate::readers::{By, Readers};
+use crate::list::index::{By, Readers};
 use connections::Limits;
 
 /// A one-click body is 26 bytes; anything much larger is not one.

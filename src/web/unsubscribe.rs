@@ -18,11 +18,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::App;
 use super::pages::{self, Page, Resubscribe, mask};
+use crate::list::index::{By, Readers};
+use crate::list::reader::ReaderKey;
+use crate::list::suppression::{Change, Outcome, Standing};
+use crate::list::token::Token;
 use crate::log::{self, Level};
-use crate::message::ReaderKey;
-use crate::readers::{By, Readers};
-use crate::suppression::{Change, Outcome, Standing};
-use crate::token::Token;
 
 /// GET: a page with one button. Never unsubscribes by itself.
 pub(super) async fn show(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {

@@ -293,5 +293,10 @@ fn a_failing_browser_test_leaves_no_browser_running() {
         panic!("a test that fails with its browser open");
     }));
     assert!(failed.is_err());
+    // SIGKILL is sent at once; give the processes a moment to go.
+    let killed = std::time::Instant::now();
+    while !running().is_empty() && killed.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(running(), "", "processes left running");
 }

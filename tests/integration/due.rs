@@ -340,7 +340,7 @@ fn a_second_due_run_while_one_holds_the_lock_leaves_at_once() {
     let (code, _, stderr) = project.run(&["send", "--due", "--now", "2026-03-16T07:00:00Z"]);
     assert_eq!(code, 5, "{stderr}");
     assert!(
-        stderr.starts_with("error: another run is sending due issues (send --due) (pid "),
+        stderr.starts_with("error: another run is working on due issues (send --due) (pid "),
         "{stderr}"
     );
     assert!(

@@ -386,7 +386,7 @@ fn two_runs_of_one_issue_never_send_together() {
     let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
     assert_eq!(code, 5, "{stdout}{stderr}");
     assert!(
-        stderr.starts_with("error: another run is sending issue `2018-07-27` (pid "),
+        stderr.starts_with("error: another run is working on issue `2018-07-27` (pid "),
         "{stderr}"
     );
     assert!(first.wait().expect("first run").success());

@@ -90,7 +90,7 @@ impl Connector {
             Security::Starttls | Security::Tls => {
                 let extra = match &smtp.ca_file {
                     Some(path) => Some(
-                        crate::files::read_input(path, crate::files::CONFIG_LIMIT)
+                        crate::fs::read_input(path, crate::fs::CONFIG_LIMIT)
                             .map_err(|e| SettingsError(format!("ca_file: {e}")))?,
                     ),
                     None => None,

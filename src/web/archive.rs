@@ -17,7 +17,7 @@ use crate::config::Newsletter;
 use crate::deliver::sent::{self, SentIssue};
 use crate::deliver::state::WEB;
 use crate::error::Error;
-use crate::files::{self, CONFIG_LIMIT};
+use crate::fs::{self, CONFIG_LIMIT};
 use crate::issue::IssueName;
 
 /// One page of the archive.
@@ -53,7 +53,7 @@ impl Archive {
         let mut published = Vec::new();
         for (name, record) in sent::all(state) {
             let path = state.join(name.as_str()).join(WEB);
-            let bytes = files::read_kept(&path, CONFIG_LIMIT * 4)?.unwrap_or_default();
+            let bytes = fs::read_kept(&path, CONFIG_LIMIT * 4)?.unwrap_or_default();
             let html = String::from_utf8_lossy(&bytes).into_owned();
             published.push(Published { name, record, html });
         }
@@ -99,9 +99,9 @@ impl Archive {
         for (path, page) in &self.pages {
             let target = dir.join(path);
             if let Some(parent) = target.parent() {
-                files::create_folder(parent)?;
+                fs::create_folder(parent)?;
             }
-            files::write_atomic(&target, &page.body)?;
+            fs::write_atomic(&target, &page.body)?;
             written.push(target);
         }
         Ok(written)

@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::subscribers::{ListError, Subscribers, email_at};
-use crate::token::{Key, Keys, Token};
+use crate::list::subscribers::{ListError, Subscribers, email_at};
+use crate::list::token::{Key, Keys, Token};
 
 /// What the index is keyed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +171,7 @@ impl Readers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::Key;
+    use crate::list::token::Key;
 
     #[test]
     fn a_reader_is_found_from_their_token_under_either_key() {

@@ -6,6 +6,15 @@
 //! then personalises a copy cheaply: it encodes those few lines for the
 //! reader, sets the headers, and lets lettre lay out the message. The
 //! template engine and the CSS inliner never run per reader.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `mod.rs` | the template and the per-reader message |
+//! | `measure.rs` | the message against what mail clients tolerate |
+//! | `dkim.rs` | DKIM keys, their DNS record, `dkim keygen` |
+
+pub mod dkim;
+pub mod measure;
 
 use std::time::SystemTime;
 
@@ -15,64 +24,15 @@ use lettre::message::header::{
     ContentTransferEncoding, ContentType, HeaderName, HeaderValue, MIME_VERSION_1_0,
 };
 use lettre::message::{Body, Mailbox, Message, MultiPart, SinglePart};
-use sha2::{Digest, Sha256};
 
 use crate::config::{Newsletter, Web};
-use crate::dkim::Signer;
 use crate::issue::Issue;
+use crate::list::reader::Reader;
+use crate::list::token::Key;
+use crate::mail::dkim::Signer;
 use crate::render::{Part, Rendered, UNSUBSCRIBE_PLACEHOLDER, personalise};
-use crate::token::Key;
+use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
-
-/// Who a message is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reader {
-    pub email: Address,
-    pub name: Option<String>,
-}
-
-impl Reader {
-    /// The stand-in reader that previews are addressed to.
-    pub fn placeholder() -> Reader {
-        Reader {
-            email: "reader@example.com".parse().expect("valid address"),
-            name: Some("Reader".into()),
-        }
-    }
-
-    pub fn key(&self) -> ReaderKey {
-        ReaderKey::of(self.email.as_ref())
-    }
-
-    fn mailbox(&self) -> Mailbox {
-        let name = self
-            .name
-            .as_deref()
-            .map(clean_name)
-            .filter(|n| !n.is_empty());
-        Mailbox::new(name, self.email.clone())
-    }
-}
-
-/// The longest display name kept: a name is a name, and a longer `To:` line
-/// could be refused by the server and fail the reader for good.
-pub const MAX_NAME_CHARS: usize = 100;
-
-/// A display name with control characters (CR, LF, tab, NUL...) turned into
-/// spaces, runs of spaces collapsed, and cut to [`MAX_NAME_CHARS`]: a name
-/// can never break a header or make it too long.
-pub fn clean_name(raw: &str) -> String {
-    let spaced: String = raw
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let mut name = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
-    if let Some((cut, _)) = name.char_indices().nth(MAX_NAME_CHARS) {
-        name.truncate(cut);
-        name.truncate(name.trim_end().len());
-    }
-    name
-}
 
 /// Why a message could not be built for a reader.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -80,36 +40,6 @@ pub fn clean_name(raw: &str) -> String {
 pub struct MessageError {
     pub to: String,
     pub why: String,
-}
-
-/// A reader's identity in 16 bytes: the first half of SHA-256 of the
-/// lower-cased address. Ledgers, duplicate checks and the suppression list
-/// keep these rather than strings, so memory stays small as lists grow (a
-/// byte array, not a `u128`, so that map entries need no 16-byte padding).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ReaderKey([u8; 16]);
-
-impl ReaderKey {
-    /// A placeholder for empty slots (see [`crate::keymap`]).
-    pub const ZERO: ReaderKey = ReaderKey([0; 16]);
-
-    /// The first eight bytes, already uniformly spread (a hash).
-    pub fn prefix(&self) -> [u8; 8] {
-        let mut prefix = [0u8; 8];
-        prefix.copy_from_slice(&self.0[..8]);
-        prefix
-    }
-
-    pub fn of(email: &str) -> ReaderKey {
-        let digest = address_digest(email);
-        let mut half = [0u8; 16];
-        half.copy_from_slice(&digest[..16]);
-        ReaderKey(half)
-    }
-}
-
-fn address_digest(email: &str) -> [u8; 32] {
-    Sha256::digest(crate::address::identity(email).as_bytes()).into()
 }
 
 /// What signs a message: the key for the readers' links, and DKIM.
@@ -276,7 +206,7 @@ impl Template {
     ///
     /// # Errors
     /// lettre cannot lay out a message for this reader (an address form
-    /// [`crate::address`] should have refused; never a panic).
+    /// [`crate::list::address`] should have refused; never a panic).
     pub fn message(
         &self,
         reader: &Reader,
@@ -455,18 +385,6 @@ mod tests {
         assert_eq!(
             String::from_utf8(encoded.personalise(value)).expect("ascii"),
             String::from_utf8(quoted_printable::encode(whole)).expect("ascii")
-        );
-    }
-
-    #[test]
-    fn reader_keys_ignore_case_and_differ_between_readers() {
-        assert_eq!(
-            ReaderKey::of("Ann@Example.com"),
-            ReaderKey::of("ann@example.com")
-        );
-        assert_ne!(
-            ReaderKey::of("ann@example.com"),
-            ReaderKey::of("bob@example.com")
         );
     }
 }

@@ -187,7 +187,7 @@ fn read_key(source: &KeySource, env: &Env) -> Result<String, String> {
             }),
         KeySource::File(path) => {
             // Group-readable is allowed: a milter's group may share it.
-            let bytes = crate::files::read_secret(path, 64 * 1024, 0o004)
+            let bytes = crate::fs::read_secret(path, 64 * 1024, 0o004)
                 .map_err(|e| format!("the DKIM key: {e}"))?;
             String::from_utf8(bytes)
                 .map_err(|_| format!("the DKIM key `{}` is not PEM text", path.display()))
@@ -231,7 +231,7 @@ pub fn keygen(algorithm: DkimAlgorithm, out: &Path) -> Result<String, String> {
 
 /// Writes a private key: mode 0600 from creation, refusing to replace a file.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    crate::files::write_new(path, bytes, 0o600).map_err(|e| {
+    crate::fs::write_new(path, bytes, 0o600).map_err(|e| {
         if e.kind() == Some(std::io::ErrorKind::AlreadyExists) {
             format!(
                 "`{}` exists already; keygen never overwrites a key",

@@ -11,14 +11,15 @@ use crate::cli::SendArgs;
 use crate::clock::Clock;
 use crate::compose::{compose, newsletter};
 use crate::deliver;
-use crate::deliver::state::{Paths, take_lock};
+use crate::deliver::state::Paths;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::fs::lock::take_lock;
 use crate::issue::{self, IssueName, Outline};
 use crate::log::{self, Level};
 use crate::schedule::{Due, Schedule};
 
-use super::send::{list_options, smtp_settings};
+use super::{list_options, smtp_settings};
 
 pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
@@ -198,7 +199,7 @@ impl Notices {
     /// The notices given so far; none if the file is missing or unreadable
     /// (a notice said twice is better than one never said).
     fn read(state: &Path) -> Notices {
-        let earlier = crate::files::read_kept(&state.join(Self::FILE), 64 * 1024)
+        let earlier = crate::fs::read_kept(&state.join(Self::FILE), 64 * 1024)
             .ok()
             .flatten()
             .map(|bytes| {
@@ -241,8 +242,8 @@ impl Notices {
             return;
         }
         let text: String = self.now.iter().map(|n| format!("{n}\n")).collect();
-        let written = crate::files::create_folder(state)
-            .and_then(|()| crate::files::write_atomic(&state.join(Self::FILE), text.as_bytes()));
+        let written = crate::fs::create_folder(state)
+            .and_then(|()| crate::fs::write_atomic(&state.join(Self::FILE), text.as_bytes()));
         if let Err(e) = written {
             log::event(Level::Warn, "due.notices", &[("error", &e)]);
         }
@@ -276,8 +277,8 @@ fn send_one(config: &Path, path: &Path, args: &SendArgs, clock: Clock) -> Result
     let composed = compose(
         config,
         Some(path),
-        super::send::signing(args),
-        super::send::repeats(args),
+        super::signing(args),
+        super::repeats(args),
     )?;
     for warning in &composed.warnings {
         log::event(

@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::address;
-use crate::files::{self, Action, FileError};
-use crate::journal::{Batcher, WriteError};
-use crate::message::ReaderKey;
-use crate::subscribers::ListError;
+use crate::fs::journal::{Batcher, WriteError};
+use crate::fs::{self, Action, FileError};
+use crate::list::address;
+use crate::list::reader::ReaderKey;
+use crate::list::subscribers::ListError;
 
 /// The header of a suppression list catchup creates.
 pub const HEADER: &str = "email,reason,at,issue\n";
@@ -346,7 +346,7 @@ impl Suppressed {
         {
             return Ok(());
         }
-        let mut file = match files::open_kept(&self.path, files::Kept::Read) {
+        let mut file = match fs::open_kept(&self.path, fs::Kept::Read) {
             Ok(file) => file,
             Err(e) if e.kind() == Some(std::io::ErrorKind::NotFound) => {
                 self.forget(None);
@@ -459,7 +459,7 @@ fn fingerprint(file: &mut File, upto: u64) -> std::io::Result<u64> {
 /// reader never sees one half-written.
 fn read_since(path: &Path, offset: u64) -> Result<Option<Vec<u8>>, ListError> {
     let read_error = |e: std::io::Error| ListError::from(FileError::io(Action::Read, path, e));
-    let mut file = match files::open_kept(path, files::Kept::Read) {
+    let mut file = match fs::open_kept(path, fs::Kept::Read) {
         Ok(file) => file,
         Err(e) if e.kind() == Some(std::io::ErrorKind::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -471,7 +471,7 @@ fn read_since(path: &Path, offset: u64) -> Result<Option<Vec<u8>>, ListError> {
     Ok(Some(chunk))
 }
 
-/// Appends events durably (see [`files::LockedRows::append`]), creating
+/// Appends events durably (see [`fs::LockedRows::append`]), creating
 /// the list with its header if there is none.
 ///
 /// # Errors
@@ -479,7 +479,7 @@ fn read_since(path: &Path, offset: u64) -> Result<Option<Vec<u8>>, ListError> {
 /// recorded.
 pub fn append(path: &Path, events: &[Event]) -> Result<(), FileError> {
     let rows: Vec<u8> = events.iter().flat_map(Event::row).collect();
-    files::append_rows(path, HEADER.as_bytes(), &rows)
+    fs::append_rows(path, HEADER.as_bytes(), &rows)
 }
 
 /// A change a reader asks for through the service.
@@ -551,7 +551,7 @@ fn commit(
     view: &mut Suppressed,
     changes: &[Change],
 ) -> Result<Vec<Outcome>, ListError> {
-    let mut locked = files::LockedRows::lock(path)?;
+    let mut locked = fs::LockedRows::lock(path)?;
     view.read_from(&mut locked.file)?;
     let now = crate::clock::wall();
     let mut events = Vec::new();
@@ -600,7 +600,7 @@ fn commit(
 ///
 /// # Errors
 /// The list cannot be read or rewritten; it stands as it was.
-pub fn compact(locked: &mut files::LockedRows, view: &mut Suppressed) -> Result<(), ListError> {
+pub fn compact(locked: &mut fs::LockedRows, view: &mut Suppressed) -> Result<(), ListError> {
     let read_error = |e| ListError::from(FileError::io(Action::Read, &view.path, e));
     let mut whole = Vec::new();
     locked.file.seek(SeekFrom::Start(0)).map_err(read_error)?;

@@ -1,5 +1,7 @@
 //! `catchup send`: a test send, a list send, a dry run, or the file outbox.
 
+mod due;
+
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,11 +16,11 @@ use crate::deliver::{self, ListFiles, ListOptions, ListReport};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::issue::IssueName;
-use crate::message::Reader;
+use crate::list::reader::Reader;
 
 pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
     let Some(issue_path) = &args.issue else {
-        return super::send_due::run(config, args);
+        return due::run(config, args);
     };
     let composed = compose(config, Some(issue_path), signing(args), repeats(args))?;
     for warning in &composed.warnings {
@@ -158,7 +160,7 @@ fn test_readers(addresses: &[String]) -> Result<Vec<Reader>> {
     addresses
         .iter()
         .map(|a| {
-            crate::address::parse(a)
+            crate::list::address::parse(a)
                 .map(|email| Reader { email, name: None })
                 .map_err(|why| Error::config(format!("--to: {why}")))
         })

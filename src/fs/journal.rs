@@ -14,7 +14,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
-use crate::files::{self, Action, FileError};
+use crate::fs::{self, Action, FileError};
 
 /// Something that could not be made durable.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -135,7 +135,7 @@ impl Appender {
         let error = WriteError(format!(
             "cannot write `{}`: {}",
             self.path.display(),
-            files::describe(e)
+            fs::describe(e)
         ));
         self.failed = Some(error.clone());
         error
@@ -156,9 +156,9 @@ impl Journal {
     /// The file cannot be opened or created.
     pub fn open(path: &Path) -> Result<Journal, FileError> {
         let fail = |e| FileError::io(Action::Write, path, e);
-        let (file, created) = files::open_append(path)?;
+        let (file, created) = fs::open_append(path)?;
         if created {
-            files::sync_folder(files::folder_of(path)).map_err(fail)?;
+            fs::sync_folder(fs::folder_of(path)).map_err(fail)?;
         }
         let syncer = file.try_clone().map_err(fail)?;
         let appender = Arc::new(Mutex::new(Appender {

@@ -58,7 +58,7 @@ impl Key {
     fn mac(&self, label: &[u8], email: &str) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes a key of any length");
         mac.update(label);
-        mac.update(crate::address::identity(email).as_bytes());
+        mac.update(crate::list::address::identity(email).as_bytes());
         mac
     }
 

@@ -8,6 +8,8 @@
 //! the list of every issue previewed, is. `archive.json` and `index.html`
 //! are rewritten only when a preview changes them.
 
+pub mod live;
+
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -15,7 +17,7 @@ use maud::{DOCTYPE, html};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::files::{FileError, create_folder, read_input, write_atomic, write_replaceable};
+use crate::fs::{FileError, create_folder, read_input, write_atomic, write_replaceable};
 
 /// The archive's record of one previewed issue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

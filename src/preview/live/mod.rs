@@ -125,8 +125,8 @@ fn folders(config: &Path, issue: &Path) -> Vec<PathBuf> {
         .map(|n| n.paths.seeds)
         .unwrap_or_else(|_| PathBuf::from("seeds"));
     let mut folders = vec![
-        crate::files::folder_of(issue).to_path_buf(),
-        crate::files::folder_of(config).to_path_buf(),
+        crate::fs::folder_of(issue).to_path_buf(),
+        crate::fs::folder_of(config).to_path_buf(),
         seeds,
     ];
     folders.sort();

@@ -12,6 +12,9 @@
 //! for ever. Every error names the file and says what went wrong in words
 //! (a full disk is not a permission problem).
 
+pub mod journal;
+pub mod lock;
+
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read as _, Write as _};

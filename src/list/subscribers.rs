@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use lettre::Address;
 
-use crate::address;
-use crate::files::{FileError, Identity, StableFile, open_input};
-use crate::message::{Reader, clean_name};
+use crate::fs::{FileError, Identity, StableFile, open_input};
+use crate::list::address;
+use crate::list::reader::{Reader, clean_name};
 use std::sync::{Arc, Mutex};
 
 /// One data row of the subscriber file.
@@ -208,7 +208,7 @@ pub fn email_at(path: &Path, offset: u64, column: usize) -> Result<Option<Addres
     use std::io::{Seek as _, SeekFrom};
     let mut file = open_input(path)?;
     file.seek(SeekFrom::Start(offset))
-        .map_err(|e| ListError::from(FileError::io(crate::files::Action::Read, path, e)))?;
+        .map_err(|e| ListError::from(FileError::io(crate::fs::Action::Read, path, e)))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

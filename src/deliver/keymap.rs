@@ -5,7 +5,7 @@
 //! with linear probing; a reader key is already a hash (SHA-256), so its
 //! first bytes pick the slot.
 
-use crate::message::ReaderKey;
+use crate::list::reader::ReaderKey;
 
 /// The most entries per slot (9 in 10): past this load the map grows by
 /// half.

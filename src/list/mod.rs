@@ -1,0 +1,17 @@
+//! The readers, and who may be sent to.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `reader.rs` | a reader, and the key that stands for them |
+//! | `address.rs` | which addresses can be sent to, and the one form they are compared in |
+//! | `token.rs` | the links no one can forge: tokens, Message-ID ids, form tokens |
+//! | `subscribers.rs` | the subscriber list as a stream of rows |
+//! | `index.rs` | a reader found from a token or a Message-ID id, without the list in memory |
+//! | `suppression.rs` | who is never sent to, and why; the service's writer |
+
+pub mod address;
+pub mod index;
+pub mod reader;
+pub mod subscribers;
+pub mod suppression;
+pub mod token;
