@@ -245,6 +245,12 @@ pub fn utf8_error_position(bytes: &[u8], valid_up_to: usize) -> (usize, usize) {
     (line, column)
 }
 
+impl From<Diagnostics> for crate::error::Error {
+    fn from(error: Diagnostics) -> crate::error::Error {
+        crate::error::Error::new(crate::error::Kind::Config, error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

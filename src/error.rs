@@ -1,12 +1,13 @@
 //! The one error type at the command boundary.
 //!
-//! Each stage has its own typed errors, with the file and position in them.
-//! When one reaches a command it becomes an [`Error`], and the conversion
-//! decides its [`Kind`] from the type (and variant): a bad issue file is a
-//! configuration error, a held lock is "locked", a disk that fills while a
-//! ledger is written is a failure. So the exit code is part of the error
-//! from where it is made, and `main` only prints the chain and asks
-//! [`Error::code`].
+//! Each stage has its own typed errors, with the file and position in them,
+//! and owns their conversion into an [`Error`] (beside the type, in the
+//! stage): the conversion decides the [`Kind`] from the type (and variant):
+//! a bad issue file is a configuration error, a held lock is "locked", a
+//! disk that fills while a ledger is written is a failure. So the exit code
+//! is part of the error from where it is made, and `main` only prints the
+//! chain and asks [`Error::code`]. This module knows no stage: imports run
+//! from the stages to it, never back.
 
 use std::fmt;
 
@@ -74,8 +75,9 @@ impl Error {
         }
     }
 
-    /// The diagnostics, when the error is a set of configuration problems.
-    pub fn diagnostics(&self) -> Option<&crate::diagnostic::Diagnostics> {
+    /// The stage error behind this one, if it is a `T` (the diagnostics of
+    /// a configuration error, say, which `check` prints in full).
+    pub fn downcast_ref<T: fmt::Display + fmt::Debug + Send + Sync + 'static>(&self) -> Option<&T> {
         self.inner.downcast_ref()
     }
 
@@ -104,77 +106,6 @@ impl fmt::Debug for Error {
 
 /// A result at the command boundary.
 pub type Result<T> = std::result::Result<T, Error>;
-
-impl From<crate::diagnostic::Diagnostics> for Error {
-    fn from(error: crate::diagnostic::Diagnostics) -> Error {
-        Error::new(Kind::Config, error)
-    }
-}
-
-impl From<crate::config::LoadError> for Error {
-    fn from(error: crate::config::LoadError) -> Error {
-        match error {
-            crate::config::LoadError::File(file) => Error::from(file),
-            crate::config::LoadError::Invalid(diagnostics) => Error::from(diagnostics),
-            missing @ crate::config::LoadError::Missing { .. } => Error::new(Kind::Config, missing),
-            env @ crate::config::LoadError::Env(_) => Error::new(Kind::Config, env),
-        }
-    }
-}
-
-impl From<crate::bounces::StartError> for Error {
-    fn from(error: crate::bounces::StartError) -> Error {
-        match error {
-            crate::bounces::StartError::List(list) => Error::from(list),
-            crate::bounces::StartError::Log(file) => Error::from(file),
-        }
-    }
-}
-
-impl From<crate::config::env::EnvError> for Error {
-    fn from(error: crate::config::env::EnvError) -> Error {
-        Error::new(Kind::Config, error)
-    }
-}
-
-impl From<crate::story::LoadError> for Error {
-    fn from(error: crate::story::LoadError) -> Error {
-        Error::new(Kind::Config, error)
-    }
-}
-
-impl From<crate::list::subscribers::ListError> for Error {
-    fn from(error: crate::list::subscribers::ListError) -> Error {
-        Error::new(Kind::Config, error)
-    }
-}
-
-impl From<crate::config::smtp::SettingsError> for Error {
-    fn from(error: crate::config::smtp::SettingsError) -> Error {
-        Error::new(Kind::Config, error)
-    }
-}
-
-impl From<crate::deliver::ledger::LedgerError> for Error {
-    fn from(error: crate::deliver::ledger::LedgerError) -> Error {
-        match error {
-            crate::deliver::ledger::LedgerError::Lock(lock) => Error::from(lock),
-            crate::deliver::ledger::LedgerError::File(file) => Error::from(file),
-        }
-    }
-}
-
-impl From<crate::fs::FileError> for Error {
-    fn from(error: crate::fs::FileError) -> Error {
-        let kind = match error.action {
-            // An input that cannot be read is bad input: fix it, run again.
-            crate::fs::Action::Read => Kind::Config,
-            _ if error.is_planted() => Kind::Config,
-            _ => Kind::Failure,
-        };
-        Error::new(kind, error)
-    }
-}
 
 impl From<std::io::Error> for Error {
     fn from(error: std::io::Error) -> Error {

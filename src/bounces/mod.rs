@@ -447,3 +447,12 @@ pub fn printable(text: &str) -> String {
     let short: String = text.chars().take(80).collect();
     crate::log::printable(&short)
 }
+
+impl From<StartError> for crate::error::Error {
+    fn from(error: StartError) -> crate::error::Error {
+        match error {
+            StartError::List(list) => list.into(),
+            StartError::Log(file) => file.into(),
+        }
+    }
+}

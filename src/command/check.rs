@@ -19,7 +19,7 @@ pub fn run(config: &Path, args: &CheckArgs) -> Result<Exit> {
     ) {
         Ok(composed) => composed,
         Err(err) => {
-            let Some(diagnostics) = err.diagnostics() else {
+            let Some(diagnostics) = err.downcast_ref::<crate::diagnostic::Diagnostics>() else {
                 return Err(err);
             };
             print_all(diagnostics);

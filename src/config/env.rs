@@ -252,6 +252,12 @@ fn double_quoted<'a>(
     }
 }
 
+impl From<EnvError> for crate::error::Error {
+    fn from(error: EnvError) -> crate::error::Error {
+        crate::error::Error::new(crate::error::Kind::Config, error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt as _;

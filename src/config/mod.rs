@@ -300,6 +300,19 @@ pub fn parse_mailbox(text: &str) -> Result<Mailbox, String> {
     Mailbox::from_str(text).map_err(|e| format!("`{text}` is not an email address: {e}"))
 }
 
+impl From<LoadError> for crate::error::Error {
+    fn from(error: LoadError) -> crate::error::Error {
+        use crate::error::{Error, Kind};
+        match error {
+            LoadError::File(file) => Error::from(file),
+            LoadError::Invalid(diagnostics) => Error::from(diagnostics),
+            other @ (LoadError::Missing { .. } | LoadError::Env(_)) => {
+                Error::new(Kind::Config, other)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -401,6 +401,12 @@ pub fn is_loopback(host: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+impl From<SettingsError> for crate::error::Error {
+    fn from(error: SettingsError) -> crate::error::Error {
+        crate::error::Error::new(crate::error::Kind::Config, error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

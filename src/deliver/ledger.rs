@@ -458,6 +458,15 @@ fn line(
     Ok(line)
 }
 
+impl From<LedgerError> for crate::error::Error {
+    fn from(error: LedgerError) -> crate::error::Error {
+        match error {
+            LedgerError::Lock(lock) => lock.into(),
+            LedgerError::File(file) => file.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -634,6 +634,19 @@ pub fn open_lock(path: &Path) -> Result<File, FileError> {
     })
 }
 
+impl From<FileError> for crate::error::Error {
+    fn from(error: FileError) -> crate::error::Error {
+        use crate::error::{Error, Kind};
+        let kind = match error.action {
+            // An input that cannot be read is bad input: fix it, run again.
+            Action::Read => Kind::Config,
+            _ if error.is_planted() => Kind::Config,
+            _ => Kind::Failure,
+        };
+        Error::new(kind, error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -389,6 +389,12 @@ fn row_error_message(e: &csv::Error) -> String {
     }
 }
 
+impl From<ListError> for crate::error::Error {
+    fn from(error: ListError) -> crate::error::Error {
+        crate::error::Error::new(crate::error::Kind::Config, error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

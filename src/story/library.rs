@@ -188,3 +188,9 @@ fn read_utf8(path: &Path) -> Result<String, LoadError> {
         }
     })
 }
+
+impl From<LoadError> for crate::error::Error {
+    fn from(error: LoadError) -> crate::error::Error {
+        crate::error::Error::new(crate::error::Kind::Config, error)
+    }
+}

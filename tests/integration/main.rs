@@ -3,6 +3,8 @@
 
 mod support;
 
+mod architecture;
+
 mod bounces;
 mod browser;
 mod check;

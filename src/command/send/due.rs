@@ -313,7 +313,7 @@ fn send_one(config: &Path, path: &Path, args: &SendArgs, clock: Clock) -> Result
 
 /// An error as one log field: diagnostics render over several lines.
 fn one_line(e: &Error) -> String {
-    match e.diagnostics() {
+    match e.downcast_ref::<crate::diagnostic::Diagnostics>() {
         Some(d) => d
             .errors()
             .map(|d| match d.position() {

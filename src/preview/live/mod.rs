@@ -97,7 +97,7 @@ fn shown(config: &Path, issue: &Path, generation: u64) -> Shown {
             subject: None,
             html: String::new(),
             text: String::new(),
-            error: Some(match err.diagnostics() {
+            error: Some(match err.downcast_ref::<crate::diagnostic::Diagnostics>() {
                 Some(diagnostics) => {
                     let mut text: String = diagnostics
                         .0
