@@ -5,13 +5,10 @@
 
 use std::path::Path;
 
-use catchup::config::Newsletter;
-use catchup::diagnostic::Source;
-use catchup::issue::Issue;
-use catchup::list::reader::Reader;
-use catchup::mail::{Purpose, Template};
-use catchup::render;
-use catchup::story::{Library, ParseOptions, parse};
+use catchup::bench::{
+    Issue, IssueName, Key, Library, Newsletter, ParseOptions, Purpose, Reader, Signer, Signers,
+    Source, Template, parse, render,
+};
 
 fn main() {
     divan::main();
@@ -63,8 +60,8 @@ fn parse_seeds(bencher: divan::Bencher) {
     });
 }
 
-fn name() -> catchup::issue::IssueName {
-    catchup::issue::IssueName::new("2018-07-27").expect("name")
+fn name() -> IssueName {
+    IssueName::new("2018-07-27").expect("name")
 }
 
 /// Issue TOML → resolved issue → HTML (maud) → CSS inlined → text → message
@@ -74,13 +71,13 @@ fn compose_example_issue(bencher: divan::Bencher) {
     let (newsletter, library, source) = inputs();
     bencher.bench(|| {
         let issue = Issue::parse(name(), source.clone(), &library, &newsletter).expect("issue");
-        let rendered = render::render(&issue, &newsletter).expect("render");
+        let rendered = render(&issue, &newsletter).expect("render");
         Template::new(
             &issue,
             &newsletter,
             &rendered,
-            catchup::mail::Signers {
-                links: catchup::list::token::Key::preview(),
+            Signers {
+                links: Key::preview(),
                 dkim: None,
             },
         )
@@ -92,18 +89,18 @@ fn compose_example_issue(bencher: divan::Bencher) {
 fn render_and_inline(bencher: divan::Bencher) {
     let (newsletter, library, source) = inputs();
     let issue = Issue::parse(name(), source, &library, &newsletter).expect("issue");
-    bencher.bench(|| render::render(&issue, &newsletter).expect("render"));
+    bencher.bench(|| render(&issue, &newsletter).expect("render"));
 }
 
 /// A DKIM signer with a fresh key, as `[dkim]` would load it.
-fn signer(algorithm: &str, dir: &Path) -> catchup::mail::dkim::Signer {
-    use catchup::config::{Dkim, DkimAlgorithm, KeySource};
+fn signer(algorithm: &str, dir: &Path) -> Signer {
+    use catchup::bench::{Dkim, DkimAlgorithm, KeySource};
     let algorithm = match algorithm {
         "rsa-2048" => DkimAlgorithm::Rsa,
         _ => DkimAlgorithm::Ed25519,
     };
     let key = dir.join("key.pem");
-    catchup::mail::dkim::keygen(algorithm, &key).expect("keygen");
+    catchup::bench::keygen(algorithm, &key).expect("keygen");
     let settings = Dkim {
         domain: "hsj.example".into(),
         selector: "bench".into(),
@@ -115,7 +112,7 @@ fn signer(algorithm: &str, dir: &Path) -> catchup::mail::dkim::Signer {
         repo("tests/fixtures/project/config/newsletter.toml"),
         String::new(),
     );
-    catchup::mail::dkim::Signer::load(&settings, &source, &catchup::config::Env::process())
+    Signer::load(&settings, &source, &catchup::bench::Env::process())
         .expect("signer")
         .0
 }
@@ -127,15 +124,15 @@ fn signer(algorithm: &str, dir: &Path) -> catchup::mail::dkim::Signer {
 fn personalise_one_reader(bencher: divan::Bencher, signing: &str) {
     let (newsletter, library, source) = inputs();
     let issue = Issue::parse(name(), source, &library, &newsletter).expect("issue");
-    let rendered = render::render(&issue, &newsletter).expect("render");
+    let rendered = render(&issue, &newsletter).expect("render");
     let dir = tempfile::tempdir().expect("tempdir");
     let dkim = (signing != "unsigned").then(|| std::sync::Arc::new(signer(signing, dir.path())));
     let template = Template::new(
         &issue,
         &newsletter,
         &rendered,
-        catchup::mail::Signers {
-            links: catchup::list::token::Key::preview(),
+        Signers {
+            links: Key::preview(),
             dkim,
         },
     );

@@ -149,7 +149,7 @@ async fn fire(
     kill: Option<(Service, Duration)>,
     method: Method,
 ) -> Outcome {
-    let key = catchup::list::token::Key::new(SECRET).expect("key");
+    let key = catchup::bench::Key::new(SECRET).expect("key");
     let jobs: Vec<(String, String)> = (1..=readers)
         .map(|i| {
             let email = format!("reader{i}@nhs.example");
@@ -354,7 +354,7 @@ fn million(project: &Project) {
         .enable_all()
         .build()
         .expect("runtime");
-    let key = catchup::list::token::Key::new(SECRET).expect("key");
+    let key = catchup::bench::Key::new(SECRET).expect("key");
     let path = format!("/u/{}", key.token("reader765432@nhs.example"));
     let asked = Instant::now();
     let status = runtime.block_on(send(project.port, Method::OneClick, &path));

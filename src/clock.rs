@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 /// Where "now" comes from.
 #[derive(Debug, Clone, Copy)]
-pub enum Clock {
+pub(crate) enum Clock {
     /// The system clock.
     System,
     /// A fixed moment, from `--now`.
@@ -15,7 +15,7 @@ pub enum Clock {
 
 impl Clock {
     /// The current moment by this clock.
-    pub fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         match self {
             Clock::System => wall(),
             Clock::Fixed(moment) => *moment,
@@ -26,6 +26,6 @@ impl Clock {
 /// The real time, whatever `--now` says: for log timestamps, which record
 /// when something actually happened.
 #[allow(clippy::disallowed_methods)]
-pub fn wall() -> DateTime<Utc> {
+pub(crate) fn wall() -> DateTime<Utc> {
     Utc::now()
 }

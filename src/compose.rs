@@ -22,7 +22,7 @@ use crate::story::{Library, ParseOptions};
 
 /// Whose key signs the readers' links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signing {
+pub(crate) enum Signing {
     /// `check` and `preview`: a fixed key whose links work nowhere, so that
     /// no secret is needed.
     Preview,
@@ -33,7 +33,7 @@ pub enum Signing {
 /// What to do with an issue that an earlier list send already carried
 /// (see [`crate::deliver::sent::repeat_of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Repeats {
+pub(crate) enum Repeats {
     /// An error: `check`, and sends without `--force`.
     Refuse,
     /// A warning: previews, and `--force`.
@@ -42,7 +42,7 @@ pub enum Repeats {
 
 /// An issue composed and measured, ready to preview or send.
 #[derive(Debug)]
-pub struct Composed {
+pub(crate) struct Composed {
     pub newsletter: Newsletter,
     pub issue: Issue,
     pub issue_path: PathBuf,
@@ -61,7 +61,7 @@ pub struct Composed {
 impl Composed {
     /// What a list send takes: the template, the record of what the issue
     /// carries, and its web version.
-    pub fn outgoing(self) -> Outgoing {
+    pub(crate) fn outgoing(self) -> Outgoing {
         let record = SentIssue {
             date: self.issue.date,
             moment: send_moment(
@@ -90,7 +90,7 @@ impl Composed {
 ///
 /// # Errors
 /// The file is missing, unreadable or invalid.
-pub fn newsletter(config: &Path) -> Result<Newsletter, Error> {
+pub(crate) fn newsletter(config: &Path) -> Result<Newsletter, Error> {
     Ok(Newsletter::load(config)?)
 }
 
@@ -99,7 +99,7 @@ pub fn newsletter(config: &Path) -> Result<Newsletter, Error> {
 ///
 /// # Errors
 /// The seeds folder or a seed cannot be read.
-pub fn library(newsletter: &Newsletter, seeds: Option<&Path>) -> Result<Library, Error> {
+pub(crate) fn library(newsletter: &Newsletter, seeds: Option<&Path>) -> Result<Library, Error> {
     let options = ParseOptions {
         mastheads: vec![newsletter.name.clone()],
     };
@@ -114,7 +114,7 @@ pub fn library(newsletter: &Newsletter, seeds: Option<&Path>) -> Result<Library,
 /// # Errors
 /// Any stage's errors; configuration mistakes come as a configuration
 /// [`Error`] holding every diagnostic.
-pub fn compose(
+pub(crate) fn compose(
     config: &Path,
     issue: Option<&Path>,
     signing: Signing,

@@ -234,7 +234,7 @@ impl std::error::Error for Diagnostics {}
 
 /// The 1-based line and column (in characters) of the first byte that is
 /// not UTF-8, for "save the file as UTF-8" messages.
-pub fn utf8_error_position(bytes: &[u8], valid_up_to: usize) -> (usize, usize) {
+pub(crate) fn utf8_error_position(bytes: &[u8], valid_up_to: usize) -> (usize, usize) {
     let valid = &bytes[..valid_up_to.min(bytes.len())];
     let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
     let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);

@@ -105,7 +105,7 @@ impl fmt::Debug for Error {
 }
 
 /// A result at the command boundary.
-pub type Result<T> = std::result::Result<T, Error>;
+pub(crate) type Result<T> = std::result::Result<T, Error>;
 
 impl From<std::io::Error> for Error {
     fn from(error: std::io::Error) -> Error {
@@ -138,7 +138,7 @@ mod tests {
         for error in [
             Error::from(crate::list::subscribers::ListError::from(missing())),
             Error::from(missing()),
-            Error::from(crate::story::LoadError::from(missing())),
+            Error::from(crate::story::library::LoadError::from(missing())),
         ] {
             let text = error.to_string();
             assert_eq!(text.matches("it does not exist").count(), 1, "{text}");

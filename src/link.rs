@@ -6,7 +6,7 @@
 ///
 /// # Errors
 /// Why the link cannot go into an email, in words.
-pub fn check(text: &str) -> Result<&str, String> {
+pub(crate) fn check(text: &str) -> Result<&str, String> {
     let link = text.trim();
     if link.chars().any(char::is_whitespace) {
         return Err(format!(
@@ -30,7 +30,7 @@ pub fn check(text: &str) -> Result<&str, String> {
 ///
 /// # Errors
 /// Why the link cannot go into an email, in words.
-pub fn check_in_text(text: &str) -> Result<&str, String> {
+pub(crate) fn check_in_text(text: &str) -> Result<&str, String> {
     let link = text.trim();
     let Some(address) = link.strip_prefix("mailto:") else {
         return check(link)

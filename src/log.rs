@@ -10,7 +10,7 @@ use std::fmt::{self, Display, Write as _};
 use crate::clock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
+pub(crate) enum Level {
     Info,
     Warn,
     Error,
@@ -30,7 +30,7 @@ impl Display for Level {
 /// list), made safe for one line of a terminal or a log: control
 /// characters (escape sequences, CR, LF, tabs) and the bidirectional
 /// controls that reorder what is shown are escaped.
-pub fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             let hidden = c.is_control()
@@ -46,7 +46,7 @@ pub fn printable(text: &str) -> String {
 }
 
 /// Formats one event line (without the newline).
-pub fn line(level: Level, event: &str, fields: &[(&str, &dyn Display)]) -> String {
+pub(crate) fn line(level: Level, event: &str, fields: &[(&str, &dyn Display)]) -> String {
     let mut out = format!(
         "{} catchup[{}] {level} {event}",
         clock::wall().format("%Y-%m-%dT%H:%M:%SZ"),
@@ -70,7 +70,7 @@ pub fn line(level: Level, event: &str, fields: &[(&str, &dyn Display)]) -> Strin
 }
 
 /// Writes one event line to stderr.
-pub fn event(level: Level, event: &str, fields: &[(&str, &dyn Display)]) {
+pub(crate) fn event(level: Level, event: &str, fields: &[(&str, &dyn Display)]) {
     eprintln!("{}", line(level, event, fields));
 }
 

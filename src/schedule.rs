@@ -79,7 +79,7 @@ impl Schedule {
 
 /// When an issue goes out: by the schedule, or at midnight UTC on its date
 /// when there is no schedule (so that previews still get a fixed `Date`).
-pub fn send_moment(
+pub(crate) fn send_moment(
     schedule: Option<&Schedule>,
     date: NaiveDate,
     send_at: Option<SendAt>,
@@ -161,7 +161,7 @@ fn timestamp(moment: DateTime<Utc>) -> jiff::Timestamp {
 /// A local date and time in `zone` as an instant, with the RFC 5545 rules
 /// for times that do not exist or occur twice (what jiff, after Temporal,
 /// calls the "compatible" reading).
-pub fn resolve(zone: &Zone, local: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn resolve(zone: &Zone, local: NaiveDateTime) -> DateTime<Utc> {
     civil(local)
         .and_then(|civil| zone.0.to_ambiguous_timestamp(civil).compatible().ok())
         .and_then(|t| DateTime::from_timestamp(t.as_second(), local.nanosecond()))
@@ -191,7 +191,7 @@ fn civil(local: NaiveDateTime) -> Option<jiff::civil::DateTime> {
 }
 
 /// `Monday` for `Mon`: for sentences.
-pub fn weekday_name(day: Weekday) -> &'static str {
+pub(crate) fn weekday_name(day: Weekday) -> &'static str {
     match day {
         Weekday::Mon => "Monday",
         Weekday::Tue => "Tuesday",
@@ -204,12 +204,12 @@ pub fn weekday_name(day: Weekday) -> &'static str {
 }
 
 /// Parses `Mon`, `monday`, `MON`.
-pub fn parse_weekday(text: &str) -> Option<Weekday> {
+pub(crate) fn parse_weekday(text: &str) -> Option<Weekday> {
     text.trim().parse::<Weekday>().ok()
 }
 
 /// Parses `07:00` (24-hour clock).
-pub fn parse_time(text: &str) -> Option<NaiveTime> {
+pub(crate) fn parse_time(text: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(text.trim(), "%H:%M").ok()
 }
 

@@ -8,7 +8,7 @@ use mail_parser::{Message, MessageParser, MimeHeaders as _, PartType};
 
 /// What marks catchup's own mail inside a returned message.
 #[derive(Debug, Clone)]
-pub struct Ours {
+pub(crate) struct Ours {
     /// The domain of catchup's Message-IDs (the From domain).
     pub message_id_domain: String,
     /// `bounces+` and `@hsj.example` around a VERP token, lowercased.
@@ -20,7 +20,7 @@ pub struct Ours {
 
 /// What a message says.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Recipients whose delivery failed, or who complained.
     Report(Report),
     /// Mail that is not a bounce; why.
@@ -31,7 +31,7 @@ pub enum Verdict {
 
 /// A bounce or complaint, and what ties it to catchup's mail.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Report {
+pub(crate) struct Report {
     pub findings: Vec<Finding>,
     /// Recipients the report names without a usable status, as `address:
     /// why`.
@@ -43,7 +43,7 @@ pub struct Report {
 
 /// One recipient's failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// The address the report names, if it names one (complaints are often
     /// redacted, plain-text bounces are not read for addresses).
     pub recipient: Option<String>,
@@ -52,7 +52,7 @@ pub struct Finding {
 
 /// How a delivery failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// A permanent failure, with its status code (`5.1.1`).
     Hard(String),
     /// A temporary failure (`4.2.2`).
@@ -63,7 +63,7 @@ pub enum Failure {
 
 /// Catchup's own marks found in the message, in the order found.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Evidence {
+pub(crate) struct Evidence {
     pub message_ids: Vec<OurMessageId>,
     /// Unsubscribe tokens, from a VERP address or an unsubscribe link.
     pub tokens: Vec<String>,
@@ -71,13 +71,13 @@ pub struct Evidence {
 
 /// A Message-ID catchup made: `<issue>.<reader id>@domain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OurMessageId {
+pub(crate) struct OurMessageId {
     pub issue: String,
     pub reader: u64,
 }
 
 /// Reads one message.
-pub fn classify(raw: &[u8], ours: &Ours) -> Verdict {
+pub(crate) fn classify(raw: &[u8], ours: &Ours) -> Verdict {
     // A parsed part costs far more than its bytes: 40 MB of empty parts
     // took 1.5 GB to parse. No report has more than a handful of parts.
     if part_boundaries(raw) > MAX_PARTS {

@@ -11,14 +11,14 @@ use sha2::{Digest as _, Sha256};
 use crate::fs::{self, FileError};
 use crate::list::reader::ReaderKey;
 
-pub const HEADER: &str = "message,email,outcome,status,issue,at\n";
+pub(crate) const HEADER: &str = "message,email,outcome,status,issue,at\n";
 
 /// The log is rows of a few dozen bytes; this is millions of them.
 const LOG_LIMIT: u64 = 1024 * 1024 * 1024;
 
 /// What catchup did with one reader a message named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Hard,
     Soft,
     Complaint,
@@ -50,7 +50,7 @@ impl Outcome {
 
 /// One row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
+pub(crate) struct Row {
     /// [`message_key`] of the message.
     pub message: String,
     /// Empty for an ignored message.
@@ -86,7 +86,7 @@ impl Row {
 /// `Status: RO`, `Return-Path`), and an mbox ends each message with a
 /// blank line, so the same message read from a Maildir and from an mbox is
 /// recognised.
-pub fn message_key(bytes: &[u8]) -> String {
+pub(crate) fn message_key(bytes: &[u8]) -> String {
     let split = memchr::memmem::find(bytes, b"\n\n")
         .map(|i| i + 2)
         .or_else(|| memchr::memmem::find(bytes, b"\r\n\r\n").map(|i| i + 4))
@@ -125,7 +125,7 @@ pub fn message_key(bytes: &[u8]) -> String {
 
 /// The log as it stands, and the rows added in this run.
 #[derive(Debug)]
-pub struct Log {
+pub(crate) struct Log {
     path: PathBuf,
     seen: HashSet<String>,
     /// Per reader, the issues of each soft bounce and when it was logged.
@@ -140,7 +140,7 @@ impl Log {
     ///
     /// # Errors
     /// The file exists but cannot be read.
-    pub fn load(path: &Path) -> Result<Log, FileError> {
+    pub(crate) fn load(path: &Path) -> Result<Log, FileError> {
         let mut log = Log {
             path: path.to_path_buf(),
             seen: HashSet::new(),
@@ -179,12 +179,12 @@ impl Log {
     }
 
     /// True if the message was read before.
-    pub fn has_seen(&self, message: &str) -> bool {
+    pub(crate) fn has_seen(&self, message: &str) -> bool {
         self.seen.contains(message)
     }
 
     /// The distinct issues `email` soft-bounced on after `since`.
-    pub fn soft_issues_since(&self, email: &str, since: DateTime<Utc>) -> HashSet<&str> {
+    pub(crate) fn soft_issues_since(&self, email: &str, since: DateTime<Utc>) -> HashSet<&str> {
         self.soft
             .get(&ReaderKey::of(email))
             .into_iter()
@@ -195,7 +195,7 @@ impl Log {
     }
 
     /// Adds a row, to be written by [`Log::write`].
-    pub fn add(&mut self, row: Row) {
+    pub(crate) fn add(&mut self, row: Row) {
         self.remember(&row);
         self.added.push(row);
     }
@@ -214,7 +214,7 @@ impl Log {
     ///
     /// # Errors
     /// The log cannot be written; none of this run's rows are.
-    pub fn write(&self) -> Result<(), FileError> {
+    pub(crate) fn write(&self) -> Result<(), FileError> {
         if self.added.is_empty() {
             return Ok(());
         }

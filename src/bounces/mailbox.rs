@@ -11,11 +11,11 @@ use crate::fs;
 
 /// A returned message is rarely more than a copy of the original; anything
 /// past this is not one.
-pub const MESSAGE_LIMIT: u64 = 50 * 1024 * 1024;
+pub(crate) const MESSAGE_LIMIT: u64 = 50 * 1024 * 1024;
 
 /// One message and where it came from.
 #[derive(Debug)]
-pub struct Item {
+pub(crate) struct Item {
     /// `path`, or `path, message 3` inside an mbox.
     pub origin: String,
     pub bytes: Vec<u8>,
@@ -23,7 +23,7 @@ pub struct Item {
 
 /// Something wrong with a source, naming it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// An error (something could not be read) rather than a warning.
     pub error: bool,
     pub text: String,
@@ -41,7 +41,7 @@ impl Problem {
 
 /// Hands every message under `paths` to `visit`, in a stable order (file
 /// names sorted), and returns what was wrong along the way.
-pub fn each(paths: &[PathBuf], mut visit: impl FnMut(Item)) -> Vec<Problem> {
+pub(crate) fn each(paths: &[PathBuf], mut visit: impl FnMut(Item)) -> Vec<Problem> {
     let mut problems = Vec::new();
     for path in paths {
         read_path(path, &mut visit, &mut problems);

@@ -12,9 +12,9 @@
 //! names a listed address without such a mark is trusted only if the
 //! operator opts in (`[bounces] trust_unmarked`).
 
-pub mod classify;
-pub mod log;
-pub mod mailbox;
+pub(crate) mod classify;
+pub(crate) mod log;
+pub(crate) mod mailbox;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -43,7 +43,7 @@ pub enum StartError {
 
 /// What decides how returned mail is read.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub ours: Ours,
     pub soft_limit: u32,
     /// Act only on reports that carry catchup's mark for the reader.
@@ -51,7 +51,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn new(newsletter: &Newsletter) -> Settings {
+    pub(crate) fn new(newsletter: &Newsletter) -> Settings {
         let return_path = newsletter
             .bounces
             .return_path
@@ -77,7 +77,7 @@ impl Settings {
 
 /// The subscriber list, and how to find a reader from catchup's marks.
 #[derive(Debug)]
-pub struct Lookup {
+pub(crate) struct Lookup {
     keys: Keys,
     by_token: Readers,
     by_id: Readers,
@@ -89,7 +89,7 @@ impl Lookup {
     ///
     /// # Errors
     /// The list cannot be read.
-    pub fn build(subscribers: &Path, keys: Keys) -> Result<Lookup, ListError> {
+    pub(crate) fn build(subscribers: &Path, keys: Keys) -> Result<Lookup, ListError> {
         // A missing list is an error here, not an empty one: every report
         // would be read as about no one, and never read again.
         let mut listed = HashSet::new();
@@ -148,7 +148,7 @@ struct Marked {
 
 /// What reading one message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Suppressed {
         email: String,
         reason: String,
@@ -176,7 +176,7 @@ pub enum Action {
 /// One reading of returned mail: the suppression list and the log as they
 /// stand, and what this reading adds to them.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     settings: Settings,
     lookup: Lookup,
     log: Log,
@@ -194,7 +194,7 @@ impl Run {
     ///
     /// # Errors
     /// Either cannot be read.
-    pub fn start(
+    pub(crate) fn start(
         settings: Settings,
         lookup: Lookup,
         suppressed: &Path,
@@ -228,7 +228,7 @@ impl Run {
     ///
     /// # Errors
     /// The subscriber list cannot be read back.
-    pub fn read(&mut self, raw: &[u8]) -> Result<Vec<Action>, ListError> {
+    pub(crate) fn read(&mut self, raw: &[u8]) -> Result<Vec<Action>, ListError> {
         let key = log::message_key(raw);
         if self.log.has_seen(&key) {
             return Ok(vec![Action::ReadBefore]);
@@ -422,7 +422,7 @@ impl Run {
     ///
     /// # Errors
     /// Either cannot be written.
-    pub fn commit(&self, suppressed: &Path) -> Result<(), crate::fs::FileError> {
+    pub(crate) fn commit(&self, suppressed: &Path) -> Result<(), crate::fs::FileError> {
         if !self.events.is_empty() {
             suppression::append(suppressed, &self.events)?;
         }
@@ -443,7 +443,7 @@ fn only_issue(report: &Report) -> Option<String> {
 
 /// Untrusted text from a message, fit for a terminal: see
 /// [`crate::log::printable`]; at most 80 characters.
-pub fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     let short: String = text.chars().take(80).collect();
     crate::log::printable(&short)
 }

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::exit::Exit;
 use crate::web::archive::Archive;
 
-pub fn run(config: &Path, args: &ArchiveArgs) -> Result<Exit> {
+pub(crate) fn run(config: &Path, args: &ArchiveArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let archive = Archive::build(&newsletter, &newsletter.paths.state)?;
     let written = archive.write(&args.out)?;

@@ -15,7 +15,7 @@ use crate::exit::Exit;
 /// Where the bounce log lives in the state folder.
 const LOG: &str = "bounces.csv";
 
-pub fn run(config: &Path, args: &BouncesArgs) -> Result<Exit> {
+pub(crate) fn run(config: &Path, args: &BouncesArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let keys = newsletter.web.keys(&newsletter.env)?;
     let paths = &newsletter.paths;

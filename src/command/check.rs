@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::exit::Exit;
 use crate::mail::measure::{GMAIL_CLIP_BYTES, kb};
 
-pub fn run(config: &Path, args: &CheckArgs) -> Result<Exit> {
+pub(crate) fn run(config: &Path, args: &CheckArgs) -> Result<Exit> {
     let composed = match compose(
         config,
         args.issue.as_deref(),

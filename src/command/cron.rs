@@ -15,7 +15,7 @@ use crate::exit::Exit;
 /// of the moment, and cheap when nothing is due.
 const EVERY_MINUTES: u32 = 5;
 
-pub fn run(config: &Path, args: &CronArgs) -> Result<Exit> {
+pub(crate) fn run(config: &Path, args: &CronArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let job = Job::new(config, &newsletter)?;
     let mut out = if args.systemd {

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::mail::dkim::{self, Signer};
 
-pub fn run(config: &Path, command: &DkimCommand) -> Result<Exit> {
+pub(crate) fn run(config: &Path, command: &DkimCommand) -> Result<Exit> {
     match command {
         DkimCommand::Keygen(args) => keygen(args),
         DkimCommand::Check => check(config),

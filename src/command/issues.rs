@@ -51,7 +51,7 @@ impl Row {
     }
 }
 
-pub fn run(config: &Path, args: &IssuesArgs) -> Result<Exit> {
+pub(crate) fn run(config: &Path, args: &IssuesArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let files = super::list_files(&newsletter);
     let schedule = newsletter.schedule.as_ref();

@@ -24,7 +24,7 @@ use crate::exit::Exit;
 ///
 /// # Errors
 /// Whatever the subcommand reports.
-pub fn run(cli: Cli) -> Result<Exit> {
+pub(crate) fn run(cli: Cli) -> Result<Exit> {
     if let Some(dir) = &cli.dir {
         std::env::set_current_dir(dir).map_err(|e| {
             Error::config(format!(

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::story::Story;
 
-pub fn run(config: &Path, args: &NewArgs) -> Result<Exit> {
+pub(crate) fn run(config: &Path, args: &NewArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let date = match (args.date, &newsletter.schedule) {
         (Some(date), _) => date,

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::exit::Exit;
 use crate::preview::{self, ArchiveEntry, Preview};
 
-pub fn run(config: &std::path::Path, args: &PreviewArgs) -> Result<Exit> {
+pub(crate) fn run(config: &std::path::Path, args: &PreviewArgs) -> Result<Exit> {
     if args.watch {
         return crate::preview::live::run(crate::preview::live::Options {
             config: config.to_path_buf(),

@@ -12,7 +12,7 @@ use crate::web;
 
 use super::unattended::{self, Command, Needs, systemd_value};
 
-pub fn run(config: &Path, args: &ServeArgs) -> Result<Exit> {
+pub(crate) fn run(config: &Path, args: &ServeArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     if args.systemd {
         let (project, exe) = super::project_and_binary()?;

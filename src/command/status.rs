@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::exit::Exit;
 use crate::issue::{self, IssueName};
 
-pub fn run(config: &Path, args: &StatusArgs) -> Result<Exit> {
+pub(crate) fn run(config: &Path, args: &StatusArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let path = match &args.issue {
         Some(path) => path.clone(),

@@ -12,7 +12,7 @@ use crate::story::{Library, ParseOptions, Story};
 /// Without a newsletter file, stories can still be listed: the default
 /// masthead and `seeds/` are used.
 /// `--unused` needs the settings, to find the issues.
-pub fn run(config: &Path, args: &StoriesArgs) -> Result<Exit> {
+pub(crate) fn run(config: &Path, args: &StoriesArgs) -> Result<Exit> {
     let newsletter = if config.exists() || args.unused {
         Some(compose::newsletter(config)?)
     } else {

@@ -15,7 +15,7 @@ use crate::list::reader::ReaderKey;
 use crate::list::suppression::{self, Event};
 use crate::log::printable;
 
-pub fn run(config: &Path, args: &SuppressedArgs) -> Result<Exit> {
+pub(crate) fn run(config: &Path, args: &SuppressedArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let path = &newsletter.paths.suppressed;
     match &args.command {

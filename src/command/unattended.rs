@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// What the unattended run does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Needs {
+pub(crate) enum Needs {
     /// `send --due`: the link secret, a relay and its password, the DKIM
     /// key, the subscriber list.
     Send,
@@ -22,7 +22,7 @@ pub enum Needs {
 /// The environment file, as an absolute path, and the variables the run
 /// reads from it.
 #[derive(Debug)]
-pub struct Checked {
+pub(crate) struct Checked {
     pub env_file: PathBuf,
     pub variables: Vec<String>,
 }
@@ -33,7 +33,7 @@ pub struct Checked {
 /// Every problem at once: a secret that does not load (naming what to add
 /// to the file, and saying when only this shell has it), no relay, a
 /// subscriber list that does not open.
-pub fn check(newsletter: &Newsletter, project: &Path, needs: Needs) -> Result<Checked> {
+pub(crate) fn check(newsletter: &Newsletter, project: &Path, needs: Needs) -> Result<Checked> {
     let env_file = project.join(&newsletter.paths.env_file);
     let env = Env::file_only(&newsletter.paths.env_file)?;
     for warning in &newsletter.warnings {
@@ -118,7 +118,7 @@ fn secret_variables(newsletter: &Newsletter) -> Vec<String> {
 /// anything but letters, digits and `-_.=:`, is quoted; `send`, `--due`
 /// are not.
 #[derive(Debug, Clone)]
-pub struct Command {
+pub(crate) struct Command {
     pub words: Vec<String>,
 }
 
@@ -126,7 +126,7 @@ impl Command {
     /// For a crontab: words in single quotes for sh, and every `%`
     /// escaped (cron turns a bare `%` into a new line, and takes the
     /// backslash away before sh sees the word).
-    pub fn for_cron(&self) -> String {
+    pub(crate) fn for_cron(&self) -> String {
         self.words
             .iter()
             .map(|w| cron_word(w))
@@ -136,7 +136,7 @@ impl Command {
 
     /// For a systemd `ExecStart=`: words in double quotes, `\` and `"`
     /// escaped, and `%` doubled (systemd's specifiers).
-    pub fn for_systemd(&self) -> String {
+    pub(crate) fn for_systemd(&self) -> String {
         self.words
             .iter()
             .map(|w| {
@@ -162,7 +162,7 @@ fn plain(word: &str) -> bool {
 
 /// A word for a crontab line: in single quotes for sh unless plain (any
 /// `'` escaped), with cron's `%` escaped.
-pub fn cron_word(word: &str) -> String {
+pub(crate) fn cron_word(word: &str) -> String {
     if plain(word) {
         return word.to_string();
     }
@@ -170,7 +170,7 @@ pub fn cron_word(word: &str) -> String {
 }
 
 /// A value for a systemd unit: its `%` doubled.
-pub fn systemd_value(value: &str) -> String {
+pub(crate) fn systemd_value(value: &str) -> String {
     value.replace('%', "%%")
 }
 

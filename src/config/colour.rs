@@ -4,13 +4,13 @@ use std::fmt;
 
 /// An sRGB colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rgb(pub u8, pub u8, pub u8);
+pub(crate) struct Rgb(pub u8, pub u8, pub u8);
 
 impl Rgb {
-    pub const WHITE: Rgb = Rgb(255, 255, 255);
+    pub(crate) const WHITE: Rgb = Rgb(255, 255, 255);
 
     /// Parses `#rrggbb`.
-    pub fn parse(text: &str) -> Option<Rgb> {
+    pub(crate) fn parse(text: &str) -> Option<Rgb> {
         let hex = text.trim().strip_prefix('#')?;
         if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return None;
@@ -20,7 +20,7 @@ impl Rgb {
     }
 
     /// WCAG 2 relative luminance.
-    pub fn luminance(self) -> f64 {
+    pub(crate) fn luminance(self) -> f64 {
         let channel = |c: u8| {
             let c = f64::from(c) / 255.0;
             if c <= 0.039_28 {
@@ -33,7 +33,7 @@ impl Rgb {
     }
 
     /// WCAG 2 contrast ratio against another colour, from 1 to 21.
-    pub fn contrast(self, other: Rgb) -> f64 {
+    pub(crate) fn contrast(self, other: Rgb) -> f64 {
         let (a, b) = (self.luminance(), other.luminance());
         (a.max(b) + 0.05) / (a.min(b) + 0.05)
     }
@@ -46,7 +46,7 @@ impl fmt::Display for Rgb {
 }
 
 /// Text smaller than this contrast ratio fails WCAG 2 AA.
-pub const MIN_CONTRAST: f64 = 4.5;
+pub(crate) const MIN_CONTRAST: f64 = 4.5;
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use crate::fs::{self, FileError};
 
 /// Where the environment file is unless `[paths] env_file` says otherwise.
-pub const DEFAULT_ENV_FILE: &str = "config/catchup.env";
+pub(crate) const DEFAULT_ENV_FILE: &str = "config/catchup.env";
 
 /// Where a run's variables come from.
 #[derive(Clone, Default)]
@@ -163,7 +163,7 @@ fn read_file(path: &Path) -> Result<Option<HashMap<String, String>>, EnvError> {
 ///
 /// # Errors
 /// The first line that is not one of those: (1-based line, why).
-pub fn parse(text: &str) -> Result<HashMap<String, String>, (usize, String)> {
+pub(crate) fn parse(text: &str) -> Result<HashMap<String, String>, (usize, String)> {
     let mut vars = HashMap::new();
     let mut lines = text.lines().enumerate();
     while let Some((index, raw)) = lines.next() {

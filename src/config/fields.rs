@@ -18,11 +18,11 @@ use toml::value::Datetime;
 use crate::diagnostic::{Diagnostic, Source};
 
 /// Every problem found so far, in the order found.
-pub type Problems = Vec<Diagnostic>;
+pub(crate) type Problems = Vec<Diagnostic>;
 
 /// The keys of one TOML table, taken one at a time.
 #[derive(Debug)]
-pub struct Table<'s> {
+pub(crate) struct Table<'s> {
     source: &'s Source,
     /// How messages name this table: `the file`, `[smtp]`, `a story table`.
     name: String,
@@ -40,12 +40,12 @@ struct Entry<'s> {
 }
 
 /// A value taken from a table, with its span.
-pub type Value<'s> = Spanned<DeValue<'s>>;
+pub(crate) type Value<'s> = Spanned<DeValue<'s>>;
 
 impl<'s> Table<'s> {
     /// Parses a whole file. Syntax errors become diagnostics; the parser
     /// recovers from them, and the rest of the file is still read.
-    pub fn parse(source: &'s Source, problems: &mut Problems) -> Table<'s> {
+    pub(crate) fn parse(source: &'s Source, problems: &mut Problems) -> Table<'s> {
         let (root, errors) = DeTable::parse_recoverable(&source.text);
         let mut broken = Vec::new();
         for error in errors {
@@ -88,22 +88,22 @@ impl<'s> Table<'s> {
         }
     }
 
-    pub fn source(&self) -> &'s Source {
+    pub(crate) fn source(&self) -> &'s Source {
         self.source
     }
 
     /// Where the table is, for problems about it as a whole.
-    pub fn span(&self) -> Range<usize> {
+    pub(crate) fn span(&self) -> Range<usize> {
         self.span.clone()
     }
 
     /// An error pointing at `span` in this table's file.
-    pub fn error(&self, message: impl Into<String>, span: Range<usize>) -> Diagnostic {
+    pub(crate) fn error(&self, message: impl Into<String>, span: Range<usize>) -> Diagnostic {
         Diagnostic::error(message).at(self.source, span)
     }
 
     /// A warning pointing at `span` in this table's file.
-    pub fn warning(&self, message: impl Into<String>, span: Range<usize>) -> Diagnostic {
+    pub(crate) fn warning(&self, message: impl Into<String>, span: Range<usize>) -> Diagnostic {
         Diagnostic::warning(message).at(self.source, span)
     }
 
@@ -116,19 +116,19 @@ impl<'s> Table<'s> {
 
     /// Takes a value of any type; `None` if absent (or spoiled by a syntax
     /// error, which is already reported).
-    pub fn take(&mut self, key: &str) -> Option<Value<'s>> {
+    pub(crate) fn take(&mut self, key: &str) -> Option<Value<'s>> {
         let index = self.entries.iter().position(|e| e.key == key)?;
         let entry = self.entries.remove(index);
         (!self.is_broken(&entry.value.span())).then_some(entry.value)
     }
 
     /// True if the key is present (taken or not yet taken).
-    pub fn has(&self, key: &str) -> bool {
+    pub(crate) fn has(&self, key: &str) -> bool {
         self.entries.iter().any(|e| e.key == key)
     }
 
     /// Takes a value that must be there.
-    pub fn require(&mut self, key: &str, problems: &mut Problems) -> Option<Value<'s>> {
+    pub(crate) fn require(&mut self, key: &str, problems: &mut Problems) -> Option<Value<'s>> {
         if !self.has(key) {
             problems.push(self.error(
                 format!("missing field `{key}` in {}", self.name),
@@ -140,13 +140,13 @@ impl<'s> Table<'s> {
     }
 
     /// A string, or a problem saying the value is something else.
-    pub fn string(&mut self, key: &str, problems: &mut Problems) -> Option<Spanned<String>> {
+    pub(crate) fn string(&mut self, key: &str, problems: &mut Problems) -> Option<Spanned<String>> {
         let value = self.take(key)?;
         self.as_string(key, value, problems)
     }
 
     /// A string that must be there.
-    pub fn required_string(
+    pub(crate) fn required_string(
         &mut self,
         key: &str,
         problems: &mut Problems,
@@ -172,7 +172,7 @@ impl<'s> Table<'s> {
     }
 
     /// A whole number within `range`.
-    pub fn integer(
+    pub(crate) fn integer(
         &mut self,
         key: &str,
         range: RangeInclusive<i64>,
@@ -203,7 +203,11 @@ impl<'s> Table<'s> {
     }
 
     /// A number (whole or not) above zero.
-    pub fn positive_number(&mut self, key: &str, problems: &mut Problems) -> Option<Spanned<f64>> {
+    pub(crate) fn positive_number(
+        &mut self,
+        key: &str,
+        problems: &mut Problems,
+    ) -> Option<Spanned<f64>> {
         let value = self.take(key)?;
         let span = value.span();
         let number = match value.get_ref() {
@@ -223,7 +227,7 @@ impl<'s> Table<'s> {
         }
     }
 
-    pub fn boolean(&mut self, key: &str, problems: &mut Problems) -> Option<bool> {
+    pub(crate) fn boolean(&mut self, key: &str, problems: &mut Problems) -> Option<bool> {
         let value = self.take(key)?;
         let span = value.span();
         match value.get_ref() {
@@ -237,12 +241,16 @@ impl<'s> Table<'s> {
 
     /// A TOML date or date-time. A date written as a string (`"2018-08-03"`
     /// or `"03/08/2018"`) is a problem with a hint of the right form.
-    pub fn datetime(&mut self, key: &str, problems: &mut Problems) -> Option<Spanned<Datetime>> {
+    pub(crate) fn datetime(
+        &mut self,
+        key: &str,
+        problems: &mut Problems,
+    ) -> Option<Spanned<Datetime>> {
         let value = self.take(key)?;
         self.as_datetime(key, value, problems)
     }
 
-    pub fn required_datetime(
+    pub(crate) fn required_datetime(
         &mut self,
         key: &str,
         problems: &mut Problems,
@@ -274,13 +282,13 @@ impl<'s> Table<'s> {
     }
 
     /// A sub-table (`[smtp]`, or an inline `{ ... }`).
-    pub fn table(&mut self, key: &str, problems: &mut Problems) -> Option<Table<'s>> {
+    pub(crate) fn table(&mut self, key: &str, problems: &mut Problems) -> Option<Table<'s>> {
         let value = self.take(key)?;
         self.as_table(format!("[{key}]"), key, value, problems)
     }
 
     /// A section that must be there; `example` shows how to write it.
-    pub fn required_table(
+    pub(crate) fn required_table(
         &mut self,
         key: &str,
         example: &str,
@@ -300,7 +308,7 @@ impl<'s> Table<'s> {
     }
 
     /// Reads `value` as a table named `name` in messages.
-    pub fn as_table(
+    pub(crate) fn as_table(
         &self,
         name: String,
         key: &str,
@@ -324,7 +332,11 @@ impl<'s> Table<'s> {
     }
 
     /// An array; its items are checked by the caller.
-    pub fn array(&mut self, key: &str, problems: &mut Problems) -> Option<Spanned<Vec<Value<'s>>>> {
+    pub(crate) fn array(
+        &mut self,
+        key: &str,
+        problems: &mut Problems,
+    ) -> Option<Spanned<Vec<Value<'s>>>> {
         let value = self.take(key)?;
         let span = value.span();
         match value.into_inner() {
@@ -337,7 +349,7 @@ impl<'s> Table<'s> {
     }
 
     /// An array of tables (`[[sections]]`).
-    pub fn tables(
+    pub(crate) fn tables(
         &mut self,
         key: &str,
         problems: &mut Problems,
@@ -354,7 +366,7 @@ impl<'s> Table<'s> {
 
     /// Reports every key not taken as unknown, with the nearest known key
     /// suggested. `known` lists the keys this table accepts.
-    pub fn finish(self, known: &[&str], problems: &mut Problems) {
+    pub(crate) fn finish(self, known: &[&str], problems: &mut Problems) {
         for entry in &self.entries {
             if self.is_broken(&entry.key_span) {
                 continue;
@@ -399,7 +411,7 @@ fn describe(value: &DeValue<'_>) -> &'static str {
 }
 
 /// The known name nearest to a mistyped one, if near enough to be a typo.
-pub fn nearest<'a>(typed: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(typed: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (strsim::damerau_levenshtein(typed, k), *k))

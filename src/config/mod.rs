@@ -16,21 +16,19 @@ use crate::config::fields::{Problems, Table};
 use crate::diagnostic::{Diagnostic, Diagnostics, Source};
 use crate::fs::FileError;
 
-pub mod colour;
-pub mod env;
-pub mod fields;
+pub(crate) mod colour;
+pub(crate) mod env;
+pub(crate) mod fields;
 mod sections;
-pub mod smtp;
+pub(crate) mod smtp;
 
 pub use env::Env;
-pub use sections::{
-    Bounces, Colours, DEFAULT_SECRET_ENV, Dkim, DkimAlgorithm, Footer, KeySource, Paths,
-    SecretSource, Unsubscribe, Web, aligned,
-};
-pub use smtp::{Security, Smtp};
+pub(crate) use sections::{Bounces, Colours, Footer, Paths, SecretSource, Unsubscribe, Web};
+pub use sections::{Dkim, DkimAlgorithm, KeySource};
+pub(crate) use smtp::{Security, Smtp};
 
 /// Where the newsletter configuration lives unless `--config` says otherwise.
-pub const DEFAULT_PATH: &str = "config/newsletter.toml";
+pub(crate) const DEFAULT_PATH: &str = "config/newsletter.toml";
 
 /// The validated newsletter settings.
 #[derive(Debug, Clone)]
@@ -257,7 +255,7 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
 /// # Errors
 /// The file cannot be read, is not a regular file, is too large, or is not
 /// UTF-8; the message names it.
-pub fn read_source(path: &Path) -> Result<Source, FileError> {
+pub(crate) fn read_source(path: &Path) -> Result<Source, FileError> {
     let bytes = crate::fs::read_input(path, crate::fs::CONFIG_LIMIT)?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Source::new(path, text)),
@@ -293,7 +291,7 @@ fn mailbox(table: &Table<'_>, value: &Spanned<String>, problems: &mut Problems) 
 ///
 /// # Errors
 /// Why the text is not an address, in words.
-pub fn parse_mailbox(text: &str) -> Result<Mailbox, String> {
+pub(crate) fn parse_mailbox(text: &str) -> Result<Mailbox, String> {
     if text.contains(['\r', '\n']) {
         return Err(format!("`{}` contains a line break", text.escape_debug()));
     }

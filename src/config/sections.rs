@@ -135,7 +135,7 @@ impl SecretSource {
 }
 
 /// The variable the link secret is read from when nothing names another.
-pub const DEFAULT_SECRET_ENV: &str = "CATCHUP_SECRET";
+pub(crate) const DEFAULT_SECRET_ENV: &str = "CATCHUP_SECRET";
 
 pub(super) fn web(mut t: Table<'_>, problems: &mut Problems) -> Option<Web> {
     let base_url = t.required_string("base_url", problems).and_then(|u| {
@@ -490,7 +490,7 @@ pub(super) fn dkim(
 
 /// Relaxed DMARC alignment: the From domain is the signing domain or below
 /// it (`news.hsj.example` aligns with `hsj.example`).
-pub fn aligned(from: &str, signing: &str) -> bool {
+pub(crate) fn aligned(from: &str, signing: &str) -> bool {
     let from = from.trim_end_matches('.').to_ascii_lowercase();
     let signing = signing.trim_end_matches('.').to_ascii_lowercase();
     from == signing || from.ends_with(&format!(".{signing}"))

@@ -76,7 +76,7 @@ impl fmt::Debug for Secret {
 }
 
 /// The variable the password is read from when nothing names another.
-pub const DEFAULT_PASSWORD_ENV: &str = "CATCHUP_SMTP_PASSWORD";
+pub(crate) const DEFAULT_PASSWORD_ENV: &str = "CATCHUP_SMTP_PASSWORD";
 
 /// Validated SMTP settings.
 #[derive(Debug, Clone)]
@@ -120,7 +120,7 @@ pub struct Smtp {
 pub struct SettingsError(pub String);
 
 /// The most connections a list send opens at once to one relay.
-pub const MAX_CONNECTIONS: usize = 64;
+pub(crate) const MAX_CONNECTIONS: usize = 64;
 
 /// Keys every relay shares, in `[smtp]` itself.
 const SHARED: &[&str] = &[
@@ -396,7 +396,7 @@ impl Smtp {
 }
 
 /// `localhost`, or an address in 127.0.0.0/8 or `::1`.
-pub fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }

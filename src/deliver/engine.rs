@@ -31,10 +31,10 @@ use crate::mail::{MessageError, Purpose, Template};
 
 /// After SIGINT or SIGTERM, how long the messages on the wire get for their
 /// replies before the run ends anyway.
-pub const GRACE: Duration = Duration::from_secs(5);
+pub(crate) const GRACE: Duration = Duration::from_secs(5);
 
 /// Everything the workers share.
-pub struct Engine {
+pub(crate) struct Engine {
     pub template: Arc<Template>,
     /// Where the messages go: one relay or several.
     pub relays: Arc<Relays>,
@@ -58,7 +58,7 @@ impl std::fmt::Debug for Engine {
 
 /// Sends to every reader `source` yields (about `readers` of them), and
 /// reports what happened.
-pub async fn run(
+pub(crate) async fn run(
     engine: Engine,
     source: Box<dyn Iterator<Item = Reader> + Send>,
     readers: u64,

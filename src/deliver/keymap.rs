@@ -12,7 +12,7 @@ use crate::list::reader::ReaderKey;
 const MAX_LOAD: (usize, usize) = (9, 10);
 
 #[derive(Debug, Clone)]
-pub struct KeyMap<V> {
+pub(crate) struct KeyMap<V> {
     keys: Vec<ReaderKey>,
     values: Vec<V>,
     /// Which slots hold an entry, a bit each.
@@ -28,7 +28,7 @@ impl<V: Copy + Default> Default for KeyMap<V> {
 
 impl<V: Copy + Default> KeyMap<V> {
     /// A map that holds `entries` without growing.
-    pub fn with_capacity(entries: usize) -> KeyMap<V> {
+    pub(crate) fn with_capacity(entries: usize) -> KeyMap<V> {
         let slots = (entries.saturating_mul(MAX_LOAD.1) / MAX_LOAD.0).max(16) + 1;
         KeyMap {
             keys: vec![ReaderKey::ZERO; slots],
@@ -38,15 +38,7 @@ impl<V: Copy + Default> KeyMap<V> {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub fn get(&self, key: ReaderKey) -> Option<V> {
+    pub(crate) fn get(&self, key: ReaderKey) -> Option<V> {
         let mut slot = self.home(key);
         while self.is_used(slot) {
             if self.keys[slot] == key {
@@ -58,7 +50,7 @@ impl<V: Copy + Default> KeyMap<V> {
     }
 
     /// Sets `key`'s value.
-    pub fn insert(&mut self, key: ReaderKey, value: V) {
+    pub(crate) fn insert(&mut self, key: ReaderKey, value: V) {
         if (self.len + 1) * MAX_LOAD.1 > self.keys.len() * MAX_LOAD.0 {
             self.grow();
         }
@@ -77,7 +69,7 @@ impl<V: Copy + Default> KeyMap<V> {
     }
 
     /// Every value, in no particular order.
-    pub fn values(&self) -> impl Iterator<Item = V> + '_ {
+    pub(crate) fn values(&self) -> impl Iterator<Item = V> + '_ {
         (0..self.keys.len())
             .filter(|&slot| self.is_used(slot))
             .map(|slot| self.values[slot])
@@ -116,7 +108,7 @@ mod tests {
             map.insert(*key, (i % 7) as u8);
         }
         map.insert(keys[3], 99);
-        assert_eq!(map.len(), 10_000);
+        assert_eq!(map.len, 10_000);
         assert_eq!(map.get(keys[3]), Some(99));
         assert_eq!(map.get(keys[9_999]), Some((9_999 % 7) as u8));
         assert_eq!(map.get(ReaderKey::of("stranger@nhs.example")), None);

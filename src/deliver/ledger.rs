@@ -36,7 +36,7 @@ use super::state::Paths;
 use crate::clock;
 use crate::deliver::keymap::KeyMap;
 use crate::fs::journal::Journal;
-pub use crate::fs::journal::WriteError;
+pub(crate) use crate::fs::journal::WriteError;
 use crate::fs::lock::{LockError, take_lock};
 use crate::fs::{self, Action, FileError, Kept};
 use crate::list::reader::ReaderKey;
@@ -44,7 +44,7 @@ use crate::list::reader::ReaderKey;
 /// What happened to a reader, as written to the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Event {
+pub(crate) enum Event {
     /// The final dot is about to go out (written and fsynced first).
     Inflight,
     /// The server accepted the message.
@@ -79,7 +79,7 @@ struct Record {
 
 /// The running kernel's boot id: it changes with every boot, and only a
 /// boot (a crash, a power loss) loses writes that were not fsynced.
-pub fn boot_id() -> Option<String> {
+pub(crate) fn boot_id() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .ok()
         .map(|id| id.trim().to_string())
@@ -88,7 +88,7 @@ pub fn boot_id() -> Option<String> {
 
 /// Where a reader stands after replaying the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum State {
+pub(crate) enum State {
     #[default]
     Sent,
     Failed,
@@ -103,7 +103,7 @@ pub enum State {
 
 /// Every reader's state, replayed from the ledger.
 #[derive(Debug, Default)]
-pub struct History {
+pub(crate) struct History {
     states: KeyMap<State>,
     /// This machine's boot id, and that of the run being replayed.
     this_boot: Option<String>,
@@ -126,18 +126,18 @@ pub struct History {
 }
 
 impl History {
-    pub fn state(&self, key: ReaderKey) -> Option<State> {
+    pub(crate) fn state(&self, key: ReaderKey) -> Option<State> {
         self.states.get(key)
     }
 
     /// Addresses whose delivery is uncertain, in the order first seen.
-    pub fn uncertain(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn uncertain(&self) -> impl Iterator<Item = &str> {
         self.uncertain.iter().map(|(_, email)| email.as_str())
     }
 
     /// How many readers are in each state: (sent, failed, uncertain,
     /// deferred); an unfinished reader is in none.
-    pub fn counts(&self) -> (u64, u64, u64, u64) {
+    pub(crate) fn counts(&self) -> (u64, u64, u64, u64) {
         let mut counts = (0, 0, 0, 0);
         for state in self.states.values() {
             match state {
@@ -208,7 +208,7 @@ impl LedgerError {
 ///
 /// # Errors
 /// The file cannot be read.
-pub fn read_history(paths: &Paths) -> Result<History, LedgerError> {
+pub(crate) fn read_history(paths: &Paths) -> Result<History, LedgerError> {
     match open_existing(paths)? {
         Some(file) => replay(&paths.ledger, file).map(|(history, _)| history),
         None => Ok(History::default()),
@@ -228,7 +228,7 @@ fn open_existing(paths: &Paths) -> Result<Option<File>, LedgerError> {
 
 /// One record about a reader, for `catchup status --reader`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReaderRecord {
+pub(crate) struct ReaderRecord {
     pub at: DateTime<Utc>,
     pub event: Event,
     pub reply: Option<String>,
@@ -240,7 +240,7 @@ pub struct ReaderRecord {
 ///
 /// # Errors
 /// The ledger cannot be read.
-pub fn reader_records(paths: &Paths, email: &str) -> Result<Vec<ReaderRecord>, LedgerError> {
+pub(crate) fn reader_records(paths: &Paths, email: &str) -> Result<Vec<ReaderRecord>, LedgerError> {
     let Some(file) = open_existing(paths)? else {
         return Ok(Vec::new());
     };
@@ -308,7 +308,7 @@ fn parse_record(line: &[u8]) -> Result<Record, String> {
 
 /// An open ledger, with the issue's lock held until it is dropped.
 #[derive(Debug)]
-pub struct Ledger {
+pub(crate) struct Ledger {
     journal: Journal,
     /// Held for the ledger's lifetime; the OS releases it if we die.
     _lock: File,
@@ -320,7 +320,7 @@ impl Ledger {
     ///
     /// # Errors
     /// [`LockError::Held`] if another run holds the lock; I/O errors.
-    pub fn open(paths: &Paths, issue: &str) -> Result<(Ledger, History), LedgerError> {
+    pub(crate) fn open(paths: &Paths, issue: &str) -> Result<(Ledger, History), LedgerError> {
         paths.check_folder()?;
         let lock = take_lock(&paths.lock, &format!("issue `{issue}`"))?;
         let fail = |e| LedgerError::io(&paths.ledger, Action::Write, e);
@@ -368,7 +368,7 @@ impl Ledger {
     ///
     /// # Errors
     /// The write failed, or an earlier one did.
-    pub fn mark_dot(&self, email: &str) -> Result<(), WriteError> {
+    pub(crate) fn mark_dot(&self, email: &str) -> Result<(), WriteError> {
         self.journal
             .append_now(&line(Event::Dot, email, None, None)?)
     }
@@ -379,7 +379,7 @@ impl Ledger {
     /// # Errors
     /// The write or fsync failed (or an earlier one did); the message says
     /// why.
-    pub async fn record(
+    pub(crate) async fn record(
         &self,
         event: Event,
         email: &str,
@@ -392,7 +392,7 @@ impl Ledger {
     ///
     /// # Errors
     /// See [`Ledger::record`].
-    pub async fn record_via(
+    pub(crate) async fn record_via(
         &self,
         event: Event,
         email: &str,

@@ -13,18 +13,18 @@
 //! | `tally.rs` | what a run did, and why it stopped |
 //! | `progress.rs` | a bar on a terminal, log lines otherwise |
 
-pub mod engine;
-pub mod keymap;
-pub mod ledger;
-pub mod plan;
+pub(crate) mod engine;
+pub(crate) mod keymap;
+pub(crate) mod ledger;
+pub(crate) mod plan;
 mod progress;
 mod queue;
-pub mod relays;
-pub mod sent;
+pub(crate) mod relays;
+pub(crate) mod sent;
 mod smtp_client;
-pub mod state;
-pub mod status;
-pub mod tally;
+pub(crate) mod state;
+pub(crate) mod status;
+pub(crate) mod tally;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,7 +37,6 @@ use self::plan::{Counts, Disposition, Duplicates, SharedSuppressed, Sorter, Wide
 use self::progress::Progress;
 use self::relays::Relays;
 use self::sent::SentIssue;
-pub use self::smtp_client::printable;
 use self::state::Paths;
 use self::tally::{Stop, Tally};
 use crate::clock::Clock;
@@ -54,7 +53,7 @@ use crate::mail::{Purpose, Template};
 
 /// The files a list send reads and writes.
 #[derive(Debug, Clone)]
-pub struct ListFiles {
+pub(crate) struct ListFiles {
     pub subscribers: PathBuf,
     pub suppressed: PathBuf,
     /// The state folder; the issue's ledger and lock live under it.
@@ -63,7 +62,7 @@ pub struct ListFiles {
 
 /// How a list send may go beyond its defaults.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ListOptions {
+pub(crate) struct ListOptions {
     pub widen: Widen,
     /// Send even though the same content already went out under another
     /// issue name.
@@ -72,7 +71,7 @@ pub struct ListOptions {
 
 /// An issue ready for a list send.
 #[derive(Debug)]
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     pub template: Arc<Template>,
     /// What it carries, recorded when the send starts.
     pub record: SentIssue,
@@ -82,7 +81,7 @@ pub struct Outgoing {
 
 /// What a list send found and did.
 #[derive(Debug)]
-pub struct ListReport {
+pub(crate) struct ListReport {
     pub counts: Counts,
     /// Of `counts.suppressed`, readers who unsubscribed while it ran.
     pub suppressed_while_sending: u64,
@@ -98,7 +97,7 @@ pub struct ListReport {
 impl ListReport {
     /// The exit code: the run's, and 3 when readers stay uncertain from an
     /// earlier run, so that monitoring sees them.
-    pub fn exit(&self) -> Exit {
+    pub(crate) fn exit(&self) -> Exit {
         let run = self.tally.as_ref().map_or(Exit::Ok, Tally::exit);
         if self.uncertain_earlier.is_empty() {
             run
@@ -108,7 +107,7 @@ impl ListReport {
     }
 
     /// Messages per second over the run.
-    pub fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         #[allow(clippy::cast_precision_loss)]
         let done = self.tally.as_ref().map_or(0, Tally::done) as f64;
         done / self.elapsed.as_secs_f64().max(1e-3)
@@ -127,7 +126,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 ///
 /// # Errors
 /// The first relay that cannot be used, and why.
-pub fn check_relays(
+pub(crate) fn check_relays(
     smtp: &[Smtp],
     domain: &str,
     env: &Env,
@@ -140,7 +139,7 @@ pub fn check_relays(
 ///
 /// # Errors
 /// The SMTP settings cannot be used (a missing password variable, say).
-pub fn test_send(
+pub(crate) fn test_send(
     template: Arc<Template>,
     relays: &[Smtp],
     env: &Env,
@@ -175,7 +174,7 @@ pub fn test_send(
 /// # Errors
 /// Unusable settings or lists, the same content already sent under another
 /// name (without `force`), or another run holding the issue's lock.
-pub fn list_send(
+pub(crate) fn list_send(
     outgoing: Outgoing,
     smtp: &[Smtp],
     env: &Env,
@@ -387,7 +386,7 @@ fn report_repairs(issue: &IssueName, paths: &Paths, history: &History) {
 ///
 /// # Errors
 /// The ledger or a list cannot be read.
-pub fn dry_run(
+pub(crate) fn dry_run(
     issue: &IssueName,
     files: &ListFiles,
     widen: Widen,
@@ -414,7 +413,7 @@ pub fn dry_run(
 ///
 /// # Errors
 /// A list or a file cannot be read or written.
-pub fn write_outbox(
+pub(crate) fn write_outbox(
     template: &Template,
     dir: &Path,
     to: Option<Vec<Reader>>,

@@ -17,7 +17,7 @@ use crate::list::suppression::Suppressed;
 
 /// What to do with one subscriber row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Disposition {
+pub(crate) enum Disposition {
     Send(Reader),
     AlreadySent,
     /// Refused for good (5xx) by an earlier run.
@@ -34,7 +34,7 @@ pub enum Disposition {
 
 /// Flags that widen who is sent to.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Widen {
+pub(crate) struct Widen {
     /// Send again to readers whose delivery is uncertain.
     pub resend_uncertain: bool,
     /// Send again to readers refused for good by an earlier run.
@@ -45,11 +45,11 @@ pub struct Widen {
 /// workers, brought up to date before each reader (one `stat` when it has
 /// not changed), so that an unsubscribe made while the send runs is
 /// honoured from the next reader on, retries included.
-pub type SharedSuppressed = Arc<Mutex<Suppressed>>;
+pub(crate) type SharedSuppressed = Arc<Mutex<Suppressed>>;
 
 /// True if `key` is suppressed as the list stands now. A list that cannot
 /// be re-read keeps what it had: nobody on it is sent to either way.
-pub fn suppressed_now(suppressed: &SharedSuppressed, key: ReaderKey) -> bool {
+pub(crate) fn suppressed_now(suppressed: &SharedSuppressed, key: ReaderKey) -> bool {
     let mut list = suppressed
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -60,13 +60,13 @@ pub fn suppressed_now(suppressed: &SharedSuppressed, key: ReaderKey) -> bool {
 /// The rows whose address (ignoring case) an earlier row has: each such
 /// line, and the first line with the address.
 #[derive(Debug, Default)]
-pub struct Duplicates(HashMap<u64, u64>);
+pub(crate) struct Duplicates(HashMap<u64, u64>);
 
 impl Duplicates {
     /// Finds the repeats among `rows`. `rows_hint` sizes the key list so
     /// that it is allocated once (space reserved and never used costs no
     /// memory).
-    pub fn find(rows: impl Iterator<Item = Row>, rows_hint: usize) -> Duplicates {
+    pub(crate) fn find(rows: impl Iterator<Item = Row>, rows_hint: usize) -> Duplicates {
         let mut keys: Vec<(ReaderKey, u32)> = Vec::with_capacity(rows_hint);
         for row in rows {
             if let Ok(reader) = &row.reader {
@@ -85,14 +85,14 @@ impl Duplicates {
     }
 
     /// The first line with the address on `line`, if `line` repeats it.
-    pub fn first_line(&self, line: u64) -> Option<u64> {
+    pub(crate) fn first_line(&self, line: u64) -> Option<u64> {
         self.0.get(&line).copied()
     }
 }
 
 /// Sorts rows against the ledger, the suppression list and the repeats.
 #[derive(Debug)]
-pub struct Sorter {
+pub(crate) struct Sorter {
     history: Arc<History>,
     suppressed: SharedSuppressed,
     widen: Widen,
@@ -100,7 +100,7 @@ pub struct Sorter {
 }
 
 impl Sorter {
-    pub fn new(
+    pub(crate) fn new(
         history: Arc<History>,
         suppressed: SharedSuppressed,
         widen: Widen,
@@ -114,7 +114,7 @@ impl Sorter {
         }
     }
 
-    pub fn sort(&mut self, row: Row) -> Disposition {
+    pub(crate) fn sort(&mut self, row: Row) -> Disposition {
         let reader = match row.reader {
             Ok(reader) => reader,
             Err(why) => return Disposition::Invalid(why),
@@ -139,7 +139,7 @@ impl Sorter {
 
 /// How many rows went each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub to_send: u64,
     pub already_sent: u64,
     pub already_failed: u64,
@@ -150,7 +150,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn add(&mut self, disposition: &Disposition) {
+    pub(crate) fn add(&mut self, disposition: &Disposition) {
         let count = match disposition {
             Disposition::Send(_) => &mut self.to_send,
             Disposition::AlreadySent => &mut self.already_sent,

@@ -14,7 +14,7 @@ use crate::log::{self, Level};
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
-pub struct Progress {
+pub(crate) struct Progress {
     issue: String,
     total: u64,
     started: Instant,
@@ -24,7 +24,7 @@ pub struct Progress {
 
 impl Progress {
     /// A bar if stderr is a terminal, log lines if not.
-    pub fn new(issue: &str, total: u64) -> Progress {
+    pub(crate) fn new(issue: &str, total: u64) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             bar.set_style(
@@ -43,7 +43,7 @@ impl Progress {
     }
 
     /// A quiet reporter, for test sends.
-    pub fn silent(issue: &str) -> Progress {
+    pub(crate) fn silent(issue: &str) -> Progress {
         Progress {
             issue: issue.to_string(),
             total: 0,
@@ -59,7 +59,7 @@ impl Progress {
         done / self.started.elapsed().as_secs_f64().max(1e-3)
     }
 
-    pub fn tick(&self, tally: &Tally) {
+    pub(crate) fn tick(&self, tally: &Tally) {
         let done = tally.done();
         if let Some(bar) = &self.bar {
             bar.set_position(done);
@@ -92,14 +92,14 @@ impl Progress {
         }
     }
 
-    pub fn finish(&self, tally: &Tally) {
+    pub(crate) fn finish(&self, tally: &Tally) {
         if let Some(bar) = &self.bar {
             bar.set_position(tally.done());
             bar.finish_and_clear();
         }
     }
 
-    pub fn elapsed(&self) -> Duration {
+    pub(crate) fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
 }

@@ -27,7 +27,7 @@ const REFUTED: u32 = 3;
 
 /// Every relay of a run.
 #[derive(Debug)]
-pub struct Relays {
+pub(crate) struct Relays {
     relays: Vec<Relay>,
 }
 
@@ -61,7 +61,7 @@ struct Health {
 
 /// Which relay a worker should use now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Choice {
+pub(crate) enum Choice {
     Use(usize),
     /// Every relay in rotation rests: look again after this.
     Wait(Duration),
@@ -71,7 +71,7 @@ pub enum Choice {
 
 /// What a failure did to the rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AfterFailure {
+pub(crate) enum AfterFailure {
     /// The relay rests; others may still be used.
     Resting,
     /// The relay is given up; others are left.
@@ -86,7 +86,7 @@ impl Relays {
     ///
     /// # Errors
     /// A relay's password variable is missing, or its CA file unreadable.
-    pub fn new(settings: &[Smtp], domain: &str, env: &Env) -> Result<Relays, SettingsError> {
+    pub(crate) fn new(settings: &[Smtp], domain: &str, env: &Env) -> Result<Relays, SettingsError> {
         let relays = settings
             .iter()
             .map(|smtp| {
@@ -103,13 +103,13 @@ impl Relays {
     }
 
     /// The settings every relay shares (timeouts, retries), from the first.
-    pub fn settings(&self) -> &Smtp {
+    pub(crate) fn settings(&self) -> &Smtp {
         self.relays[0].connector.settings()
     }
 
     /// Each worker's home relay: relay `i` gets its `connections` workers,
     /// at most `cap` in all, spread so that every relay gets some.
-    pub fn homes(&self, cap: usize) -> Vec<usize> {
+    pub(crate) fn homes(&self, cap: usize) -> Vec<usize> {
         let mut left: Vec<usize> = self
             .relays
             .iter()
@@ -127,7 +127,7 @@ impl Relays {
         homes
     }
 
-    pub fn name(&self, relay: usize) -> &str {
+    pub(crate) fn name(&self, relay: usize) -> &str {
         &self.relays[relay].name
     }
 
@@ -135,7 +135,7 @@ impl Relays {
     /// home if in rotation, else the next one that is and has a connection
     /// to spare (a relay's `connections` is its limit; the readers, not the
     /// connections, move to the relays that work).
-    pub fn choose(&self, home: usize, now: Instant) -> Choice {
+    pub(crate) fn choose(&self, home: usize, now: Instant) -> Choice {
         let count = self.relays.len();
         let mut wait: Option<Duration> = None;
         for i in (0..count).map(|k| (home + k) % count) {
@@ -168,7 +168,7 @@ impl Relays {
     ///
     /// # Errors
     /// See [`Connector::connect`].
-    pub async fn connect(&self, relay: usize) -> Result<Session, ConnectError> {
+    pub(crate) async fn connect(&self, relay: usize) -> Result<Session, ConnectError> {
         let target = &self.relays[relay];
         target.open.fetch_add(1, Ordering::Relaxed);
         let result = target.connector.connect().await;
@@ -186,14 +186,14 @@ impl Relays {
     }
 
     /// A session to `relay` ended (or never opened).
-    pub fn closed(&self, relay: usize) {
+    pub(crate) fn closed(&self, relay: usize) {
         let _ = self.relays[relay]
             .open
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
     /// `relay` took a message: whatever failures it had are over.
-    pub fn delivered(&self, relay: usize) {
+    pub(crate) fn delivered(&self, relay: usize) {
         let mut health = self.health(relay);
         health.refuted = 0;
         if health.failures > 0 {
@@ -208,7 +208,7 @@ impl Relays {
 
     /// True while `relay` is neither resting nor given up: a session to a
     /// relay taken out of rotation ends, so that its worker moves on.
-    pub fn in_rotation(&self, relay: usize) -> bool {
+    pub(crate) fn in_rotation(&self, relay: usize) -> bool {
         let health = self.health(relay);
         health.given_up.is_none() && health.back_at.is_none()
     }
@@ -217,7 +217,7 @@ impl Relays {
     /// that has happened [`REFUTED`] times with nothing taken by `relay`
     /// in between: it is refusing us, not them, and should rest like a
     /// relay that fails.
-    pub fn refuted(&self, relay: usize) -> bool {
+    pub(crate) fn refuted(&self, relay: usize) -> bool {
         let mut health = self.health(relay);
         health.refuted += 1;
         health.refuted >= REFUTED
@@ -225,14 +225,14 @@ impl Relays {
 
     /// True if a relay not in `besides` is still in the run (resting
     /// counts: it will be back).
-    pub fn any_besides(&self, besides: &[usize]) -> bool {
+    pub(crate) fn any_besides(&self, besides: &[usize]) -> bool {
         (0..self.relays.len()).any(|i| !besides.contains(&i) && self.health(i).given_up.is_none())
     }
 
     /// A relay failed to connect, or answered 421: it rests (logged once
     /// per streak), or is given up after `retries` failures in a row or a
     /// refusal.
-    pub fn failed(&self, relay: usize, error: &ConnectError, now: Instant) -> AfterFailure {
+    pub(crate) fn failed(&self, relay: usize, error: &ConnectError, now: Instant) -> AfterFailure {
         let settings = self.relays[relay].connector.settings();
         let name = self.name(relay);
         {
@@ -296,7 +296,7 @@ impl Relays {
     }
 
     /// Waits for relay `relay`'s next send slot, if it has a rate.
-    pub async fn pace(&self, relay: usize) {
+    pub(crate) async fn pace(&self, relay: usize) {
         if let Some(pace) = &self.relays[relay].pace {
             let slot = pace
                 .lock()
@@ -344,7 +344,7 @@ impl Pace {
 
 /// `first`, doubled for each failure after the first, at most
 /// [`MAX_BACKOFF`].
-pub fn backoff(first: Duration, attempt: u32) -> Duration {
+pub(crate) fn backoff(first: Duration, attempt: u32) -> Duration {
     first
         .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
         .min(MAX_BACKOFF)

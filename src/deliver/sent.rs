@@ -14,7 +14,7 @@ use crate::issue::IssueName;
 
 /// The record of one list-sent issue.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct SentIssue {
+pub(crate) struct SentIssue {
     pub date: NaiveDate,
     /// When it went out, by the schedule.
     pub moment: DateTime<Utc>,
@@ -28,7 +28,7 @@ pub struct SentIssue {
 ///
 /// # Errors
 /// A record cannot be written.
-pub fn record(paths: &Paths, issue: &SentIssue, web_html: &str) -> Result<(), FileError> {
+pub(crate) fn record(paths: &Paths, issue: &SentIssue, web_html: &str) -> Result<(), FileError> {
     let json = serde_json::to_vec_pretty(issue).unwrap_or_default();
     write_atomic(&paths.web, web_html.as_bytes())?;
     write_atomic(&paths.sent, &json)
@@ -37,7 +37,7 @@ pub fn record(paths: &Paths, issue: &SentIssue, web_html: &str) -> Result<(), Fi
 /// Every issue in the state folder that a list send has started, in name
 /// order. A record that cannot be read is left out: it only ever adds
 /// warnings and refusals, never a send.
-pub fn all(state: &Path) -> Vec<(IssueName, SentIssue)> {
+pub(crate) fn all(state: &Path) -> Vec<(IssueName, SentIssue)> {
     let Ok(entries) = std::fs::read_dir(state) else {
         return Vec::new();
     };
@@ -59,7 +59,7 @@ pub fn all(state: &Path) -> Vec<(IssueName, SentIssue)> {
 /// stories, or most of its stories. Either way every reader would get what
 /// they already had.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Repeat {
+pub(crate) struct Repeat {
     /// The earlier issue, and the day it went out.
     pub issue: IssueName,
     pub date: NaiveDate,
@@ -101,7 +101,7 @@ const MIN_REPEATED: usize = 3;
 /// still the same issue, and so is an earlier issue sent again inside a
 /// bigger one. The send that carried the most is named.
 /// `sent` is [`all`] of the state folder.
-pub fn repeat_of(
+pub(crate) fn repeat_of(
     sent: &[(IssueName, SentIssue)],
     name: &IssueName,
     issue: &SentIssue,

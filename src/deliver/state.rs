@@ -9,13 +9,13 @@ use crate::fs::{self, Action, FileError};
 use crate::issue::IssueName;
 
 /// The file in an issue's state folder that records what it carried.
-pub const SENT: &str = "issue.json";
+pub(crate) const SENT: &str = "issue.json";
 /// The issue's web version, written when its list send starts.
-pub const WEB: &str = "web.html";
+pub(crate) const WEB: &str = "web.html";
 
 /// The files of one issue's state.
 #[derive(Debug, Clone)]
-pub struct Paths {
+pub(crate) struct Paths {
     pub dir: PathBuf,
     pub ledger: PathBuf,
     /// Damaged ledger lines, moved aside by a repair.
@@ -30,7 +30,7 @@ pub struct Paths {
 }
 
 impl Paths {
-    pub fn new(state_dir: &Path, issue: &IssueName) -> Paths {
+    pub(crate) fn new(state_dir: &Path, issue: &IssueName) -> Paths {
         let dir = state_dir.join(issue.as_str());
         Paths {
             ledger: dir.join("ledger.jsonl"),
@@ -49,7 +49,7 @@ impl Paths {
     ///
     /// # Errors
     /// The folder is a link.
-    pub fn check_folder(&self) -> Result<(), FileError> {
+    pub(crate) fn check_folder(&self) -> Result<(), FileError> {
         match std::fs::symlink_metadata(&self.dir) {
             Ok(meta) if meta.file_type().is_symlink() => Err(FileError {
                 action: Action::Read,
@@ -62,7 +62,7 @@ impl Paths {
 
     /// True once a list send of the issue has finished with every reader
     /// sent, refused for good or uncertain.
-    pub fn is_complete(&self) -> bool {
+    pub(crate) fn is_complete(&self) -> bool {
         // A FIFO or a folder planted there is no marker.
         std::fs::symlink_metadata(&self.complete).is_ok_and(|m| m.is_file())
     }
@@ -71,7 +71,7 @@ impl Paths {
     ///
     /// # Errors
     /// The marker cannot be written.
-    pub fn mark_complete(&self, summary: &str) -> Result<(), FileError> {
+    pub(crate) fn mark_complete(&self, summary: &str) -> Result<(), FileError> {
         let line = format!("{} {summary}\n", clock::wall().format("%Y-%m-%dT%H:%M:%SZ"));
         fs::write_atomic(&self.complete, line.as_bytes())
     }

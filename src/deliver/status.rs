@@ -19,7 +19,7 @@ use crate::schedule::{Due, Schedule};
 
 /// One issue's readers, as its ledger and the list stand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Status {
+pub(crate) struct Status {
     /// Named by whoever shows the status (`status --json` and `issues
     /// --json` each name the issue once).
     #[serde(skip)]
@@ -46,7 +46,7 @@ impl Status {
     ///
     /// # Errors
     /// The ledger, the list or the suppression list cannot be read.
-    pub fn read(issue: &IssueName, files: &ListFiles) -> Result<Status> {
+    pub(crate) fn read(issue: &IssueName, files: &ListFiles) -> Result<Status> {
         let paths = Paths::new(&files.state, issue);
         let history = Arc::new(read_history(&paths)?);
         let (sent, failed, uncertain, deferred) = history.counts();
@@ -102,7 +102,7 @@ fn pending(files: &ListFiles, history: Arc<History>) -> Result<u64> {
 /// Where an issue stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Standing {
+pub(crate) enum Standing {
     /// Its moment is still to come, and no send has started.
     Draft,
     /// Its moment has come (within the grace period); not started.
@@ -117,7 +117,7 @@ pub enum Standing {
 }
 
 impl Standing {
-    pub fn of(
+    pub(crate) fn of(
         status: &Status,
         moment: DateTime<Utc>,
         schedule: Option<&Schedule>,
@@ -138,7 +138,7 @@ impl Standing {
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Standing::Draft => "draft",
             Standing::Due => "due",

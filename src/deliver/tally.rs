@@ -5,7 +5,7 @@ use crate::exit::Exit;
 
 /// Why a run stopped before every reader was tried.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// No connection could be made or kept: run again to resume.
     Unavailable(String),
     /// Retrying cannot help: a refused login, a certificate that does not
@@ -25,7 +25,7 @@ pub enum Stop {
 }
 
 impl Stop {
-    pub fn exit(&self) -> Exit {
+    pub(crate) fn exit(&self) -> Exit {
         match self {
             Stop::Unavailable(_) | Stop::Interrupted | Stop::ListChanged(_) => Exit::Unavailable,
             Stop::Refused(_) => Exit::Config,
@@ -49,7 +49,7 @@ impl std::fmt::Display for Stop {
 
 /// What a run did.
 #[derive(Debug, Default, Clone)]
-pub struct Tally {
+pub(crate) struct Tally {
     pub sent: u64,
     pub failed: u64,
     pub uncertain: u64,
@@ -77,18 +77,18 @@ pub struct Tally {
 
 impl Tally {
     /// Readers settled one way or another.
-    pub fn done(&self) -> u64 {
+    pub(crate) fn done(&self) -> u64 {
         self.sent + self.failed + self.uncertain + self.deferred
     }
 
     /// Readers left for another run.
-    pub fn left(&self) -> u64 {
+    pub(crate) fn left(&self) -> u64 {
         self.deferred + self.not_tried
     }
 
     /// The exit code: a stop's own; readers left for another run: 4;
     /// readers refused or uncertain: 3.
-    pub fn exit(&self) -> Exit {
+    pub(crate) fn exit(&self) -> Exit {
         if let Some(stop) = &self.stopped {
             stop.exit()
         } else if self.left() > 0 {
@@ -101,7 +101,7 @@ impl Tally {
     }
 
     /// Records the first reason to stop; later ones do not replace it.
-    pub fn stop(&mut self, why: Stop) {
+    pub(crate) fn stop(&mut self, why: Stop) {
         if self.stopped.is_none() {
             self.stopped = Some(why);
         }

@@ -19,14 +19,14 @@ use crate::fs::{self, Action, FileError};
 /// Something that could not be made durable.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
-pub struct WriteError(pub String);
+pub(crate) struct WriteError(pub String);
 
 type Answer<R> = tokio::sync::oneshot::Sender<Result<R, WriteError>>;
 
 /// A thread that commits whatever is waiting in one go, and answers each
 /// item with what became of it (`R`).
 #[derive(Debug)]
-pub struct Batcher<T, R = ()> {
+pub(crate) struct Batcher<T, R = ()> {
     requests: Option<mpsc::Sender<(T, Answer<R>)>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -37,7 +37,7 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
     ///
     /// # Errors
     /// The thread cannot be started.
-    pub fn start(
+    pub(crate) fn start(
         name: &str,
         mut commit: impl FnMut(&[T]) -> Result<Vec<R>, WriteError> + Send + 'static,
     ) -> io::Result<Batcher<T, R>> {
@@ -73,7 +73,7 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
     ///
     /// # Errors
     /// The commit failed (the item is not durable).
-    pub async fn submit(&self, item: T) -> Result<R, WriteError> {
+    pub(crate) async fn submit(&self, item: T) -> Result<R, WriteError> {
         let (done, wait) = tokio::sync::oneshot::channel();
         let stopped = || WriteError("the writer thread stopped".into());
         self.requests
@@ -97,7 +97,7 @@ impl<T, R> Drop for Batcher<T, R> {
 
 /// An append-only file of lines this process owns.
 #[derive(Debug)]
-pub struct Journal {
+pub(crate) struct Journal {
     batcher: Batcher<(Vec<u8>, bool)>,
     appender: Arc<Mutex<Appender>>,
 }
@@ -154,7 +154,7 @@ impl Journal {
     ///
     /// # Errors
     /// The file cannot be opened or created.
-    pub fn open(path: &Path) -> Result<Journal, FileError> {
+    pub(crate) fn open(path: &Path) -> Result<Journal, FileError> {
         let fail = |e| FileError::io(Action::Write, path, e);
         let (file, created) = fs::open_append(path)?;
         if created {
@@ -189,7 +189,7 @@ impl Journal {
     ///
     /// # Errors
     /// The write or fsync failed (or an earlier one did).
-    pub async fn append(&self, line: Vec<u8>, durable: bool) -> Result<(), WriteError> {
+    pub(crate) async fn append(&self, line: Vec<u8>, durable: bool) -> Result<(), WriteError> {
         self.batcher.submit((line, durable)).await
     }
 
@@ -198,7 +198,7 @@ impl Journal {
     ///
     /// # Errors
     /// The write failed, or an earlier one did.
-    pub fn append_now(&self, line: &[u8]) -> Result<(), WriteError> {
+    pub(crate) fn append_now(&self, line: &[u8]) -> Result<(), WriteError> {
         lock(&self.appender).append(line)
     }
 }

@@ -37,7 +37,7 @@ impl From<LockError> for crate::error::Error {
 ///
 /// # Errors
 /// [`LockError::Held`] naming the holder if another process has it.
-pub fn take_lock(path: &Path, what: &str) -> Result<std::fs::File, LockError> {
+pub(crate) fn take_lock(path: &Path, what: &str) -> Result<std::fs::File, LockError> {
     if let Some(dir) = path.parent() {
         super::create_folder(dir)?;
     }
@@ -73,7 +73,7 @@ pub fn take_lock(path: &Path, what: &str) -> Result<std::fs::File, LockError> {
 ///
 /// # Errors
 /// The lock file is a link, not a regular file, or cannot be locked.
-pub fn wait_for_lock(path: &Path) -> Result<std::fs::File, LockError> {
+pub(crate) fn wait_for_lock(path: &Path) -> Result<std::fs::File, LockError> {
     if let Some(dir) = path.parent() {
         super::create_folder(dir)?;
     }
@@ -86,7 +86,7 @@ pub fn wait_for_lock(path: &Path) -> Result<std::fs::File, LockError> {
 /// The lock a list send holds from its check that no earlier send carried
 /// the issue until its own record of what it carries is written, so that
 /// two copies of one issue started together cannot both pass the check.
-pub const CLAIM_LOCK: &str = "sends.lock";
+pub(crate) const CLAIM_LOCK: &str = "sends.lock";
 
 #[cfg(test)]
 mod tests {

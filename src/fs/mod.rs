@@ -12,8 +12,8 @@
 //! for ever. Every error names the file and says what went wrong in words
 //! (a full disk is not a permission problem).
 
-pub mod journal;
-pub mod lock;
+pub(crate) mod journal;
+pub(crate) mod lock;
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -22,9 +22,9 @@ use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 /// Settings and issue files are small; anything larger is a mistake.
-pub const CONFIG_LIMIT: u64 = 1024 * 1024;
+pub(crate) const CONFIG_LIMIT: u64 = 1024 * 1024;
 /// A seed document: a long digest is a few hundred KB.
-pub const SEED_LIMIT: u64 = 16 * 1024 * 1024;
+pub(crate) const SEED_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// What was being done to a file when it failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +140,7 @@ fn size(bytes: u64) -> String {
 }
 
 /// An I/O error in words a person can act on, with the OS's own text after.
-pub fn describe(e: &io::Error) -> String {
+pub(crate) fn describe(e: &io::Error) -> String {
     use io::ErrorKind as K;
     let words = match e.kind() {
         K::NotFound => "it does not exist",
@@ -163,7 +163,7 @@ pub fn describe(e: &io::Error) -> String {
 ///
 /// # Errors
 /// The file cannot be opened or is not a regular file.
-pub fn open_input(path: &Path) -> Result<File, FileError> {
+pub(crate) fn open_input(path: &Path) -> Result<File, FileError> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
@@ -204,7 +204,7 @@ fn not_regular(kind: &std::fs::FileType) -> Option<&'static str> {
 /// never used. (A subscriber list rewritten in place during a send would
 /// otherwise splice old bytes and new into an address on neither list.)
 #[derive(Debug)]
-pub struct StableFile {
+pub(crate) struct StableFile {
     file: File,
     path: PathBuf,
     identity: Identity,
@@ -212,7 +212,7 @@ pub struct StableFile {
 
 /// What identifies one version of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Identity {
+pub(crate) struct Identity {
     dev: u64,
     ino: u64,
     len: u64,
@@ -238,7 +238,7 @@ impl StableFile {
     ///
     /// # Errors
     /// See [`open_input`].
-    pub fn open(path: &Path) -> Result<StableFile, FileError> {
+    pub(crate) fn open(path: &Path) -> Result<StableFile, FileError> {
         let file = open_input(path)?;
         let meta = file
             .metadata()
@@ -251,7 +251,7 @@ impl StableFile {
     }
 
     /// The version of the file this reads.
-    pub fn identity(&self) -> Identity {
+    pub(crate) fn identity(&self) -> Identity {
         self.identity
     }
 }
@@ -274,7 +274,7 @@ impl std::io::Read for StableFile {
 ///
 /// # Errors
 /// See [`open_input`]; or the file is larger than `limit`.
-pub fn read_input(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
+pub(crate) fn read_input(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
     read_opened(open_input(path)?, path, limit)
 }
 
@@ -283,7 +283,7 @@ pub fn read_input(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
 ///
 /// # Errors
 /// The file is larger than `limit`, or cannot be read.
-pub fn read_opened(file: File, path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
+pub(crate) fn read_opened(file: File, path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
     let too_large = || FileError {
         action: Action::Read,
         path: path.to_path_buf(),
@@ -314,7 +314,7 @@ pub fn read_opened(file: File, path: &Path, limit: u64) -> Result<Vec<u8>, FileE
 ///
 /// # Errors
 /// As [`read_input`], or the mode allows too much.
-pub fn read_secret(path: &Path, limit: u64, forbidden: u32) -> Result<Vec<u8>, FileError> {
+pub(crate) fn read_secret(path: &Path, limit: u64, forbidden: u32) -> Result<Vec<u8>, FileError> {
     use std::os::unix::fs::PermissionsExt as _;
     let file = open_input(path)?;
     let mode = file
@@ -339,7 +339,7 @@ pub fn read_secret(path: &Path, limit: u64, forbidden: u32) -> Result<Vec<u8>, F
 ///
 /// # Errors
 /// The folder is not writable or the disk is full; the message names `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     write_via_temporary(path, bytes, true)
 }
 
@@ -349,7 +349,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
 ///
 /// # Errors
 /// The folder is not writable or the disk is full; the message names `path`.
-pub fn write_replaceable(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+pub(crate) fn write_replaceable(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     write_via_temporary(path, bytes, false)
 }
 
@@ -392,7 +392,7 @@ fn write_via_temporary(path: &Path, bytes: &[u8], durable: bool) -> Result<(), F
 /// # Errors
 /// The file exists already (`kind()` is `AlreadyExists`), or cannot be
 /// written.
-pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FileError> {
+pub(crate) fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FileError> {
     let fail = |e| FileError::io(Action::Write, path, e);
     let dir = folder_of(path);
     create_folder(dir)?;
@@ -409,7 +409,7 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FileError> 
 }
 
 /// The folder a file is in (`.` for a bare name).
-pub fn folder_of(path: &Path) -> &Path {
+pub(crate) fn folder_of(path: &Path) -> &Path {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -418,7 +418,7 @@ pub fn folder_of(path: &Path) -> &Path {
 
 /// How to open a file catchup keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kept {
+pub(crate) enum Kept {
     /// Read only; a missing file is an error (`NotFound`).
     Read,
     /// Read and append, creating it if need be.
@@ -435,7 +435,7 @@ pub enum Kept {
 ///
 /// # Errors
 /// The file is one of those, or cannot be opened.
-pub fn open_kept(path: &Path, how: Kept) -> Result<File, FileError> {
+pub(crate) fn open_kept(path: &Path, how: Kept) -> Result<File, FileError> {
     let action = match how {
         Kept::Read => Action::Read,
         Kept::Append | Kept::Write => Action::Write,
@@ -482,7 +482,7 @@ pub fn open_kept(path: &Path, how: Kept) -> Result<File, FileError> {
 ///
 /// # Errors
 /// See [`open_kept`]; or the file is larger than `limit`.
-pub fn read_kept(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, FileError> {
+pub(crate) fn read_kept(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, FileError> {
     match open_kept(path, Kept::Read) {
         Ok(file) => read_opened(file, path, limit).map(Some),
         Err(e) if e.kind() == Some(io::ErrorKind::NotFound) => Ok(None),
@@ -495,7 +495,7 @@ pub fn read_kept(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, FileError> 
 ///
 /// # Errors
 /// See [`open_kept`].
-pub fn open_append(path: &Path) -> Result<(File, bool), FileError> {
+pub(crate) fn open_append(path: &Path) -> Result<(File, bool), FileError> {
     let created = std::fs::symlink_metadata(path).is_err();
     Ok((open_kept(path, Kept::Append)?, created))
 }
@@ -504,7 +504,7 @@ pub fn open_append(path: &Path) -> Result<(File, bool), FileError> {
 /// its path (one replaced while we waited for the lock, by a compaction or
 /// by hand, is let go and the new one locked instead).
 #[derive(Debug)]
-pub struct LockedRows {
+pub(crate) struct LockedRows {
     pub file: File,
     path: PathBuf,
     created: bool,
@@ -515,7 +515,7 @@ impl LockedRows {
     ///
     /// # Errors
     /// See [`open_kept`]; or the lock cannot be taken.
-    pub fn lock(path: &Path) -> Result<LockedRows, FileError> {
+    pub(crate) fn lock(path: &Path) -> Result<LockedRows, FileError> {
         use std::os::unix::fs::MetadataExt as _;
         let fail = |e| FileError::io(Action::Write, path, e);
         loop {
@@ -541,7 +541,7 @@ impl LockedRows {
     ///
     /// # Errors
     /// The rows could not be made durable; none of them is in the file.
-    pub fn append(&mut self, header: &[u8], rows: &[u8]) -> Result<(), FileError> {
+    pub(crate) fn append(&mut self, header: &[u8], rows: &[u8]) -> Result<(), FileError> {
         let path = self.path.clone();
         let fail = |e| FileError::io(Action::Write, &path, e);
         let before = self.file.metadata().map_err(fail)?.len();
@@ -570,7 +570,7 @@ impl LockedRows {
     ///
     /// # Errors
     /// The new file cannot be written; the old one stands.
-    pub fn replace(&mut self, bytes: &[u8]) -> Result<(), FileError> {
+    pub(crate) fn replace(&mut self, bytes: &[u8]) -> Result<(), FileError> {
         write_atomic(&self.path, bytes)?;
         let fresh = LockedRows::lock(&self.path)?;
         *self = fresh;
@@ -584,7 +584,7 @@ impl LockedRows {
 /// # Errors
 /// The file cannot be written, or is not a regular file; nothing was
 /// recorded.
-pub fn append_rows(path: &Path, header: &[u8], rows: &[u8]) -> Result<(), FileError> {
+pub(crate) fn append_rows(path: &Path, header: &[u8], rows: &[u8]) -> Result<(), FileError> {
     LockedRows::lock(path)?.append(header, rows)
 }
 
@@ -610,7 +610,7 @@ fn row_prefix(file: &mut File, header: &[u8]) -> io::Result<Vec<u8>> {
 ///
 /// # Errors
 /// The folder cannot be opened or synced.
-pub fn sync_folder(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_folder(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
@@ -618,7 +618,7 @@ pub fn sync_folder(dir: &Path) -> io::Result<()> {
 ///
 /// # Errors
 /// The folder cannot be created; the message names it.
-pub fn create_folder(dir: &Path) -> Result<(), FileError> {
+pub(crate) fn create_folder(dir: &Path) -> Result<(), FileError> {
     std::fs::create_dir_all(dir).map_err(|e| FileError::io(Action::CreateFolder, dir, e))
 }
 
@@ -627,7 +627,7 @@ pub fn create_folder(dir: &Path) -> Result<(), FileError> {
 ///
 /// # Errors
 /// See [`open_kept`].
-pub fn open_lock(path: &Path) -> Result<File, FileError> {
+pub(crate) fn open_lock(path: &Path) -> Result<File, FileError> {
     open_kept(path, Kept::Write).map_err(|e| FileError {
         action: Action::Lock,
         ..e

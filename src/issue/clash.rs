@@ -11,7 +11,7 @@ use crate::schedule::Schedule;
 
 /// Why two issue files clash.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Clash {
+pub(crate) enum Clash {
     /// Both go out at the same moment.
     SameMoment,
     /// The same subject and the same stories.
@@ -19,7 +19,7 @@ pub enum Clash {
 }
 
 /// How two outlines clash, if they do.
-pub fn between(a: &Outline, b: &Outline, schedule: Option<&Schedule>) -> Option<Clash> {
+pub(crate) fn between(a: &Outline, b: &Outline, schedule: Option<&Schedule>) -> Option<Clash> {
     if a.moment(schedule) == b.moment(schedule) {
         Some(Clash::SameMoment)
     } else if same_content(&a.subject, &a.stories, &b.subject, &b.stories) {
@@ -31,7 +31,7 @@ pub fn between(a: &Outline, b: &Outline, schedule: Option<&Schedule>) -> Option<
 
 /// True for the same subject (ignoring case and spacing) and the same set
 /// of stories.
-pub fn same_content(
+pub(crate) fn same_content(
     subject_a: &str,
     stories_a: &[String],
     subject_b: &str,
@@ -49,7 +49,7 @@ pub fn same_content(
 
 /// Every other issue file that clashes with `issue`, as errors pointing at
 /// the field that clashes and naming the other file.
-pub fn diagnostics(
+pub(crate) fn diagnostics(
     issue: &Issue,
     others: &[Outline],
     schedule: Option<&Schedule>,

@@ -12,7 +12,7 @@ use crate::schedule::SendAt;
 
 /// Subjects longer than this may be cut off, and RFC 5322 recommends lines
 /// of at most 78 characters.
-pub const SUBJECT_WARN_CHARS: usize = 78;
+pub(crate) const SUBJECT_WARN_CHARS: usize = 78;
 
 /// What the file says, each field already checked on its own. A field that
 /// is missing or wrong is `None` (its problem is already reported).

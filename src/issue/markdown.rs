@@ -14,7 +14,7 @@ use crate::story::{Block, Span, Style, Text};
 
 /// One problem, and where in the Markdown it is (bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub at: Range<usize>,
     pub why: String,
 }
@@ -23,7 +23,7 @@ pub struct Problem {
 ///
 /// # Errors
 /// What cannot go into an email, one problem each, in order.
-pub fn blocks(markdown: &str) -> Result<Vec<Block>, Vec<Problem>> {
+pub(crate) fn blocks(markdown: &str) -> Result<Vec<Block>, Vec<Problem>> {
     let mut reader = Reader::default();
     let mut read = Vec::new();
     let mut undefined = Vec::new();

@@ -22,14 +22,13 @@ use crate::error::Error;
 use crate::schedule::SendAt;
 use crate::story::{Block, Library, Story, StoryId};
 
-pub mod clash;
+pub(crate) mod clash;
 mod file;
 mod markdown;
-pub mod outline;
+pub(crate) mod outline;
 mod pick;
 
-pub use file::SUBJECT_WARN_CHARS;
-pub use outline::{Outline, files, newest};
+pub(crate) use outline::{Outline, files, newest};
 use pick::suggest;
 
 /// An issue's name: its file stem, e.g. `2018-07-27`. It names the previews,

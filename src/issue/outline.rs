@@ -17,7 +17,7 @@ use crate::schedule::{Schedule, SendAt, send_moment};
 
 /// An issue file, outlined.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outline {
+pub(crate) struct Outline {
     pub path: PathBuf,
     pub name: IssueName,
     pub date: NaiveDate,
@@ -34,7 +34,7 @@ impl Outline {
     /// The file is badly named or cannot be read, or its date, `send_at` or
     /// subject is missing or malformed; the message names the file and says
     /// to run `catchup check` on it.
-    pub fn read(path: &Path) -> Result<Outline, Error> {
+    pub(crate) fn read(path: &Path) -> Result<Outline, Error> {
         let name = IssueName::from_path(path)?;
         let source = read_source(path)?;
         let bad = || {
@@ -72,7 +72,7 @@ impl Outline {
     }
 
     /// When the issue goes out.
-    pub fn moment(&self, schedule: Option<&Schedule>) -> DateTime<Utc> {
+    pub(crate) fn moment(&self, schedule: Option<&Schedule>) -> DateTime<Utc> {
         send_moment(schedule, self.date, self.send_at)
     }
 }
@@ -106,7 +106,7 @@ fn story_ids(sections: Option<&DeValue<'_>>) -> Vec<String> {
 ///
 /// # Errors
 /// The folder cannot be read.
-pub fn files(dir: &Path) -> Result<Vec<PathBuf>, FileError> {
+pub(crate) fn files(dir: &Path) -> Result<Vec<PathBuf>, FileError> {
     let fail = |e| FileError::io(Action::Read, dir, e);
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(fail)? {
@@ -124,7 +124,7 @@ pub fn files(dir: &Path) -> Result<Vec<PathBuf>, FileError> {
 /// # Errors
 /// The folder cannot be read, holds no `.toml` files, or a file's `date`
 /// cannot be read (so "newest" would be a guess).
-pub fn newest(dir: &Path) -> Result<PathBuf, Error> {
+pub(crate) fn newest(dir: &Path) -> Result<PathBuf, Error> {
     let mut best: Option<(NaiveDate, PathBuf)> = None;
     for path in files(dir)? {
         let key = (Outline::read(&path)?.date, path);

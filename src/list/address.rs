@@ -17,7 +17,7 @@ use lettre::Address;
 ///
 /// # Errors
 /// Why the text is not an address catchup can send to, in words.
-pub fn parse(text: &str) -> Result<Address, String> {
+pub(crate) fn parse(text: &str) -> Result<Address, String> {
     let text = text.trim();
     let address =
         Address::from_str(text).map_err(|e| format!("`{text}` is not an email address ({e})"))?;
@@ -57,7 +57,7 @@ pub fn parse(text: &str) -> Result<Address, String> {
 ///
 /// Text that is not an address at all is only lower-cased in ASCII, so it
 /// still has one form.
-pub fn identity(email: &str) -> String {
+pub(crate) fn identity(email: &str) -> String {
     let email = email.trim();
     let Some((local, domain)) = email.rsplit_once('@') else {
         return email.to_ascii_lowercase();
@@ -71,7 +71,7 @@ pub fn identity(email: &str) -> String {
 }
 
 /// True when the address needs SMTPUTF8: a local part outside ASCII.
-pub fn needs_smtputf8(address: &Address) -> bool {
+pub(crate) fn needs_smtputf8(address: &Address) -> bool {
     !address.user().is_ascii()
 }
 

@@ -13,7 +13,7 @@ use crate::list::token::{Key, Keys, Token};
 
 /// What the index is keyed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum By {
+pub(crate) enum By {
     /// The unsubscribe token (links, VERP return paths).
     Token,
     /// The reader id in Message-IDs (returned mail that quotes one).
@@ -31,7 +31,7 @@ impl By {
 
 /// The index over one subscriber list.
 #[derive(Debug)]
-pub struct Readers {
+pub(crate) struct Readers {
     path: PathBuf,
     by: By,
     /// Which file, its length and modification time, when indexed.
@@ -58,7 +58,7 @@ impl Readers {
     ///
     /// # Errors
     /// The list exists but cannot be read, or is malformed.
-    pub fn build(path: &Path, keys: &Keys, by: By) -> Result<Readers, ListError> {
+    pub(crate) fn build(path: &Path, keys: &Keys, by: By) -> Result<Readers, ListError> {
         let stamp = stamp(path);
         if stamp.is_none() {
             return Ok(Readers {
@@ -94,7 +94,7 @@ impl Readers {
     }
 
     /// An index that says the list cannot be used now, until it changes.
-    pub fn unusable(path: &Path, by: By, why: String) -> Readers {
+    pub(crate) fn unusable(path: &Path, by: By, why: String) -> Readers {
         Readers {
             path: path.to_path_buf(),
             by,
@@ -106,24 +106,20 @@ impl Readers {
     }
 
     /// True when the list has changed since it was indexed.
-    pub fn is_stale(&self) -> bool {
+    pub(crate) fn is_stale(&self) -> bool {
         stamp(&self.path) != self.stamp
     }
 
     /// How many entries the index holds.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// The address whose token this is under one of `keys`, if any.
     ///
     /// # Errors
     /// The list cannot be read back.
-    pub fn find(&self, token: &Token, keys: &Keys) -> Result<Option<String>, ListError> {
+    pub(crate) fn find(&self, token: &Token, keys: &Keys) -> Result<Option<String>, ListError> {
         debug_assert_eq!(self.by, By::Token);
         self.find_by(token.prefix(), |email| {
             keys.all().any(|key| key.verify(email, token))
@@ -134,7 +130,11 @@ impl Readers {
     ///
     /// # Errors
     /// The list cannot be read back.
-    pub fn find_message_id(&self, id: u64, keys: &Keys) -> Result<Option<String>, ListError> {
+    pub(crate) fn find_message_id(
+        &self,
+        id: u64,
+        keys: &Keys,
+    ) -> Result<Option<String>, ListError> {
         debug_assert_eq!(self.by, By::MessageId);
         self.find_by(id, |email| {
             keys.all().any(|key| key.message_id_number(email) == id)

@@ -9,9 +9,9 @@
 //! | `index.rs` | a reader found from a token or a Message-ID id, without the list in memory |
 //! | `suppression.rs` | who is never sent to, and why; the service's writer |
 
-pub mod address;
-pub mod index;
-pub mod reader;
-pub mod subscribers;
-pub mod suppression;
-pub mod token;
+pub(crate) mod address;
+pub(crate) mod index;
+pub(crate) mod reader;
+pub(crate) mod subscribers;
+pub(crate) mod suppression;
+pub(crate) mod token;

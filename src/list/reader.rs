@@ -37,12 +37,12 @@ impl Reader {
 
 /// The longest display name kept: a name is a name, and a longer `To:` line
 /// could be refused by the server and fail the reader for good.
-pub const MAX_NAME_CHARS: usize = 100;
+pub(crate) const MAX_NAME_CHARS: usize = 100;
 
 /// A display name with control characters (CR, LF, tab, NUL...) turned into
 /// spaces, runs of spaces collapsed, and cut to [`MAX_NAME_CHARS`]: a name
 /// can never break a header or make it too long.
-pub fn clean_name(raw: &str) -> String {
+pub(crate) fn clean_name(raw: &str) -> String {
     let spaced: String = raw
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 /// One data row of the subscriber file.
 #[derive(Debug)]
-pub struct Row {
+pub(crate) struct Row {
     /// The 1-based line the row starts on.
     pub line: u64,
     /// Where the row starts in the file (perhaps at line breaks before
@@ -65,7 +65,7 @@ impl ListError {
 }
 
 /// A stream of rows from a subscriber file.
-pub struct Subscribers {
+pub(crate) struct Subscribers {
     records: csv::StringRecordsIntoIter<StableFile>,
     identity: Identity,
     /// Why the stream ended early, if it did: shared, so that whoever
@@ -88,7 +88,7 @@ impl Subscribers {
     ///
     /// # Errors
     /// The file cannot be opened, or its header has no `email` column.
-    pub fn open(path: &Path) -> Result<Subscribers, ListError> {
+    pub(crate) fn open(path: &Path) -> Result<Subscribers, ListError> {
         check_shape(path)?;
         let file = StableFile::open(path)?;
         let identity = file.identity();
@@ -182,18 +182,18 @@ impl Iterator for Subscribers {
 
 impl Subscribers {
     /// The index of the `email` column.
-    pub fn email_column(&self) -> usize {
+    pub(crate) fn email_column(&self) -> usize {
         self.email
     }
 
     /// The version of the list this reads.
-    pub fn identity(&self) -> Identity {
+    pub(crate) fn identity(&self) -> Identity {
         self.identity
     }
 
     /// Where the reason the stream ended early is kept (`None` inside if it
     /// ran to the end).
-    pub fn failure(&self) -> Arc<Mutex<Option<String>>> {
+    pub(crate) fn failure(&self) -> Arc<Mutex<Option<String>>> {
         Arc::clone(&self.failure)
     }
 }
@@ -204,7 +204,11 @@ impl Subscribers {
 ///
 /// # Errors
 /// The file cannot be read.
-pub fn email_at(path: &Path, offset: u64, column: usize) -> Result<Option<Address>, ListError> {
+pub(crate) fn email_at(
+    path: &Path,
+    offset: u64,
+    column: usize,
+) -> Result<Option<Address>, ListError> {
     use std::io::{Seek as _, SeekFrom};
     let mut file = open_input(path)?;
     file.seek(SeekFrom::Start(offset))

@@ -27,14 +27,14 @@ use crate::list::reader::ReaderKey;
 use crate::list::subscribers::ListError;
 
 /// The header of a suppression list catchup creates.
-pub const HEADER: &str = "email,reason,at,issue\n";
+pub(crate) const HEADER: &str = "email,reason,at,issue\n";
 
 /// Reasons that lift a suppression instead of adding one.
-pub const LIFTING: &[&str] = &["resubscribed", "removed"];
+pub(crate) const LIFTING: &[&str] = &["resubscribed", "removed"];
 
 /// One event: `email` suppressed (or lifted) for `reason`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
+pub(crate) struct Event {
     pub email: String,
     pub reason: String,
     pub at: DateTime<Utc>,
@@ -44,7 +44,7 @@ pub struct Event {
 
 impl Event {
     /// The event as one CSV row, quoted where needed, ending in a newline.
-    pub fn row(&self) -> Vec<u8> {
+    pub(crate) fn row(&self) -> Vec<u8> {
         let mut writer = csv::WriterBuilder::new().from_writer(Vec::new());
         let at = self.at.to_rfc3339_opts(SecondsFormat::Secs, true);
         let _ = writer.write_record([
@@ -57,7 +57,7 @@ impl Event {
     }
 
     /// True for an event that lifts a suppression.
-    pub fn lifts(&self) -> bool {
+    pub(crate) fn lifts(&self) -> bool {
         LIFTING
             .iter()
             .any(|r| r.eq_ignore_ascii_case(self.reason.trim()))
@@ -65,7 +65,7 @@ impl Event {
 
     /// True for the reader's own choice (an unsubscribe, a complaint), which
     /// only they should undo.
-    pub fn is_readers_own(&self) -> bool {
+    pub(crate) fn is_readers_own(&self) -> bool {
         let reason = self.reason.trim().to_ascii_lowercase();
         reason.starts_with("unsubscribe") || reason == "complaint"
     }
@@ -200,7 +200,7 @@ impl Rows {
 ///
 /// # Errors
 /// The file exists but cannot be read.
-pub fn events(path: &Path) -> Result<(Vec<Event>, Vec<String>), ListError> {
+pub(crate) fn events(path: &Path) -> Result<(Vec<Event>, Vec<String>), ListError> {
     let mut warnings = Vec::new();
     let Some(chunk) = read_since(path, 0)? else {
         return Ok((Vec::new(), warnings));
@@ -212,7 +212,7 @@ pub fn events(path: &Path) -> Result<(Vec<Event>, Vec<String>), ListError> {
 /// Who is suppressed now, and by which event: for each address still
 /// suppressed, the event that last suppressed it, in the order of those
 /// events.
-pub fn current(events: &[Event]) -> Vec<&Event> {
+pub(crate) fn current(events: &[Event]) -> Vec<&Event> {
     let mut latest: std::collections::HashMap<ReaderKey, usize> = std::collections::HashMap::new();
     for (i, event) in events.iter().enumerate() {
         let key = ReaderKey::of(&event.email);
@@ -229,7 +229,7 @@ pub fn current(events: &[Event]) -> Vec<&Event> {
 
 /// The events about `key` since its suppression was last lifted (all of
 /// them if it never was), in order.
-pub fn since_last_lift(events: &[Event], key: ReaderKey) -> Vec<&Event> {
+pub(crate) fn since_last_lift(events: &[Event], key: ReaderKey) -> Vec<&Event> {
     let about: Vec<&Event> = events
         .iter()
         .filter(|e| ReaderKey::of(&e.email) == key)
@@ -240,7 +240,7 @@ pub fn since_last_lift(events: &[Event], key: ReaderKey) -> Vec<&Event> {
 
 /// Where one address stands: what suppresses it since it was last lifted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Standing {
+pub(crate) struct Standing {
     /// Their own unsubscribe (a link, the page, mailto).
     pub unsubscribed: bool,
     /// Their complaint (a feedback loop).
@@ -250,7 +250,7 @@ pub struct Standing {
 }
 
 impl Standing {
-    pub fn is_suppressed(self) -> bool {
+    pub(crate) fn is_suppressed(self) -> bool {
         self.unsubscribed || self.complained || self.other
     }
 
@@ -287,7 +287,7 @@ const CHECKED_WHOLE: u64 = 4 * 1024 * 1024;
 /// rewritten in place (`cp` over it, an editor), the file is read again
 /// whole.
 #[derive(Debug)]
-pub struct Suppressed {
+pub(crate) struct Suppressed {
     path: PathBuf,
     standings: HashMap<ReaderKey, Standing>,
     /// The file read, how far (whole rows only), its modification time
@@ -308,7 +308,7 @@ impl Suppressed {
     ///
     /// # Errors
     /// The file exists but cannot be read.
-    pub fn load(path: &Path) -> Result<Suppressed, ListError> {
+    pub(crate) fn load(path: &Path) -> Result<Suppressed, ListError> {
         let mut suppressed = Suppressed {
             path: path.to_path_buf(),
             standings: HashMap::new(),
@@ -330,7 +330,7 @@ impl Suppressed {
     ///
     /// # Errors
     /// The file cannot be read.
-    pub fn refresh(&mut self) -> Result<(), ListError> {
+    pub(crate) fn refresh(&mut self) -> Result<(), ListError> {
         use std::os::unix::fs::MetadataExt as _;
         let meta = match std::fs::symlink_metadata(&self.path) {
             Ok(meta) => meta,
@@ -404,21 +404,17 @@ impl Suppressed {
         self.warnings.clear();
     }
 
-    pub fn contains(&self, key: ReaderKey) -> bool {
+    pub(crate) fn contains(&self, key: ReaderKey) -> bool {
         self.standings.contains_key(&key)
     }
 
     /// Where `key` stands (not suppressed if the list does not name it).
-    pub fn standing(&self, key: ReaderKey) -> Standing {
+    pub(crate) fn standing(&self, key: ReaderKey) -> Standing {
         self.standings.get(&key).copied().unwrap_or_default()
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.standings.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.standings.is_empty()
     }
 }
 
@@ -477,14 +473,14 @@ fn read_since(path: &Path, offset: u64) -> Result<Option<Vec<u8>>, ListError> {
 /// # Errors
 /// The list cannot be written, or is not a regular file; nothing was
 /// recorded.
-pub fn append(path: &Path, events: &[Event]) -> Result<(), FileError> {
+pub(crate) fn append(path: &Path, events: &[Event]) -> Result<(), FileError> {
     let rows: Vec<u8> = events.iter().flat_map(Event::row).collect();
     fs::append_rows(path, HEADER.as_bytes(), &rows)
 }
 
 /// A change a reader asks for through the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// Their own unsubscribe (`reason` says how: `unsubscribe`).
     Unsubscribe { email: String, reason: String },
     /// Undoing their own unsubscribe.
@@ -493,7 +489,7 @@ pub enum Change {
 
 /// What became of a [`Change`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Recorded, durably.
     Recorded,
     /// Already so: nothing was written (a repeated request changes
@@ -515,7 +511,7 @@ const COMPACT_SLACK: usize = 1000;
 /// [`Writer::record`] returns. The list is compacted when repeated changes
 /// have grown it past [`COMPACT_RATIO`] rows an address.
 #[derive(Debug)]
-pub struct Writer {
+pub(crate) struct Writer {
     batcher: Batcher<Change, Outcome>,
 }
 
@@ -525,7 +521,7 @@ impl Writer {
     ///
     /// # Errors
     /// The list cannot be written, or is not a regular file.
-    pub fn open(path: &Path) -> Result<Writer, ListError> {
+    pub(crate) fn open(path: &Path) -> Result<Writer, ListError> {
         append(path, &[])?;
         let mut view = Suppressed::load(path)?;
         let target = path.to_path_buf();
@@ -540,7 +536,7 @@ impl Writer {
     ///
     /// # Errors
     /// The write or fsync failed: the change is not recorded.
-    pub async fn record(&self, change: Change) -> Result<Outcome, WriteError> {
+    pub(crate) async fn record(&self, change: Change) -> Result<Outcome, WriteError> {
         self.batcher.submit(change).await
     }
 }
@@ -600,7 +596,7 @@ fn commit(
 ///
 /// # Errors
 /// The list cannot be read or rewritten; it stands as it was.
-pub fn compact(locked: &mut fs::LockedRows, view: &mut Suppressed) -> Result<(), ListError> {
+pub(crate) fn compact(locked: &mut fs::LockedRows, view: &mut Suppressed) -> Result<(), ListError> {
     let read_error = |e| ListError::from(FileError::io(Action::Read, &view.path, e));
     let mut whole = Vec::new();
     locked.file.seek(SeekFrom::Start(0)).map_err(read_error)?;
@@ -750,7 +746,8 @@ mod tests {
         assert!(
             Suppressed::load(&dir.path().join("missing.csv"))
                 .expect("missing")
-                .is_empty()
+                .len()
+                == 0
         );
     }
 
@@ -910,7 +907,7 @@ mod tests {
         assert!(list.contains(ReaderKey::of("bob@nhs.example")));
         std::fs::write(&path, "email\n").expect("cut shorter in place");
         list.refresh().expect("refresh");
-        assert!(list.is_empty());
+        assert_eq!(list.len(), 0);
         // See: issue 18 (adversarial re-run, N4). Rewritten in place and
         // longer (`cp` over it): only the bytes past the old end were read.
         std::fs::write(&path, "email\nann@nhs.example\n").expect("write");

@@ -21,9 +21,9 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Bytes of HMAC kept in an unsubscribe token: 128 bits, as unguessable as
 /// a random id, in 22 URL-safe characters.
-pub const TOKEN_BYTES: usize = 16;
+pub(crate) const TOKEN_BYTES: usize = 16;
 /// The shortest secret accepted.
-pub const MIN_SECRET_BYTES: usize = 32;
+pub(crate) const MIN_SECRET_BYTES: usize = 32;
 
 const UNSUBSCRIBE: &[u8] = b"catchup unsubscribe v1\0";
 const MESSAGE_ID: &[u8] = b"catchup message-id v1\0";

@@ -27,12 +27,12 @@ use crate::config::{Dkim, DkimAlgorithm, Env, KeySource};
 use crate::diagnostic::{Diagnostic, Source};
 
 /// RSA keys below this many bits are refused (RFC 8301).
-pub const MIN_RSA_BITS: usize = 1024;
+pub(crate) const MIN_RSA_BITS: usize = 1024;
 /// RSA keys below this many bits are warned about.
-pub const GOOD_RSA_BITS: usize = 2048;
+pub(crate) const GOOD_RSA_BITS: usize = 2048;
 
 /// The headers every signature covers.
-pub const SIGNED_HEADERS: &[&str] = &[
+pub(crate) const SIGNED_HEADERS: &[&str] = &[
     "From",
     "Reply-To",
     "To",

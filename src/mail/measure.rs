@@ -8,17 +8,17 @@ use crate::diagnostic::Diagnostic;
 
 /// Gmail clips a message whose HTML exceeds about 102 KB as received, that
 /// is, quoted-printable escapes included.
-pub const GMAIL_CLIP_BYTES: usize = 102 * 1024;
+pub(crate) const GMAIL_CLIP_BYTES: usize = 102 * 1024;
 /// Warn well before the clip: content grows, and forwarding adds more.
-pub const HTML_WARN_BYTES: usize = 80 * 1024;
+pub(crate) const HTML_WARN_BYTES: usize = 80 * 1024;
 /// Gmail ignores a `<style>` block larger than this.
-pub const GMAIL_STYLE_BYTES: usize = 16 * 1024;
+pub(crate) const GMAIL_STYLE_BYTES: usize = 16 * 1024;
 /// RFC 5321 §4.5.3.1.6: a line of text is at most 998 octets plus CRLF.
-pub const MAX_LINE_OCTETS: usize = 998;
+pub(crate) const MAX_LINE_OCTETS: usize = 998;
 
 /// Sizes of a composed message, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Measurements {
+pub(crate) struct Measurements {
     /// The HTML as a browser sees it.
     pub html: usize,
     /// The HTML part as sent (quoted-printable): what Gmail's clip counts.
@@ -32,7 +32,11 @@ pub struct Measurements {
 }
 
 /// Measures a message and returns the warnings it earns.
-pub fn measure(html: &str, html_encoded: &[u8], message: &[u8]) -> (Measurements, Vec<Diagnostic>) {
+pub(crate) fn measure(
+    html: &str,
+    html_encoded: &[u8],
+    message: &[u8],
+) -> (Measurements, Vec<Diagnostic>) {
     let m = Measurements {
         html: html.len(),
         html_encoded: html_encoded.len(),
@@ -96,12 +100,12 @@ fn style_bytes(html: &str) -> usize {
 }
 
 /// A byte count in KB with one decimal: `41.3 KB`.
-pub fn kb(bytes: usize) -> Kb {
+pub(crate) fn kb(bytes: usize) -> Kb {
     Kb(bytes)
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Kb(usize);
+pub(crate) struct Kb(usize);
 
 impl fmt::Display for Kb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

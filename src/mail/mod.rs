@@ -13,8 +13,8 @@
 //! | `measure.rs` | the message against what mail clients tolerate |
 //! | `dkim.rs` | DKIM keys, their DNS record, `dkim keygen` |
 
-pub mod dkim;
-pub mod measure;
+pub(crate) mod dkim;
+pub(crate) mod measure;
 
 use std::time::SystemTime;
 

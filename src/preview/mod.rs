@@ -8,7 +8,7 @@
 //! the list of every issue previewed, is. `archive.json` and `index.html`
 //! are rewritten only when a preview changes them.
 
-pub mod live;
+pub(crate) mod live;
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,7 @@ use crate::fs::{FileError, create_folder, read_input, write_atomic, write_replac
 
 /// The archive's record of one previewed issue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArchiveEntry {
+pub(crate) struct ArchiveEntry {
     pub name: String,
     pub date: NaiveDate,
     pub subject: String,
@@ -30,7 +30,7 @@ pub struct ArchiveEntry {
 
 /// What `catchup preview` writes for one issue.
 #[derive(Debug)]
-pub struct Preview<'a> {
+pub(crate) struct Preview<'a> {
     pub entry: ArchiveEntry,
     pub html: &'a str,
     pub text: &'a str,
@@ -46,7 +46,11 @@ const ARCHIVE: &str = "archive.json";
 ///
 /// # Errors
 /// A file cannot be written; the message names it.
-pub fn write(out: &Path, newsletter: &str, preview: &Preview<'_>) -> Result<Vec<PathBuf>, Error> {
+pub(crate) fn write(
+    out: &Path,
+    newsletter: &str,
+    preview: &Preview<'_>,
+) -> Result<Vec<PathBuf>, Error> {
     create_folder(out)?;
     let name = &preview.entry.name;
     let mut written = Vec::new();

@@ -17,7 +17,7 @@ use crate::config::Newsletter;
 use crate::issue::{Entry, Issue};
 use crate::story::{Block, Span, Text};
 
-pub use css_inline::InlineError;
+pub(crate) use css_inline::InlineError;
 
 /// Newlines between blocks keep the HTML's lines short, and put the
 /// unsubscribe link on a line of its own, which [`crate::mail`] re-encodes
@@ -38,7 +38,7 @@ const MSO_HEAD: PreEscaped<&str> = PreEscaped(
 /// in the masthead text.
 const PREHEADER_FILLER: &str = "&#847;&zwnj;&nbsp;";
 
-pub fn render(issue: &Issue, newsletter: &Newsletter) -> Result<String, InlineError> {
+pub(crate) fn render(issue: &Issue, newsletter: &Newsletter) -> Result<String, InlineError> {
     let markup = document(issue, newsletter);
     inline(
         &markup.into_string(),

@@ -15,12 +15,12 @@ use crate::config::Newsletter;
 use crate::issue::Issue;
 use crate::story::{Story, StoryId};
 
-pub use html::InlineError;
+pub(crate) use html::InlineError;
 
 /// Stands in for a reader's unsubscribe URL until the message is
 /// personalised. An `.invalid` host (RFC 2606), so that a placeholder that
 /// ever escaped would lead nowhere.
-pub const UNSUBSCRIBE_PLACEHOLDER: &str = "https://unsubscribe.invalid/catchup-reader";
+pub(crate) const UNSUBSCRIBE_PLACEHOLDER: &str = "https://unsubscribe.invalid/catchup-reader";
 
 /// The two bodies of an issue, before personalisation.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ pub struct Rendered {
 /// Which part of the email a piece of text is in; it decides how a value is
 /// written into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
+pub(crate) enum Part {
     Text,
     Html,
 }
@@ -43,7 +43,7 @@ pub enum Part {
 /// as it is in the text part, escaped in the HTML. The one place the
 /// placeholder is filled, whether in a whole part (previews) or in the few
 /// lines [`crate::mail`] re-encodes per reader.
-pub fn personalise(part: Part, text: &str, unsubscribe_url: &str) -> String {
+pub(crate) fn personalise(part: Part, text: &str, unsubscribe_url: &str) -> String {
     let value = match part {
         Part::Text => unsubscribe_url.to_string(),
         Part::Html => maud::html! { (unsubscribe_url) }.into_string(),

@@ -16,7 +16,7 @@ const SIDE: &str = "32px";
 /// The rules to inline, with the newsletter's colours filled in. Spacing is
 /// only ever a cell's padding; text elements have their margins set to 0,
 /// so that every client (Outlook's Word engine included) spaces alike.
-pub fn inline_rules(c: &Colours) -> String {
+pub(crate) fn inline_rules(c: &Colours) -> String {
     let (brand, text, muted, bg) = (&c.brand, &c.text, &c.muted, &c.background);
     let exact = "mso-line-height-rule:exactly";
     format!(
@@ -72,7 +72,7 @@ a{{color:{brand};text-decoration:underline}}
 /// and dark mode for clients that honour it. In dark mode the rules keep
 /// their order of weight: the section rule bright and thick, the rules
 /// between stories dim and thin.
-pub fn media_rules() -> &'static str {
+pub(crate) fn media_rules() -> &'static str {
     MEDIA
 }
 

@@ -13,9 +13,9 @@ use crate::story::{Block, Text};
 
 /// Lines are wrapped to this many columns. Only a word longer than that (a
 /// URL) makes a longer line.
-pub const WIDTH: usize = 72;
+pub(crate) const WIDTH: usize = 72;
 
-pub fn render(issue: &Issue, newsletter: &Newsletter) -> String {
+pub(crate) fn render(issue: &Issue, newsletter: &Newsletter) -> String {
     let mut out = String::new();
     let mut links = Links::default();
     let rule = |c: &str| c.repeat(WIDTH);

@@ -9,14 +9,14 @@
 use chrono::{NaiveDate, NaiveTime};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Byline {
+pub(crate) struct Byline {
     pub author: String,
     pub role: Option<String>,
     pub when: When,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum When {
+pub(crate) enum When {
     /// No date or time given.
     Unknown,
     /// A full date, perhaps with a time.
@@ -29,10 +29,10 @@ pub enum When {
 const MAX_WHO_WORDS: usize = 16;
 
 /// The most words a byline may have: a line with more is prose.
-pub const MAX_WORDS: usize = MAX_WHO_WORDS + MAX_WHEN_WORDS + 2;
+pub(crate) const MAX_WORDS: usize = MAX_WHO_WORDS + MAX_WHEN_WORDS + 2;
 
 /// Reads `line` as a byline, or returns `None` if it is not one.
-pub fn parse(line: &str) -> Option<Byline> {
+pub(crate) fn parse(line: &str) -> Option<Byline> {
     let line = line.trim();
     // Longer than any byline can be: prose, rejected without a scan.
     if line.split_whitespace().nth(MAX_WORDS).is_some() {

@@ -6,20 +6,20 @@
 //! file in every error.
 
 mod byline;
-pub mod library;
+pub(crate) mod library;
 mod parse;
 mod slug;
-pub mod text;
+pub(crate) mod text;
 
 use std::fmt;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
-pub use library::{Library, LoadError};
-pub use parse::{ParseOptions, Seed, parse};
-pub use slug::slugify;
-pub use text::{Span, Style, Text};
+pub use library::Library;
+pub use parse::{ParseOptions, parse};
+pub(crate) use slug::slugify;
+pub(crate) use text::{Span, Style, Text};
 
 /// What an editor types into an issue to pick a story: `<seed prefix>/<slug>`,
 /// e.g. `002/debt-mountain`.
@@ -53,7 +53,7 @@ const OWN_PREFIX: &str = "item";
 
 /// True for the id of an editor's own item (`item/<slug>`), as recorded
 /// in text.
-pub fn is_own(id: &str) -> bool {
+pub(crate) fn is_own(id: &str) -> bool {
     id.starts_with(OWN_PREFIX) && id[OWN_PREFIX.len()..].starts_with('/')
 }
 

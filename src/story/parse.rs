@@ -28,7 +28,7 @@ const MAX_HEADING_CHARS: usize = 120;
 /// costs far more memory than its text (a 15 MB seed of one-letter
 /// paragraphs took 607 MB), so the rest of a seed past this is left out,
 /// with a warning.
-pub const MAX_UNITS: usize = 20_000;
+pub(crate) const MAX_UNITS: usize = 20_000;
 
 /// What the parser needs to know beyond the text itself.
 #[derive(Debug, Clone)]

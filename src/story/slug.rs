@@ -10,7 +10,7 @@ const APOSTROPHES: &[char] = &['\'', '’', '‘', 'ʼ', '`', '´'];
 ///
 /// Only letters and digits are transliterated (`é` → `e`); symbols such as `£`
 /// are separators, so "£2bn extra" gives `2bn-extra`, not `ps2bn-extra`.
-pub fn slugify(headline: &str) -> String {
+pub(crate) fn slugify(headline: &str) -> String {
     let mut slug = String::with_capacity(headline.len());
     let mut pending_dash = false;
     for c in headline.chars() {

@@ -22,7 +22,7 @@ use crate::issue::IssueName;
 
 /// One page of the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
+pub(crate) struct Page {
     pub content_type: &'static str,
     pub body: Vec<u8>,
 }
@@ -30,7 +30,7 @@ pub struct Page {
 /// Every page, by its path under the base URL (`index.html`,
 /// `issues/2018-07-27.html`, `feed.xml`).
 #[derive(Debug, Clone, Default)]
-pub struct Archive {
+pub(crate) struct Archive {
     pages: BTreeMap<String, Page>,
 }
 
@@ -49,7 +49,7 @@ impl Archive {
     ///
     /// # Errors
     /// A sent issue's web version cannot be read.
-    pub fn build(newsletter: &Newsletter, state: &Path) -> Result<Archive, Error> {
+    pub(crate) fn build(newsletter: &Newsletter, state: &Path) -> Result<Archive, Error> {
         let mut published = Vec::new();
         for (name, record) in sent::all(state) {
             let path = state.join(name.as_str()).join(WEB);
@@ -79,14 +79,14 @@ impl Archive {
     }
 
     /// The page at `path` (`""` and `/` are the index).
-    pub fn page(&self, path: &str) -> Option<&Page> {
+    pub(crate) fn page(&self, path: &str) -> Option<&Page> {
         let path = path.trim_start_matches('/');
         let path = if path.is_empty() { "index.html" } else { path };
         self.pages.get(path)
     }
 
     /// How many issues are published.
-    pub fn issues(&self) -> usize {
+    pub(crate) fn issues(&self) -> usize {
         self.pages.len().saturating_sub(2)
     }
 
@@ -94,7 +94,7 @@ impl Archive {
     ///
     /// # Errors
     /// A page cannot be written.
-    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    pub(crate) fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, Error> {
         let mut written = Vec::new();
         for (path, page) in &self.pages {
             let target = dir.join(path);

@@ -31,21 +31,21 @@ use std::time::{Duration, Instant};
 use axum::Router;
 
 /// A request's headers must arrive within this.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// A response the client does not read for this long ends the connection.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// No connection is kept longer than this, however busy.
-pub const LIFETIME: Duration = Duration::from_secs(120);
+pub(crate) const LIFETIME: Duration = Duration::from_secs(120);
 /// After SIGINT or SIGTERM, how long requests in progress get to finish.
-pub const DRAIN: Duration = Duration::from_secs(5);
+pub(crate) const DRAIN: Duration = Duration::from_secs(5);
 /// The kernel's send buffer per connection: a page is 30 to 60 KB.
 const SEND_BUFFER: usize = 64 * 1024;
 /// A request in progress this long may be cut off to make room.
-pub const SLOW: Duration = Duration::from_secs(1);
+pub(crate) const SLOW: Duration = Duration::from_secs(1);
 
 /// How many connections are served at once.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub total: usize,
     /// From one client address (behind a reverse proxy, all come from the
     /// proxy's: its own limits are the ones per reader).
@@ -154,7 +154,7 @@ impl Open {
 
 /// Accepts connections until `shutdown` completes, then stops accepting at
 /// once and drains.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: Limits,

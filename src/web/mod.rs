@@ -15,7 +15,7 @@
 //! | `unsubscribe.rs` | the unsubscribe and resubscribe requests |
 //! | `pages.rs` | the pages a reader sees |
 
-pub mod archive;
+pub(crate) mod archive;
 mod connections;
 mod pages;
 mod unsubscribe;
@@ -43,7 +43,7 @@ use crate::list::index::{By, Readers};
 use connections::Limits;
 
 /// A one-click body is 26 bytes; anything much larger is not one.
-pub const BODY_LIMIT: usize = 4 * 1024;
+pub(crate) const BODY_LIMIT: usize = 4 * 1024;
 
 /// Everything the handlers share.
 struct App {
@@ -61,7 +61,7 @@ struct App {
 ///
 /// # Errors
 /// No secret, an unreadable list, or the address cannot be listened on.
-pub fn serve(newsletter: Newsletter, listen: SocketAddr) -> Result<Exit> {
+pub(crate) fn serve(newsletter: Newsletter, listen: SocketAddr) -> Result<Exit> {
     let keys = newsletter.web.keys(&newsletter.env)?;
     let paths = &newsletter.paths;
     let readers = Readers::build(&paths.subscribers, &keys, By::Token)?;

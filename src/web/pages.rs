@@ -5,7 +5,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 /// What the page says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Page<'a> {
+pub(crate) enum Page<'a> {
     /// The link's GET: which newsletter, whose address, one button.
     Confirm { masked: &'a str, action: &'a str },
     /// After the POST.
@@ -38,13 +38,13 @@ pub enum Page<'a> {
 /// The resubscribe button: where it posts, and the form token that shows
 /// the request came from this page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resubscribe<'a> {
+pub(crate) struct Resubscribe<'a> {
     pub action: &'a str,
     pub form: &'a str,
 }
 
 /// The page, as a whole HTML document.
-pub fn render(newsletter: &str, page: Page<'_>) -> String {
+pub(crate) fn render(newsletter: &str, page: Page<'_>) -> String {
     let body = match page {
         Page::Confirm { masked, action } => html! {
             h1 { "Unsubscribe from " (newsletter) "?" }
@@ -130,7 +130,7 @@ const CSS: &str = "body{margin:0;background:#eef1f4;font:17px/1.5 Helvetica,Aria
 
 /// `ann@nhs.example` as `a***@nhs.example`: enough for a reader to know it
 /// is theirs, not enough to read off a screen.
-pub fn mask(email: &str) -> String {
+pub(crate) fn mask(email: &str) -> String {
     match email.split_once('@') {
         Some((user, domain)) => {
             let first: String = user.chars().take(1).collect();

@@ -1,6 +1,9 @@
 //! End-to-end tests of the `catchup` binary. One test binary (faster to
 //! build than one per file); see `tests/README.md` for how to add a case.
 
+// The support modules are shared by the test files of this one binary.
+#![allow(unreachable_pub)]
+
 mod support;
 
 mod architecture;

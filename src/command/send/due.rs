@@ -21,7 +21,7 @@ use crate::schedule::{Due, Schedule};
 
 use super::{list_options, smtp_settings};
 
-pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
+pub(crate) fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     let Some(schedule) = newsletter.schedule.clone() else {
         return Err(Error::config(format!(

@@ -18,7 +18,7 @@ use crate::exit::Exit;
 use crate::issue::IssueName;
 use crate::list::reader::Reader;
 
-pub fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
+pub(crate) fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
     let Some(issue_path) = &args.issue else {
         return due::run(config, args);
     };

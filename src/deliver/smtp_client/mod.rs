@@ -22,16 +22,15 @@ mod stream;
 use base64::Engine as _;
 use tokio::net::TcpStream;
 
-pub use reply::printable;
 use session::Failure;
-pub use session::{Attempt, Envelope, Session};
+pub(crate) use session::{Attempt, Envelope, Session};
 use stream::{Stream, tls_connector};
 
 use crate::config::smtp::{Secret, SettingsError, is_loopback};
 use crate::config::{Env, Security, Smtp};
 
 /// Everything needed to open a connection, prepared once per run.
-pub struct Connector {
+pub(crate) struct Connector {
     smtp: Smtp,
     hello: String,
     credentials: Option<(String, Secret)>,
@@ -50,7 +49,7 @@ impl std::fmt::Debug for Connector {
 /// Why a connection could not be opened.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
-pub struct ConnectError {
+pub(crate) struct ConnectError {
     pub message: String,
     /// Trying again cannot help: a refused login, a certificate that does
     /// not verify, a server that will not talk to us. A configuration
@@ -80,7 +79,7 @@ impl Connector {
     ///
     /// # Errors
     /// The password variable is missing, or the CA file is unreadable.
-    pub fn new(smtp: &Smtp, domain: &str, env: &Env) -> Result<Connector, SettingsError> {
+    pub(crate) fn new(smtp: &Smtp, domain: &str, env: &Env) -> Result<Connector, SettingsError> {
         let credentials = match (&smtp.username, smtp.password(env)?) {
             (Some(user), Some(password)) => Some((user.clone(), password)),
             _ => None,
@@ -109,7 +108,7 @@ impl Connector {
         })
     }
 
-    pub fn settings(&self) -> &Smtp {
+    pub(crate) fn settings(&self) -> &Smtp {
         &self.smtp
     }
 
@@ -118,7 +117,7 @@ impl Connector {
     ///
     /// # Errors
     /// Refused, timed out, TLS or authentication failed.
-    pub async fn connect(&self) -> Result<Session, ConnectError> {
+    pub(crate) async fn connect(&self) -> Result<Session, ConnectError> {
         let target = self.smtp.describe();
         let retry = |what: &str, e: &dyn std::fmt::Display| {
             ConnectError::transient(format!("{what} {target}: {e}"))

@@ -8,13 +8,13 @@ use std::fmt;
 
 /// The longest reply line accepted (RFC 5321 allows 512 octets; servers are
 /// generous with text, so this is too).
-pub const MAX_LINE: usize = 4096;
+pub(crate) const MAX_LINE: usize = 4096;
 /// The most lines a reply may have (an EHLO lists each extension on one).
-pub const MAX_LINES: usize = 128;
+pub(crate) const MAX_LINES: usize = 128;
 
 /// One complete reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub code: u16,
     /// The text of each line, without the code and separator.
     pub lines: Vec<String>,
@@ -22,17 +22,17 @@ pub struct Reply {
 
 impl Reply {
     /// 2xx and 3xx.
-    pub fn is_positive(&self) -> bool {
+    pub(crate) fn is_positive(&self) -> bool {
         (200..400).contains(&self.code)
     }
 
     /// 4xx: try again later.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         (400..500).contains(&self.code)
     }
 
     /// 5xx: refused for good.
-    pub fn is_permanent(&self) -> bool {
+    pub(crate) fn is_permanent(&self) -> bool {
         (500..600).contains(&self.code)
     }
 
@@ -41,7 +41,7 @@ impl Reply {
     /// wants a login we did not give, or will not have our envelope
     /// sender. Every reader would be refused the same way, so none of them
     /// has failed.
-    pub fn is_about_the_relay(&self) -> bool {
+    pub(crate) fn is_about_the_relay(&self) -> bool {
         // 530: authentication required (RFC 4954); 5.7.0 and 5.7.8:
         // authentication; 5.7.57: Office 365's "client not authenticated".
         if self.code == 530 {
@@ -92,11 +92,11 @@ impl fmt::Display for Reply {
     }
 }
 
-pub use crate::log::printable;
+use crate::log::printable;
 
 /// How parsing a line went.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Line {
+pub(crate) enum Line {
     /// `250-...`: more lines follow.
     More(u16, String),
     /// `250 ...` or `250`: the last line.
@@ -107,7 +107,7 @@ pub enum Line {
 ///
 /// # Errors
 /// The line does not start with a three-digit code and a separator.
-pub fn parse_line(raw: &[u8]) -> Result<Line, String> {
+pub(crate) fn parse_line(raw: &[u8]) -> Result<Line, String> {
     let text = String::from_utf8_lossy(raw);
     let text = text.trim_end_matches(['\r', '\n']);
     let bad = || {

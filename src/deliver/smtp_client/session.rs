@@ -15,7 +15,7 @@ use super::stream::Stream;
 
 /// What the server offers after EHLO.
 #[derive(Debug, Clone, Default)]
-pub struct Extensions {
+pub(crate) struct Extensions {
     pub pipelining: bool,
     /// CHUNKING (RFC 3030): the body goes in BDAT chunks, not dot-stuffed.
     pub chunking: bool,
@@ -49,7 +49,7 @@ impl Extensions {
 
 /// Why a step of the session failed.
 #[derive(Debug)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// The server answered, but not with what the step needs.
     Reply(Reply),
     /// The connection failed, timed out or spoke nonsense.
@@ -67,7 +67,7 @@ impl std::fmt::Display for Failure {
 
 /// What became of one message on one connection.
 #[derive(Debug)]
-pub enum Attempt {
+pub(crate) enum Attempt {
     /// The server replied 2xx to the end of the message.
     Accepted { reply: String },
     /// The server said no, with a code. `permanent` for 5xx. The connection
@@ -95,14 +95,14 @@ pub enum Attempt {
 impl Attempt {
     /// The server said 421: it is closing the channel (shutting down, or
     /// overloaded), so the relay as a whole should rest.
-    pub fn closes_relay(&self) -> bool {
+    pub(crate) fn closes_relay(&self) -> bool {
         matches!(self, Attempt::Rejected { reply, permanent: false, .. } if reply.starts_with("421"))
     }
 }
 
 /// The envelope of one message.
 #[derive(Debug, Clone, Copy)]
-pub struct Envelope<'a> {
+pub(crate) struct Envelope<'a> {
     pub from: &'a str,
     pub to: &'a str,
     /// The address needs SMTPUTF8 (a non-ASCII local part).
@@ -111,7 +111,7 @@ pub struct Envelope<'a> {
 
 /// An open SMTP session, reused for many messages.
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     io: BufReader<Stream>,
     pub(super) extensions: Extensions,
     timeout: Duration,
@@ -128,12 +128,8 @@ impl Session {
         }
     }
 
-    pub fn is_encrypted(&self) -> bool {
+    pub(crate) fn is_encrypted(&self) -> bool {
         self.io.get_ref().is_encrypted()
-    }
-
-    pub fn extensions(&self) -> &Extensions {
-        &self.extensions
     }
 
     /// Reads one whole reply, within `limit`.
@@ -269,7 +265,7 @@ impl Session {
     /// built (not dot-stuffed). `before_dot` runs after the whole body is
     /// written and before the step that completes the transaction (the
     /// final `.`, or `BDAT 0 LAST`): the ledger's durable "in flight" mark.
-    pub async fn send<F, Fut>(
+    pub(crate) async fn send<F, Fut>(
         &mut self,
         envelope: Envelope<'_>,
         message: &[u8],
@@ -414,7 +410,7 @@ impl Session {
     }
 
     /// Says goodbye; errors do not matter any more.
-    pub async fn quit(mut self) {
+    pub(crate) async fn quit(mut self) {
         let _ = self.command("QUIT").await;
     }
 }
@@ -426,7 +422,7 @@ fn seconds(limit: Duration) -> String {
 /// Doubles every `.` at the start of a line (RFC 5321 §4.5.2) and makes
 /// sure the message ends with CRLF, ready for DATA. The search for line
 /// starts is memchr's vectorised one, so a 40 KB message costs microseconds.
-pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
+pub(crate) fn dot_stuff(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + 64);
     if message.first() == Some(&b'.') {
         out.push(b'.');

@@ -35,7 +35,7 @@ const AT_MOST: Duration = Duration::from_secs(1);
 
 /// What `--watch` was asked to do.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub config: PathBuf,
     pub issue: Option<PathBuf>,
     /// Where to listen [default: a free loopback port].
@@ -46,7 +46,7 @@ pub struct Options {
 
 /// The issue as last composed.
 #[derive(Debug, Clone, Serialize)]
-pub struct Shown {
+pub(crate) struct Shown {
     /// Counts up with every recomposition.
     pub generation: u64,
     pub subject: Option<String>,
@@ -64,7 +64,7 @@ pub struct Shown {
 ///
 /// # Errors
 /// No issue to watch, or the address cannot be listened on.
-pub fn run(options: Options) -> Result<Exit> {
+pub(crate) fn run(options: Options) -> Result<Exit> {
     let issue = match &options.issue {
         Some(path) => path.clone(),
         None => crate::issue::newest(&crate::compose::newsletter(&options.config)?.paths.issues)?,

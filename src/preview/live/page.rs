@@ -69,7 +69,7 @@ events.onerror = () => { status.textContent = 'the preview stopped; run catchup 
 "#;
 
 /// The page, loaded once; the script keeps it current.
-pub fn shell() -> Response {
+pub(crate) fn shell() -> Response {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -109,7 +109,7 @@ pub fn shell() -> Response {
         .into_response()
 }
 
-pub fn script() -> Response {
+pub(crate) fn script() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         SCRIPT,
@@ -118,7 +118,7 @@ pub fn script() -> Response {
 }
 
 /// What the frame shows while the issue cannot be composed.
-pub fn problems(error: &str) -> String {
+pub(crate) fn problems(error: &str) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
