@@ -191,9 +191,11 @@ fn guard_against_sending_twice(
     repeats: Repeats,
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<(), Error> {
+    // The issue itself was read already; the others are outlined.
     let others: Vec<Outline> = issue::files(&newsletter.paths.issues)
         .unwrap_or_default()
         .iter()
+        .filter(|path| !same_file(path, &issue.source.path))
         .filter_map(|path| Outline::read(path).ok())
         .collect();
     let mut errors = issue::clash::diagnostics(issue, &others, newsletter.schedule.as_ref());
@@ -245,4 +247,14 @@ fn guard_against_sending_twice(
     }
     errors.append(warnings);
     Err(Diagnostics(errors).into())
+}
+
+/// True when two paths name one file (an issue given as `./x.toml` or by
+/// an absolute path is still the one in the issues folder).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => a == b,
+    }
 }

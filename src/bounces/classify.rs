@@ -76,43 +76,49 @@ pub(crate) struct OurMessageId {
     pub reader: u64,
 }
 
-/// Reads one message.
-pub(crate) fn classify(raw: &[u8], ours: &Ours) -> Verdict {
+/// Parses one message, once: what is too many parts or too deep to be a
+/// report is refused before the parser sees it.
+///
+/// # Errors
+/// The verdict for a message that cannot be read at all.
+pub(crate) fn parse(raw: &[u8]) -> Result<Message<'_>, Verdict> {
     // A parsed part costs far more than its bytes: 40 MB of empty parts
     // took 1.5 GB to parse. No report has more than a handful of parts.
     if part_boundaries(raw) > MAX_PARTS {
-        return Verdict::NotUnderstood(format!(
+        return Err(Verdict::NotUnderstood(format!(
             "it has more than {MAX_PARTS} MIME parts, more than any report has"
-        ));
+        )));
     }
     // Each enclosed message is a level of recursion in the parser: 50,000
     // of them (1.5 MB) overflowed the stack.
     if enclosed_messages(raw) > MAX_ENCLOSED {
-        return Verdict::NotUnderstood(format!(
+        return Err(Verdict::NotUnderstood(format!(
             "it encloses more than {MAX_ENCLOSED} messages one inside another, more than any report does"
-        ));
+        )));
     }
-    let Some(message) = MessageParser::default().parse(raw) else {
-        return Verdict::NotUnderstood("it is not a mail message (no headers)".into());
-    };
-    if message.headers().is_empty() {
-        return Verdict::NotUnderstood("it is not a mail message (no headers)".into());
-    }
+    MessageParser::default()
+        .parse(raw)
+        .filter(|message| !message.headers().is_empty())
+        .ok_or_else(|| Verdict::NotUnderstood("it is not a mail message (no headers)".into()))
+}
+
+/// What one parsed message means.
+pub(crate) fn classify(message: &Message<'_>, ours: &Ours) -> Verdict {
     let mut evidence = Evidence::default();
-    gather(&message, ours, &mut evidence, 0);
-    let verdict = match report_type(&message).as_deref() {
-        Some("delivery-status" | "global-delivery-status") => delivery_report(&message),
-        Some("feedback-report") => complaint(&message),
+    gather(message, ours, &mut evidence, 0);
+    let verdict = match report_type(message).as_deref() {
+        Some("delivery-status" | "global-delivery-status") => delivery_report(message),
+        Some("feedback-report") => complaint(message),
         Some("disposition-notification") => Err(Verdict::NotABounce("a read receipt".into())),
         Some(other) => Err(Verdict::NotABounce(format!(
             "a `{}` report, not about a delivery",
             super::printable(other)
         ))),
-        None if is_auto_reply(&message) && !from_mailer_daemon(&message) => Err(
-            Verdict::NotABounce("an automatic reply (out of office)".into()),
-        ),
-        None if looks_like_bounce(&message) => plain_bounce(&message),
-        None if is_auto_reply(&message) => Err(Verdict::NotABounce(
+        None if is_auto_reply(message) && !from_mailer_daemon(message) => Err(Verdict::NotABounce(
+            "an automatic reply (out of office)".into(),
+        )),
+        None if looks_like_bounce(message) => plain_bounce(message),
+        None if is_auto_reply(message) => Err(Verdict::NotABounce(
             "an automatic message that reports no failure".into(),
         )),
         None => Err(Verdict::NotUnderstood(
@@ -859,7 +865,7 @@ mod tests {
             b"Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n\r\n--x\r\n",
             b"Content-Type: multipart/report; report-type=feedback-report\r\n\r\n",
         ] {
-            match classify(raw, &ours) {
+            match parse(raw).map_or_else(|v| v, |m| classify(&m, &ours)) {
                 Verdict::NotUnderstood(_) | Verdict::NotABounce(_) => {}
                 other => panic!("{raw:?} read as {other:?}"),
             }

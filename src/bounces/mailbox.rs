@@ -60,11 +60,9 @@ fn read_path(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Probl
             }
         }
         Ok(_) => read_file(path, visit, problems),
-        Err(e) => problems.push(Problem::error(format!(
-            "cannot read `{}`: {}",
-            path.display(),
-            fs::describe(&e)
-        ))),
+        Err(e) => problems.push(Problem::error(
+            fs::FileError::io(fs::Action::Read, path, e).to_string(),
+        )),
     }
 }
 
@@ -90,7 +88,10 @@ fn read_maildir(dir: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Pro
             continue;
         }
         for path in entries(&folder, problems, |_| true) {
-            read_message(&path, visit, problems);
+            match fs::open_input(&path) {
+                Ok(file) => read_message(&path, file, visit, problems),
+                Err(e) => problems.push(Problem::error(e.to_string())),
+            }
         }
     }
 }
@@ -168,22 +169,42 @@ fn read_file(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Probl
         Ok(file) => file,
         Err(e) => return problems.push(Problem::error(e.to_string())),
     };
+    // One open: the first bytes say which, and the rest is read from there.
     let mut start = [0u8; 5];
     let n = file.read(&mut start).unwrap_or(0);
+    let whole = std::io::Cursor::new(start[..n].to_vec()).chain(file);
     if &start[..n] == b"From " {
-        read_mbox(path, problems, visit);
+        read_mbox(path, whole, problems, visit);
     } else {
-        read_message(path, visit, problems);
+        read_message(path, whole, visit, problems);
     }
 }
 
-fn read_message(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Problem>) {
-    match fs::read_input(path, MESSAGE_LIMIT) {
-        Ok(bytes) => visit(Item {
+fn read_message(
+    path: &Path,
+    file: impl std::io::Read,
+    visit: &mut impl FnMut(Item),
+    problems: &mut Vec<Problem>,
+) {
+    let mut bytes = Vec::new();
+    match file.take(MESSAGE_LIMIT + 1).read_to_end(&mut bytes) {
+        Ok(_) if bytes.len() as u64 > MESSAGE_LIMIT => problems.push(Problem::error(
+            fs::FileError {
+                action: fs::Action::Read,
+                path: path.to_path_buf(),
+                problem: fs::Problem::TooLarge {
+                    limit: MESSAGE_LIMIT,
+                },
+            }
+            .to_string(),
+        )),
+        Ok(_) => visit(Item {
             origin: path.display().to_string(),
             bytes,
         }),
-        Err(e) => problems.push(Problem::error(e.to_string())),
+        Err(e) => problems.push(Problem::error(
+            fs::FileError::io(fs::Action::Read, path, e).to_string(),
+        )),
     }
 }
 
@@ -191,11 +212,12 @@ fn read_message(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Pr
 /// begins `From `, and a line of `>`s before `From ` loses one `>`. The file
 /// is read a line at a time, and a message past [`MESSAGE_LIMIT`] is
 /// skipped as it is read, never held whole.
-fn read_mbox(path: &Path, problems: &mut Vec<Problem>, visit: &mut impl FnMut(Item)) {
-    let file = match fs::open_input(path) {
-        Ok(file) => file,
-        Err(e) => return problems.push(Problem::error(e.to_string())),
-    };
+fn read_mbox(
+    path: &Path,
+    file: impl std::io::Read,
+    problems: &mut Vec<Problem>,
+    visit: &mut impl FnMut(Item),
+) {
     let mut reader = BufReader::new(file);
     let mut mbox = Mbox {
         path,

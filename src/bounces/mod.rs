@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use crate::config::Newsletter;
 use crate::list::index::{By, Readers};
 use crate::list::reader::ReaderKey;
-use crate::list::subscribers::{ListError, Subscribers};
+use crate::list::subscribers::ListError;
 use crate::list::suppression::{self, Event};
 use crate::list::token::{Keys, Token};
 use classify::{Failure, Finding, Ours, Report, Verdict};
@@ -92,15 +92,22 @@ impl Lookup {
     pub(crate) fn build(subscribers: &Path, keys: Keys) -> Result<Lookup, ListError> {
         // A missing list is an error here, not an empty one: every report
         // would be read as about no one, and never read again.
-        let mut listed = HashSet::new();
-        for row in Subscribers::open(subscribers)? {
-            if let Ok(reader) = row.reader {
-                listed.insert(ReaderKey::of(reader.email.as_ref()));
-            }
+        if !subscribers.exists() {
+            return Err(ListError::from(crate::fs::FileError::io(
+                crate::fs::Action::Read,
+                subscribers,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            )));
         }
+        // Every index from one pass over the list.
+        let mut listed = HashSet::new();
+        let [by_token, by_id] =
+            Readers::build_many(subscribers, &keys, [By::Token, By::MessageId], |reader| {
+                listed.insert(reader.key());
+            })?;
         Ok(Lookup {
-            by_token: Readers::build(subscribers, &keys, By::Token)?,
-            by_id: Readers::build(subscribers, &keys, By::MessageId)?,
+            by_token,
+            by_id,
             keys,
             listed,
         })
@@ -229,11 +236,17 @@ impl Run {
     /// # Errors
     /// The subscriber list cannot be read back.
     pub(crate) fn read(&mut self, raw: &[u8]) -> Result<Vec<Action>, ListError> {
-        let key = log::message_key(raw);
+        // Parsed once, for its key and for what it says.
+        let message = match classify::parse(raw) {
+            Ok(message) => message,
+            Err(Verdict::NotUnderstood(why)) => return Ok(vec![Action::NotUnderstood(why)]),
+            Err(_) => return Ok(vec![Action::NotUnderstood("it cannot be read".into())]),
+        };
+        let key = log::message_key(raw, &message);
         if self.log.has_seen(&key) {
             return Ok(vec![Action::ReadBefore]);
         }
-        match classify::classify(raw, &self.settings.ours) {
+        match classify::classify(&message, &self.settings.ours) {
             Verdict::NotUnderstood(why) => Ok(vec![Action::NotUnderstood(why)]),
             Verdict::NotABounce(why) => {
                 self.log_row(&key, "", Outcome::Ignored, "", String::new());

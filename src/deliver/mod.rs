@@ -46,7 +46,7 @@ use crate::exit::Exit;
 use crate::fs::{Identity, lock};
 use crate::issue::IssueName;
 use crate::list::reader::Reader;
-use crate::list::subscribers::Subscribers;
+use crate::list::subscribers::{ListError, Subscribers};
 use crate::list::suppression::Suppressed;
 use crate::log::{self, Level};
 use crate::mail::{Purpose, Template};
@@ -252,8 +252,8 @@ pub(crate) fn list_send(
         progress: Arc::clone(&progress),
     };
     let mut tally = runtime()?.block_on(engine::run(engine, pending.readers, counts.to_send));
-    if let Some(why) = pending.failure.lock().ok().and_then(|f| f.clone()) {
-        tally.stop(Stop::ListChanged(why));
+    if let Some(why) = taken(&pending.failure) {
+        tally.stop(Stop::ListChanged(why.to_string()));
     }
     let late = pending
         .suppressed
@@ -283,7 +283,7 @@ pub(crate) fn list_send(
 struct Pending {
     readers: Box<dyn Iterator<Item = Reader> + Send>,
     /// Why the pass stopped early (the list changed under it), if it did.
-    failure: Arc<Mutex<Option<String>>>,
+    failure: Arc<Mutex<Option<ListError>>>,
     /// Rows found suppressed in this pass, counted as they are met, so that
     /// the summary accounts for whoever unsubscribed since the survey.
     suppressed: Arc<AtomicU64>,
@@ -532,8 +532,8 @@ impl ListPass {
             .map(|m| usize::try_from(m.len() / 12).unwrap_or(0))
             .unwrap_or(0);
         let duplicates = Duplicates::find(rows, hint);
-        if let Some(why) = failure.lock().ok().and_then(|f| f.clone()) {
-            return Err(Error::new(Kind::Again, anyhow::anyhow!("{why}")));
+        if let Some(why) = taken(&failure) {
+            return Err(why.into());
         }
         Ok(ListPass {
             path: path.to_path_buf(),
@@ -586,10 +586,18 @@ fn survey(
         counts.add(&disposition);
         each(line, &disposition);
     }
-    if let Some(why) = failure.lock().ok().and_then(|f| f.clone()) {
-        return Err(Error::new(Kind::Again, anyhow::anyhow!("{why}")));
+    if let Some(why) = taken(&failure) {
+        return Err(why.into());
     }
     Ok(counts)
+}
+
+/// Why a pass over the list ended early, if it did (taken: said once).
+fn taken(failure: &Mutex<Option<ListError>>) -> Option<ListError> {
+    failure
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
 }
 
 /// Opens the subscriber list for a send: its errors say nothing was sent.

@@ -59,38 +59,61 @@ impl Readers {
     /// # Errors
     /// The list exists but cannot be read, or is malformed.
     pub(crate) fn build(path: &Path, keys: &Keys, by: By) -> Result<Readers, ListError> {
+        let [built] = Readers::build_many(path, keys, [by], |_| {})?;
+        Ok(built)
+    }
+
+    /// One index per `bys`, from one pass over the list, which also hands
+    /// every usable reader to `also` (for an index of the caller's own).
+    ///
+    /// # Errors
+    /// The list exists but cannot be read, or is malformed.
+    pub(crate) fn build_many<const N: usize>(
+        path: &Path,
+        keys: &Keys,
+        bys: [By; N],
+        mut also: impl FnMut(&crate::list::reader::Reader),
+    ) -> Result<[Readers; N], ListError> {
         let stamp = stamp(path);
-        if stamp.is_none() {
-            return Ok(Readers {
-                path: path.to_path_buf(),
-                by,
-                stamp,
-                column: 0,
-                entries: Vec::new(),
-                unusable: None,
-            });
-        }
-        let rows = Subscribers::open(path)?;
-        let column = rows.email_column();
-        let mut entries = Vec::new();
-        for row in rows {
-            let Ok(reader) = row.reader else {
-                continue;
-            };
-            for key in keys.all() {
-                entries.push((by.number(key, reader.email.as_ref()), row.offset));
-            }
-        }
-        entries.sort_unstable();
-        entries.shrink_to_fit();
-        Ok(Readers {
+        let empty = |by: By, column: usize| Readers {
             path: path.to_path_buf(),
             by,
             stamp,
             column,
-            entries,
+            entries: Vec::new(),
             unusable: None,
-        })
+        };
+        if stamp.is_none() {
+            return Ok(bys.map(|by| empty(by, 0)));
+        }
+        let rows = Subscribers::open(path)?;
+        let column = rows.email_column();
+        let failure = rows.failure();
+        let mut built = bys.map(|by| empty(by, column));
+        for row in rows {
+            let Ok(reader) = row.reader else {
+                continue;
+            };
+            also(&reader);
+            for index in &mut built {
+                for key in keys.all() {
+                    let number = index.by.number(key, reader.email.as_ref());
+                    index.entries.push((number, row.offset));
+                }
+            }
+        }
+        if let Some(why) = failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            return Err(why);
+        }
+        for index in &mut built {
+            index.entries.sort_unstable();
+            index.entries.shrink_to_fit();
+        }
+        Ok(built)
     }
 
     /// An index that says the list cannot be used now, until it changes.

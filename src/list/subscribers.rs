@@ -5,9 +5,15 @@
 //! as a stream of [`Row`]s, each with its line number, so that a bad row is
 //! reported where it is and memory stays flat however long the list.
 //!
+//! One open, one read of the file per pass: the bytes go through a
+//! [`Scan`] on their way to the csv reader, which checks the quoting (a
+//! quote that never closes would make every row after it one reader's
+//! name) and notes where lines end, for true line numbers. A pass that
+//! finds the file malformed or changed ends early, and says so through
+//! [`Subscribers::failure`]: the rows it gave stand, the rest are not read.
 
-use std::fs::File;
-use std::io::{BufRead as _, BufReader};
+use std::collections::VecDeque;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use lettre::Address;
@@ -47,6 +53,9 @@ pub enum ListError {
         line: u64,
         why: String,
     },
+    /// The file changed while a pass read it: run again once it is saved.
+    #[error("`{}` changed while it was being read; run again once it is saved", path.display())]
+    Changed { path: PathBuf },
 }
 
 impl From<FileError> for ListError {
@@ -66,12 +75,15 @@ impl ListError {
 
 /// A stream of rows from a subscriber file.
 pub(crate) struct Subscribers {
-    records: csv::StringRecordsIntoIter<StableFile>,
+    path: PathBuf,
+    records: csv::StringRecordsIntoIter<Scan>,
     identity: Identity,
     /// Why the stream ended early, if it did: shared, so that whoever
     /// consumed the stream can find out.
-    failure: Arc<Mutex<Option<String>>>,
-    lines: LineCounter,
+    failure: Arc<Mutex<Option<ListError>>>,
+    scanned: Arc<Mutex<Scanned>>,
+    /// Lines ended before the last record returned.
+    lines_before: u64,
     email: usize,
     name: Option<usize>,
     finished: bool,
@@ -87,19 +99,26 @@ impl Subscribers {
     /// Opens the file and finds its columns.
     ///
     /// # Errors
-    /// The file cannot be opened, or its header has no `email` column.
+    /// The file cannot be opened, its header is malformed, or it has no
+    /// `email` column.
     pub(crate) fn open(path: &Path) -> Result<Subscribers, ListError> {
-        check_shape(path)?;
         let file = StableFile::open(path)?;
         let identity = file.identity();
+        let scanned = Arc::new(Mutex::new(Scanned::default()));
+        let scan = Scan {
+            file,
+            scanned: Arc::clone(&scanned),
+        };
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .trim(csv::Trim::All)
-            .from_reader(file);
-        let headers = reader
-            .headers()
-            .map_err(|e| ListError::read(path, &e))?
-            .clone();
+            .from_reader(scan);
+        let headers = match reader.headers() {
+            Ok(headers) => headers.clone(),
+            Err(e) => {
+                return Err(ended(path, &scanned, &e).unwrap_or_else(|| ListError::read(path, &e)));
+            }
+        };
         let column = |name: &str| {
             headers
                 .iter()
@@ -111,14 +130,49 @@ impl Subscribers {
         })?;
         let name = column("name");
         Ok(Subscribers {
+            path: path.to_path_buf(),
             records: reader.into_records(),
             identity,
             failure: Arc::default(),
-            lines: LineCounter::new(open_input(path)?),
+            scanned,
+            lines_before: 0,
             email,
             name,
             finished: false,
         })
+    }
+
+    /// The 1-based line of the record at `position` (records come in
+    /// order). csv's own line count is wrong after CRLF line endings and
+    /// skips blank lines (BurntSushi/rust-csv#395); its byte offset is where
+    /// the previous record's terminator began, so it may point at line
+    /// breaks before the record. Every line end before it counts, and so do
+    /// those in the run of breaks from it to the record.
+    fn line_of(&mut self, position: Option<&csv::Position>) -> u64 {
+        let Some(target) = position.map(csv::Position::byte) else {
+            return 0;
+        };
+        let mut scanned = lock(&self.scanned);
+        while scanned
+            .line_ends
+            .front()
+            .is_some_and(|(at, _)| *at < target)
+        {
+            scanned.line_ends.pop_front();
+            self.lines_before += 1;
+        }
+        let breaks = scanned
+            .line_ends
+            .iter()
+            .take_while(|(_, content_before)| content_before.is_none_or(|c| c < target))
+            .count() as u64;
+        self.lines_before + breaks + 1
+    }
+
+    /// Records why the stream ends early, once.
+    fn end(&mut self, why: ListError) {
+        self.finished = true;
+        *lock(&self.failure) = Some(why);
     }
 }
 
@@ -132,19 +186,15 @@ impl Iterator for Subscribers {
         let record = match self.records.next()? {
             Ok(record) => record,
             Err(e) => {
-                // An I/O error (the file changed under us) ends the stream,
+                // The file malformed or changed under us ends the stream,
                 // and is kept for whoever reads it: the rest of the list
                 // must not pass for sent. A bad row (say, invalid UTF-8) is
                 // skipped and reading goes on.
-                if let csv::ErrorKind::Io(io) = e.kind() {
-                    self.finished = true;
-                    *self
-                        .failure
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(io.to_string());
+                if let Some(why) = ended(&self.path, &self.scanned, &e) {
+                    self.end(why);
                     return None;
                 }
-                let line = self.lines.line_of(e.position());
+                let line = self.line_of(e.position());
                 return Some(Row {
                     line,
                     offset: e.position().map_or(0, csv::Position::byte),
@@ -152,7 +202,7 @@ impl Iterator for Subscribers {
                 });
             }
         };
-        let line = self.lines.line_of(record.position());
+        let line = self.line_of(record.position());
         let email = record.get(self.email).unwrap_or("").trim();
         let reader = if record.as_slice().len() > LONG_ROW_BYTES {
             Err(format!(
@@ -180,6 +230,34 @@ impl Iterator for Subscribers {
     }
 }
 
+/// Why a csv error ends the stream, if it does: the scan found the file
+/// malformed, or it changed (an I/O error); `None` for a bad row.
+fn ended(path: &Path, scanned: &Mutex<Scanned>, e: &csv::Error) -> Option<ListError> {
+    let csv::ErrorKind::Io(io) = e.kind() else {
+        return None;
+    };
+    Some(match lock(scanned).malformed.take() {
+        Some((line, why)) => ListError::Malformed {
+            path: path.to_path_buf(),
+            line,
+            why,
+        },
+        None if io.kind() == std::io::ErrorKind::Other => ListError::Changed {
+            path: path.to_path_buf(),
+        },
+        None => ListError::Read {
+            path: path.to_path_buf(),
+            why: io.to_string(),
+        },
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Subscribers {
     /// The index of the `email` column.
     pub(crate) fn email_column(&self) -> usize {
@@ -193,7 +271,7 @@ impl Subscribers {
 
     /// Where the reason the stream ended early is kept (`None` inside if it
     /// ran to the end).
-    pub(crate) fn failure(&self) -> Arc<Mutex<Option<String>>> {
+    pub(crate) fn failure(&self) -> Arc<Mutex<Option<ListError>>> {
         Arc::clone(&self.failure)
     }
 }
@@ -226,72 +304,6 @@ pub(crate) fn email_at(
         .and_then(|email| address::parse(email).ok()))
 }
 
-/// Line numbers for csv records, counted from their byte offsets.
-///
-/// csv's own `Position::line` is wrong after CRLF line endings and skips
-/// blank lines (see: BurntSushi/rust-csv#395). Its byte offset is where the
-/// previous record's terminator began to be read, so it may point at line
-/// breaks and blank lines before the record. A second reader over the same
-/// file counts newlines up to the offset and through those breaks (a record
-/// never starts with a raw CR or LF), so the count stays exact and streaming.
-struct LineCounter {
-    reader: BufReader<File>,
-    byte: u64,
-    newlines: u64,
-}
-
-impl LineCounter {
-    fn new(file: File) -> LineCounter {
-        LineCounter {
-            reader: BufReader::new(file),
-            byte: 0,
-            newlines: 0,
-        }
-    }
-
-    /// The 1-based line at a record's position (records come in order).
-    fn line_of(&mut self, position: Option<&csv::Position>) -> u64 {
-        let Some(target) = position.map(csv::Position::byte) else {
-            return 0;
-        };
-        while self.byte < target {
-            let Ok(buffer) = self.reader.fill_buf() else {
-                break;
-            };
-            if buffer.is_empty() {
-                break;
-            }
-            let take = usize::try_from(target - self.byte)
-                .unwrap_or(usize::MAX)
-                .min(buffer.len());
-            self.newlines += buffer[..take].iter().filter(|&&b| b == b'\n').count() as u64;
-            self.reader.consume(take);
-            self.byte += take as u64;
-        }
-        // Line breaks and blank lines before the record itself.
-        loop {
-            let (breaks, newlines, whole_buffer) = match self.reader.fill_buf() {
-                Ok(buffer) if !buffer.is_empty() => {
-                    let breaks = buffer
-                        .iter()
-                        .take_while(|&&b| b == b'\r' || b == b'\n')
-                        .count();
-                    let newlines = buffer[..breaks].iter().filter(|&&b| b == b'\n').count();
-                    (breaks, newlines as u64, breaks == buffer.len())
-                }
-                _ => break,
-            };
-            self.reader.consume(breaks);
-            self.byte += breaks as u64;
-            self.newlines += newlines;
-            if !whole_buffer {
-                break;
-            }
-        }
-        self.newlines + 1
-    }
-}
-
 /// A row longer than this is a bad row (skipped, with its line): far
 /// above any real subscriber row.
 const LONG_ROW_BYTES: usize = 64 * 1024;
@@ -302,88 +314,146 @@ const MAX_ROW_BYTES: usize = 1024 * 1024;
 /// spanning more lines than this has swallowed the rows after it.
 const MAX_FIELD_LINES: u64 = 3;
 
-/// Checks the file's quoting before any row is used: a quote that never
-/// closes, or closes many lines later, would make the rows after it one
-/// reader's name, and that reader would get everyone's addresses in `To:`.
-/// The rules are the csv crate's (RFC 4180): a quote opens a field only at
-/// its start, and `""` inside quotes is one quote.
-fn check_shape(path: &Path) -> Result<(), ListError> {
-    let malformed = |line: u64, why: String| ListError::Malformed {
-        path: path.to_path_buf(),
-        line,
-        why,
-    };
-    let mut reader = BufReader::with_capacity(64 * 1024, open_input(path)?);
-    let mut line: u64 = 1;
-    let mut field_start = true;
-    let mut in_quotes = false;
-    // A quote seen inside quotes: it ends the field unless another follows.
-    let mut quote_pending = false;
-    let mut opened_at: u64 = 0;
-    let mut row_bytes = 0usize;
-    loop {
-        let buffer = reader.fill_buf().map_err(|e| ListError::Read {
-            path: path.to_path_buf(),
-            why: e.to_string(),
-        })?;
-        if buffer.is_empty() {
-            break;
+/// What a [`Scan`] has seen: where lines end (with where the last byte
+/// that is not a line break before each was, or `None`), and the first
+/// thing wrong with the file's shape.
+#[derive(Debug, Default)]
+struct Scanned {
+    line_ends: VecDeque<(u64, Option<u64>)>,
+    malformed: Option<(u64, String)>,
+    shape: Shape,
+    offset: u64,
+    last_content: Option<u64>,
+}
+
+/// The file's bytes on their way to the csv reader, looked at once: the
+/// quoting is checked, and the line ends noted.
+struct Scan {
+    file: StableFile,
+    scanned: Arc<Mutex<Scanned>>,
+}
+
+impl Read for Scan {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        let mut scanned = lock(&self.scanned);
+        let scanned = &mut *scanned;
+        let found = if n == 0 {
+            scanned.shape.end()
+        } else {
+            buf[..n].iter().try_for_each(|&b| {
+                if b == b'\n' {
+                    scanned
+                        .line_ends
+                        .push_back((scanned.offset, scanned.last_content));
+                } else if b != b'\r' {
+                    scanned.last_content = Some(scanned.offset);
+                }
+                scanned.offset += 1;
+                scanned.shape.feed(b)
+            })
+        };
+        match found {
+            Ok(()) => Ok(n),
+            Err(malformed) => {
+                scanned.malformed = Some(malformed);
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the list is malformed",
+                ))
+            }
         }
-        for &b in buffer {
-            if quote_pending {
-                quote_pending = false;
-                if b == b'"' {
-                    continue;
-                }
-                in_quotes = false;
+    }
+}
+
+/// The file's quoting, byte by byte. A quote that never closes, or closes
+/// many lines later, would make the rows after it one reader's name, and
+/// that reader would get everyone's addresses in `To:`. The rules are the
+/// csv crate's (RFC 4180): a quote opens a field only at its start, and
+/// `""` inside quotes is one quote.
+#[derive(Debug)]
+struct Shape {
+    line: u64,
+    field_start: bool,
+    in_quotes: bool,
+    /// A quote seen inside quotes: it ends the field unless another follows.
+    quote_pending: bool,
+    opened_at: u64,
+    row_bytes: usize,
+}
+
+impl Default for Shape {
+    fn default() -> Shape {
+        Shape {
+            line: 1,
+            field_start: true,
+            in_quotes: false,
+            quote_pending: false,
+            opened_at: 0,
+            row_bytes: 0,
+        }
+    }
+}
+
+impl Shape {
+    /// One more byte; what is wrong, as (line, why), if it is.
+    fn feed(&mut self, b: u8) -> Result<(), (u64, String)> {
+        if self.quote_pending {
+            self.quote_pending = false;
+            if b == b'"' {
+                return Ok(());
             }
-            row_bytes += 1;
-            if row_bytes > MAX_ROW_BYTES {
-                return Err(malformed(
-                    line,
-                    format!("a row longer than {} MB", MAX_ROW_BYTES / (1024 * 1024)),
-                ));
-            }
-            if in_quotes {
-                match b {
-                    b'"' => quote_pending = true,
-                    b'\n' => {
-                        line += 1;
-                        if line - opened_at >= MAX_FIELD_LINES {
-                            return Err(malformed(
-                                opened_at,
-                                "a quote opens here and is not closed within 3 lines, so it would swallow the rows after it; close the quote".into(),
-                            ));
-                        }
-                    }
-                    _ => {}
-                }
-                continue;
-            }
+            self.in_quotes = false;
+        }
+        self.row_bytes += 1;
+        if self.row_bytes > MAX_ROW_BYTES {
+            return Err((
+                self.line,
+                format!("a row longer than {} MB", MAX_ROW_BYTES / (1024 * 1024)),
+            ));
+        }
+        if self.in_quotes {
             match b {
-                b'"' if field_start => {
-                    in_quotes = true;
-                    opened_at = line;
-                }
-                b',' | b'\r' => field_start = true,
+                b'"' => self.quote_pending = true,
                 b'\n' => {
-                    line += 1;
-                    field_start = true;
-                    row_bytes = 0;
+                    self.line += 1;
+                    if self.line - self.opened_at >= MAX_FIELD_LINES {
+                        return Err((
+                            self.opened_at,
+                            "a quote opens here and is not closed within 3 lines, so it would swallow the rows after it; close the quote".into(),
+                        ));
+                    }
                 }
-                _ => field_start = false,
+                _ => {}
             }
+            return Ok(());
         }
-        let used = buffer.len();
-        reader.consume(used);
+        match b {
+            b'"' if self.field_start => {
+                self.in_quotes = true;
+                self.opened_at = self.line;
+            }
+            b',' | b'\r' => self.field_start = true,
+            b'\n' => {
+                self.line += 1;
+                self.field_start = true;
+                self.row_bytes = 0;
+            }
+            _ => self.field_start = false,
+        }
+        Ok(())
     }
-    if in_quotes && !quote_pending {
-        return Err(malformed(
-            opened_at,
-            "a quote opens here and is never closed, so every row after it would be read as one name; close the quote".into(),
-        ));
+
+    /// The end of the file: a quote still open never closes.
+    fn end(&self) -> Result<(), (u64, String)> {
+        if self.in_quotes && !self.quote_pending {
+            return Err((
+                self.opened_at,
+                "a quote opens here and is never closed, so every row after it would be read as one name; close the quote".into(),
+            ));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn row_error_message(e: &csv::Error) -> String {
@@ -395,7 +465,13 @@ fn row_error_message(e: &csv::Error) -> String {
 
 impl From<ListError> for crate::error::Error {
     fn from(error: ListError) -> crate::error::Error {
-        crate::error::Error::new(crate::error::Kind::Config, error)
+        use crate::error::{Error, Kind};
+        let kind = match error {
+            // Nothing wrong with the list: read it again once it is saved.
+            ListError::Changed { .. } => Kind::Again,
+            _ => Kind::Config,
+        };
+        Error::new(kind, error)
     }
 }
 

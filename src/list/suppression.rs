@@ -275,14 +275,15 @@ impl Standing {
 /// replaces it gives another.
 type FileId = (u64, u64);
 
-/// A list up to this size has all of what was read checked for a change
-/// in place; a larger one, samples of it (see [`fingerprint`]).
-const CHECKED_WHOLE: u64 = 4 * 1024 * 1024;
+/// How much of the start and of the end of what was read is kept, to tell
+/// a file appended to from one rewritten in place.
+const EDGE: usize = 64 * 1024;
 
 /// The suppression list as it stands, kept up to date cheaply: each
 /// [`Suppressed::refresh`] looks at the file's identity, length and
 /// modification time (one `stat`). If they changed, what was read before
-/// is checked against its fingerprint: unchanged, only the rows appended
+/// is checked against the copy kept of its first and last 64 KB (a file
+/// is read once; the check reads those again): unchanged, only the rows appended
 /// since are read; replaced (compacted, restored), cut shorter or
 /// rewritten in place (`cp` over it, an editor), the file is read again
 /// whole.
@@ -291,11 +292,12 @@ pub(crate) struct Suppressed {
     path: PathBuf,
     standings: HashMap<ReaderKey, Standing>,
     /// The file read, how far (whole rows only), its modification time
-    /// then, and the fingerprint of what was read.
+    /// then, and the first and last [`EDGE`] bytes of what was read.
     file: Option<FileId>,
     read_to: u64,
     modified: Option<std::time::SystemTime>,
-    print: u64,
+    head: Vec<u8>,
+    tail: Vec<u8>,
     rows: Rows,
     /// Rows read since the file was last read whole.
     pub row_count: usize,
@@ -315,7 +317,8 @@ impl Suppressed {
             file: None,
             read_to: 0,
             modified: None,
-            print: 0,
+            head: Vec::new(),
+            tail: Vec::new(),
             rows: Rows::new(),
             row_count: 0,
             warnings: Vec::new(),
@@ -369,7 +372,7 @@ impl Suppressed {
         let id = (meta.dev(), meta.ino());
         let rewritten = self.file != Some(id)
             || meta.len() < self.read_to
-            || fingerprint(file, self.read_to).map_err(read_error)? != self.print;
+            || !self.edges_unchanged(file).map_err(read_error)?;
         if rewritten {
             self.forget(Some(id));
         }
@@ -379,7 +382,7 @@ impl Suppressed {
         file.read_to_end(&mut chunk).map_err(read_error)?;
         self.read_to += chunk.len() as u64;
         self.modified = meta.modified().ok();
-        self.print = fingerprint(file, self.read_to).map_err(read_error)?;
+        self.keep_edges(&chunk);
         let events = self.rows.read(&self.path, &chunk, &mut self.warnings);
         self.row_count += events.len();
         for event in &events {
@@ -398,10 +401,32 @@ impl Suppressed {
         self.file = file;
         self.read_to = 0;
         self.modified = None;
-        self.print = 0;
+        self.head.clear();
+        self.tail.clear();
         self.rows = Rows::new();
         self.row_count = 0;
         self.warnings.clear();
+    }
+
+    /// True when the first and last bytes read before are still in the
+    /// file as they were (an append leaves them; `cp` over the file, or an
+    /// editor's rewrite, moves them).
+    fn edges_unchanged(&self, file: &File) -> std::io::Result<bool> {
+        use std::os::unix::fs::FileExt as _;
+        let mut head = vec![0; self.head.len()];
+        file.read_exact_at(&mut head, 0)?;
+        let mut tail = vec![0; self.tail.len()];
+        file.read_exact_at(&mut tail, self.read_to - self.tail.len() as u64)?;
+        Ok(head == self.head && tail == self.tail)
+    }
+
+    /// Keeps the first and last [`EDGE`] bytes read, with `chunk` just read.
+    fn keep_edges(&mut self, chunk: &[u8]) {
+        let room = EDGE.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&chunk[..room.min(chunk.len())]);
+        self.tail.extend_from_slice(chunk);
+        let excess = self.tail.len().saturating_sub(EDGE);
+        self.tail.drain(..excess);
     }
 
     pub(crate) fn contains(&self, key: ReaderKey) -> bool {
@@ -416,37 +441,6 @@ impl Suppressed {
     pub(crate) fn len(&self) -> usize {
         self.standings.len()
     }
-}
-
-/// A fingerprint of `file`'s first `upto` bytes: of all of them up to
-/// [`CHECKED_WHOLE`], and past it of the first and last 64 KB and 64
-/// blocks of 4 KB spread between (a change in place is nearly always a
-/// whole rewrite, which moves every byte after it). Reads from the start;
-/// the caller seeks after.
-fn fingerprint(file: &mut File, upto: u64) -> std::io::Result<u64> {
-    use std::hash::Hasher as _;
-    use std::os::unix::fs::FileExt as _;
-    let mut hasher = std::hash::DefaultHasher::new();
-    let mut hash = |from: u64, len: u64| -> std::io::Result<()> {
-        let mut buffer = vec![0; usize::try_from(len).unwrap_or(0)];
-        file.read_exact_at(&mut buffer, from)?;
-        hasher.write(&buffer);
-        Ok(())
-    };
-    if upto <= CHECKED_WHOLE {
-        hash(0, upto)?;
-    } else {
-        const EDGE: u64 = 64 * 1024;
-        const BLOCK: u64 = 4096;
-        hash(0, EDGE)?;
-        let between = upto - 2 * EDGE - BLOCK;
-        for i in 0..64 {
-            hash(EDGE + between / 64 * i, BLOCK)?;
-        }
-        hash(upto - EDGE, EDGE)?;
-    }
-    hasher.write_u64(upto);
-    Ok(hasher.finish())
 }
 
 /// The bytes from `offset` up to the end, read under a shared lock; `None`
