@@ -28,6 +28,9 @@ pub(crate) struct Table<'s> {
     name: String,
     span: Range<usize>,
     entries: Vec<Entry<'s>>,
+    /// Every key the reader asked for, in order: the fields this table
+    /// knows, for "did you mean" (so each field is named once, where read).
+    asked: Vec<String>,
     /// Where syntax errors were: values there are already reported.
     broken: std::rc::Rc<Vec<Range<usize>>>,
 }
@@ -36,7 +39,8 @@ pub(crate) struct Table<'s> {
 struct Entry<'s> {
     key: String,
     key_span: Range<usize>,
-    value: Spanned<DeValue<'s>>,
+    /// `None` once taken.
+    value: Option<Spanned<DeValue<'s>>>,
 }
 
 /// A value taken from a table, with its span.
@@ -75,7 +79,7 @@ impl<'s> Table<'s> {
             .map(|(key, value)| Entry {
                 key_span: key.span(),
                 key: key.into_inner().into_owned(),
-                value,
+                value: Some(value),
             })
             .collect();
         entries.sort_by_key(|e| e.key_span.start);
@@ -84,6 +88,7 @@ impl<'s> Table<'s> {
             name,
             span,
             entries,
+            asked: Vec::new(),
             broken,
         }
     }
@@ -115,20 +120,39 @@ impl<'s> Table<'s> {
     }
 
     /// Takes a value of any type; `None` if absent (or spoiled by a syntax
-    /// error, which is already reported).
+    /// error, which is already reported). The key becomes one this table
+    /// knows.
     pub(crate) fn take(&mut self, key: &str) -> Option<Value<'s>> {
-        let index = self.entries.iter().position(|e| e.key == key)?;
-        let entry = self.entries.remove(index);
-        (!self.is_broken(&entry.value.span())).then_some(entry.value)
+        self.ask(key);
+        self.remove(key)
     }
 
-    /// True if the key is present (taken or not yet taken).
+    /// Takes a key this table no longer accepts, so that the caller can say
+    /// what replaced it; "did you mean" never suggests it.
+    pub(crate) fn retired(&mut self, key: &str) -> Option<Value<'s>> {
+        self.remove(key)
+    }
+
+    fn ask(&mut self, key: &str) {
+        if !self.asked.iter().any(|k| k == key) {
+            self.asked.push(key.to_string());
+        }
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Value<'s>> {
+        let entry = self.entries.iter_mut().find(|e| e.key == key)?;
+        let value = entry.value.take()?;
+        (!self.is_broken(&value.span())).then_some(value)
+    }
+
+    /// True if the file gives the key (taken or not yet taken).
     pub(crate) fn has(&self, key: &str) -> bool {
         self.entries.iter().any(|e| e.key == key)
     }
 
     /// Takes a value that must be there.
     pub(crate) fn require(&mut self, key: &str, problems: &mut Problems) -> Option<Value<'s>> {
+        self.ask(key);
         if !self.has(key) {
             problems.push(self.error(
                 format!("missing field `{key}` in {}", self.name),
@@ -294,6 +318,7 @@ impl<'s> Table<'s> {
         example: &str,
         problems: &mut Problems,
     ) -> Option<Table<'s>> {
+        self.ask(key);
         if !self.has(key) {
             problems.push(
                 self.error(
@@ -364,10 +389,11 @@ impl<'s> Table<'s> {
         Some(Spanned::new(span, tables))
     }
 
-    /// Reports every key not taken as unknown, with the nearest known key
-    /// suggested. `known` lists the keys this table accepts.
-    pub(crate) fn finish(self, known: &[&str], problems: &mut Problems) {
-        for entry in &self.entries {
+    /// Reports every key not taken as unknown, with the nearest key this
+    /// table asked for suggested.
+    pub(crate) fn finish(self, problems: &mut Problems) {
+        let known: Vec<&str> = self.asked.iter().map(String::as_str).collect();
+        for entry in self.entries.iter().filter(|e| e.value.is_some()) {
             if self.is_broken(&entry.key_span) {
                 continue;
             }
@@ -375,7 +401,7 @@ impl<'s> Table<'s> {
                 format!("unknown field `{}` in {}", entry.key, self.name),
                 entry.key_span.clone(),
             );
-            d = match nearest(&entry.key, known) {
+            d = match nearest(&entry.key, &known) {
                 Some(near) => d.help(format!("did you mean `{near}`?")),
                 None => d.help(format!("known fields: {}", known.join(", "))),
             };
@@ -484,8 +510,8 @@ mod tests {
         let mut smtp = root.table("smtp", &mut problems).expect("table");
         assert!(smtp.integer("port", 1..=65_535, &mut problems).is_none());
         assert!(smtp.positive_number("rate", &mut problems).is_none());
-        smtp.finish(&["port", "rate"], &mut problems);
-        root.finish(&["name", "subject", "date", "smtp"], &mut problems);
+        smtp.finish(&mut problems);
+        root.finish(&mut problems);
         let got: Vec<(String, Option<String>)> = problems
             .iter()
             .map(|d| (d.message.clone(), d.position()))
@@ -534,7 +560,7 @@ mod tests {
         let mut problems = Problems::new();
         let mut root = Table::parse(&s, &mut problems);
         assert!(root.required_datetime("date", &mut problems).is_none());
-        root.finish(&["date"], &mut problems);
+        root.finish(&mut problems);
         assert_eq!(problems.len(), 2, "{problems:#?}");
         assert!(
             problems[0].message.starts_with("malformed TOML: "),
@@ -546,5 +572,38 @@ mod tests {
             Some("dates are written year-month-day without quotes: `2018-08-03`")
         );
         assert_eq!(problems[1].message, "unknown field `bogus` in the file");
+    }
+
+    /// The fields a table knows are the ones its reader asks for; a retired
+    /// key is never suggested, and a key taken with the wrong type is still
+    /// one the file gives.
+    #[test]
+    fn the_known_fields_are_the_ones_read() {
+        let s = source("url = \"x\"\nmailtoo = \"a@b\"\nzzz = 1\nlist = 3\n");
+        let mut problems = Problems::new();
+        let mut root = Table::parse(&s, &mut problems);
+        assert!(root.retired("url").is_some());
+        assert!(root.string("mailto", &mut problems).is_none());
+        assert!(root.array("list", &mut problems).is_none());
+        assert!(root.has("list"));
+        root.finish(&mut problems);
+        let got: Vec<(&str, Option<&str>)> = problems
+            .iter()
+            .map(|d| (d.message.as_str(), d.help.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("`list` must be an array [ ... ], not a whole number", None),
+                (
+                    "unknown field `mailtoo` in the file",
+                    Some("did you mean `mailto`?")
+                ),
+                (
+                    "unknown field `zzz` in the file",
+                    Some("known fields: mailto, list")
+                ),
+            ]
+        );
     }
 }

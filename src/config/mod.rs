@@ -85,26 +85,6 @@ pub enum LoadError {
     Env(#[from] env::EnvError),
 }
 
-/// The keys `newsletter.toml` accepts at the top level.
-const KNOWN: &[&str] = &[
-    "name",
-    "tagline",
-    "intro",
-    "language",
-    "from",
-    "reply_to",
-    "footer",
-    "unsubscribe",
-    "web",
-    "colours",
-    "paths",
-    "smtp",
-    "schedule",
-    "dkim",
-    "bounces",
-    "list_id",
-];
-
 impl Newsletter {
     /// Reads and validates `path`, and the environment file it names.
     ///
@@ -216,7 +196,7 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
             None
         }
     });
-    root.finish(KNOWN, problems);
+    root.finish(problems);
     let list_id = list_id.unwrap_or_else(|| {
         let slug = crate::story::slugify(name.as_ref().map_or("", |n| n.get_ref().as_str()));
         format!(

@@ -21,7 +21,7 @@ pub struct Footer {
 pub(super) fn footer(mut t: Table<'_>, problems: &mut Problems) -> Option<Footer> {
     let reason = t.required_string("reason", problems);
     let address = t.required_string("address", problems);
-    t.finish(&["reason", "address"], problems);
+    t.finish(problems);
     Some(Footer {
         reason: reason?.into_inner(),
         address: address?.into_inner(),
@@ -36,7 +36,7 @@ pub struct Unsubscribe {
 }
 
 pub(super) fn unsubscribe(mut t: Table<'_>, problems: &mut Problems) -> Unsubscribe {
-    if let Some(url) = t.take("url") {
+    if let Some(url) = t.retired("url") {
         problems.push(
             t.error(
                 "the unsubscribe `url` is replaced by [web] base_url: links now point at `catchup serve`",
@@ -56,7 +56,7 @@ pub(super) fn unsubscribe(mut t: Table<'_>, problems: &mut Problems) -> Unsubscr
             })
             .ok()
     });
-    t.finish(&["mailto"], problems);
+    t.finish(problems);
     Unsubscribe { mailto }
 }
 
@@ -147,16 +147,7 @@ pub(super) fn web(mut t: Table<'_>, problems: &mut Problems) -> Option<Web> {
     let secret = secret_source(&mut t, "secret", problems)
         .unwrap_or_else(|| SecretSource::Env(DEFAULT_SECRET_ENV.into()));
     let previous_secret = secret_source(&mut t, "previous_secret", problems);
-    t.finish(
-        &[
-            "base_url",
-            "secret_env",
-            "secret_file",
-            "previous_secret_env",
-            "previous_secret_file",
-        ],
-        problems,
-    );
+    t.finish(problems);
     Some(Web {
         base_url: base_url?,
         secret,
@@ -243,7 +234,7 @@ pub(super) fn colours(mut t: Table<'_>, problems: &mut Problems) -> Colours {
         }
         *slot = rgb.to_string();
     }
-    t.finish(&["brand", "text", "muted", "background"], problems);
+    t.finish(problems);
     colours
 }
 
@@ -285,7 +276,6 @@ pub(super) fn paths(mut t: Table<'_>, problems: &mut Problems) -> Paths {
         ("suppressed", &mut paths.suppressed),
         ("env_file", &mut paths.env_file),
     ];
-    let known: Vec<&str> = slots.iter().map(|(k, _)| *k).collect();
     for (key, slot) in slots {
         if let Some(value) = t.string(key, problems) {
             if value.get_ref().trim().is_empty() {
@@ -295,7 +285,7 @@ pub(super) fn paths(mut t: Table<'_>, problems: &mut Problems) -> Paths {
             }
         }
     }
-    t.finish(&known, problems);
+    t.finish(problems);
     paths
 }
 
@@ -337,7 +327,7 @@ pub(super) fn schedule(mut t: Table<'_>, problems: &mut Problems) -> Option<Sche
         zone
     });
     let grace = t.integer("grace_hours", 0..=24 * 14, problems);
-    t.finish(&["weekday", "time", "timezone", "grace_hours"], problems);
+    t.finish(problems);
     Some(Schedule {
         weekday: weekday?,
         time: time?,
@@ -468,16 +458,7 @@ pub(super) fn dkim(
             None
         }
     };
-    t.finish(
-        &[
-            "domain",
-            "selector",
-            "algorithm",
-            "private_key",
-            "private_key_env",
-        ],
-        problems,
-    );
+    t.finish(problems);
     let (key, key_span) = key?;
     Some(Dkim {
         domain: domain?,
@@ -542,9 +523,6 @@ pub(super) fn bounces(mut t: Table<'_>, problems: &mut Problems) -> Bounces {
     if let Some(trust) = t.boolean("trust_unmarked", problems) {
         bounces.trust_unmarked = trust;
     }
-    t.finish(
-        &["return_path", "verp", "soft_limit", "trust_unmarked"],
-        problems,
-    );
+    t.finish(problems);
     bounces
 }

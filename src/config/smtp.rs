@@ -122,31 +122,6 @@ pub struct SettingsError(pub String);
 /// The most connections a list send opens at once to one relay.
 pub(crate) const MAX_CONNECTIONS: usize = 64;
 
-/// Keys every relay shares, in `[smtp]` itself.
-const SHARED: &[&str] = &[
-    "timeout_secs",
-    "data_timeout_secs",
-    "retries",
-    "retry_delay_ms",
-    "hello_name",
-    "pipelining",
-    "relays",
-];
-
-/// Keys of one relay: in `[smtp]` for a single relay, or in each
-/// `[[smtp.relays]]` table.
-const RELAY: &[&str] = &[
-    "host",
-    "port",
-    "security",
-    "allow_insecure",
-    "username",
-    "password_env",
-    "connections",
-    "rate",
-    "ca_file",
-];
-
 impl Default for Smtp {
     fn default() -> Smtp {
         Smtp {
@@ -177,11 +152,10 @@ pub(super) fn read(mut t: Table<'_>, problems: &mut Problems) -> Option<Vec<Smtp
     read_shared(&mut t, &mut base, problems);
     if !t.has("relays") {
         let relay = read_relay(&mut t, &base, "[smtp]", problems);
-        let known: Vec<&str> = SHARED.iter().chain(RELAY).copied().collect();
-        t.finish(&known, problems);
+        t.finish(problems);
         return relay.map(|r| vec![r]);
     }
-    if let Some(host) = t.take("host") {
+    if let Some(host) = t.retired("host") {
         problems.push(
             t.error("give `host` here or [[smtp.relays]], not both", host.span())
                 .help("with several relays, each [[smtp.relays]] table names its own host"),
@@ -194,12 +168,12 @@ pub(super) fn read(mut t: Table<'_>, problems: &mut Problems) -> Option<Vec<Smtp
         if let Some(smtp) = read_relay(&mut relay, &base, "[[smtp.relays]]", problems) {
             relays.push(smtp);
         }
-        relay.finish(RELAY, problems);
+        relay.finish(problems);
     }
     if relays.is_empty() {
         problems.push(t.error("[[smtp.relays]] names no relay", span));
     }
-    t.finish(SHARED, problems);
+    t.finish(problems);
     (!relays.is_empty()).then_some(relays)
 }
 

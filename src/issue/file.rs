@@ -32,15 +32,6 @@ pub(super) struct SectionFile {
     pub(super) picks: Vec<Spanned<Pick>>,
 }
 
-const KNOWN: &[&str] = &[
-    "date",
-    "subject",
-    "preheader",
-    "intro",
-    "send_at",
-    "sections",
-];
-
 /// Reads every field of an issue file, collecting problems.
 pub(super) fn read(source: &Source, problems: &mut Problems) -> IssueFile {
     let mut root = Table::parse(source, problems);
@@ -60,7 +51,7 @@ pub(super) fn read(source: &Source, problems: &mut Problems) -> IssueFile {
             .ok()
     });
     let sections = sections(&mut root, problems);
-    root.finish(KNOWN, problems);
+    root.finish(problems);
     IssueFile {
         date,
         subject,
@@ -194,7 +185,7 @@ fn section(mut t: Table<'_>, problems: &mut Problems) -> SectionFile {
             t.span(),
         ));
     }
-    t.finish(&["title", "stories"], problems);
+    t.finish(problems);
     SectionFile {
         title: title_text,
         picks,

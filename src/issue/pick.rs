@@ -25,16 +25,6 @@ pub(super) struct Pick {
     byline: Option<String>,
 }
 
-const KNOWN: &[&str] = &[
-    "id",
-    "paragraphs",
-    "url",
-    "headline",
-    "body",
-    "teaser",
-    "byline",
-];
-
 impl Pick {
     /// Reads one item of a `stories` list, collecting problems.
     pub(super) fn read(
@@ -78,7 +68,7 @@ impl Pick {
         let byline = one_line(&mut table, "byline", problems);
         let body = markdown_field(&mut table, "body", problems);
         let teaser = markdown_field(&mut table, "teaser", problems);
-        table.finish(KNOWN, problems);
+        table.finish(problems);
         // A field refused is reported already; what it lacks is not news.
         let (Ok(body), Ok(teaser)) = (body, teaser) else {
             return None;
