@@ -103,13 +103,17 @@ impl<'s> Table<'s> {
     }
 
     /// An error pointing at `span` in this table's file.
-    pub(crate) fn error(&self, message: impl Into<String>, span: Range<usize>) -> Diagnostic {
-        Diagnostic::error(message).at(self.source, span)
+    pub(crate) fn error(&self, message: impl std::fmt::Display, span: Range<usize>) -> Diagnostic {
+        Diagnostic::error(message.to_string()).at(self.source, span)
     }
 
     /// A warning pointing at `span` in this table's file.
-    pub(crate) fn warning(&self, message: impl Into<String>, span: Range<usize>) -> Diagnostic {
-        Diagnostic::warning(message).at(self.source, span)
+    pub(crate) fn warning(
+        &self,
+        message: impl std::fmt::Display,
+        span: Range<usize>,
+    ) -> Diagnostic {
+        Diagnostic::warning(message.to_string()).at(self.source, span)
     }
 
     /// True if a syntax error spoiled `span` (already reported).

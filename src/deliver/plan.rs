@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use super::ledger::{History, State};
 use crate::list::reader::{Reader, ReaderKey};
-use crate::list::subscribers::Row;
+use crate::list::subscribers::{BadRow, Row};
 use crate::list::suppression::Suppressed;
 
 /// What to do with one subscriber row.
@@ -29,7 +29,7 @@ pub(crate) enum Disposition {
     Duplicate {
         first_line: u64,
     },
-    Invalid(String),
+    Invalid(BadRow),
 }
 
 /// Flags that widen who is sent to.
@@ -175,7 +175,7 @@ mod tests {
             reader: email
                 .parse()
                 .map(|email| Reader { email, name: None })
-                .map_err(|_| "bad".to_string()),
+                .map_err(|_| BadRow::NoEmail),
         }
     }
 
@@ -206,7 +206,7 @@ mod tests {
         );
         assert_eq!(
             sorter.sort(row(4, "nope")),
-            Disposition::Invalid("bad".into())
+            Disposition::Invalid(BadRow::NoEmail)
         );
         assert!(matches!(
             sorter.sort(row(5, "bob@nhs.example")),

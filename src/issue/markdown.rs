@@ -107,7 +107,7 @@ fn unread_links(markdown: &str, read: &[Range<usize>]) -> Vec<Problem> {
             Some(close) => {
                 let address = &line[..close];
                 let why = match crate::link::check_in_text(address) {
-                    Err(why) => why,
+                    Err(why) => why.to_string(),
                     Ok(_) => format!(
                         "`{address}` is not read as a link's address; write `[text](address)` with nothing else in the brackets"
                     ),
@@ -207,7 +207,7 @@ impl Reader {
                 Ok(url) => self.link = Some(url.to_string()),
                 Err(why) => self.problems.push(Problem {
                     at: self.at.clone(),
-                    why,
+                    why: why.to_string(),
                 }),
             },
             Tag::Image { .. } => {

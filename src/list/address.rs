@@ -13,31 +13,46 @@ use std::str::FromStr as _;
 
 use lettre::Address;
 
+/// Why a text is not an address catchup can send to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum AddressError {
+    #[error("`{text}` is not an email address ({reason})")]
+    Invalid {
+        text: String,
+        reason: lettre::address::AddressError,
+    },
+    #[error("`{0}` has a quoted local part, which catchup cannot send to")]
+    QuotedLocalPart(String),
+    #[error("`{0}` has an IP address for a domain, which catchup cannot send to")]
+    IpDomain(String),
+    #[error("`{0}` has a domain that is not a valid international name")]
+    InternationalDomain(String),
+}
+
 /// Parses and normalises an address a message can go to.
 ///
 /// # Errors
-/// Why the text is not an address catchup can send to, in words.
-pub(crate) fn parse(text: &str) -> Result<Address, String> {
+/// Why the text is not an address catchup can send to.
+pub(crate) fn parse(text: &str) -> Result<Address, AddressError> {
     let text = text.trim();
-    let address =
-        Address::from_str(text).map_err(|e| format!("`{text}` is not an email address ({e})"))?;
+    let invalid = |reason| AddressError::Invalid {
+        text: text.into(),
+        reason,
+    };
+    let address = Address::from_str(text).map_err(invalid)?;
     let (user, domain) = (address.user(), address.domain());
     if user.starts_with('"') {
-        return Err(format!(
-            "`{text}` has a quoted local part, which catchup cannot send to"
-        ));
+        return Err(AddressError::QuotedLocalPart(text.into()));
     }
     if domain.starts_with('[') {
-        return Err(format!(
-            "`{text}` has an IP address for a domain, which catchup cannot send to"
-        ));
+        return Err(AddressError::IpDomain(text.into()));
     }
     if domain.is_ascii() {
         return Ok(address);
     }
     let ascii = idna::domain_to_ascii(domain)
-        .map_err(|_| format!("`{text}` has a domain that is not a valid international name"))?;
-    Address::new(user, ascii).map_err(|e| format!("`{text}` is not an email address ({e})"))
+        .map_err(|_| AddressError::InternationalDomain(text.into()))?;
+    Address::new(user, ascii).map_err(invalid)
 }
 
 /// The one form an address is compared in: whoever is the same reader
@@ -83,15 +98,31 @@ mod tests {
     /// panicked while the message was built.
     #[test]
     fn addresses_lettre_cannot_address_a_message_to_are_refused() {
+        let ip = |t: &str| AddressError::IpDomain(t.into());
         for (text, why) in [
-            ("user@[127.0.0.1]", "IP address"),
-            ("user@[IPv6:2001:db8::1]", "IP address"),
-            ("\"john doe\"@example.test", "quoted local part"),
-            ("not-an-address", "is not an email address"),
+            ("user@[127.0.0.1]", ip("user@[127.0.0.1]")),
+            ("user@[IPv6:2001:db8::1]", ip("user@[IPv6:2001:db8::1]")),
+            (
+                "\"john doe\"@example.test",
+                AddressError::QuotedLocalPart("\"john doe\"@example.test".into()),
+            ),
+            (
+                "not-an-address",
+                AddressError::Invalid {
+                    text: "not-an-address".into(),
+                    reason: lettre::address::AddressError::MissingParts,
+                },
+            ),
         ] {
-            let err = parse(text).expect_err(text);
-            assert!(err.contains(why), "{text}: {err}");
+            assert_eq!(parse(text), Err(why), "{text}");
         }
+        assert_eq!(
+            parse("user@[127.0.0.1]").map_err(|e| e.to_string()),
+            Err(
+                "`user@[127.0.0.1]` has an IP address for a domain, which catchup cannot send to"
+                    .into()
+            )
+        );
     }
 
     /// See: issue 18, item 9. An address starting with the Kelvin sign got

@@ -15,13 +15,13 @@
 use std::collections::VecDeque;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use lettre::Address;
 
 use crate::fs::{FileError, Identity, StableFile, open_input};
-use crate::list::address;
+use crate::list::address::{self, AddressError};
 use crate::list::reader::{Reader, clean_name};
-use std::sync::{Arc, Mutex};
 
 /// One data row of the subscriber file.
 #[derive(Debug)]
@@ -32,7 +32,22 @@ pub(crate) struct Row {
     /// it), for reading it back with [`email_at`].
     pub offset: u64,
     /// The reader, or why the row cannot be used.
-    pub reader: Result<Reader, String>,
+    pub reader: Result<Reader, BadRow>,
+}
+
+/// Why a row of the list names no reader.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum BadRow {
+    #[error("the row is longer than {} KB, which no subscriber's row is", LONG_ROW_BYTES / 1024)]
+    TooLong,
+    #[error("no email address")]
+    NoEmail,
+    #[error("the row is not valid UTF-8")]
+    NotUtf8,
+    #[error("{0}")]
+    Unreadable(String),
+    #[error(transparent)]
+    Address(#[from] AddressError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,28 +213,27 @@ impl Iterator for Subscribers {
                 return Some(Row {
                     line,
                     offset: e.position().map_or(0, csv::Position::byte),
-                    reader: Err(row_error_message(&e)),
+                    reader: Err(bad_row(&e)),
                 });
             }
         };
         let line = self.line_of(record.position());
         let email = record.get(self.email).unwrap_or("").trim();
         let reader = if record.as_slice().len() > LONG_ROW_BYTES {
-            Err(format!(
-                "the row is longer than {} KB, which no subscriber's row is",
-                LONG_ROW_BYTES / 1024
-            ))
+            Err(BadRow::TooLong)
         } else if email.is_empty() {
-            Err("no email address".to_string())
+            Err(BadRow::NoEmail)
         } else {
-            address::parse(email).map(|address| Reader {
-                email: address,
-                name: self
-                    .name
-                    .and_then(|i| record.get(i))
-                    .map(clean_name)
-                    .filter(|n| !n.is_empty()),
-            })
+            address::parse(email)
+                .map_err(BadRow::from)
+                .map(|address| Reader {
+                    email: address,
+                    name: self
+                        .name
+                        .and_then(|i| record.get(i))
+                        .map(clean_name)
+                        .filter(|n| !n.is_empty()),
+                })
         };
         let offset = record.position().map_or(0, csv::Position::byte);
         Some(Row {
@@ -456,10 +470,10 @@ impl Shape {
     }
 }
 
-fn row_error_message(e: &csv::Error) -> String {
+fn bad_row(e: &csv::Error) -> BadRow {
     match e.kind() {
-        csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_string(),
-        _ => e.to_string(),
+        csv::ErrorKind::Utf8 { .. } => BadRow::NotUtf8,
+        _ => BadRow::Unreadable(e.to_string()),
     }
 }
 
@@ -505,7 +519,7 @@ mod tests {
                 );
             }
         }
-        type Summary = (u64, Result<(String, Option<String>), String>);
+        type Summary = (u64, Result<(String, Option<String>), BadRow>);
         let summary: Vec<Summary> = rows
             .into_iter()
             .map(|r| (r.line, r.reader.map(|r| (r.email.to_string(), r.name))))
@@ -515,14 +529,16 @@ mod tests {
             (2, Ok(("ann@nhs.example".into(), Some("Ann Lee".into()))))
         );
         assert_eq!(summary[1], (3, Ok(("bob@nhs.example".into(), None))));
-        assert_eq!(summary[2], (4, Err("no email address".into())));
-        assert_eq!(summary[3].0, 5);
-        assert!(
-            summary[3]
-                .1
-                .as_ref()
-                .expect_err("bad")
-                .starts_with("`not-an-address` is not an email address")
+        assert_eq!(summary[2], (4, Err(BadRow::NoEmail)));
+        assert_eq!(
+            summary[3],
+            (
+                5,
+                Err(BadRow::Address(AddressError::Invalid {
+                    text: "not-an-address".into(),
+                    reason: lettre::address::AddressError::MissingParts
+                }))
+            )
         );
         // A quoted name with a line break: the break never reaches a header.
         assert_eq!(
@@ -532,7 +548,7 @@ mod tests {
                 Ok(("carol@nhs.example".into(), Some("Multi line".into())))
             )
         );
-        assert_eq!(summary[5], (8, Err("the row is not valid UTF-8".into())));
+        assert_eq!(summary[5], (8, Err(BadRow::NotUtf8)));
         assert_eq!(summary.len(), 6);
     }
 
