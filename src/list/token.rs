@@ -14,7 +14,7 @@
 use std::fmt;
 
 use base64::Engine as _;
-use hmac::{Hmac, KeyInit as _, Mac as _};
+use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;

@@ -29,7 +29,7 @@ fn hmac(label: &[u8], email: &str) -> Vec<u8> {
 }
 
 fn hmac_with(key: &str, label: &[u8], email: &str) -> Vec<u8> {
-    use hmac::{KeyInit as _, Mac as _};
+    use hmac::Mac as _;
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).expect("key");
     mac.update(label);
     mac.update(email.to_lowercase().as_bytes());
