@@ -200,6 +200,19 @@ mod tests {
 
     /// See: issue 18, item 3. A VERP address given back in capitals was
     /// ignored: base64 does not survive a change of case, hex does.
+    /// Links already in readers' mailboxes must keep working through any
+    /// upgrade of the HMAC crates: the token is HMAC-SHA256 as Python's
+    /// `hmac` module computes it (`hmac.new(secret, label + address,
+    /// sha256).digest()[:16]`), not whatever the crate of the day returns.
+    #[test]
+    fn a_token_is_the_standard_hmac_of_the_address() {
+        assert_eq!(key().token("Ann@nhs.example"), "M1nhzqxjm1njFPL_osFZuA");
+        assert_eq!(
+            key().verp_token("ann@nhs.example"),
+            "3359e1ceac639b59e314f2ffa2c159b8"
+        );
+    }
+
     #[test]
     fn a_verp_token_is_the_same_token_in_either_case() {
         let verp = key().verp_token("ann@nhs.example");
