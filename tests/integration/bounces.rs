@@ -38,10 +38,16 @@ fn write_subscribers(project: &Project, emails: &[&str]) {
     project.write("config/subscribers.csv", csv);
 }
 
-/// Sends the example issue to the list and returns each reader's message
-/// as it arrived, line endings made LF.
-fn send_to_list(project: &Project, server: &SmtpServer) -> BTreeMap<String, String> {
-    project.expect(&["send", ISSUE, "--all"]).code(0);
+/// Sends the example issue to the list of `readers` and returns each
+/// reader's message as it arrived, line endings made LF.
+fn send_to_list(
+    project: &Project,
+    server: &SmtpServer,
+    readers: usize,
+) -> BTreeMap<String, String> {
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .sent_to_all("2018-07-27", readers);
     server
         .deliveries()
         .into_iter()
@@ -91,7 +97,7 @@ struct Suppression {
 
 fn suppressed(project: &Project) -> BTreeMap<String, (String, Option<String>)> {
     let out = project.expect(&["suppressed", "--json"]).code(0);
-    let rows: Vec<Suppression> = serde_json::from_str(&out.stdout).expect("JSON");
+    let rows: Vec<Suppression> = serde_json::from_str(out.stdout()).expect("JSON");
     rows.into_iter()
         .map(|s| (s.email, (s.reason, s.issue)))
         .collect()
@@ -103,7 +109,7 @@ fn a_mailbox_of_real_world_returns_suppresses_exactly_the_readers_it_should() {
     let project = Project::example();
     project.use_smtp(server.port, "");
     write_subscribers(&project, READERS);
-    let sent = send_to_list(&project, &server);
+    let sent = send_to_list(&project, &server, READERS.len());
     assert_eq!(sent.len(), READERS.len());
 
     let samples = [
@@ -148,7 +154,7 @@ fn a_mailbox_of_real_world_returns_suppresses_exactly_the_readers_it_should() {
         )
     })
     .collect();
-    assert_eq!(suppressed(&project), expected, "{}", first.stdout);
+    assert_eq!(suppressed(&project), expected, "{}", first.stdout());
     for line in [
         // The report quotes gina's message, not harry's: nothing proves it
         // is about harry. See: issue 18, item 3.
@@ -160,9 +166,9 @@ fn a_mailbox_of_real_world_returns_suppresses_exactly_the_readers_it_should() {
         "11 message(s): 7 reader(s) suppressed, 0 soft bounce(s) counted, 4 with nothing to do, 1 not understood, 0 read before",
     ] {
         assert!(
-            first.stdout.contains(line),
+            first.stdout().contains(line),
             "missing {line:?} in:\n{}",
-            first.stdout
+            first.stdout()
         );
     }
 
@@ -186,8 +192,7 @@ fn a_mailbox_of_real_world_returns_suppresses_exactly_the_readers_it_should() {
     let already = server.deliveries().len();
     project
         .expect(&["send", "config/issues/2018-08-03.toml", "--all"])
-        .code(0)
-        .stdout_has("skipped 7 suppressed");
+        .sent_skipping("2018-08-03", 5, 7);
     let second: BTreeSet<String> = server.deliveries()[already..]
         .iter()
         .map(|d| d.rcpt.clone())
@@ -287,7 +292,7 @@ fn suppressed_lists_reasons_and_refuses_to_undo_a_readers_own_choice() {
     );
     let table = project.expect(&["suppressed"]).code(0);
     assert_eq!(
-        table.stdout,
+        table.stdout(),
         "email            reason             since                 issue\n\
          ann@nhs.example  unsubscribe        2026-11-20T08:00:00Z  2018-07-27\n\
          cat@nhs.example  complaint          2026-11-20T10:00:00Z\n\
@@ -311,7 +316,8 @@ fn suppressed_lists_reasons_and_refuses_to_undo_a_readers_own_choice() {
         .stderr_has("is not an email address");
     project
         .expect(&["suppressed", "remove", "ann@nhs.example", "--force"])
-        .code(0);
+        .code(0)
+        .stdout_is("removed ann@nhs.example from the suppression list (it was: unsubscribe since 2026-11-20); sends include them again\n");
     assert_eq!(suppressed(&project).len(), 2);
 }
 
@@ -324,7 +330,7 @@ fn verp_return_paths_name_the_reader_and_reports_without_a_mark_are_refused() {
     settings.push_str("\n[bounces]\nreturn_path = \"bounces@hsj.example\"\nverp = true\n");
     project.write("config/newsletter.toml", settings);
     write_subscribers(&project, &["ann@nhs.example", "bob@nhs.example"]);
-    send_to_list(&project, &server);
+    send_to_list(&project, &server, 2);
     for d in server.deliveries() {
         assert_eq!(
             d.mail_from,
@@ -389,7 +395,7 @@ fn forged_reports_suppress_no_one_with_the_settings_as_shipped() {
     let out = project.expect(&["bounces", "mail/forged"]).code(0);
     assert!(suppressed(&project).is_empty(), "{out}");
     assert!(
-        out.stdout.contains(
+        out.stdout().contains(
             "6 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 6 with nothing to do"
         ),
         "{out}"
@@ -399,7 +405,16 @@ fn forged_reports_suppress_no_one_with_the_settings_as_shipped() {
     let settings = project.read("config/newsletter.toml") + "\n[bounces]\ntrust_unmarked = true\n";
     project.write("config/newsletter.toml", settings);
     std::fs::remove_file(project.path().join("state/bounces.csv")).expect("forget what was read");
-    project.expect(&["bounces", "mail/forged"]).code(0);
+    project.expect(&["bounces", "mail/forged"]).code(0).stdout_is(
+        "mail/forged/0.eml: suppressed ann@nhs.example (hard-bounce 5.1.1)
+mail/forged/1.eml: nothing to do: it names no reader: no address, and no Message-ID or link of catchup's
+mail/forged/2.eml: suppressed cat@nhs.example (complaint)
+mail/forged/3.eml: soft bounce (4.2.2) for dan@nhs.example: 1 of 3 issues before suppression
+mail/forged/4.eml: soft bounce (4.2.2) for dan@nhs.example: 2 of 3 issues before suppression
+mail/forged/5.eml: suppressed dan@nhs.example (soft-bounces 3)
+6 message(s): 3 reader(s) suppressed, 2 soft bounce(s) counted, 1 with nothing to do, 0 not understood, 0 read before
+",
+    );
     assert_eq!(
         suppressed(&project).keys().cloned().collect::<Vec<_>>(),
         ["ann@nhs.example", "cat@nhs.example", "dan@nhs.example"],
@@ -487,7 +502,9 @@ fn real_postfix_bounces_for_unknown_users_suppress_them() {
         &project,
         &["ann@nhs.example", "bob@nhs.example", "lee@nhs.example"],
     );
-    project.expect(&["send", ISSUE, "--all"]).code(0);
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .sent_to_all("2018-07-27", 3);
     // Postfix accepts all three, delivers lee's, and returns the other two
     // to catchup@hsj.example with DSNs it writes itself.
     postfix.wait_for_mail("lee@nhs.example", 1, Duration::from_secs(30));
@@ -573,7 +590,11 @@ fn a_complaint_after_a_bounce_is_kept_and_guards_the_address() {
             "Fri, 20 Nov 2026 07:00:00 +0000",
         ),
     );
-    project.expect(&["bounces", "mail/1.eml"]).code(0);
+    project.expect(&["bounces", "mail/1.eml"]).code(0).stdout_is(
+        "mail/1.eml: suppressed cat@nhs.example (hard-bounce 5.1.1, issue 2018-07-27)
+1 message(s): 1 reader(s) suppressed, 0 soft bounce(s) counted, 0 with nothing to do, 0 not understood, 0 read before
+",
+    );
     let complaint = format!(
         "From: fbl@isp.example\nSubject: complaint\nContent-Type: multipart/report; report-type=feedback-report; boundary=b\n\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nOriginal-Rcpt-To: cat@nhs.example\n\n--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: <2018-07-27.{}@hsj.example>\n\n--b--\n",
         reader_id(crate::support::SECRET, "cat@nhs.example")
@@ -593,7 +614,8 @@ fn a_complaint_after_a_bounce_is_kept_and_guards_the_address() {
     // this time) does not put the address back.
     project
         .expect(&["suppressed", "remove", "cat@nhs.example", "--force"])
-        .code(0);
+        .code(0)
+        .stdout_matches("removed cat@nhs.example from the suppression list (it was: complaint since [..]); sends include them again\n");
     let mbox = format!(
         "From MAILER-DAEMON Fri Nov 20 07:00:00 2026\nStatus: RO\n{}\n",
         project.read("mail/1.eml")

@@ -19,7 +19,9 @@ fn a_reader_unsubscribes_with_the_button_and_reads_the_archive_in_chromium() {
     let port = project.use_web();
     project.use_smtp(server.port, "");
     project.subscribers(2, "");
-    project.expect(&["send", ISSUE, "--all"]).code(0);
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .sent_to_all("2018-07-27", 2);
     let _service = project.serve(port);
 
     // The link a reader clicks: the one in their own message's footer.

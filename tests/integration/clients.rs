@@ -16,7 +16,7 @@ const ISSUE: &str = "config/issues/2018-07-27.toml";
 
 fn previewed_html() -> (Project, String) {
     let project = Project::example();
-    project.expect(&["preview", ISSUE]).code(0);
+    project.expect(&["preview", ISSUE]).previewed("2018-07-27");
     let html = project.read("previews/2018-07-27.html");
     (project, html)
 }
@@ -271,10 +271,12 @@ fn spamassassin_scores_a_readers_real_message_zero_and_the_list_headers_are_ther
     let project = Project::example();
     project.use_smtp(server.port, "");
     project.subscribers(1, "");
-    project.expect(&["send", ISSUE, "--all"]).code(0);
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .sent_to_all("2018-07-27", 1);
     project
         .expect(&["send", ISSUE, "--to", "ed@hsj.example"])
-        .code(0);
+        .test_sent(1);
     let deliveries = server.deliveries();
     let list = server.message(deliveries[0].n);
     let test_send = server.message(deliveries[1].n);
@@ -312,7 +314,7 @@ fn spamassassin_scores_a_readers_real_message_zero_and_the_list_headers_are_ther
     project.sign_with_dkim("rsa");
     project
         .expect(&["send", ISSUE, "--to", "ann@hsj.example"])
-        .code(0);
+        .test_sent(1);
     let signed = server.message(server.deliveries().last().expect("sent").n);
     assert!(String::from_utf8_lossy(&signed).contains("DKIM-Signature:"));
     let (score, rules) = spamassassin(test, &signed).expect("spamassassin");

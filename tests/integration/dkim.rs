@@ -61,11 +61,13 @@ fn every_message_verifies(algorithm: &str) {
         ));
     project.use_smtp(server.port, "");
     project.subscribers(3, "");
-    project.expect(&["send", ISSUE, "--all"]).code(0);
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .sent_to_all("2018-07-27", 3);
     project
         .expect(&["send", ISSUE, "--to", "ed@hsj.example"])
-        .code(0);
-    project.expect(&["preview"]).code(0);
+        .test_sent(1);
+    project.expect(&["preview"]).previewed("2018-07-27");
     let mut messages: Vec<Vec<u8>> = server
         .deliveries()
         .iter()
@@ -172,9 +174,21 @@ fn every_bad_key_is_a_clear_error_in_check() {
         .code(2)
         .stderr_has("error: the RSA key has 512 bits; mail providers refuse signatures under 1024");
     rsa_key(&project, "dkim/short.pem", 1024);
+    let line = base.lines().count() + 5;
     with("dkim/short.pem", "")
         .code(0)
-        .stderr_has("warning: the RSA key has 1024 bits; use 2048 or more");
+        .stdout_matches("config/issues/2018-07-27.toml: [..]; 1 warning(s)\n")
+        .stderr_is(&format!(
+            "warning: the RSA key has 1024 bits; use 2048 or more
+  --> config/newsletter.toml:{line}:15
+   |
+{line} | private_key = \"dkim/short.pem\"
+   |               ^^^^^^^^^^^^^^^^
+   |
+   = help: make a new one with `catchup dkim keygen --selector S`
+
+"
+        ));
     rsa_key(&project, "dkim/open.pem", 1024);
     std::fs::set_permissions(
         project.path().join("dkim/open.pem"),
@@ -188,7 +202,9 @@ fn every_bad_key_is_a_clear_error_in_check() {
         .code(2)
         .stderr_has("error: the DKIM key is not an Ed25519 private key in PEM");
     // Every one points at the key's line.
-    with("dkim/missing.pem", "").stderr_has("--> config/newsletter.toml:");
+    with("dkim/missing.pem", "")
+        .code(2)
+        .stderr_has("--> config/newsletter.toml:");
 
     // A signing domain that does not align with From.
     project.write(
@@ -204,16 +220,7 @@ fn every_bad_key_is_a_clear_error_in_check() {
 #[test]
 fn keygen_never_overwrites_a_key() {
     let project = Project::example();
-    project
-        .expect(&[
-            "dkim",
-            "keygen",
-            "--selector",
-            "k1",
-            "--algorithm",
-            "ed25519",
-        ])
-        .code(0);
+    project.keygen("k1", "ed25519");
     let before = project.read("dkim/k1.pem");
     project
         .expect(&[

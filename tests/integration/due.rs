@@ -421,13 +421,13 @@ fn issue_files_that_clash_are_both_refused_by_send_due() {
         .code(2);
     for name in ["2026-03-16", "2026-03-16-copy"] {
         assert!(
-            out.stderr
+            out.stderr()
                 .contains(&format!("ERROR due.failed issue={name} error=")),
             "{out}"
         );
     }
     assert!(
-        out.stderr
+        out.stderr()
             .contains("both go out at 2026-03-16 07:00 GMT; every reader would get two issues"),
         "{out}"
     );

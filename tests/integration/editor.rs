@@ -44,7 +44,7 @@ fn next_friday() -> chrono::NaiveDate {
 
 fn story_ids(project: &Project, args: &[&str]) -> BTreeSet<String> {
     let out = project.expect(args).code(0);
-    let stories: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).expect("JSON");
+    let stories: Vec<serde_json::Value> = serde_json::from_str(out.stdout()).expect("JSON");
     stories
         .iter()
         .map(|s| s["id"].as_str().expect("id").to_string())
@@ -140,13 +140,25 @@ fn status_and_issues_say_what_went_out_after_a_send_with_failures() {
     );
     let before = project.expect(&["issues", "--json"]).code(0);
     assert!(
-        before.stdout.contains("\"state\": \"overdue\""),
+        before.stdout().contains("\"state\": \"overdue\""),
         "{}",
-        before.stdout
+        before.stdout()
     );
-    project.expect(&["send", ISSUE, "--all"]).code(4);
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .code(4)
+        .stdout_matches("2018-07-27: sent 2, failed 1, deferred 1, uncertain 0, not tried 0; skipped 1 suppressed, 0 invalid row(s), 0 duplicate(s); 0 sent earlier; [..]
+  failed reader2@nhs.example: 550 5.1.1 No such user here
+  deferred reader3@nhs.example: 451 4.7.1 Try again later
+1 reader(s) deferred after repeated temporary failures; run the same command again to retry them
+")
+        .stderr_matches("[..] INFO send.start issue=2018-07-27 to_send=4 already_sent=0 server=[..] connections=4
+[..] WARN send.failed reader=reader2@nhs.example reply=\"550 5.1.1 No such user here\"
+[..] WARN send.deferred reader=reader3@nhs.example attempts=1 last=\"451 4.7.1 Try again later\"
+[..] INFO send.done issue=2018-07-27 sent=2 failed=1 uncertain=0 deferred=1 not_tried=0 seconds=[..] rate=[..]/s
+");
     let out = project.expect(&["status", ISSUE, "--json"]).code(0);
-    let status: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let status: serde_json::Value = serde_json::from_str(out.stdout()).expect("JSON");
     for (key, want) in [
         ("sent", 2),
         ("failed", 1),
@@ -173,7 +185,7 @@ fn status_and_issues_say_what_went_out_after_a_send_with_failures() {
     );
     project.write("config/issues/broken.toml", "date = \n");
     let out = project.expect(&["issues", "--json"]).code(0);
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).expect("JSON");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(out.stdout()).expect("JSON");
     let states: Vec<(String, String)> = rows
         .iter()
         .map(|r| {
@@ -196,21 +208,27 @@ fn status_and_issues_say_what_went_out_after_a_send_with_failures() {
     assert_eq!(rows[2]["pending"], 4);
     let table = project.expect(&["issues"]).code(0);
     assert!(
-        table.stdout.contains(
+        table.stdout().contains(
             "2018-07-27  2018-07-27  2018-07-27 07:00 BST  sending     2 sent, 1 failed, 1 deferred"
         ),
         "{}",
-        table.stdout
+        table.stdout()
     );
 
     // Once every reader has an outcome, the issue is sent.
     let server = SmtpServer::restart(server, &[]);
     project.write("config/newsletter.toml", &settings);
     project.use_smtp(server.port, "");
-    project.expect(&["send", ISSUE, "--all"]).code(0);
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .code(0)
+        .stdout_matches("2018-07-27: sent 1, failed 0, deferred 0, uncertain 0, not tried 0; skipped 1 suppressed, 0 invalid row(s), 0 duplicate(s); 2 sent earlier; [..]\n")
+        .stderr_matches("[..] INFO send.start issue=2018-07-27 to_send=1 already_sent=2 server=[..] connections=4
+[..] INFO send.done issue=2018-07-27 sent=1 failed=0 uncertain=0 deferred=0 not_tried=0 seconds=[..] rate=[..]/s
+");
     let out = project.expect(&["issues", "--json"]).code(0);
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).expect("JSON");
-    assert_eq!(rows[0]["state"], "sent", "{}", out.stdout);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(out.stdout()).expect("JSON");
+    assert_eq!(rows[0]["state"], "sent", "{}", out.stdout());
     assert_eq!(rows[0]["sent"], 3);
 }
 
@@ -415,16 +433,16 @@ fn issues_json_names_each_issue_once() {
     let project = Project::example();
     let out = project.expect(&["issues", "--json"]).code(0);
     assert_eq!(
-        out.stdout.matches("\"issue\":").count(),
+        out.stdout().matches("\"issue\":").count(),
         1,
         "{}",
-        out.stdout
+        out.stdout()
     );
     let out = project.expect(&["status", ISSUE, "--json"]).code(0);
     assert_eq!(
-        out.stdout.matches("\"issue\":").count(),
+        out.stdout().matches("\"issue\":").count(),
         1,
         "{}",
-        out.stdout
+        out.stdout()
     );
 }

@@ -44,8 +44,7 @@ fn a_list_goes_through_a_real_postfix_relay_with_its_queue_ids_in_the_ledger() {
     let readers = project.subscribers(20, "");
     project
         .expect(&["send", ISSUE, "--all"])
-        .code(0)
-        .stdout_has("sent 20, failed 0");
+        .sent_to_all("2018-07-27", 20);
     sink.wait_for(20, Duration::from_secs(60));
 
     // Every reader arrived at the sink once, through Postfix.
@@ -82,14 +81,14 @@ fn a_list_goes_through_a_real_postfix_relay_with_its_queue_ids_in_the_ledger() {
     let trace = project
         .expect(&["status", ISSUE, "--reader", &readers[0]])
         .code(0);
-    let lines: Vec<&str> = trace.stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "inflight, dot, sent: {}", trace.stdout);
-    assert!(lines[0].ends_with(" inflight"), "{}", trace.stdout);
+    let lines: Vec<&str> = trace.stdout().lines().collect();
+    assert_eq!(lines.len(), 3, "inflight, dot, sent: {}", trace.stdout());
+    assert!(lines[0].ends_with(" inflight"), "{}", trace.stdout());
     assert!(
         lines[2].contains(&format!(" sent      via {relay}: 250 2.0.0 Ok: "))
             && lines[2].contains(" queued as "),
         "{}",
-        trace.stdout
+        trace.stdout()
     );
 }
 
@@ -156,8 +155,7 @@ fn repeated_smtp_urls_are_relays_that_share_the_list() {
             "--smtp",
             &format!("smtp://127.0.0.1:{}", second.port),
         ])
-        .code(0)
-        .stdout_has("sent 40, failed 0");
+        .sent_to_all("2018-07-27", 40);
     let counts = arrivals(&[&first, &second]);
     assert_eq!(counts.len(), readers.len());
     assert!(counts.values().all(|&n| n == 1), "{counts:?}");
@@ -211,14 +209,14 @@ fn a_relay_that_will_not_relay_for_us_fails_no_reader() {
         let readers = project.subscribers(200, "");
         let out = project.expect(&["send", ISSUE, "--all"]).code(0);
         assert!(
-            out.stdout.contains("sent 200, failed 0"),
+            out.stdout().contains("sent 200, failed 0"),
             "{refusing}: {out}"
         );
         assert!(failed(&project).is_empty(), "{refusing}: {out}");
         let counts = arrivals(&[&healthy]);
         assert_eq!(counts.len(), readers.len(), "{refusing}");
         assert!(counts.values().all(|&n| n == 1), "{refusing}: {counts:?}");
-        let gave_up = crate::support::events(&out.stderr)
+        let gave_up = crate::support::events(out.stderr())
             .into_iter()
             .find(|l| l.starts_with("ERROR smtp.gave_up "))
             .unwrap_or_else(|| panic!("{refusing}: the relay is given up, and says so\n{out}"));
@@ -244,12 +242,12 @@ fn a_reader_fails_only_when_every_relay_refuses_them() {
     two_relays(&project, liar.port, healthy.port);
     project.subscribers(100, "");
     let out = project.expect(&["send", ISSUE, "--all"]).code(3);
-    assert!(out.stdout.contains("sent 99, failed 1"), "{out}");
+    assert!(out.stdout().contains("sent 99, failed 1"), "{out}");
     assert_eq!(failed(&project), ["reader7@nhs.example"], "{out}");
     assert_eq!(arrivals(&[&healthy]).len(), 99);
     assert!(liar.deliveries().is_empty());
     assert!(
-        crate::support::events(&out.stderr).iter().any(|l| l.starts_with(&format!(
+        crate::support::events(out.stderr()).iter().any(|l| l.starts_with(&format!(
             "WARN smtp.connect_failed relay=127.0.0.1:{} error=\"127.0.0.1:{} refuses readers that other relays take\"",
             liar.port, liar.port
         ))),
@@ -269,11 +267,22 @@ fn the_only_relay_refusing_to_relay_stops_the_run_and_fails_no_one() {
     let project = Project::example();
     project.use_smtp(postfix.port, "");
     project.subscribers(20, "");
-    let out = project.expect(&["send", ISSUE, "--all"]).code(2);
-    assert!(out.stdout.contains("sent 0, failed 0"), "{out}");
-    assert!(out.stdout.contains("not tried 20"), "{out}");
-    assert!(failed(&project).is_empty(), "{out}");
-    assert!(out.stdout.contains("Relay access denied"), "{out}");
+    let relay = format!("127.0.0.1:{}", postfix.port);
+    let refusal = format!(
+        "{relay} refused to take our mail: 554 5.7.1 <reader1@nhs.example>: Relay access denied"
+    );
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .code(2)
+        .stdout_matches(&format!("2018-07-27: sent 0, failed 0, deferred 0, uncertain 0, not tried 20; skipped 0 suppressed, 0 invalid row(s), 0 duplicate(s); 0 sent earlier; [..] s, 0.0 messages/s
+stopped early: {refusal}
+20 reader(s) not delivered; run the same command again to resume
+"))
+        .stderr_matches(&format!("[..] INFO send.start issue=2018-07-27 to_send=20 already_sent=0 server=\"{relay} (none)\" connections=4
+[..] ERROR smtp.gave_up relay={relay} error=\"{refusal}\" tries=1
+[..] ERROR send.done issue=2018-07-27 sent=0 failed=0 uncertain=0 deferred=0 not_tried=20 seconds=[..] rate=0.0/s
+"));
+    assert!(failed(&project).is_empty());
 }
 
 /// See: issue 18 (adversarial re-run). With two healthy relays, 30 dead
@@ -297,10 +306,10 @@ fn dead_addresses_refused_by_every_relay_rest_no_relay() {
     project.write("config/subscribers.csv", csv);
     let out = project.expect(&["send", ISSUE, "--all"]).code(3);
     assert!(
-        out.stdout.contains("sent 70, failed 30, deferred 0"),
+        out.stdout().contains("sent 70, failed 30, deferred 0"),
         "{out}"
     );
-    assert!(out.stdout.contains("not tried 0"), "{out}");
-    assert!(!out.stderr.contains("smtp.gave_up"), "{out}");
-    assert!(!out.stderr.contains("smtp.connect_failed"), "{out}");
+    assert!(out.stdout().contains("not tried 0"), "{out}");
+    assert!(!out.stderr().contains("smtp.gave_up"), "{out}");
+    assert!(!out.stderr().contains("smtp.connect_failed"), "{out}");
 }

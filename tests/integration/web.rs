@@ -19,7 +19,9 @@ fn sent(readers: usize) -> (Project, SmtpServer, u16) {
     let port = project.use_web();
     project.use_smtp(server.port, "");
     project.subscribers(readers, "");
-    project.expect(&["send", ISSUE, "--all"]).code(0);
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .sent_to_all("2018-07-27", readers);
     (project, server, port)
 }
 
@@ -75,9 +77,7 @@ fn a_one_click_post_from_a_real_message_unsubscribes_and_the_next_send_skips_the
     );
     project
         .expect(&["send", "config/issues/2018-08-03.toml", "--all"])
-        .code(0)
-        .stdout_has("sent 2, failed 0")
-        .stdout_has("skipped 1 suppressed");
+        .sent_skipping("2018-08-03", 2, 1);
     let second: Vec<String> = server.deliveries()[3..]
         .iter()
         .map(|d| d.rcpt.clone())
@@ -543,11 +543,11 @@ fn the_archive_shows_sent_issues_only_with_no_reader_in_them_and_a_feed() {
     // A preview of another issue publishes nothing.
     project.write(
         "config/issues/2018-08-03.toml",
-        "date = 2018-08-03\nsubject = \"A draft\"\n[[sections]]\ntitle = \"T\"\nstories = [\"003/the-dh-in-special-measures\"]\n",
+        "date = 2018-08-03\nsubject = \"A draft\"\n[[sections]]\ntitle = \"T\"\nstories = [\"004/personal-budgets-expanded-for-nhs-patients\"]\n",
     );
     project
         .expect(&["preview", "config/issues/2018-08-03.toml"])
-        .code(0);
+        .previewed("2018-08-03");
     let service = project.serve(port);
 
     let index = request("GET", &service.url("/"), None, b"");
@@ -736,9 +736,7 @@ fn an_address_starting_with_a_hash_is_unsubscribed_for_real() {
     );
     project
         .expect(&["send", ISSUE, "--all"])
-        .code(0)
-        .stdout_has("sent 1, failed 0")
-        .stdout_has("skipped 1 suppressed");
+        .sent_skipping("2018-07-27", 1, 1);
 }
 
 /// See: adversarial run, defects 2 and 3. A list replaced while the

@@ -116,13 +116,10 @@ impl Project {
     }
 
     /// Runs `catchup` with `args`, for checking with [`Outcome`]'s methods.
+    #[track_caller]
     pub fn expect(&self, args: &[&str]) -> Outcome {
         let (code, stdout, stderr) = self.run(args);
-        Outcome {
-            code,
-            stdout,
-            stderr,
-        }
+        Outcome::new(code, stdout, stderr)
     }
 
     /// Points `[smtp]` at a loopback server, with short delays so that
@@ -199,6 +196,7 @@ impl Project {
     /// Runs `catchup` with its heap limited to `bytes` (`prlimit --data`),
     /// within `limit`: a run that needs more memory fails, one that hangs
     /// is killed.
+    #[track_caller]
     pub fn run_bounded(&self, bytes: u64, limit: std::time::Duration, args: &[&str]) -> Outcome {
         let inner = self.command();
         let mut command = std::process::Command::new("prlimit");
@@ -214,11 +212,54 @@ impl Project {
             .timeout(limit)
             .output()
             .expect("prlimit");
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Outcome::new(
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Makes a DKIM key with `dkim keygen`, checks its whole output, and
+    /// returns the TXT record it says to publish.
+    #[track_caller]
+    pub fn keygen(&self, selector: &str, algorithm: &str) -> String {
+        let k = if algorithm == "ed25519" {
+            "ed25519"
+        } else {
+            "rsa"
+        };
+        let out = self
+            .expect(&[
+                "dkim",
+                "keygen",
+                "--selector",
+                selector,
+                "--algorithm",
+                algorithm,
+            ])
+            .code(0)
+            .stderr_is("")
+            .stdout_matches(&format!(
+                "wrote dkim/{selector}.pem (mode 600)
+
+Publish this TXT record at {selector}._domainkey.<your domain>:
+
+v=DKIM1; k={k}; p=[..]
+
+Then add to config/newsletter.toml:
+
+[dkim]
+domain = \"<your From domain>\"
+selector = \"{selector}\"
+algorithm = \"{algorithm}\"
+private_key = \"dkim/{selector}.pem\"
+"
+            ));
+        out.stdout()
+            .lines()
+            .find(|l| l.starts_with("v=DKIM1; "))
+            .expect("the record")
+            .to_string()
     }
 
     /// `catchup` as a plain process, for tests that start it in the
@@ -246,23 +287,7 @@ impl Project {
     /// Makes a DKIM key (selector `cu1`) and signs with it (`[dkim]`);
     /// returns the DNS record `dkim keygen` printed.
     pub fn sign_with_dkim(&self, algorithm: &str) -> String {
-        let out = self
-            .expect(&[
-                "dkim",
-                "keygen",
-                "--selector",
-                "cu1",
-                "--algorithm",
-                algorithm,
-            ])
-            .code(0)
-            .stdout_has("wrote dkim/cu1.pem (mode 600)");
-        let record = out
-            .stdout
-            .lines()
-            .find(|l| l.starts_with("v=DKIM1; "))
-            .expect("the record")
-            .to_string();
+        let record = self.keygen("cu1", algorithm);
         let settings = self.read("config/newsletter.toml")
             + &format!(
                 "\n[dkim]\ndomain = \"hsj.example\"\nselector = \"cu1\"\nalgorithm = \"{algorithm}\"\nprivate_key = \"dkim/cu1.pem\"\n"
@@ -275,6 +300,28 @@ impl Project {
     pub fn catchup(&self) -> Command {
         Command::from_std(self.command())
     }
+}
+
+/// The README's ```text block whose output starts with `first`: the
+/// command it shows (the words after `$ catchup`, if it shows one) and the
+/// output, each line ending in a newline. A test compares the output whole,
+/// so that what the README shows is what catchup prints.
+pub fn readme_block(first: &str) -> (Vec<String>, String) {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README");
+    let mut blocks = readme.split("```text\n").skip(1).map(|rest| {
+        let block = rest.split("```").next().unwrap_or("");
+        match block.strip_prefix("$ catchup ") {
+            Some(shown) => {
+                let (command, output) = shown.split_once('\n').unwrap_or((shown, ""));
+                let words = command.split_whitespace().map(str::to_string).collect();
+                (words, output.to_string())
+            }
+            None => (Vec::new(), block.to_string()),
+        }
+    });
+    blocks
+        .find(|(_, output)| output.starts_with(first))
+        .unwrap_or_else(|| panic!("the README has no block starting {first:?}"))
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {
@@ -320,50 +367,249 @@ pub fn files_under(dir: &Path) -> Vec<String> {
 }
 
 /// A finished run, checked fluently:
-/// `project.expect(&["check"]).code(2).stderr_has("unknown story")`.
-/// Every failed check prints the whole output.
+/// `project.expect(&["check"]).code(2).stderr_is("error: ...\n")`.
+///
+/// Whole outputs are the default: whatever a test does not check is
+/// checked when the outcome is dropped, as exit code 0 and empty stdout and
+/// stderr. So a run that prints a warning nobody expected, or fails where
+/// the test only looked at its output, fails the test. A fragment check
+/// (`stderr_has`), or reading a stream to check it some other way
+/// (`stdout()`), is the explicit exception for that stream. Every failed
+/// check prints the whole output.
 #[derive(Debug)]
 pub struct Outcome {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+    code: i32,
+    stdout: String,
+    stderr: String,
+    checked: std::cell::Cell<Checked>,
+    /// Where the test ran it, for the message about unchecked output.
+    at: &'static std::panic::Location<'static>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Checked {
+    code: bool,
+    stdout: bool,
+    stderr: bool,
 }
 
 impl Outcome {
     #[track_caller]
+    pub fn new(code: i32, stdout: String, stderr: String) -> Outcome {
+        Outcome {
+            code,
+            stdout,
+            stderr,
+            checked: std::cell::Cell::default(),
+            at: std::panic::Location::caller(),
+        }
+    }
+
+    fn mark(&self, f: impl FnOnce(&mut Checked)) {
+        let mut checked = self.checked.get();
+        f(&mut checked);
+        self.checked.set(checked);
+    }
+
+    #[track_caller]
     pub fn code(self, expected: i32) -> Outcome {
         assert_eq!(self.code, expected, "exit code\n{self}");
+        self.mark(|c| c.code = true);
         self
     }
 
     #[track_caller]
     pub fn stdout_is(self, expected: &str) -> Outcome {
         assert_eq!(self.stdout, expected, "stdout\n{self}");
+        self.mark(|c| c.stdout = true);
         self
     }
 
     #[track_caller]
     pub fn stderr_is(self, expected: &str) -> Outcome {
         assert_eq!(self.stderr, expected, "stderr\n{self}");
+        self.mark(|c| c.stderr = true);
         self
     }
 
+    /// stdout is `pattern` whole, where `[..]` in a line stands for any
+    /// text within that line (a time, a port, a rate) and a line `...`
+    /// for any number of lines.
+    #[track_caller]
+    pub fn stdout_matches(self, pattern: &str) -> Outcome {
+        assert!(
+            matches(pattern, &self.stdout),
+            "stdout is not\n{pattern}\n{self}"
+        );
+        self.mark(|c| c.stdout = true);
+        self
+    }
+
+    /// stderr is `pattern` whole, as in [`Outcome::stdout_matches`].
+    #[track_caller]
+    pub fn stderr_matches(self, pattern: &str) -> Outcome {
+        assert!(
+            matches(pattern, &self.stderr),
+            "stderr is not\n{pattern}\n{self}"
+        );
+        self.mark(|c| c.stderr = true);
+        self
+    }
+
+    /// The whole output of a first list send that reached all `readers`
+    /// with nothing skipped or failed.
+    #[track_caller]
+    pub fn sent_to_all(self, issue: &str, readers: usize) -> Outcome {
+        self.sent_skipping(issue, readers, 0)
+    }
+
+    /// The whole output of a first list send that reached all `readers`
+    /// but the `suppressed` it skipped.
+    #[track_caller]
+    pub fn sent_skipping(self, issue: &str, readers: usize, suppressed: usize) -> Outcome {
+        self.code(0)
+            .stdout_matches(&format!(
+                "{issue}: sent {readers}, failed 0, deferred 0, uncertain 0, not tried 0; skipped {suppressed} suppressed, 0 invalid row(s), 0 duplicate(s); 0 sent earlier; [..] s, [..] messages/s\n"
+            ))
+            .stderr_matches(&format!(
+                "[..] INFO send.start issue={issue} to_send={readers} already_sent=0 server=[..] connections=[..]\n\
+                 [..] INFO send.done issue={issue} sent={readers} failed=0 uncertain=0 deferred=0 not_tried=0 seconds=[..] rate=[..]/s\n"
+            ))
+    }
+
+    /// The whole output of a preview of the issue file named `name`.
+    #[track_caller]
+    pub fn previewed(self, name: &str) -> Outcome {
+        self.code(0).stderr_is("").stdout_is(&format!(
+            "wrote previews/{name}.html\nwrote previews/{name}.txt\nwrote previews/{name}.eml\nwrote previews/index.html\nopen previews/{name}.html in a browser to see the email\n"
+        ))
+    }
+
+    /// The whole output of a `check` of `file` that found nothing wrong.
+    #[track_caller]
+    pub fn checked(self, file: &str) -> Outcome {
+        self.code(0)
+            .stderr_is("")
+            .stdout_matches(&format!("{file}: [..]; 0 warning(s)\n"))
+    }
+
+    /// The whole output of a test send that reached all its `readers`.
+    #[track_caller]
+    pub fn test_sent(self, readers: usize) -> Outcome {
+        self.code(0).stderr_is("").stdout_is(&format!(
+            "test send: {readers} sent, 0 failed, 0 uncertain\n"
+        ))
+    }
+
+    /// The exception: stdout holds `part`, and anything else.
     #[track_caller]
     pub fn stdout_has(self, part: &str) -> Outcome {
         assert!(self.stdout.contains(part), "stdout lacks {part:?}\n{self}");
+        self.mark(|c| c.stdout = true);
         self
     }
 
+    /// The exception: stderr holds `part`, and anything else.
     #[track_caller]
     pub fn stderr_has(self, part: &str) -> Outcome {
         assert!(self.stderr.contains(part), "stderr lacks {part:?}\n{self}");
+        self.mark(|c| c.stderr = true);
         self
     }
 
+    /// The exception: stderr lacks `part`, and holds anything else.
     #[track_caller]
     pub fn stderr_lacks(self, part: &str) -> Outcome {
         assert!(!self.stderr.contains(part), "stderr has {part:?}\n{self}");
+        self.mark(|c| c.stderr = true);
         self
+    }
+
+    /// stdout, for a test that checks it another way (parses it, say).
+    pub fn stdout(&self) -> &str {
+        self.mark(|c| c.stdout = true);
+        &self.stdout
+    }
+
+    /// stderr, for a test that checks it another way.
+    pub fn stderr(&self) -> &str {
+        self.mark(|c| c.stderr = true);
+        &self.stderr
+    }
+
+    /// The exit code, for a test that checks it another way.
+    pub fn exit_code(&self) -> i32 {
+        self.mark(|c| c.code = true);
+        self.code
+    }
+}
+
+/// True if `text` is `pattern` whole: `[..]` in a pattern line matches any
+/// text within one line, and a pattern line `...` any number of lines.
+pub fn matches(pattern: &str, text: &str) -> bool {
+    fn lines(pattern: &[&str], text: &[&str]) -> bool {
+        match pattern.split_first() {
+            None => text.is_empty(),
+            Some((&"...", rest)) => (0..=text.len()).any(|skip| lines(rest, &text[skip..])),
+            Some((first, rest)) => text
+                .split_first()
+                .is_some_and(|(line, more)| line_matches(first, line) && lines(rest, more)),
+        }
+    }
+    fn line_matches(pattern: &str, line: &str) -> bool {
+        let mut parts = pattern.split("[..]");
+        let first = parts.next().unwrap_or("");
+        let Some(mut rest) = line.strip_prefix(first) else {
+            return false;
+        };
+        let parts: Vec<&str> = parts.collect();
+        for (i, part) in parts.iter().enumerate() {
+            if i + 1 == parts.len() {
+                return rest.ends_with(part);
+            }
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    }
+    let (p, t): (Vec<&str>, Vec<&str>) = (pattern.lines().collect(), text.lines().collect());
+    pattern.ends_with('\n') == text.ends_with('\n') && lines(&p, &t)
+}
+
+#[test]
+fn patterns_match_whole_outputs_only() {
+    assert!(matches("sent 3 in [..] s\n", "sent 3 in 0.1 s\n"));
+    assert!(matches("a [..] b [..]\n", "a x b y z\n"));
+    assert!(matches("one\n...\nfour\n", "one\ntwo\nthree\nfour\n"));
+    assert!(matches("one\n...\ntwo\n", "one\ntwo\n"));
+    assert!(matches("", ""));
+    assert!(!matches("sent 3 in [..] s\n", "sent 3 in 0.1 s\nmore\n"));
+    assert!(!matches("sent 3\n", "sent 3"));
+    assert!(!matches("sent [..] s\n", "resent 3 s\n"));
+    assert!(!matches("a[..]b\n", "ab-\n"));
+    assert!(!matches("x\n", ""));
+}
+
+impl Drop for Outcome {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let checked = self.checked.get();
+        let unchecked = [
+            (!checked.code && self.code != 0).then_some("exit code is not 0"),
+            (!checked.stdout && !self.stdout.is_empty()).then_some("stdout is not empty"),
+            (!checked.stderr && !self.stderr.is_empty()).then_some("stderr is not empty"),
+        ];
+        let unchecked: Vec<&str> = unchecked.into_iter().flatten().collect();
+        assert!(
+            unchecked.is_empty(),
+            "unchecked output of the run at {}: {} (check it, or say it may be anything)\n{self}",
+            self.at,
+            unchecked.join(", ")
+        );
     }
 }
 
