@@ -145,7 +145,7 @@ fn contents(issue: &Issue) -> Markup {
 }
 
 /// One story: a table whose cells space its headline, byline and blocks.
-fn story(entry: &Entry) -> Markup {
+pub(super) fn story(entry: &Entry) -> Markup {
     let story = &entry.story;
     html! {
         table.story role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
@@ -209,7 +209,7 @@ fn span_markup(span: &Span) -> Markup {
     }
 }
 
-fn footer(newsletter: &Newsletter) -> Markup {
+pub(super) fn footer(newsletter: &Newsletter) -> Markup {
     html! {
         tr { td.footer-first { p.footer-text { (newsletter.footer.reason) } } }
         (NL) tr { td.footer-cell { p.footer-text { (newsletter.footer.address) } } }

@@ -7,6 +7,8 @@
 
 mod html;
 mod style;
+#[cfg(test)]
+mod tests;
 mod text;
 
 use chrono::NaiveDate;

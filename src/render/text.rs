@@ -50,10 +50,7 @@ pub(crate) fn render(issue: &Issue, newsletter: &Newsletter) -> String {
         }
     }
 
-    let _ = writeln!(out, "{}", rule("-"));
-    let _ = writeln!(out, "{}\n", wrap(&newsletter.footer.reason));
-    let _ = writeln!(out, "{}\n", wrap(&newsletter.footer.address));
-    let _ = writeln!(out, "Unsubscribe:\n{UNSUBSCRIBE_PLACEHOLDER}");
+    footer(&mut out, newsletter);
     if !links.0.is_empty() {
         let _ = writeln!(out, "\nLinks:");
         for (n, url) in links.0.iter().enumerate() {
@@ -63,7 +60,14 @@ pub(crate) fn render(issue: &Issue, newsletter: &Newsletter) -> String {
     out
 }
 
-fn story(out: &mut String, entry: &crate::issue::Entry, links: &mut Links) {
+pub(super) fn footer(out: &mut String, newsletter: &Newsletter) {
+    let _ = writeln!(out, "{}", "-".repeat(WIDTH));
+    let _ = writeln!(out, "{}\n", wrap(&newsletter.footer.reason));
+    let _ = writeln!(out, "{}\n", wrap(&newsletter.footer.address));
+    let _ = writeln!(out, "Unsubscribe:\n{UNSUBSCRIBE_PLACEHOLDER}");
+}
+
+pub(super) fn story(out: &mut String, entry: &crate::issue::Entry, links: &mut Links) {
     let story = &entry.story;
     let mut headline = story.headline.clone();
     let reference = entry.url.as_deref().map(|url| links.number(url));
@@ -124,7 +128,7 @@ fn bullet(text: &str, marker: &str) -> String {
 /// The links of the text part, numbered in order of first use; a link used
 /// twice keeps its number.
 #[derive(Debug, Default)]
-struct Links(Vec<String>);
+pub(super) struct Links(Vec<String>);
 
 impl Links {
     fn number(&mut self, url: &str) -> usize {

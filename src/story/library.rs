@@ -128,20 +128,7 @@ impl Library {
             prefixes.insert(prefix, path.clone());
 
             let text = read_utf8(&path)?;
-            let seed = parse(&stem, &text, options);
-            library.warnings.extend(
-                seed.warnings
-                    .into_iter()
-                    .map(|(line, message)| SeedWarning {
-                        path: path.clone(),
-                        line,
-                        message,
-                    }),
-            );
-            if library.intro.is_none() && !seed.intro.is_empty() {
-                library.intro = Some(seed.intro.join("\n\n"));
-            }
-            library.stories.extend(seed.stories);
+            library.add(&path, &stem, &text, options);
         }
         if library.stories.is_empty() {
             library.warnings.push(SeedWarning {
@@ -151,6 +138,33 @@ impl Library {
             });
         }
         Ok(library)
+    }
+
+    /// Adds the stories of one seed, `stem` being its file name without
+    /// `.txt`.
+    fn add(&mut self, path: &Path, stem: &str, text: &str, options: &ParseOptions) {
+        let seed = parse(stem, text, options);
+        self.warnings.extend(
+            seed.warnings
+                .into_iter()
+                .map(|(line, message)| SeedWarning {
+                    path: path.to_path_buf(),
+                    line,
+                    message,
+                }),
+        );
+        if self.intro.is_none() && !seed.intro.is_empty() {
+            self.intro = Some(seed.intro.join("\n\n"));
+        }
+        self.stories.extend(seed.stories);
+    }
+
+    /// A library of one seed's text, for tests that need no files.
+    #[cfg(test)]
+    pub(crate) fn of_seed(stem: &str, text: &str) -> Library {
+        let mut library = Library::default();
+        library.add(Path::new(stem), stem, text, &ParseOptions::default());
+        library
     }
 
     pub fn stories(&self) -> &[Story] {
