@@ -469,3 +469,293 @@ impl From<StartError> for crate::error::Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The decisions, one message at a time: which reader a report is
+    //! about, and what it does to them.
+
+    use super::*;
+    use crate::list::token::Key;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    const NOW: &str = "2026-12-02T08:00:00Z";
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        require_mark: bool,
+    }
+
+    impl Fixture {
+        fn new(require_mark: bool) -> Fixture {
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::write(
+                dir.path().join("subscribers.csv"),
+                "email\nann@nhs.example\nbob@nhs.example\n",
+            )
+            .expect("list");
+            Fixture { dir, require_mark }
+        }
+
+        fn path(&self, name: &str) -> std::path::PathBuf {
+            self.dir.path().join(name)
+        }
+
+        /// A run as `bounces` starts one: the list indexed, the
+        /// suppression list and the log read.
+        fn run(&self) -> Run {
+            let keys = Keys {
+                current: Key::new(SECRET).expect("key"),
+                previous: None,
+            };
+            let settings = Settings {
+                ours: Ours {
+                    message_id_domain: "hsj.example".into(),
+                    verp: None,
+                    unsubscribe_prefix: "https://news.hsj.example/u/".into(),
+                },
+                soft_limit: 2,
+                require_mark: self.require_mark,
+            };
+            let lookup = Lookup::build(&self.path("subscribers.csv"), keys).expect("lookup");
+            Run::start(
+                settings,
+                lookup,
+                &self.path("suppressed.csv"),
+                &self.path("bounces.csv"),
+                NOW.parse().expect("now"),
+            )
+            .expect("run")
+        }
+
+        /// Reads messages in one run and commits it.
+        fn read(&self, messages: &[String]) -> Vec<Vec<Action>> {
+            let mut run = self.run();
+            let actions = messages
+                .iter()
+                .map(|m| run.read(m.as_bytes()).expect("read"))
+                .collect();
+            run.commit(&self.path("suppressed.csv")).expect("commit");
+            actions
+        }
+    }
+
+    /// A delivery report for `rcpt` with `status`, about the message sent to
+    /// `marked` in `issue` (its Message-ID), or about no message of ours.
+    fn dsn(rcpt: &str, status: &str, marked: Option<(&str, &str)>, date: &str) -> String {
+        let original = match marked {
+            Some((email, issue)) => format!(
+                "Message-ID: <{issue}.{}@hsj.example>\n",
+                Key::new(SECRET).expect("key").message_id(email)
+            ),
+            None => "Message-ID: <elsewhere@mail.example>\n".into(),
+        };
+        // A 4.x.x status with `failed` is a soft bounce: the server gave up.
+        let action = "failed";
+        format!(
+            "From: MAILER-DAEMON@mx.example\nTo: catchup@hsj.example\nDate: {date}\nSubject: Delivery Status Notification\nMessage-ID: <{rcpt}.{status}.{date}@mx.example>\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: text/plain\n\nIt did not arrive.\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; {rcpt}\nAction: {action}\nStatus: {status}\n\n--b\nContent-Type: text/rfc822-headers\n\n{original}\n--b--\n"
+        )
+    }
+
+    const FRI: &str = "Fri, 27 Jul 2018 09:00:00 +0000";
+
+    fn suppressed(email: &str, reason: &str, issue: Option<&str>) -> Action {
+        Action::Suppressed {
+            email: email.into(),
+            reason: reason.into(),
+            issue: issue.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_marked_hard_bounce_suppresses_its_reader_with_the_issue() {
+        let f = Fixture::new(true);
+        let got = f.read(&[dsn(
+            "ann@nhs.example",
+            "5.1.1",
+            Some(("ann@nhs.example", "2018-07-27")),
+            FRI,
+        )]);
+        assert_eq!(
+            got,
+            [vec![suppressed(
+                "ann@nhs.example",
+                "hard-bounce 5.1.1",
+                Some("2018-07-27")
+            )]]
+        );
+    }
+
+    #[test]
+    fn an_unmarked_report_suppresses_no_one_unless_the_operator_trusts_it() {
+        let report = dsn("ann@nhs.example", "5.1.1", None, FRI);
+        assert_eq!(
+            Fixture::new(true).read(std::slice::from_ref(&report)),
+            [vec![Action::Ignored(
+                "it names ann@nhs.example, but carries no mark of catchup's for them, so it could be forged".into()
+            )]]
+        );
+        assert_eq!(
+            Fixture::new(false).read(&[report]),
+            [vec![suppressed(
+                "ann@nhs.example",
+                "hard-bounce 5.1.1",
+                None
+            )]]
+        );
+    }
+
+    #[test]
+    fn a_report_about_someone_not_on_the_list_is_left_alone() {
+        let got = Fixture::new(false).read(&[dsn("eve@nhs.example", "5.1.1", None, FRI)]);
+        assert_eq!(
+            got,
+            [vec![Action::Ignored(
+                "it names eve@nhs.example, who is not on the list".into()
+            )]]
+        );
+    }
+
+    /// The mark names the reader even when the report names another
+    /// address (a forward): the mark cannot be forged, the address can.
+    #[test]
+    fn the_mark_says_which_reader_when_the_report_names_another_address() {
+        let got = Fixture::new(true).read(&[dsn(
+            "ann.lee@forwarded.example",
+            "5.1.1",
+            Some(("ann@nhs.example", "2018-07-27")),
+            FRI,
+        )]);
+        assert_eq!(
+            got,
+            [vec![suppressed(
+                "ann@nhs.example",
+                "hard-bounce 5.1.1",
+                Some("2018-07-27")
+            )]]
+        );
+    }
+
+    /// Soft bounces count once per issue: two from one issue are one, the
+    /// second issue reaches `soft_limit` (2 here) and suppresses.
+    #[test]
+    fn soft_bounces_suppress_after_the_limit_of_distinct_issues() {
+        let f = Fixture::new(true);
+        let soft = |issue, date| {
+            dsn(
+                "bob@nhs.example",
+                "4.2.2",
+                Some(("bob@nhs.example", issue)),
+                date,
+            )
+        };
+        let got = f.read(&[
+            soft("2018-07-27", FRI),
+            soft("2018-07-27", "Sat, 28 Jul 2018 09:00:00 +0000"),
+            soft("2018-08-03", "Fri, 3 Aug 2018 09:00:00 +0000"),
+        ]);
+        let counted = Action::Counted {
+            email: "bob@nhs.example".into(),
+            status: "4.2.2".into(),
+            issues: 1,
+            limit: 2,
+        };
+        assert_eq!(
+            got,
+            [
+                vec![counted.clone()],
+                vec![counted],
+                vec![suppressed(
+                    "bob@nhs.example",
+                    "soft-bounces 2",
+                    Some("2018-08-03")
+                )],
+            ]
+        );
+    }
+
+    /// A server still trying says so with `Action: delayed`: nothing to
+    /// count yet.
+    #[test]
+    fn a_delay_warning_is_not_a_bounce() {
+        let delayed = dsn(
+            "bob@nhs.example",
+            "4.2.2",
+            Some(("bob@nhs.example", "2018-07-27")),
+            FRI,
+        )
+        .replace("Action: failed", "Action: delayed");
+        assert_eq!(
+            Fixture::new(true).read(&[delayed]),
+            [vec![Action::Ignored(
+                "not a bounce: a delay warning: the server is still trying, and will report if it gives up".into()
+            )]]
+        );
+    }
+
+    /// A mailbox read again changes nothing.
+    #[test]
+    fn a_message_read_on_an_earlier_run_is_not_read_again() {
+        let f = Fixture::new(true);
+        let bounce = dsn(
+            "ann@nhs.example",
+            "5.1.1",
+            Some(("ann@nhs.example", "2018-07-27")),
+            FRI,
+        );
+        f.read(std::slice::from_ref(&bounce));
+        assert_eq!(f.read(&[bounce]), [vec![Action::ReadBefore]]);
+    }
+
+    /// A correction stands: mail dated before an address was taken off the
+    /// suppression list cannot put it back.
+    #[test]
+    fn mail_dated_before_a_lift_cannot_suppress_again() {
+        let f = Fixture::new(true);
+        std::fs::write(
+            f.path("suppressed.csv"),
+            "email,reason,at,issue\nann@nhs.example,hard-bounce 5.1.1,2018-07-28T00:00:00Z,\nann@nhs.example,removed,2018-08-01T00:00:00Z,\n",
+        )
+        .expect("suppressed");
+        let got = f.read(&[dsn(
+            "ann@nhs.example",
+            "5.1.1",
+            Some(("ann@nhs.example", "2018-07-27")),
+            FRI,
+        )]);
+        assert_eq!(
+            got,
+            [vec![Action::Ignored(
+                "it is dated before ann@nhs.example was taken off the suppression list (2018-08-01 00:00 UTC)".into()
+            )]]
+        );
+    }
+
+    #[test]
+    fn a_hard_bounce_for_someone_already_suppressed_adds_nothing() {
+        let f = Fixture::new(true);
+        let bounce = |n: &str| {
+            dsn(
+                "ann@nhs.example",
+                "5.1.1",
+                Some(("ann@nhs.example", "2018-07-27")),
+                FRI,
+            )
+            .replace("@mx.example>", &format!(".{n}@mx.example>"))
+        };
+        let got = f.read(&[bounce("first"), bounce("second")]);
+        assert_eq!(
+            got,
+            [
+                vec![suppressed(
+                    "ann@nhs.example",
+                    "hard-bounce 5.1.1",
+                    Some("2018-07-27")
+                )],
+                vec![Action::AlreadySuppressed {
+                    email: "ann@nhs.example".into()
+                }],
+            ]
+        );
+    }
+}

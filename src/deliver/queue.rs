@@ -121,3 +121,75 @@ impl Queue {
         self.tally.stop(why);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(n: usize) -> Reader {
+        Reader {
+            email: format!("r{n}@nhs.example").parse().expect("address"),
+            name: None,
+        }
+    }
+
+    fn queue(readers: usize) -> Queue {
+        Queue::new(Box::new((1..=readers).map(reader)), 2)
+    }
+
+    /// The reader a `Next` hands out, or what else it says.
+    fn show(next: Next) -> String {
+        match next {
+            Next::Job(job) => format!("{} (try {})", job.reader.email, job.attempt),
+            Next::Wait(_) => "wait".into(),
+            Next::Done => "done".into(),
+        }
+    }
+
+    #[test]
+    fn readers_go_out_in_list_order_and_the_run_ends_when_none_is_busy() {
+        let mut q = queue(2);
+        let now = Instant::now();
+        assert_eq!(show(q.next(now, |_| false)), "r1@nhs.example (try 1)");
+        assert_eq!(show(q.next(now, |_| false)), "r2@nhs.example (try 1)");
+        // Both on the wire: either may come back as a retry.
+        assert_eq!(show(q.next(now, |_| false)), "wait");
+        q.settled();
+        q.settled();
+        assert_eq!(show(q.next(now, |_| false)), "done");
+        assert_eq!(q.remaining(), 0);
+    }
+
+    /// A retry waits its delay, comes before the rest of the list once
+    /// ready, and is left for another worker by one that must skip it.
+    #[test]
+    fn a_retry_waits_its_turn_and_can_be_left_for_another_worker() {
+        let mut q = queue(3);
+        let now = Instant::now();
+        let Next::Job(mut job) = q.next(now, |_| false) else {
+            panic!("a job");
+        };
+        job.attempt += 1;
+        q.requeue(job, Duration::from_secs(60));
+        assert_eq!(show(q.next(now, |_| false)), "r2@nhs.example (try 1)");
+        let later = now + Duration::from_secs(61);
+        let refused_here = |j: &Job| j.reader.email.to_string() == "r1@nhs.example";
+        assert_eq!(show(q.next(later, refused_here)), "r3@nhs.example (try 1)");
+        assert_eq!(show(q.next(later, |_| false)), "r1@nhs.example (try 2)");
+    }
+
+    /// After a stop no reader is handed out, and what was never settled
+    /// (waiting retries and the rest of the list) is counted.
+    #[test]
+    fn a_stop_hands_out_no_one_and_the_rest_is_counted() {
+        let mut q = queue(5);
+        let now = Instant::now();
+        let Next::Job(job) = q.next(now, |_| false) else {
+            panic!("a job");
+        };
+        q.requeue(job, Duration::ZERO);
+        q.stop(Stop::Interrupted);
+        assert_eq!(show(q.next(now, |_| false)), "done");
+        assert_eq!(q.remaining(), 5, "one retry and four never taken");
+    }
+}

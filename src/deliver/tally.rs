@@ -107,3 +107,50 @@ impl Tally {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally(sent: u64, failed: u64, uncertain: u64, deferred: u64, not_tried: u64) -> Tally {
+        Tally {
+            sent,
+            failed,
+            uncertain,
+            deferred,
+            not_tried,
+            ..Tally::default()
+        }
+    }
+
+    /// The README's exit codes, from what a run did: readers left for
+    /// another run outrank readers refused, and a stop outranks both.
+    #[test]
+    fn the_exit_code_says_what_needs_doing_first() {
+        let cases = [
+            (tally(3, 0, 0, 0, 0), Exit::Ok),
+            (tally(2, 1, 0, 0, 0), Exit::ReadersFailed),
+            (tally(2, 0, 1, 0, 0), Exit::ReadersFailed),
+            (tally(1, 1, 0, 1, 0), Exit::Unavailable),
+            (tally(1, 0, 0, 0, 2), Exit::Unavailable),
+        ];
+        for (t, exit) in cases {
+            assert_eq!(t.exit(), exit, "{t:?}");
+        }
+        let mut stopped = tally(1, 1, 0, 0, 5);
+        stopped.stop(Stop::Refused("535 bad login".into()));
+        assert_eq!(stopped.exit(), Exit::Config);
+        stopped.stop(Stop::Interrupted);
+        assert_eq!(
+            stopped.stopped,
+            Some(Stop::Refused("535 bad login".into())),
+            "the first stop is kept"
+        );
+    }
+
+    #[test]
+    fn done_and_left_count_each_reader_once() {
+        let t = tally(5, 1, 2, 3, 4);
+        assert_eq!((t.done(), t.left()), (11, 7));
+    }
+}
