@@ -148,17 +148,27 @@ fn every_reader_left_uncertain_by_kill_9_was_in_fact_delivered() {
     let project = Project::example();
     project.use_smtp(server.port, "connections = 4\n");
     let readers = project.subscribers(300, "");
+    // Each kill lands while the run is sending: once the server has taken
+    // a few more messages from it (a loaded machine may take seconds to get
+    // there), then a little later each time, so that the kill finds
+    // messages mid-body, between the dot and its reply, and between
+    // readers.
     let mut kills = 0;
     for round in 0..20u64 {
-        let child = project.spawn(&["send", ISSUE, "--all"]);
-        // Kill at a different moment each time: during connection set-up,
-        // mid-body, after the dot.
-        std::thread::sleep(Duration::from_millis(60 + (round * 37) % 150));
-        let mut child = child;
+        let before = server.deliveries().len();
+        let mut child = project.spawn(&["send", ISSUE, "--all"]);
+        let under_way = before + 1 + (round as usize % 4);
+        let started = Instant::now();
+        while server.deliveries().len() < under_way && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis((round * 7) % 30));
+        let sending = server.deliveries().len() > before;
         let _ = child.kill();
         let _ = child.wait();
-        kills += 1;
+        kills += u32::from(sending);
     }
+    assert_eq!(kills, 20, "a kill that lands in no send tests nothing");
     let (code, stdout, stderr) = project.run(&["send", ISSUE, "--all"]);
     assert!(code == 0 || code == 3, "{stdout}{stderr}");
     let uncertain = uncertain_in(&stdout);
@@ -183,6 +193,10 @@ fn every_reader_left_uncertain_by_kill_9_was_in_fact_delivered() {
     assert!(
         lost.iter().all(|r| uncertain.contains(*r)),
         "a reader neither delivered nor reported uncertain: {lost:?}"
+    );
+    assert!(
+        !uncertain.is_empty(),
+        "no kill landed between a message's dot and its reply: the uncertain path went untested"
     );
     eprintln!(
         "kill -9 x{kills}: {} uncertain, {} of them delivered",
