@@ -559,6 +559,16 @@ mod tests {
 
     const FRI: &str = "Fri, 27 Jul 2018 09:00:00 +0000";
 
+    /// A hard bounce for `rcpt` of the message sent to ann in 2018-07-27.
+    fn anns_bounce(rcpt: &str) -> String {
+        dsn(rcpt, "5.1.1", Some(("ann@nhs.example", "2018-07-27")), FRI)
+    }
+
+    /// What a hard bounce of ann's 2018-07-27 message does.
+    fn ann_suppressed() -> Action {
+        suppressed("ann@nhs.example", "hard-bounce 5.1.1", Some("2018-07-27"))
+    }
+
     fn suppressed(email: &str, reason: &str, issue: Option<&str>) -> Action {
         Action::Suppressed {
             email: email.into(),
@@ -570,20 +580,8 @@ mod tests {
     #[test]
     fn a_marked_hard_bounce_suppresses_its_reader_with_the_issue() {
         let f = Fixture::new(true);
-        let got = f.read(&[dsn(
-            "ann@nhs.example",
-            "5.1.1",
-            Some(("ann@nhs.example", "2018-07-27")),
-            FRI,
-        )]);
-        assert_eq!(
-            got,
-            [vec![suppressed(
-                "ann@nhs.example",
-                "hard-bounce 5.1.1",
-                Some("2018-07-27")
-            )]]
-        );
+        let got = f.read(&[anns_bounce("ann@nhs.example")]);
+        assert_eq!(got, [vec![ann_suppressed()]]);
     }
 
     #[test]
@@ -620,20 +618,8 @@ mod tests {
     /// address (a forward): the mark cannot be forged, the address can.
     #[test]
     fn the_mark_says_which_reader_when_the_report_names_another_address() {
-        let got = Fixture::new(true).read(&[dsn(
-            "ann.lee@forwarded.example",
-            "5.1.1",
-            Some(("ann@nhs.example", "2018-07-27")),
-            FRI,
-        )]);
-        assert_eq!(
-            got,
-            [vec![suppressed(
-                "ann@nhs.example",
-                "hard-bounce 5.1.1",
-                Some("2018-07-27")
-            )]]
-        );
+        let got = Fixture::new(true).read(&[anns_bounce("ann.lee@forwarded.example")]);
+        assert_eq!(got, [vec![ann_suppressed()]]);
     }
 
     /// Soft bounces count once per issue: two from one issue are one, the
@@ -697,12 +683,7 @@ mod tests {
     #[test]
     fn a_message_read_on_an_earlier_run_is_not_read_again() {
         let f = Fixture::new(true);
-        let bounce = dsn(
-            "ann@nhs.example",
-            "5.1.1",
-            Some(("ann@nhs.example", "2018-07-27")),
-            FRI,
-        );
+        let bounce = anns_bounce("ann@nhs.example");
         f.read(std::slice::from_ref(&bounce));
         assert_eq!(f.read(&[bounce]), [vec![Action::ReadBefore]]);
     }
@@ -717,12 +698,7 @@ mod tests {
             "email,reason,at,issue\nann@nhs.example,hard-bounce 5.1.1,2018-07-28T00:00:00Z,\nann@nhs.example,removed,2018-08-01T00:00:00Z,\n",
         )
         .expect("suppressed");
-        let got = f.read(&[dsn(
-            "ann@nhs.example",
-            "5.1.1",
-            Some(("ann@nhs.example", "2018-07-27")),
-            FRI,
-        )]);
+        let got = f.read(&[anns_bounce("ann@nhs.example")]);
         assert_eq!(
             got,
             [vec![Action::Ignored(
@@ -735,23 +711,13 @@ mod tests {
     fn a_hard_bounce_for_someone_already_suppressed_adds_nothing() {
         let f = Fixture::new(true);
         let bounce = |n: &str| {
-            dsn(
-                "ann@nhs.example",
-                "5.1.1",
-                Some(("ann@nhs.example", "2018-07-27")),
-                FRI,
-            )
-            .replace("@mx.example>", &format!(".{n}@mx.example>"))
+            anns_bounce("ann@nhs.example").replace("@mx.example>", &format!(".{n}@mx.example>"))
         };
         let got = f.read(&[bounce("first"), bounce("second")]);
         assert_eq!(
             got,
             [
-                vec![suppressed(
-                    "ann@nhs.example",
-                    "hard-bounce 5.1.1",
-                    Some("2018-07-27")
-                )],
+                vec![ann_suppressed()],
                 vec![Action::AlreadySuppressed {
                     email: "ann@nhs.example".into()
                 }],

@@ -647,6 +647,16 @@ impl From<FileError> for crate::error::Error {
     }
 }
 
+/// Makes a FIFO at `path`, for tests that plant one where a file belongs.
+#[cfg(test)]
+pub(crate) fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -655,11 +665,7 @@ mod tests {
     fn a_fifo_is_refused_without_blocking() {
         let dir = tempfile::tempdir().expect("tempdir");
         let fifo = dir.path().join("seed.txt");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .expect("mkfifo");
-        assert!(made.success());
+        mkfifo(&fifo);
         let err = read_input(&fifo, CONFIG_LIMIT).expect_err("fifo");
         assert!(
             err.to_string()
@@ -722,13 +728,7 @@ mod tests {
         std::fs::hard_link(&victim, &hard).expect("hard link");
         assert!(open_kept(&hard, Kept::Append).is_err());
         let fifo = dir.path().join("fifo");
-        assert!(
-            std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .expect("mkfifo")
-                .success()
-        );
+        mkfifo(&fifo);
         let err = open_kept(&fifo, Kept::Read).expect_err("fifo");
         assert!(matches!(err.problem, Problem::NotRegular(_)), "{err}");
         assert_eq!(

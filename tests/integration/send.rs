@@ -671,17 +671,16 @@ fn an_issue_already_sent_under_another_name_needs_force() {
         .code(2)
         .stderr_has("error: this issue went out already: 10 of its 10 stories went out in issue `2018-07-27`, list-sent for 2018-07-27; every reader would get it twice");
     assert_eq!(server.deliveries().len(), 3);
+    force_the_repeat(&project);
+    assert_eq!(server.deliveries().len(), 6, "--force sends it");
+}
+
+/// `send --force` of `2018-08-03`, the example issue again to 3 readers:
+/// it goes out, with the warning it would have been refused for.
+fn force_the_repeat(project: &Project) {
     project
         .expect(&["send", "config/issues/2018-08-03.toml", "--all", "--force"])
-        .code(0)
-        .stdout_matches("2018-08-03: sent 3, failed 0, deferred 0, uncertain 0, not tried 0; skipped 0 suppressed, 0 invalid row(s), 0 duplicate(s); 0 sent earlier; [..]\n")
-        .stderr_matches("warning: this issue went out already: 10 of its 10 stories went out in issue `2018-07-27`, list-sent for 2018-07-27
- --> config/issues/2018-08-03.toml:3:11
-...
-[..] INFO send.start issue=2018-08-03 to_send=3 already_sent=0 server=[..] connections=4
-[..] INFO send.done issue=2018-08-03 sent=3 failed=0 uncertain=0 deferred=0 not_tried=0 seconds=[..] rate=[..]/s
-");
-    assert_eq!(server.deliveries().len(), 6, "--force sends it");
+        .sent_with_warning("2018-08-03", 3, "warning: this issue went out already: 10 of its 10 stories went out in issue `2018-07-27`, list-sent for 2018-07-27\n --> config/issues/2018-08-03.toml:3:11\n...");
 }
 
 /// See: issue 9. `check` warns when an issue reuses a story an earlier sent
@@ -756,16 +755,7 @@ fn a_renamed_sent_issue_is_refused_by_check_send_and_send_due() {
         "{due}"
     );
     assert_eq!(server.deliveries().len(), 3, "nobody got it twice");
-    project
-        .expect(&["send", "config/issues/2018-08-03.toml", "--all", "--force"])
-        .code(0)
-        .stdout_matches("2018-08-03: sent 3, failed 0, deferred 0, uncertain 0, not tried 0; skipped 0 suppressed, 0 invalid row(s), 0 duplicate(s); 0 sent earlier; [..]\n")
-        .stderr_matches("warning: this issue went out already: 10 of its 10 stories went out in issue `2018-07-27`, list-sent for 2018-07-27
- --> config/issues/2018-08-03.toml:3:11
-...
-[..] INFO send.start issue=2018-08-03 to_send=3 already_sent=0 server=[..] connections=4
-[..] INFO send.done issue=2018-08-03 sent=3 failed=0 uncertain=0 deferred=0 not_tried=0 seconds=[..] rate=[..]/s
-");
+    force_the_repeat(&project);
     assert_eq!(server.deliveries().len(), 6, "--force sends it");
 }
 

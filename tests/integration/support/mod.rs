@@ -463,16 +463,28 @@ impl Outcome {
         self.sent_skipping(issue, readers, 0)
     }
 
+    /// The whole output of a first list send that reached all `readers`,
+    /// after `warning` (a pattern, as in [`Outcome::stderr_matches`]).
+    #[track_caller]
+    pub fn sent_with_warning(self, issue: &str, readers: usize, warning: &str) -> Outcome {
+        self.sent_as(issue, readers, 0, &format!("{warning}\n"))
+    }
+
     /// The whole output of a first list send that reached all `readers`
     /// but the `suppressed` it skipped.
     #[track_caller]
     pub fn sent_skipping(self, issue: &str, readers: usize, suppressed: usize) -> Outcome {
+        self.sent_as(issue, readers, suppressed, "")
+    }
+
+    #[track_caller]
+    fn sent_as(self, issue: &str, readers: usize, suppressed: usize, before: &str) -> Outcome {
         self.code(0)
             .stdout_matches(&format!(
                 "{issue}: sent {readers}, failed 0, deferred 0, uncertain 0, not tried 0; skipped {suppressed} suppressed, 0 invalid row(s), 0 duplicate(s); 0 sent earlier; [..] s, [..] messages/s\n"
             ))
             .stderr_matches(&format!(
-                "[..] INFO send.start issue={issue} to_send={readers} already_sent=0 server=[..] connections=[..]\n\
+                "{before}[..] INFO send.start issue={issue} to_send={readers} already_sent=0 server=[..] connections=[..]\n\
                  [..] INFO send.done issue={issue} sent={readers} failed=0 uncertain=0 deferred=0 not_tried=0 seconds=[..] rate=[..]/s\n"
             ))
     }
