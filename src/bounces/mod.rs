@@ -2,7 +2,7 @@
 //! messages, [`classify`] says what each one means, and this module decides
 //! which reader it is about and what to do: suppress at once for a hard
 //! bounce or a complaint, count a soft bounce and suppress after
-//! `[bounces] soft_limit` distinct issues, or leave it be. [`log`] keeps
+//! `[bounces] soft_limit` distinct issues, or leave it be. [`seen`] keeps
 //! what was read, so that reading a mailbox again changes nothing.
 //!
 //! A reader is found from catchup's own marks in the message (the
@@ -13,8 +13,8 @@
 //! operator opts in (`[bounces] trust_unmarked`).
 
 pub(crate) mod classify;
-pub(crate) mod log;
 pub(crate) mod mailbox;
+pub(crate) mod seen;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -28,7 +28,7 @@ use crate::list::subscribers::ListError;
 use crate::list::suppression::{self, Event};
 use crate::list::token::{Keys, Token};
 use classify::{Failure, Finding, Ours, Report, Verdict};
-use log::{Log, Outcome, Row};
+use seen::{Outcome, Row, Seen};
 
 /// Why a reading of returned mail could not start.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +38,7 @@ pub enum StartError {
     List(#[from] ListError),
     /// The log of what was read (`state/bounces.csv`).
     #[error(transparent)]
-    Log(#[from] crate::fs::FileError),
+    Seen(#[from] crate::fs::FileError),
 }
 
 /// What decides how returned mail is read.
@@ -186,7 +186,7 @@ pub(crate) enum Action {
 pub(crate) struct Run {
     settings: Settings,
     lookup: Lookup,
-    log: Log,
+    seen: Seen,
     suppressed: HashSet<ReaderKey>,
     /// When each address's suppression was last lifted.
     lifted: HashMap<ReaderKey, DateTime<Utc>>,
@@ -217,12 +217,12 @@ impl Run {
             .into_iter()
             .map(|e| ReaderKey::of(&e.email))
             .collect();
-        let log = Log::load(log)?;
-        warnings.extend(log.warnings.iter().cloned());
+        let seen = Seen::load(log)?;
+        warnings.extend(seen.warnings.iter().cloned());
         Ok(Run {
             settings,
             lookup,
-            log,
+            seen,
             suppressed,
             lifted,
             events: Vec::new(),
@@ -242,8 +242,8 @@ impl Run {
             Err(Verdict::NotUnderstood(why)) => return Ok(vec![Action::NotUnderstood(why)]),
             Err(_) => return Ok(vec![Action::NotUnderstood("it cannot be read".into())]),
         };
-        let key = log::message_key(raw, &message);
-        if self.log.has_seen(&key) {
+        let key = seen::message_key(raw, &message);
+        if self.seen.has_seen(&key) {
             return Ok(vec![Action::ReadBefore]);
         }
         match classify::classify(&message, &self.settings.ours) {
@@ -279,7 +279,7 @@ impl Run {
         let acted = actions
             .iter()
             .any(|a| !matches!(a, Action::NotUnderstood(_)));
-        if acted && !self.log.has_seen(key) {
+        if acted && !self.seen.has_seen(key) {
             self.log_row(key, "", Outcome::Ignored, "", String::new());
         }
         Ok(actions)
@@ -377,7 +377,7 @@ impl Run {
                     issue.clone().unwrap_or(day),
                 );
                 let since = lifted.unwrap_or(DateTime::UNIX_EPOCH);
-                let issues = self.log.soft_issues_since(email, since).len();
+                let issues = self.seen.soft_issues_since(email, since).len();
                 let limit = self.settings.soft_limit;
                 if issues >= limit as usize {
                     self.suppress(email, format!("soft-bounces {issues}"), issue, false)
@@ -419,7 +419,7 @@ impl Run {
     }
 
     fn log_row(&mut self, key: &str, email: &str, outcome: Outcome, status: &str, issue: String) {
-        self.log.add(Row {
+        self.seen.add(Row {
             message: key.to_string(),
             email: email.to_string(),
             outcome,
@@ -439,7 +439,7 @@ impl Run {
         if !self.events.is_empty() {
             suppression::append(suppressed, &self.events)?;
         }
-        self.log.write()
+        self.seen.write()
     }
 }
 
@@ -465,7 +465,7 @@ impl From<StartError> for crate::error::Error {
     fn from(error: StartError) -> crate::error::Error {
         match error {
             StartError::List(list) => list.into(),
-            StartError::Log(file) => file.into(),
+            StartError::Seen(file) => file.into(),
         }
     }
 }

@@ -127,7 +127,7 @@ pub(crate) fn message_key(bytes: &[u8], message: &mail_parser::Message<'_>) -> S
 
 /// The log as it stands, and the rows added in this run.
 #[derive(Debug)]
-pub(crate) struct Log {
+pub(crate) struct Seen {
     path: PathBuf,
     seen: HashSet<String>,
     /// Per reader, the issues of each soft bounce and when it was logged.
@@ -137,13 +137,13 @@ pub(crate) struct Log {
     pub warnings: Vec<String>,
 }
 
-impl Log {
+impl Seen {
     /// Reads the log; a missing one is empty.
     ///
     /// # Errors
     /// The file exists but cannot be read.
-    pub(crate) fn load(path: &Path) -> Result<Log, FileError> {
-        let mut log = Log {
+    pub(crate) fn load(path: &Path) -> Result<Seen, FileError> {
+        let mut log = Seen {
             path: path.to_path_buf(),
             seen: HashSet::new(),
             soft: HashMap::new(),
@@ -196,7 +196,7 @@ impl Log {
             .collect()
     }
 
-    /// Adds a row, to be written by [`Log::write`].
+    /// Adds a row, to be written by [`Seen::write`].
     pub(crate) fn add(&mut self, row: Row) {
         self.remember(&row);
         self.added.push(row);
@@ -282,7 +282,7 @@ mod tests {
             format!("{key},ann@x.example,hard,5.1.1,i,2026-11-20T00:00:00Z\n\"note: ann checked by phone\n{key2},bob@x.example,soft,4.2.2,i,2026-11-20T00:00:00Z\n", key2 = key_of(b"two")),
         )
         .expect("write");
-        let log = Log::load(&path).expect("load");
+        let log = Seen::load(&path).expect("load");
         assert!(
             log.has_seen(&key) && log.has_seen(&key_of(b"two")),
             "the header is optional"
@@ -294,7 +294,7 @@ mod tests {
     fn rows_survive_a_round_trip_and_count_soft_bounces_after_a_time() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state/bounces.csv");
-        let mut log = Log::load(&path).expect("empty");
+        let mut log = Seen::load(&path).expect("empty");
         let at = |s: &str| s.parse::<DateTime<Utc>>().expect("time");
         for (n, issue, when) in [
             (1, "2026-11-06", "2026-11-07T00:00:00Z"),
@@ -310,7 +310,7 @@ mod tests {
             });
         }
         log.write().expect("write");
-        let again = Log::load(&path).expect("load");
+        let again = Seen::load(&path).expect("load");
         assert!(again.has_seen(&key_of(b"message 1")));
         assert!(again.has_seen(&key_of(b"message\r 1")), "CR ignored");
         assert!(!again.has_seen(&key_of(b"message 3")));
