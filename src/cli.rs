@@ -63,6 +63,14 @@ pub struct BouncesArgs {
     /// Say what would change, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Say what each message is (its recipients, the reason, the outcome,
+    /// the status and the words it was decided by, and whether it carries
+    /// catchup's mark), without the list and without changing anything.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub explain: bool,
+    /// With --explain: one JSON object per message, a line each.
+    #[arg(long, requires = "explain")]
+    pub json: bool,
     /// The subscriber list the mail was sent to [default: the newsletter's].
     #[arg(long, value_name = "FILE")]
     pub subscribers: Option<PathBuf>,

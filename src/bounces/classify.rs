@@ -6,6 +6,8 @@
 
 use mail_parser::{Message, MessageParser, MimeHeaders as _, PartType};
 
+use super::reason::{Meaning, Reason, Stage};
+
 /// What marks catchup's own mail inside a returned message.
 #[derive(Debug, Clone)]
 pub(crate) struct Ours {
@@ -33,9 +35,6 @@ pub(crate) enum Verdict {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Report {
     pub findings: Vec<Finding>,
-    /// Recipients the report names without a usable status, as `address:
-    /// why`.
-    pub unclear: Vec<String>,
     pub evidence: Evidence,
     /// The report's `Date`.
     pub date: Option<chrono::DateTime<chrono::Utc>>,
@@ -45,20 +44,72 @@ pub(crate) struct Report {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Finding {
     /// The address the report names, if it names one (complaints are often
-    /// redacted, plain-text bounces are not read for addresses).
+    /// redacted).
     pub recipient: Option<String>,
     pub failure: Failure,
 }
 
-/// How a delivery failed.
+/// How and why a delivery failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// A permanent failure, with its status code (`5.1.1`).
-    Hard(String),
-    /// A temporary failure (`4.2.2`).
-    Soft(String),
+pub(crate) struct Failure {
+    pub reason: Reason,
+    /// The enhanced status code (`5.1.1`), if the report gives one.
+    pub status: Option<String>,
+    /// A `5.x.x` status, or the final words of a report without one.
+    pub permanent: bool,
+    /// Where in the SMTP conversation it failed, if the report says.
+    pub stage: Stage,
+    /// The words the reason was read from (a Diagnostic-Code, a line of
+    /// a plain-text bounce), untrusted.
+    pub text: String,
+}
+
+impl Failure {
     /// The reader marked the message as spam.
-    Complaint,
+    pub(crate) fn complaint(text: String) -> Failure {
+        Failure {
+            reason: Reason::Complaint,
+            status: None,
+            permanent: true,
+            stage: Stage::Unsaid,
+            text,
+        }
+    }
+
+    /// A delivery failure read from its words and status code; where in
+    /// the conversation it came from the words, or failing that from
+    /// `context` (the rest of the report).
+    pub(crate) fn read(
+        text: &str,
+        context: &str,
+        status: Option<String>,
+        permanent: bool,
+    ) -> Failure {
+        let stage = Stage::in_either(text, context);
+        let reason = Reason::of(text, status.as_deref()).at(stage);
+        // Without a status, words that say it may pass ("try again")
+        // make it temporary.
+        let permanent = match status.as_deref() {
+            Some(status) => status.starts_with('5'),
+            None => permanent && !temporary_in_words(text),
+        };
+        Failure {
+            permanent: permanent && reason.final_at(stage, status.as_deref()),
+            stage,
+            reason,
+            status,
+            text: one_line(text),
+        }
+    }
+
+    pub(crate) fn meaning(&self) -> Meaning {
+        self.reason.meaning(self.permanent)
+    }
+
+    /// The status code, or `-` where there is none.
+    pub(crate) fn status_or_dash(&self) -> &str {
+        self.status.as_deref().unwrap_or("-")
+    }
 }
 
 /// Catchup's own marks found in the message, in the order found.
@@ -107,8 +158,11 @@ pub(crate) fn classify(message: &Message<'_>, ours: &Ours) -> Verdict {
     let mut evidence = Evidence::default();
     gather(message, ours, &mut evidence, 0);
     let verdict = match report_type(message).as_deref() {
-        Some("delivery-status" | "global-delivery-status") => delivery_report(message),
+        Some("delivery-status" | "global-delivery-status") => bounce(message),
         Some("feedback-report") => complaint(message),
+        // A report that does not say its type: its parts say.
+        Some("") if part_of_type(message, &["feedback-report"]).is_some() => complaint(message),
+        Some("") => bounce(message),
         Some("disposition-notification") => Err(Verdict::NotABounce("a read receipt".into())),
         Some(other) => Err(Verdict::NotABounce(format!(
             "a `{}` report, not about a delivery",
@@ -117,7 +171,15 @@ pub(crate) fn classify(message: &Message<'_>, ours: &Ours) -> Verdict {
         None if is_auto_reply(message) && !from_mailer_daemon(message) => Err(Verdict::NotABounce(
             "an automatic reply (out of office)".into(),
         )),
-        None if looks_like_bounce(message) => plain_bounce(message),
+        None if super::provider::is_in_mail(message) => super::provider::in_mail(message),
+        None if is_old_hotmail_complaint(message) => Ok(Report {
+            findings: vec![Finding {
+                recipient: original_recipient(message),
+                failure: Failure::complaint("a complaint in Hotmail's old form".into()),
+            }],
+            ..Report::default()
+        }),
+        None if looks_like_bounce(message) => bounce(message),
         None if is_auto_reply(message) => Err(Verdict::NotABounce(
             "an automatic message that reports no failure".into(),
         )),
@@ -164,19 +226,28 @@ fn part_of_type<'m>(message: &'m Message<'_>, subtypes: &[&str]) -> Option<&'m [
     })
 }
 
-/// An RFC 3464 report: a status per recipient.
-fn delivery_report(message: &Message<'_>) -> Result<Report, Verdict> {
-    let Some(status) = part_of_type(message, &["delivery-status", "global-delivery-status"]) else {
-        return Err(Verdict::NotUnderstood(
-            "a delivery report without its delivery-status part".into(),
-        ));
+/// A bounce: read from its RFC 3464 status fields (a status per
+/// recipient) where it has them, in a part of their own or in its text,
+/// and from its words where it has none or they name no recipient.
+fn bounce(message: &Message<'_>) -> Result<Report, Verdict> {
+    let inline;
+    let status = match part_of_type(message, &["delivery-status", "global-delivery-status"]) {
+        Some(part) => part,
+        None => match inline_status(message) {
+            Some(found) => {
+                inline = found;
+                inline.as_bytes()
+            }
+            None => return plain_bounce(message),
+        },
     };
+    let words = human_text(message);
     let mut report = Report::default();
     let mut delivered = 0;
     let mut delayed = 0;
     for block in field_blocks(status) {
-        let Some(recipient) = field(&block, "Original-Recipient")
-            .or_else(|| field(&block, "Final-Recipient"))
+        let Some(recipient) = field(&block, "Final-Recipient")
+            .or_else(|| field(&block, "Original-Recipient"))
             .map(|value| recipient_address(&value))
         else {
             continue; // the per-message block
@@ -184,46 +255,78 @@ fn delivery_report(message: &Message<'_>) -> Result<Report, Verdict> {
         let action = field(&block, "Action")
             .unwrap_or_default()
             .to_ascii_lowercase();
+        let diagnostic = field(&block, "Diagnostic-Code")
+            .map(|d| diagnostic_text(&d))
+            .unwrap_or_default();
         let code = field(&block, "Status")
             .and_then(|s| status_code(&s))
-            .or_else(|| field(&block, "Diagnostic-Code").and_then(|d| status_in_text(&d)));
-        match (action.as_str(), code) {
-            ("delivered" | "relayed" | "expanded", _) => delivered += 1,
+            .filter(|c| !c.ends_with(".0.0") || status_in_text(&diagnostic).is_none())
+            .or_else(|| status_in_text(&diagnostic));
+        match action.as_str() {
+            "delivered" | "relayed" | "expanded" => delivered += 1,
             // A warning: the server is still trying, and reports a failure
             // if it gives up.
-            ("delayed", _) => delayed += 1,
-            (_, Some(code)) => match failure(&code) {
-                Some(failure) => report.findings.push(Finding {
+            "delayed" => delayed += 1,
+            _ if code.as_deref().is_some_and(|c| c.starts_with('2')) => delivered += 1,
+            _ => {
+                // The diagnostic's words, or where it gives no reason the
+                // report's own words about this recipient.
+                // The diagnostic and the status decide; the report's own
+                // words about this recipient only where they say nothing.
+                let about = if words.is_empty() {
+                    ""
+                } else {
+                    about(&words, &recipient)
+                };
+                let mut failure = Failure::read(&diagnostic, about, code.clone(), true);
+                if failure.reason == Reason::Unknown && !about.is_empty() {
+                    let text = format!("{diagnostic} / {about}");
+                    failure = Failure::read(text.trim_start_matches(" / "), about, code, true);
+                }
+                report.findings.push(Finding {
                     recipient: Some(recipient),
                     failure,
-                }),
-                None => delivered += 1,
-            },
-            (_, None) => report.unclear.push(format!(
-                "{}: no status code (action `{}`)",
-                super::printable(&recipient),
-                super::printable(&action)
-            )),
+                });
+            }
         }
     }
-    if report.findings.is_empty() && report.unclear.is_empty() {
-        return Err(if delayed > 0 {
-            Verdict::NotABounce(
+    if report.findings.is_empty() {
+        return if delayed > 0 {
+            Err(Verdict::NotABounce(
                 "a delay warning: the server is still trying, and will report if it gives up"
                     .into(),
-            )
+            ))
         } else if delivered > 0 {
-            Verdict::NotABounce("a delivery report that says the mail was delivered".into())
+            Err(Verdict::NotABounce(
+                "a delivery report that says the mail was delivered".into(),
+            ))
         } else {
-            Verdict::NotUnderstood("a delivery report that names no recipient".into())
-        });
-    }
-    if report.unclear.len() > 3 {
-        let more = report.unclear.len() - 3;
-        report.unclear.truncate(3);
-        report.unclear.push(format!("and {more} more"));
+            plain_bounce(message)
+        };
     }
     Ok(report)
+}
+
+/// Status fields written into a report's text, as some mail systems (and
+/// reports whose MIME boundaries were lost) have them: from the first line
+/// that starts `Reporting-MTA:` or `Final-Recipient:` on.
+fn inline_status(message: &Message<'_>) -> Option<String> {
+    let text = all_text(message);
+    let lower = text.to_ascii_lowercase();
+    let start = ["\nreporting-mta:", "\nfinal-recipient:"]
+        .iter()
+        .filter_map(|field| lower.find(field))
+        .min()?;
+    Some(text[start + 1..].to_string())
+}
+
+/// `smtp; 550 5.1.1 ...` → `550 5.1.1 ...`.
+fn diagnostic_text(value: &str) -> String {
+    let text = match value.split_once(';') {
+        Some((kind, rest)) if !kind.contains(' ') => rest,
+        _ => value,
+    };
+    text.trim().to_string()
 }
 
 /// An RFC 5965 feedback report: the reader marked the message as spam.
@@ -242,7 +345,9 @@ fn complaint(message: &Message<'_>) -> Result<Report, Verdict> {
         .unwrap_or_default()
         .to_ascii_lowercase();
     match kind.as_str() {
-        "abuse" | "fraud" | "virus" | "other" => {}
+        // `opt-out`: the reader asked to be taken off, through their
+        // provider.
+        "abuse" | "fraud" | "virus" | "other" | "opt-out" => {}
         "not-spam" => {
             return Err(Verdict::NotABounce(
                 "a feedback report that says the mail is not spam".into(),
@@ -260,85 +365,271 @@ fn complaint(message: &Message<'_>) -> Result<Report, Verdict> {
             )));
         }
     }
-    let recipient = field(&fields, "Original-Rcpt-To")
-        .map(|value| recipient_address(&value))
-        .or_else(|| original_recipient(message));
+    // A report about a message sent to several readers names each.
+    let mut recipients: Vec<Option<String>> = fields
+        .header_values("Original-Rcpt-To")
+        .filter_map(|v| v.as_text())
+        .map(|value| Some(recipient_address(value)))
+        .collect();
+    if recipients.is_empty() {
+        recipients.push(original_recipient(message));
+    }
     Ok(Report {
-        findings: vec![Finding {
-            recipient,
-            failure: Failure::Complaint,
-        }],
+        findings: recipients
+            .into_iter()
+            .map(|recipient| Finding {
+                recipient,
+                failure: Failure::complaint(format!("Feedback-Type: {kind}")),
+            })
+            .collect(),
         ..Report::default()
     })
 }
 
-/// The `To` of the original message a report carries, if it carries one.
+/// The `To` of the original message a report carries, whole or as its
+/// headers alone, if it carries one.
 fn original_recipient(message: &Message<'_>) -> Option<String> {
-    message.parts.iter().find_map(|part| match &part.body {
-        PartType::Message(original) => original
+    let first_to = |original: &Message<'_>| {
+        original
             .to()
             .and_then(|to| to.first())
             .and_then(|a| a.address())
-            .map(str::to_string),
+            .map(str::to_string)
+    };
+    message.parts.iter().find_map(|part| match &part.body {
+        PartType::Message(original) => first_to(original),
+        PartType::Text(text) if is_headers_part(part) => MessageParser::default()
+            .parse_headers(text.as_bytes())
+            .and_then(|headers| first_to(&headers)),
         _ => None,
     })
 }
 
-/// A bounce in words, as some servers still write them: the status comes
-/// from the text, the reader only from catchup's marks in it.
-fn plain_bounce(message: &Message<'_>) -> Result<Report, Verdict> {
+fn is_headers_part(part: &mail_parser::MessagePart<'_>) -> bool {
+    part.content_type().is_some_and(|ct| {
+        ct.subtype()
+            .is_some_and(|s| s.eq_ignore_ascii_case("rfc822-headers"))
+    })
+}
+
+/// The human-readable text of a report: its text parts, up to the copy of
+/// the original message they may quote.
+fn human_text(message: &Message<'_>) -> String {
+    before_quoted_original(&all_text(message)).to_string()
+}
+
+/// Every text part but a copy of the original's headers, joined, with LF
+/// line endings.
+fn all_text(message: &Message<'_>) -> String {
     let text: String = message
         .parts
         .iter()
+        .filter(|part| !is_headers_part(part))
         .filter_map(|part| match &part.body {
             PartType::Text(text) => Some(text.as_ref()),
             _ => None,
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let text = before_quoted_original(&text);
-    if still_trying(text) {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// Hotmail's complaints before it wrote RFC 5965 reports: the original
+/// attached to a message from `staff@hotmail.com`.
+fn is_old_hotmail_complaint(message: &Message<'_>) -> bool {
+    let from = message
+        .from()
+        .and_then(|f| f.first())
+        .and_then(|a| a.address())
+        .unwrap_or("");
+    from.eq_ignore_ascii_case("staff@hotmail.com")
+        && message.subject().is_some_and(|s| {
+            s.trim()
+                .to_ascii_lowercase()
+                .starts_with("complaint about message")
+        })
+}
+
+/// A bounce in words, as many servers still write them: the recipients
+/// from `X-Failed-Recipients` or the text, and for each the reason and
+/// status its part of the text gives.
+fn plain_bounce(message: &Message<'_>) -> Result<Report, Verdict> {
+    let text = human_text(message);
+    if still_trying(&text) && status_in_text(&text).is_none_or(|c| c.starts_with('4')) {
         return Err(Verdict::NotABounce(
             "a delay warning: the server is still trying, and will report if it gives up".into(),
         ));
     }
-    let Some(code) = status_in_text(text).or_else(|| permanent_in_words(text)) else {
-        return Err(Verdict::NotUnderstood(
-            "a bounce whose text gives no status code".into(),
-        ));
-    };
-    let Some(failure) = failure(&code) else {
+    let mut recipients = failed_recipients(message);
+    if recipients.is_empty() {
+        recipients = addresses_in(&text, &own_addresses(message));
+    }
+    if recipients.is_empty()
+        && let Some(original) = original_recipient(message)
+    {
+        recipients.push(original);
+    }
+    let whole = status_in_text(&text);
+    if whole.as_deref().is_some_and(|c| c.starts_with('2')) {
         return Err(Verdict::NotABounce(format!(
-            "a notice with status {code}, not a failure"
+            "a notice with status {}, not a failure",
+            whole.unwrap_or_default()
         )));
+    }
+    if whole.is_none() && Reason::in_words(&text).is_none() && !permanent_in_words(&text) {
+        return Err(Verdict::NotUnderstood(
+            "a bounce whose text gives neither a status code nor a reason".into(),
+        ));
+    }
+    let findings = if recipients.is_empty() {
+        vec![Finding {
+            recipient: None,
+            failure: Failure::read(&text, &text, whole, true),
+        }]
+    } else {
+        recipients
+            .into_iter()
+            .map(|recipient| {
+                let about = about(&text, &recipient);
+                let status = status_in_text(about).or_else(|| whole.clone());
+                let words = if Reason::in_words(about).is_some() {
+                    about
+                } else {
+                    &text
+                };
+                Finding {
+                    failure: Failure::read(words, &text, status, true),
+                    recipient: Some(recipient),
+                }
+            })
+            .collect()
     };
     Ok(Report {
-        findings: vec![Finding {
-            recipient: None,
-            failure,
-        }],
+        findings,
         ..Report::default()
     })
 }
 
-/// What a status code (RFC 3463) says of the address. Hard: the address
-/// itself is bad for good (`5.1.x`, a disabled mailbox `5.2.1`, a domain
-/// that cannot be routed to `5.4.4`, or an unspecified `5.0.0`). Soft:
-/// anything temporary (`4.x.x`), and permanent refusals that are not about
-/// the address (a full mailbox `5.2.2`, policy and authentication `5.7.x`,
-/// the message's size or content): one such refusal may be the sender's
-/// mistake (a DKIM record), so it counts, and suppresses only after
-/// `soft_limit` issues. Nothing for success.
-fn failure(code: &str) -> Option<Failure> {
-    let mut parts = code.split('.');
-    let (class, subject, detail) = (parts.next()?, parts.next()?, parts.next()?);
-    match (class, subject, detail) {
-        ("5", "1", _) | ("5", "2", "1") | ("5", "4", "4") | ("5", "0", "0") => {
-            Some(Failure::Hard(code.to_string()))
+/// The part of a report's text about one recipient: from the line that
+/// names them to the next blank line after some text, or to the end.
+fn about<'t>(text: &'t str, recipient: &str) -> &'t str {
+    let lower = text.to_ascii_lowercase();
+    let Some(at) = lower.find(&recipient.to_ascii_lowercase()) else {
+        return text;
+    };
+    let start = lower[..at].rfind('\n').map_or(0, |i| i + 1);
+    let mut end = text.len();
+    let mut seen_text = false;
+    let mut offset = start;
+    for line in text[start..].split_inclusive('\n') {
+        let blank = line.trim().is_empty();
+        if blank && seen_text && offset > at + recipient.len() {
+            end = offset;
+            break;
         }
-        ("4" | "5", _, _) => Some(Failure::Soft(code.to_string())),
-        _ => None,
+        seen_text |= !blank && offset > at;
+        offset += line.len();
     }
+    let part = &text[start..end];
+    // A line naming the recipient alone says nothing of why.
+    if Reason::in_words(part).is_none() && status_in_text(part).is_none() {
+        text
+    } else {
+        part
+    }
+}
+
+/// `X-Failed-Recipients`, which Exim and Gmail write.
+fn failed_recipients(message: &Message<'_>) -> Vec<String> {
+    let mut found = Vec::new();
+    for value in message
+        .header_values("X-Failed-Recipients")
+        .filter_map(|v| v.as_text())
+    {
+        for address in value.split(',') {
+            let address = address.trim().trim_start_matches('<').trim_end_matches('>');
+            if address.contains('@') {
+                push_new(&mut found, address.to_string());
+            }
+        }
+    }
+    found
+}
+
+/// The bounce's own From and To, lowercased: addresses that are not a
+/// failed recipient, though the text may name them.
+fn own_addresses(message: &Message<'_>) -> Vec<String> {
+    [
+        message.from(),
+        message.to(),
+        message
+            .header_values("Sender")
+            .next()
+            .and_then(|v| v.as_address()),
+    ]
+    .into_iter()
+    .flatten()
+    .flat_map(|a| a.iter())
+    .filter_map(|a| a.address())
+    .map(str::to_ascii_lowercase)
+    .collect()
+}
+
+/// Addresses a report's text names, in order, but the mail system's own
+/// and `own`; at most 20.
+fn addresses_in(text: &str, own: &[String]) -> Vec<String> {
+    let local = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&b);
+    let domain = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    for at in memchr::memchr_iter(b'@', bytes) {
+        let start = bytes[..at]
+            .iter()
+            .rposition(|&b| !local(b))
+            .map_or(0, |i| i + 1);
+        let end = bytes[at + 1..]
+            .iter()
+            .position(|&b| !domain(b))
+            .map_or(bytes.len(), |i| at + 1 + i);
+        let user = text[start..at].trim_matches('.');
+        let host = text[at + 1..end].trim_end_matches(['.', '-']);
+        if user.is_empty() || !host.contains('.') || host.starts_with('.') {
+            continue;
+        }
+        let address = format!("{user}@{host}");
+        let lower = address.to_ascii_lowercase();
+        let user = user.to_ascii_lowercase();
+        if [
+            "mailer-daemon",
+            "postmaster",
+            "mailer_daemon",
+            "mail-daemon",
+            "maildaemon",
+            "double-bounce",
+            "root",
+            "noreply",
+            "no-reply",
+        ]
+        .contains(&user.as_str())
+            || own.contains(&lower)
+            || found
+                .iter()
+                .any(|f: &String| f.eq_ignore_ascii_case(&address))
+        {
+            continue;
+        }
+        found.push(address);
+        if found.len() >= 20 {
+            break;
+        }
+    }
+    found
+}
+
+/// Text on one line, at most 200 characters: what a log or a table shows.
+fn one_line(text: &str) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    line.chars().take(200).collect()
 }
 
 /// RFC 3834 and the headers mail systems put on vacation replies.
@@ -366,13 +657,15 @@ fn is_auto_reply(message: &Message<'_>) -> bool {
 }
 
 fn from_mailer_daemon(message: &Message<'_>) -> bool {
-    let from = message
-        .from()
-        .and_then(|from| from.first())
+    let from = message.from().and_then(|from| from.first());
+    // `MAILER-DAEMON <>`: the name says it where the address is empty.
+    let from = from
         .and_then(|a| a.address())
+        .filter(|a| !a.is_empty())
+        .or_else(|| from.and_then(|a| a.name()))
         .unwrap_or("")
         .to_ascii_lowercase();
-    let local = from.split('@').next().unwrap_or("");
+    let local = from.split('@').next().unwrap_or("").trim();
     [
         "mailer-daemon",
         "mailer_daemon",
@@ -427,13 +720,24 @@ fn field_blocks(bytes: &[u8]) -> Vec<Message<'_>> {
     let mut blocks = Vec::new();
     let mut start = 0;
     let mut line_start = 0;
+    let mut has_recipient = false;
     for (i, &b) in bytes.iter().enumerate() {
         if b != b'\n' {
             continue;
         }
         let line = &bytes[line_start..i];
+        // Some mail systems leave out the blank line between recipients:
+        // a second `Final-Recipient` starts a block of its own.
+        let names_recipient =
+            line.len() >= 16 && line[..16].eq_ignore_ascii_case(b"final-recipient:");
+        if names_recipient && has_recipient {
+            push_block(&parser, &bytes[start..line_start], &mut blocks);
+            start = line_start;
+        }
+        has_recipient |= names_recipient;
         line_start = i + 1;
         if line.iter().all(|c| c.is_ascii_whitespace()) {
+            has_recipient = false;
             push_block(&parser, &bytes[start..line_start], &mut blocks);
             start = line_start;
             if blocks.len() >= MAX_BLOCKS {
@@ -561,18 +865,28 @@ fn before_quoted_original(text: &str) -> &str {
     let mut end = 0;
     for line in text.split_inclusive('\n') {
         let lower = line.trim().to_ascii_lowercase();
-        let quoting = [
-            "copy of the message",
-            "original message",
-            "below this line",
-            "message headers follow",
-            "returned message",
-            "first lines of the message",
-            "lines of the message",
-        ]
-        .iter()
-        .any(|p| lower.contains(p))
-            || lower.starts_with('>')
+        // A marker line: the phrase on a ruled line (`----- ... -----`),
+        // a line that says what follows, or a short line of its own; not
+        // a sentence that mentions "the attached returned message".
+        let marker =
+            lower.starts_with(['-', '=', '*', '_']) || lower.contains("follow") || lower.len() < 50;
+        let quoting = marker
+            && [
+                "copy of the message",
+                "original message",
+                "below this line",
+                "message headers follow",
+                "headers follow",
+                "returned message",
+                "unsent message",
+                "first lines of the message",
+                "lines of the message",
+                "message follows",
+            ]
+            .iter()
+            .any(|p| lower.contains(p))
+            // A quoted line, but not a transcript's `>>> RCPT TO`.
+            || (lower.starts_with('>') && !lower.starts_with(">>>"))
             || ["received:", "return-path:", "message-id:", "content-type:"]
                 .iter()
                 .any(|h| lower.starts_with(h));
@@ -613,11 +927,25 @@ fn still_trying(text: &str) -> bool {
     .any(|p| text.contains(p))
 }
 
-/// The words Exim and qmail use for a permanent failure with no code.
-fn permanent_in_words(text: &str) -> Option<String> {
+/// Words that say a failure may pass.
+fn temporary_in_words(text: &str) -> bool {
     let text = text.to_lowercase();
-    (text.contains("permanent error") || text.contains("permanent failure"))
-        .then(|| "5.0.0".to_string())
+    ["try again", "temporar", "will be retried", "retry later"]
+        .iter()
+        .any(|w| text.contains(w))
+}
+
+/// The words Exim and qmail use for a permanent failure with no code.
+fn permanent_in_words(text: &str) -> bool {
+    let text = text.to_lowercase();
+    [
+        "permanent error",
+        "permanent failure",
+        "failed permanently",
+        "permanently",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
 }
 
 /// Collects catchup's marks from every header and part, nested messages
@@ -792,14 +1120,87 @@ mod tests {
     }
 
     #[test]
-    fn only_a_bad_address_is_a_hard_bounce() {
-        for hard in ["5.1.1", "5.1.10", "5.2.1", "5.4.4", "5.0.0"] {
-            assert_eq!(failure(hard), Some(Failure::Hard(hard.into())), "{hard}");
+    fn a_code_alone_is_hard_only_where_it_says_the_address_is_bad() {
+        let meaning =
+            |code: &str| Failure::read("delivery failed", "", Some(code.into()), true).meaning();
+        for hard in ["5.1.1", "5.1.10", "5.4.4", "5.1.2"] {
+            assert_eq!(meaning(hard), Meaning::Hard, "{hard}");
         }
-        for soft in ["5.2.2", "5.7.1", "5.7.26", "5.3.4", "4.2.2", "4.4.1"] {
-            assert_eq!(failure(soft), Some(Failure::Soft(soft.into())), "{soft}");
+        for soft in [
+            "5.0.0", "5.2.1", "5.2.2", "5.3.4", "4.2.2", "4.4.1", "4.1.1",
+        ] {
+            assert_eq!(meaning(soft), Meaning::Soft, "{soft}");
         }
-        assert_eq!(failure("2.0.0"), None);
+        for sender in ["5.7.1", "5.7.26", "5.1.8"] {
+            assert_eq!(meaning(sender), Meaning::NotTheReader, "{sender}");
+        }
+    }
+
+    #[test]
+    fn the_words_and_the_stage_decide_what_a_refusal_means() {
+        let read = |text: &str| {
+            let status = status_in_text(text);
+            let failure = Failure::read(text, "", status, true);
+            (failure.reason, failure.meaning())
+        };
+        let cases = [
+            (
+                "550 5.0.0 Mail from your server is blocked",
+                Reason::Blocked,
+                Meaning::NotTheReader,
+            ),
+            (
+                "550 5.1.1 <ann@x>: Recipient address rejected: User unknown",
+                Reason::UserUnknown,
+                Meaning::Hard,
+            ),
+            ("550 No such user here", Reason::UserUnknown, Meaning::Hard),
+            // Before any recipient was named: the sender was refused.
+            (
+                "SMTP error from remote mail server after MAIL FROM:<b@hsj.example>:\n553 5.1.0 does not exist",
+                Reason::Blocked,
+                Meaning::NotTheReader,
+            ),
+            // After the message: a content filter may say "user unknown".
+            (
+                "550 Unknown user ann@x (in reply to end of DATA command)",
+                Reason::UserUnknown,
+                Meaning::Soft,
+            ),
+            (
+                ">>> DATA\n<<< 550 Unknown user ann@x",
+                Reason::UserUnknown,
+                Meaning::Soft,
+            ),
+            (
+                "Host not found, try again",
+                Reason::HostUnknown,
+                Meaning::Soft,
+            ),
+            ("452 4.2.2 Mailbox full", Reason::MailboxFull, Meaning::Soft),
+        ];
+        for (text, reason, meaning) in cases {
+            assert_eq!(read(text), (reason, meaning), "{text}");
+        }
+    }
+
+    #[test]
+    fn addresses_in_a_report_leave_out_the_mail_systems_own() {
+        let text = "This is the mail system at host mx.example.\n\n\
+            <ann@nhs.example>: host mx.nhs.example said: 550 5.1.1 unknown\n\
+            Contact <postmaster@mx.example> or MAILER-DAEMON@mx.example.\n\
+            bob@trust.example\n";
+        assert_eq!(
+            addresses_in(text, &["bounces@hsj.example".into()]),
+            ["ann@nhs.example", "bob@trust.example"]
+        );
+        assert_eq!(
+            addresses_in(
+                "sent by bounces@hsj.example.",
+                &["bounces@hsj.example".into()]
+            ),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

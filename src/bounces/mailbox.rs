@@ -4,7 +4,7 @@
 //! past [`MESSAGE_LIMIT`] is held; a file that cannot be read is reported by
 //! name and the rest are still read.
 
-use std::io::{BufRead as _, BufReader, Read as _};
+use std::io::{BufRead as _, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::fs;
@@ -172,11 +172,53 @@ fn read_file(path: &Path, visit: &mut impl FnMut(Item), problems: &mut Vec<Probl
     // One open: the first bytes say which, and the rest is read from there.
     let mut start = [0u8; 5];
     let n = file.read(&mut start).unwrap_or(0);
-    let whole = std::io::Cursor::new(start[..n].to_vec()).chain(file);
+    let whole = LineEndings::new(std::io::Cursor::new(start[..n].to_vec()).chain(file));
     if &start[..n] == b"From " {
         read_mbox(path, whole, problems, visit);
     } else {
         read_message(path, whole, visit, problems);
+    }
+}
+
+/// A reader that turns every line ending (CRLF, and CR alone, as old Mac
+/// mail systems wrote) into LF, so that a message and an mbox split into
+/// lines whoever wrote them.
+struct LineEndings<R> {
+    inner: R,
+    /// The last byte given out was a CR, turned into LF: an LF that
+    /// follows it is dropped.
+    after_cr: bool,
+}
+
+impl<R> LineEndings<R> {
+    fn new(inner: R) -> LineEndings<R> {
+        LineEndings {
+            inner,
+            after_cr: false,
+        }
+    }
+}
+
+impl<R: Read> Read for LineEndings<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.inner.read(buf)?;
+            let mut out = 0;
+            for i in 0..n {
+                let b = buf[i];
+                if b == b'\n' && self.after_cr {
+                    self.after_cr = false;
+                    continue;
+                }
+                self.after_cr = b == b'\r';
+                buf[out] = if self.after_cr { b'\n' } else { b };
+                out += 1;
+            }
+            // A buffer of one dropped LF is not the end of the file.
+            if out > 0 || n == 0 {
+                return Ok(out);
+            }
+        }
     }
 }
 
@@ -319,6 +361,25 @@ impl Mbox<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_line_ending_reads_as_lf() {
+        for (input, expected) in [
+            (&b"a\r\nb\r\n\r\nc"[..], &b"a\nb\n\nc"[..]),
+            (b"a\rb\r\rc\r", b"a\nb\n\nc\n"),
+            (b"a\nb\n", b"a\nb\n"),
+            (b"\r\n\r\n", b"\n\n"),
+        ] {
+            // One byte at a time, so that a CR and its LF come in two reads.
+            let mut read = Vec::new();
+            let mut reader = LineEndings::new(std::io::Cursor::new(input.to_vec()));
+            let mut byte = [0u8; 1];
+            while reader.read(&mut byte).expect("read") == 1 {
+                read.push(byte[0]);
+            }
+            assert_eq!(read, expected, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
 
     fn read(paths: &[PathBuf]) -> (Vec<String>, Vec<Problem>) {
         let mut seen = Vec::new();

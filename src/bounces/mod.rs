@@ -14,6 +14,8 @@
 
 pub(crate) mod classify;
 pub(crate) mod mailbox;
+pub(crate) mod provider;
+pub(crate) mod reason;
 pub(crate) mod seen;
 
 use std::collections::{HashMap, HashSet};
@@ -28,6 +30,7 @@ use crate::list::subscribers::ListError;
 use crate::list::suppression::{self, Event};
 use crate::list::token::{Keys, Token};
 use classify::{Failure, Finding, Ours, Report, Verdict};
+use reason::{Meaning, Reason};
 use seen::{Outcome, Row, Seen};
 
 /// Why a reading of returned mail could not start.
@@ -169,8 +172,16 @@ pub(crate) enum Action {
     Counted {
         email: String,
         status: String,
+        reason: Reason,
         issues: usize,
         limit: u32,
+    },
+    /// A refusal of the sender, not the reader: neither counted nor
+    /// suppressed.
+    Refused {
+        email: String,
+        status: String,
+        reason: Reason,
     },
     /// Read, and nothing to do; why.
     Ignored(String),
@@ -249,7 +260,7 @@ impl Run {
         match classify::classify(&message, &self.settings.ours) {
             Verdict::NotUnderstood(why) => Ok(vec![Action::NotUnderstood(why)]),
             Verdict::NotABounce(why) => {
-                self.log_row(&key, "", Outcome::Ignored, "", String::new());
+                self.log_row(&key, "", Outcome::Ignored, None, String::new());
                 Ok(vec![Action::Ignored(format!("not a bounce: {why}"))])
             }
             Verdict::Report(report) => self.report(&key, &report),
@@ -270,17 +281,11 @@ impl Run {
                 },
             );
         }
-        actions.extend(
-            report
-                .unclear
-                .iter()
-                .map(|u| Action::NotUnderstood(format!("a recipient without a status: {u}"))),
-        );
         let acted = actions
             .iter()
             .any(|a| !matches!(a, Action::NotUnderstood(_)));
         if acted && !self.seen.has_seen(key) {
-            self.log_row(key, "", Outcome::Ignored, "", String::new());
+            self.log_row(key, "", Outcome::Ignored, None, String::new());
         }
         Ok(actions)
     }
@@ -348,43 +353,59 @@ impl Run {
         if let (Some(lifted), Some(date)) = (lifted, date)
             && date < lifted
         {
-            self.log_row(key, email, Outcome::Ignored, "", String::new());
+            self.log_row(key, email, Outcome::Ignored, None, String::new());
             return Action::Ignored(format!(
                 "it is dated before {email} was taken off the suppression list ({})",
                 lifted.format("%Y-%m-%d %H:%M UTC")
             ));
         }
         let issue_key = issue.clone().unwrap_or_default();
-        match failure {
-            Failure::Hard(code) => {
-                self.log_row(key, email, Outcome::Hard, code, issue_key);
-                self.suppress(email, format!("hard-bounce {code}"), issue, false)
+        let status = failure.status_or_dash();
+        let reason = failure.reason;
+        match failure.meaning() {
+            Meaning::Hard => {
+                self.log_row(key, email, Outcome::Hard, Some(failure), issue_key);
+                self.suppress(
+                    email,
+                    format!("hard-bounce {status} {reason}"),
+                    issue,
+                    false,
+                )
             }
             // The reader's own act: recorded even if already suppressed, so
             // that no later correction can undo it unawares.
-            Failure::Complaint => {
-                self.log_row(key, email, Outcome::Complaint, "", issue_key);
+            Meaning::Complaint => {
+                self.log_row(key, email, Outcome::Complaint, Some(failure), issue_key);
                 self.suppress(email, "complaint".into(), issue, true)
             }
-            Failure::Soft(code) => {
+            Meaning::NotTheReader => {
+                self.log_row(key, email, Outcome::Refused, Some(failure), issue_key);
+                Action::Refused {
+                    email: email.to_string(),
+                    status: status.to_string(),
+                    reason,
+                }
+            }
+            Meaning::Soft => {
                 // Without an issue, the day it bounced stands in for one.
                 let day = date.unwrap_or(self.now).format("day:%Y-%m-%d").to_string();
-                self.log_row(
-                    key,
-                    email,
-                    Outcome::Soft,
-                    code,
-                    issue.clone().unwrap_or(day),
-                );
+                let counted_as = issue.clone().unwrap_or(day);
+                self.log_row(key, email, Outcome::Soft, Some(failure), counted_as);
                 let since = lifted.unwrap_or(DateTime::UNIX_EPOCH);
                 let issues = self.seen.soft_issues_since(email, since).len();
                 let limit = self.settings.soft_limit;
                 if issues >= limit as usize {
-                    self.suppress(email, format!("soft-bounces {issues}"), issue, false)
+                    self.suppress(
+                        email,
+                        format!("soft-bounces {issues} {reason}"),
+                        issue,
+                        false,
+                    )
                 } else {
                     Action::Counted {
                         email: email.to_string(),
-                        status: code.clone(),
+                        status: status.to_string(),
+                        reason,
                         issues,
                         limit,
                     }
@@ -418,14 +439,22 @@ impl Run {
         }
     }
 
-    fn log_row(&mut self, key: &str, email: &str, outcome: Outcome, status: &str, issue: String) {
+    fn log_row(
+        &mut self,
+        key: &str,
+        email: &str,
+        outcome: Outcome,
+        failure: Option<&Failure>,
+        issue: String,
+    ) {
         self.seen.add(Row {
             message: key.to_string(),
             email: email.to_string(),
             outcome,
-            status: status.to_string(),
+            status: failure.and_then(|f| f.status.clone()).unwrap_or_default(),
             issue,
             at: self.now,
+            reason: failure.map_or("", |f| f.reason.as_str()).to_string(),
         });
     }
 
@@ -440,6 +469,39 @@ impl Run {
             suppression::append(suppressed, &self.events)?;
         }
         self.seen.write()
+    }
+}
+
+/// What catchup makes of one message, without the list and without
+/// changing anything: for `catchup bounces --explain`.
+#[derive(Debug)]
+pub(crate) enum Explanation {
+    /// A bounce or complaint: each recipient's failure, and whether the
+    /// message carries catchup's mark (so a real run would act on it).
+    Report {
+        findings: Vec<Finding>,
+        marked: bool,
+    },
+    NotABounce(String),
+    NotUnderstood(String),
+}
+
+/// Reads one message as a run would, and says what it means.
+pub(crate) fn explain(raw: &[u8], ours: &Ours) -> Explanation {
+    let message = match classify::parse(raw) {
+        Ok(message) => message,
+        Err(Verdict::NotUnderstood(why) | Verdict::NotABounce(why)) => {
+            return Explanation::NotUnderstood(why);
+        }
+        Err(Verdict::Report(_)) => return Explanation::NotUnderstood("it cannot be read".into()),
+    };
+    match classify::classify(&message, ours) {
+        Verdict::Report(report) => Explanation::Report {
+            marked: !report.evidence.message_ids.is_empty() || !report.evidence.tokens.is_empty(),
+            findings: report.findings,
+        },
+        Verdict::NotABounce(why) => Explanation::NotABounce(why),
+        Verdict::NotUnderstood(why) => Explanation::NotUnderstood(why),
     }
 }
 
@@ -566,7 +628,11 @@ mod tests {
 
     /// What a hard bounce of ann's 2018-07-27 message does.
     fn ann_suppressed() -> Action {
-        suppressed("ann@nhs.example", "hard-bounce 5.1.1", Some("2018-07-27"))
+        suppressed(
+            "ann@nhs.example",
+            "hard-bounce 5.1.1 user-unknown",
+            Some("2018-07-27"),
+        )
     }
 
     fn suppressed(email: &str, reason: &str, issue: Option<&str>) -> Action {
@@ -597,7 +663,7 @@ mod tests {
             Fixture::new(false).read(&[report]),
             [vec![suppressed(
                 "ann@nhs.example",
-                "hard-bounce 5.1.1",
+                "hard-bounce 5.1.1 user-unknown",
                 None
             )]]
         );
@@ -643,6 +709,7 @@ mod tests {
         let counted = Action::Counted {
             email: "bob@nhs.example".into(),
             status: "4.2.2".into(),
+            reason: Reason::MailboxFull,
             issues: 1,
             limit: 2,
         };
@@ -653,7 +720,7 @@ mod tests {
                 vec![counted],
                 vec![suppressed(
                     "bob@nhs.example",
-                    "soft-bounces 2",
+                    "soft-bounces 2 mailbox-full",
                     Some("2018-08-03")
                 )],
             ]

@@ -11,7 +11,9 @@ use sha2::{Digest as _, Sha256};
 use crate::fs::{self, FileError};
 use crate::list::reader::ReaderKey;
 
-pub(crate) const HEADER: &str = "message,email,outcome,status,issue,at\n";
+/// The columns; logs written before `reason` was kept have the first six,
+/// and their rows read with an empty reason.
+pub(crate) const HEADER: &str = "message,email,outcome,status,issue,at,reason\n";
 
 /// The log is rows of a few dozen bytes; this is millions of them.
 const LOG_LIMIT: u64 = 1024 * 1024 * 1024;
@@ -22,6 +24,9 @@ pub(crate) enum Outcome {
     Hard,
     Soft,
     Complaint,
+    /// A refusal of the sender, not the reader (a block, spam, policy):
+    /// neither counted nor suppressed.
+    Refused,
     /// Read, and nothing to do: an auto-reply, a report about no reader.
     Ignored,
 }
@@ -32,6 +37,7 @@ impl Outcome {
             Outcome::Hard => "hard",
             Outcome::Soft => "soft",
             Outcome::Complaint => "complaint",
+            Outcome::Refused => "refused",
             Outcome::Ignored => "ignored",
         }
     }
@@ -41,6 +47,7 @@ impl Outcome {
             Outcome::Hard,
             Outcome::Soft,
             Outcome::Complaint,
+            Outcome::Refused,
             Outcome::Ignored,
         ]
         .into_iter()
@@ -61,6 +68,8 @@ pub(crate) struct Row {
     /// The issue, or `day:YYYY-MM-DD` when the message did not say.
     pub issue: String,
     pub at: DateTime<Utc>,
+    /// Why it failed (`user-unknown`), empty for an ignored message.
+    pub reason: String,
 }
 
 impl Row {
@@ -74,6 +83,7 @@ impl Row {
             self.status.as_str(),
             self.issue.as_str(),
             at.as_str(),
+            self.reason.as_str(),
         ]);
         writer.into_inner().unwrap_or_default()
     }
@@ -243,6 +253,7 @@ fn parse(record: &csv::StringRecord) -> Result<Row, String> {
         at: field(5)
             .parse()
             .map_err(|_| format!("`{}` is not a time", field(5)))?,
+        reason: field(6).to_string(),
     })
 }
 
@@ -307,6 +318,7 @@ mod tests {
                 status: "4.2.2".into(),
                 issue: issue.into(),
                 at: at(when),
+                reason: "mailbox-full".into(),
             });
         }
         log.write().expect("write");

@@ -1,11 +1,14 @@
 //! `catchup bounces PATH...`: returned mail read into the suppression list,
 //! with a line for each message that changed something or could not be
-//! understood, and a summary.
+//! understood, and a summary; or, with `--explain`, what each message is,
+//! changing nothing.
 
 use std::io::Write as _;
 use std::path::Path;
 
-use crate::bounces::{Action, Lookup, Run, Settings, mailbox};
+use crate::bounces::classify::Finding;
+use crate::bounces::reason::Meaning;
+use crate::bounces::{Action, Explanation, Lookup, Run, Settings, explain, mailbox};
 use crate::cli::BouncesArgs;
 use crate::clock::Clock;
 use crate::compose::newsletter;
@@ -17,6 +20,9 @@ const LOG: &str = "bounces.csv";
 
 pub(crate) fn run(config: &Path, args: &BouncesArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
+    if args.explain {
+        return explain_each(&Settings::new(&newsletter), args);
+    }
     let keys = newsletter.web.keys(&newsletter.env)?;
     let paths = &newsletter.paths;
     crate::fs::create_folder(&paths.state)?;
@@ -91,18 +97,18 @@ fn describe(action: &Action) -> Option<String> {
         Action::Counted {
             email,
             status,
-            issues,
-            limit,
-        } if status.starts_with("5.7.") => format!(
-            "refused by policy ({status}) for {email}: {issues} of {limit} issues before suppression. If many readers at one provider get this, check your DKIM, SPF and DMARC records"
-        ),
-        Action::Counted {
-            email,
-            status,
+            reason,
             issues,
             limit,
         } => format!(
-            "soft bounce ({status}) for {email}: {issues} of {limit} issues before suppression"
+            "soft bounce ({reason} {status}) for {email}: {issues} of {limit} issues before suppression"
+        ),
+        Action::Refused {
+            email,
+            status,
+            reason,
+        } => format!(
+            "refused ({reason} {status}) for {email}: a refusal of the sender, not the reader; neither counted nor suppressed"
         ),
         Action::Ignored(why) => format!("nothing to do: {why}"),
         Action::NotUnderstood(why) => format!("not understood, left alone: {why}"),
@@ -115,6 +121,7 @@ struct Tally {
     messages: usize,
     suppressed: usize,
     counted: usize,
+    refused: usize,
     ignored: usize,
     not_understood: usize,
     read_before: usize,
@@ -125,6 +132,7 @@ impl Tally {
         match action {
             Action::Suppressed { .. } => self.suppressed += 1,
             Action::Counted { .. } => self.counted += 1,
+            Action::Refused { .. } => self.refused += 1,
             Action::AlreadySuppressed { .. } | Action::Ignored(_) => self.ignored += 1,
             Action::NotUnderstood(_) => self.not_understood += 1,
             Action::ReadBefore => self.read_before += 1,
@@ -133,13 +141,112 @@ impl Tally {
 
     fn summary(&self) -> String {
         format!(
-            "{} message(s): {} reader(s) suppressed, {} soft bounce(s) counted, {} with nothing to do, {} not understood, {} read before",
+            "{} message(s): {} reader(s) suppressed, {} soft bounce(s) counted, {} refusal(s) of the sender, {} with nothing to do, {} not understood, {} read before",
             self.messages,
             self.suppressed,
             self.counted,
+            self.refused,
             self.ignored,
             self.not_understood,
             self.read_before
         )
+    }
+}
+
+/// `--explain`: each message read as a run would read it, and nothing
+/// changed.
+fn explain_each(settings: &Settings, args: &BouncesArgs) -> Result<Exit> {
+    let mut out = std::io::stdout().lock();
+    let mut failed = None;
+    let problems = mailbox::each(&args.paths, |item| {
+        let explanation = explain(&item.bytes, &settings.ours);
+        let written = if args.json {
+            let object = explanation_json(&item.origin, &explanation);
+            writeln!(out, "{object}")
+        } else {
+            write!(out, "{}", explanation_text(&item.origin, &explanation))
+        };
+        if let Err(e) = written {
+            failed.get_or_insert(e);
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    for problem in &problems {
+        let level = if problem.error { "error" } else { "warning" };
+        eprintln!("{level}: {}", problem.text);
+    }
+    if problems.iter().any(|p| p.error) {
+        return Err(Error::failure(
+            "some mail could not be read (above); the rest was explained",
+        ));
+    }
+    Ok(Exit::Ok)
+}
+
+/// What a finding means, as `--explain` names it.
+fn outcome(finding: &Finding) -> &'static str {
+    match finding.failure.meaning() {
+        Meaning::Hard => "hard",
+        Meaning::Soft => "soft",
+        Meaning::Complaint => "complaint",
+        Meaning::NotTheReader => "refused",
+    }
+}
+
+fn explanation_text(origin: &str, explanation: &Explanation) -> String {
+    match explanation {
+        Explanation::NotABounce(why) => format!("{origin}: not a bounce: {why}\n"),
+        Explanation::NotUnderstood(why) => format!("{origin}: not understood: {why}\n"),
+        Explanation::Report { findings, marked } => {
+            let mut text = format!(
+                "{origin}: {}\n",
+                if *marked {
+                    "carries catchup's mark: a run acts on it"
+                } else {
+                    "no mark of catchup's: a run acts on it only with [bounces] trust_unmarked"
+                }
+            );
+            for finding in findings {
+                let failure = &finding.failure;
+                text.push_str(&format!(
+                    "  {} {}: {} {}, \"{}\"\n",
+                    outcome(finding),
+                    finding
+                        .recipient
+                        .as_deref()
+                        .map_or_else(|| "(no address)".to_string(), crate::bounces::printable),
+                    failure.reason,
+                    failure.status_or_dash(),
+                    crate::log::printable(&failure.text)
+                ));
+            }
+            text
+        }
+    }
+}
+
+fn explanation_json(origin: &str, explanation: &Explanation) -> serde_json::Value {
+    match explanation {
+        Explanation::NotABounce(why) => serde_json::json!({
+            "message": origin, "outcome": "not-a-bounce", "why": why,
+        }),
+        Explanation::NotUnderstood(why) => serde_json::json!({
+            "message": origin, "outcome": "not-understood", "why": why,
+        }),
+        Explanation::Report { findings, marked } => serde_json::json!({
+            "message": origin,
+            "outcome": "report",
+            "marked": marked,
+            "recipients": findings.iter().map(|f| serde_json::json!({
+                "address": f.recipient,
+                "outcome": outcome(f),
+                "reason": f.failure.reason.as_str(),
+                "status": f.failure.status,
+                "stage": f.failure.stage.as_str(),
+                "text": f.failure.text,
+            })).collect::<Vec<_>>(),
+        }),
     }
 }

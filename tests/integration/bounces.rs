@@ -138,13 +138,13 @@ fn a_mailbox_of_real_world_returns_suppresses_exactly_the_readers_it_should() {
 
     let first = project.expect(&["bounces", "mail/Maildir"]).code(0);
     let expected: BTreeMap<String, (String, Option<String>)> = [
-        ("ann@nhs.example", "hard-bounce 5.1.1"),
-        ("bob@trust.example", "hard-bounce 5.1.1"),
-        ("kate@ccg.example", "hard-bounce 5.1.1"),
-        ("carol@outlook.example", "hard-bounce 5.1.10"),
-        ("dave@gmail.example", "hard-bounce 5.1.1"),
+        ("ann@nhs.example", "hard-bounce 5.1.1 user-unknown"),
+        ("bob@trust.example", "hard-bounce 5.1.1 user-unknown"),
+        ("kate@ccg.example", "hard-bounce 5.1.1 user-unknown"),
+        ("carol@outlook.example", "hard-bounce 5.1.10 user-unknown"),
+        ("dave@gmail.example", "hard-bounce 5.1.1 user-unknown"),
         ("erin@yahoo.example", "complaint"),
-        ("gina@region.example", "hard-bounce 5.1.1"),
+        ("gina@region.example", "hard-bounce 5.1.1 user-unknown"),
     ]
     .into_iter()
     .map(|(e, r)| {
@@ -163,7 +163,7 @@ fn a_mailbox_of_real_world_returns_suppresses_exactly_the_readers_it_should() {
         "nothing to do: not a bounce: an automatic reply (out of office)",
         "nothing to do: not a bounce: a delivery report that says the mail was delivered",
         "not understood, left alone: neither a delivery report, a complaint nor a bounce",
-        "11 message(s): 7 reader(s) suppressed, 0 soft bounce(s) counted, 4 with nothing to do, 1 not understood, 0 read before",
+        "11 message(s): 7 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 4 with nothing to do, 1 not understood, 0 read before",
     ] {
         assert!(
             first.stdout().contains(line),
@@ -178,7 +178,7 @@ fn a_mailbox_of_real_world_returns_suppresses_exactly_the_readers_it_should() {
     project
         .expect(&["bounces", "mail/Maildir"])
         .code(0)
-        .stdout_has("11 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 with nothing to do, 1 not understood, 10 read before");
+        .stdout_has("11 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 0 with nothing to do, 1 not understood, 10 read before");
     assert_eq!(project.read("config/suppressed.csv"), before);
     assert_eq!(project.read("state/bounces.csv"), log);
 
@@ -225,7 +225,7 @@ fn soft_bounces_on_three_distinct_issues_suppress_and_a_removal_starts_the_count
         ("2026-11-13", "2 of 3 issues"),
         (
             "2026-11-20",
-            "suppressed harry@region.example (soft-bounces 3, issue 2026-11-20)",
+            "suppressed harry@region.example (soft-bounces 3 mailbox-full, issue 2026-11-20)",
         ),
     ];
     for (n, (issue, said)) in steps.into_iter().enumerate() {
@@ -243,14 +243,17 @@ fn soft_bounces_on_three_distinct_issues_suppress_and_a_removal_starts_the_count
     }
     assert_eq!(
         suppressed(&project).get(harry),
-        Some(&("soft-bounces 3".to_string(), Some("2026-11-20".to_string())))
+        Some(&(
+            "soft-bounces 3 mailbox-full".to_string(),
+            Some("2026-11-20".to_string())
+        ))
     );
 
     project
         .expect(&["suppressed", "remove", "HARRY@region.example"])
         .code(0)
         .stdout_has(
-            "removed harry@region.example from the suppression list (it was: soft-bounces 3 since",
+            "removed harry@region.example from the suppression list (it was: soft-bounces 3 mailbox-full since",
         );
     assert_eq!(suppressed(&project).get(harry), None);
     let tail = project.read("config/suppressed.csv");
@@ -351,7 +354,7 @@ fn verp_return_paths_name_the_reader_and_reports_without_a_mark_are_refused() {
     project
         .expect(&["bounces", bare.to_str().expect("path"), forged.to_str().expect("path")])
         .code(0)
-        .stdout_has("suppressed ann@nhs.example (hard-bounce 5.1.1)")
+        .stdout_has("suppressed ann@nhs.example (hard-bounce 5.1.1 user-unknown)")
         .stdout_has("it names bob@nhs.example, but carries no mark of catchup's for them, so it could be forged");
     let now = suppressed(&project);
     assert!(
@@ -396,7 +399,7 @@ fn forged_reports_suppress_no_one_with_the_settings_as_shipped() {
     assert!(suppressed(&project).is_empty(), "{out}");
     assert!(
         out.stdout().contains(
-            "6 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 6 with nothing to do"
+            "6 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 6 with nothing to do"
         ),
         "{out}"
     );
@@ -406,19 +409,23 @@ fn forged_reports_suppress_no_one_with_the_settings_as_shipped() {
     project.write("config/newsletter.toml", settings);
     std::fs::remove_file(project.path().join("state/bounces.csv")).expect("forget what was read");
     project.expect(&["bounces", "mail/forged"]).code(0).stdout_is(
-        "mail/forged/0.eml: suppressed ann@nhs.example (hard-bounce 5.1.1)
-mail/forged/1.eml: nothing to do: it names no reader: no address, and no Message-ID or link of catchup's
+        "mail/forged/0.eml: suppressed ann@nhs.example (hard-bounce 5.1.1 user-unknown)
+mail/forged/1.eml: suppressed bob@nhs.example (hard-bounce 5.1.1 user-unknown)
 mail/forged/2.eml: suppressed cat@nhs.example (complaint)
-mail/forged/3.eml: soft bounce (4.2.2) for dan@nhs.example: 1 of 3 issues before suppression
-mail/forged/4.eml: soft bounce (4.2.2) for dan@nhs.example: 2 of 3 issues before suppression
-mail/forged/5.eml: suppressed dan@nhs.example (soft-bounces 3)
-6 message(s): 3 reader(s) suppressed, 2 soft bounce(s) counted, 1 with nothing to do, 0 not understood, 0 read before
+mail/forged/3.eml: soft bounce (mailbox-full 4.2.2) for dan@nhs.example: 1 of 3 issues before suppression
+mail/forged/4.eml: soft bounce (mailbox-full 4.2.2) for dan@nhs.example: 2 of 3 issues before suppression
+mail/forged/5.eml: suppressed dan@nhs.example (soft-bounces 3 mailbox-full)
+6 message(s): 4 reader(s) suppressed, 2 soft bounce(s) counted, 0 refusal(s) of the sender, 0 with nothing to do, 0 not understood, 0 read before
 ",
     );
     assert_eq!(
         suppressed(&project).keys().cloned().collect::<Vec<_>>(),
-        ["ann@nhs.example", "cat@nhs.example", "dan@nhs.example"],
-        "bob's report (a bare X-Failed-Recipients) is not understood at all yet"
+        [
+            "ann@nhs.example",
+            "bob@nhs.example",
+            "cat@nhs.example",
+            "dan@nhs.example"
+        ],
     );
 }
 
@@ -521,7 +528,7 @@ fn real_postfix_bounces_for_unknown_users_suppress_them() {
                 (
                     e.to_string(),
                     (
-                        "hard-bounce 5.1.1".to_string(),
+                        "hard-bounce 5.1.1 user-unknown".to_string(),
                         Some("2018-07-27".to_string()),
                     ),
                 )
@@ -573,8 +580,8 @@ fn replies_delays_and_policy_refusals_suppress_no_one() {
         .expect(&["bounces", "mail"])
         .code(0)
         .stdout_has("mail/reply.eml: not understood, left alone")
-        .stdout_has("refused by policy (5.7.26) for bob@nhs.example: 1 of 3 issues before suppression. If many readers at one provider get this, check your DKIM, SPF and DMARC records")
-        .stdout_has("soft bounce (5.2.2) for cat@nhs.example: 1 of 3 issues");
+        .stdout_has("refused (authentication 5.7.26) for bob@nhs.example: a refusal of the sender, not the reader; neither counted nor suppressed")
+        .stdout_has("soft bounce (mailbox-full 5.2.2) for cat@nhs.example: 1 of 3 issues");
     assert!(suppressed(&project).is_empty());
 }
 
@@ -591,8 +598,8 @@ fn a_complaint_after_a_bounce_is_kept_and_guards_the_address() {
         ),
     );
     project.expect(&["bounces", "mail/1.eml"]).code(0).stdout_is(
-        "mail/1.eml: suppressed cat@nhs.example (hard-bounce 5.1.1, issue 2018-07-27)
-1 message(s): 1 reader(s) suppressed, 0 soft bounce(s) counted, 0 with nothing to do, 0 not understood, 0 read before
+        "mail/1.eml: suppressed cat@nhs.example (hard-bounce 5.1.1 user-unknown, issue 2018-07-27)
+1 message(s): 1 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 0 with nothing to do, 0 not understood, 0 read before
 ",
     );
     let complaint = format!(
@@ -665,6 +672,6 @@ fn a_maildir_folder_that_is_a_link_is_not_followed() {
     project
         .expect(&["bounces", "mail/Maildir"])
         .code(1)
-        .stdout_is("0 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 with nothing to do, 0 not understood, 0 read before\n")
+        .stdout_is("0 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 0 with nothing to do, 0 not understood, 0 read before\n")
         .stderr_is("error: `mail/Maildir/new` is a symbolic link; skipped (a Maildir holds its own folders)\nerror: some mail could not be read (above); the rest was processed\n");
 }

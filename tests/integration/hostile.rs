@@ -546,7 +546,7 @@ fn a_returned_message_of_endless_empty_parts_is_refused_in_bounded_memory() {
     project
         .run_bounded(HEAP, Duration::from_secs(60), &["bounces", "mail/bomb.eml", "--dry-run"])
         .code(0)
-        .stdout_is("mail/bomb.eml: not understood, left alone: it has more than 1000 MIME parts, more than any report has\n1 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 with nothing to do, 1 not understood, 0 read before (dry run: nothing written)\n");
+        .stdout_is("mail/bomb.eml: not understood, left alone: it has more than 1000 MIME parts, more than any report has\n1 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 0 with nothing to do, 1 not understood, 0 read before (dry run: nothing written)\n");
 }
 
 /// See: issue 18, item 12. A 15 MB seed of short lines made `stories` use
@@ -643,5 +643,5 @@ fn a_message_of_endless_enclosed_messages_is_refused_and_the_rest_read() {
     project
         .run_bounded(HEAP, Duration::from_secs(60), &["bounces", "mail", "--dry-run"])
         .code(0)
-        .stdout_is("mail/nest.eml: not understood, left alone: it encloses more than 20 messages one inside another, more than any report does\nmail/reply.eml: not understood, left alone: neither a delivery report, a complaint nor a bounce\n2 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 with nothing to do, 2 not understood, 0 read before (dry run: nothing written)\n");
+        .stdout_is("mail/nest.eml: not understood, left alone: it encloses more than 20 messages one inside another, more than any report does\nmail/reply.eml: not understood, left alone: neither a delivery report, a complaint nor a bounce\n2 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 0 with nothing to do, 2 not understood, 0 read before (dry run: nothing written)\n");
 }

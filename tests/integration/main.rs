@@ -12,6 +12,7 @@ mod bounces;
 mod browser;
 mod check;
 mod clients;
+mod corpus;
 mod cron;
 mod dkim;
 mod due;
