@@ -26,6 +26,9 @@ pub enum Exit {
     /// `send --due`: an issue's moment passed more than the grace period ago
     /// and it was not sent (`--late-ok` sends it).
     Overdue = 6,
+    /// `bounces`: a provider refused the sender for several readers (a
+    /// block); nobody was suppressed or counted for it.
+    ProviderBlock = 7,
 }
 
 impl Exit {
@@ -34,7 +37,7 @@ impl Exit {
     fn weight(self) -> u8 {
         match self {
             Exit::Ok => 0,
-            Exit::Overdue => 1,
+            Exit::Overdue | Exit::ProviderBlock => 1,
             Exit::ReadersFailed => 2,
             Exit::Unavailable => 3,
             Exit::Locked => 4,

@@ -47,6 +47,9 @@ pub(crate) struct Finding {
     /// redacted).
     pub recipient: Option<String>,
     pub failure: Failure,
+    /// The receiving server that refused, if the report names it
+    /// (`mx.nhs.example`).
+    pub remote: Option<String>,
 }
 
 /// How and why a delivery failed.
@@ -171,11 +174,12 @@ pub(crate) fn classify(message: &Message<'_>, ours: &Ours) -> Verdict {
         None if is_auto_reply(message) && !from_mailer_daemon(message) => Err(Verdict::NotABounce(
             "an automatic reply (out of office)".into(),
         )),
-        None if super::provider::is_in_mail(message) => super::provider::in_mail(message),
+        None if super::notification::is_in_mail(message) => super::notification::in_mail(message),
         None if is_old_hotmail_complaint(message) => Ok(Report {
             findings: vec![Finding {
                 recipient: original_recipient(message),
                 failure: Failure::complaint("a complaint in Hotmail's old form".into()),
+                remote: None,
             }],
             ..Report::default()
         }),
@@ -283,9 +287,14 @@ fn bounce(message: &Message<'_>) -> Result<Report, Verdict> {
                     let text = format!("{diagnostic} / {about}");
                     failure = Failure::read(text.trim_start_matches(" / "), about, code, true);
                 }
+                let remote = field(&block, "Remote-MTA")
+                    .map(|value| diagnostic_text(&value))
+                    .or_else(|| remote_host(&failure.text))
+                    .or_else(|| remote_host(about));
                 report.findings.push(Finding {
                     recipient: Some(recipient),
                     failure,
+                    remote,
                 });
             }
         }
@@ -380,6 +389,7 @@ fn complaint(message: &Message<'_>) -> Result<Report, Verdict> {
             .map(|recipient| Finding {
                 recipient,
                 failure: Failure::complaint(format!("Feedback-Type: {kind}")),
+                remote: None,
             })
             .collect(),
         ..Report::default()
@@ -485,6 +495,7 @@ fn plain_bounce(message: &Message<'_>) -> Result<Report, Verdict> {
         vec![Finding {
             recipient: None,
             failure: Failure::read(&text, &text, whole, true),
+            remote: remote_host(&text),
         }]
     } else {
         recipients
@@ -499,6 +510,7 @@ fn plain_bounce(message: &Message<'_>) -> Result<Report, Verdict> {
                 };
                 Finding {
                     failure: Failure::read(words, &text, status, true),
+                    remote: remote_host(about).or_else(|| remote_host(&text)),
                     recipient: Some(recipient),
                 }
             })
@@ -624,6 +636,21 @@ fn addresses_in(text: &str, own: &[String]) -> Vec<String> {
         }
     }
     found
+}
+
+/// The server a report's words say refused: Postfix's `host mx.x[ip]
+/// said:`, Exim's `host mx.x [ip]`.
+fn remote_host(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    lower.match_indices("host ").find_map(|(at, _)| {
+        let name: String = lower[at + 5..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+            .collect();
+        let name = name.trim_end_matches('.');
+        (name.contains('.') && !name.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+            .then(|| name.to_string())
+    })
 }
 
 /// Text on one line, at most 200 characters: what a log or a table shows.

@@ -12,9 +12,10 @@
 //! names a listed address without such a mark is trusted only if the
 //! operator opts in (`[bounces] trust_unmarked`).
 
+pub(crate) mod block;
 pub(crate) mod classify;
 pub(crate) mod mailbox;
-pub(crate) mod provider;
+pub(crate) mod notification;
 pub(crate) mod reason;
 pub(crate) mod seen;
 
@@ -29,6 +30,7 @@ use crate::list::reader::ReaderKey;
 use crate::list::subscribers::ListError;
 use crate::list::suppression::{self, Event};
 use crate::list::token::{Keys, Token};
+use block::{Block, Refusal};
 use classify::{Failure, Finding, Ours, Report, Verdict};
 use reason::{Meaning, Reason};
 use seen::{Outcome, Row, Seen};
@@ -183,6 +185,13 @@ pub(crate) enum Action {
         status: String,
         reason: Reason,
     },
+    /// Part of a provider's block: neither counted nor suppressed.
+    Blocked {
+        email: String,
+        status: String,
+        reason: Reason,
+        provider: String,
+    },
     /// Read, and nothing to do; why.
     Ignored(String),
     /// Not understood, left alone (read again next time); why.
@@ -202,9 +211,33 @@ pub(crate) struct Run {
     /// When each address's suppression was last lifted.
     lifted: HashMap<ReaderKey, DateTime<Utc>>,
     events: Vec<Event>,
+    /// Refusals that may be part of a provider's block, decided at
+    /// [`Run::finish`] when the whole run has been read.
+    held: Vec<Held>,
     now: DateTime<Utc>,
     /// Rows of the suppression list and the log that could not be read.
     pub warnings: Vec<String>,
+}
+
+/// A refusal held until the run is read: whether it is part of a block
+/// depends on the rest.
+#[derive(Debug)]
+struct Held {
+    origin: String,
+    key: String,
+    email: String,
+    failure: Failure,
+    issue: Option<String>,
+    date: Option<DateTime<Utc>>,
+    provider: String,
+}
+
+/// What a run decided at its end: the actions held until then, each with
+/// the message it came from, and the blocks found.
+#[derive(Debug, Default)]
+pub(crate) struct Finished {
+    pub actions: Vec<(String, Action)>,
+    pub blocks: Vec<Block>,
 }
 
 impl Run {
@@ -237,16 +270,19 @@ impl Run {
             suppressed,
             lifted,
             events: Vec::new(),
+            held: Vec::new(),
             now,
             warnings,
         })
     }
 
-    /// Reads one message and decides what it means for the list.
+    /// Reads one message (from `origin`) and decides what it means for the
+    /// list; what could be part of a provider's block is decided by
+    /// [`Run::finish`].
     ///
     /// # Errors
     /// The subscriber list cannot be read back.
-    pub(crate) fn read(&mut self, raw: &[u8]) -> Result<Vec<Action>, ListError> {
+    pub(crate) fn read(&mut self, origin: &str, raw: &[u8]) -> Result<Vec<Action>, ListError> {
         // Parsed once, for its key and for what it says.
         let message = match classify::parse(raw) {
             Ok(message) => message,
@@ -260,32 +296,62 @@ impl Run {
         match classify::classify(&message, &self.settings.ours) {
             Verdict::NotUnderstood(why) => Ok(vec![Action::NotUnderstood(why)]),
             Verdict::NotABounce(why) => {
-                self.log_row(&key, "", Outcome::Ignored, None, String::new());
+                self.log_row(&key, "", Outcome::Ignored, None, String::new(), "");
                 Ok(vec![Action::Ignored(format!("not a bounce: {why}"))])
             }
-            Verdict::Report(report) => self.report(&key, &report),
+            Verdict::Report(report) => self.report(origin, &key, &report),
         }
     }
 
-    fn report(&mut self, key: &str, report: &Report) -> Result<Vec<Action>, ListError> {
+    fn report(
+        &mut self,
+        origin: &str,
+        key: &str,
+        report: &Report,
+    ) -> Result<Vec<Action>, ListError> {
         let marked = self.lookup.marked(&report.evidence)?;
         let mut actions = Vec::new();
+        let mut held = false;
         for finding in &report.findings {
-            actions.push(
-                match self.reader_for(finding, &marked, report.findings.len()) {
-                    Ok(reader) => {
-                        let issue = reader.issue.clone().or_else(|| only_issue(report));
-                        self.act(key, &reader.email, &finding.failure, issue, report.date)
-                    }
-                    Err(why) => Action::Ignored(why),
-                },
-            );
+            let reader = match self.reader_for(finding, &marked, report.findings.len()) {
+                Ok(reader) => reader,
+                Err(why) => {
+                    actions.push(Action::Ignored(why));
+                    continue;
+                }
+            };
+            let issue = reader.issue.clone().or_else(|| only_issue(report));
+            let provider = block::provider(finding.remote.as_deref(), &reader.email);
+            if block::can_be_a_block(finding.failure.reason)
+                && finding.failure.meaning() != Meaning::Hard
+            {
+                self.held.push(Held {
+                    origin: origin.to_string(),
+                    key: key.to_string(),
+                    email: reader.email,
+                    failure: finding.failure.clone(),
+                    issue,
+                    date: report.date,
+                    provider,
+                });
+                held = true;
+                continue;
+            }
+            actions.push(self.act(
+                key,
+                &reader.email,
+                &finding.failure,
+                issue,
+                report.date,
+                &provider,
+            ));
         }
-        let acted = actions
-            .iter()
-            .any(|a| !matches!(a, Action::NotUnderstood(_)));
+        let acted = held
+            || actions
+                .iter()
+                .any(|a| !matches!(a, Action::NotUnderstood(_)));
         if acted && !self.seen.has_seen(key) {
-            self.log_row(key, "", Outcome::Ignored, None, String::new());
+            self.log_row(key, "", Outcome::Ignored, None, String::new(), "");
         }
         Ok(actions)
     }
@@ -338,6 +404,89 @@ impl Run {
         }
     }
 
+    /// Decides the refusals held for the end of the run: those of a
+    /// provider that refused the same way for [`block::READERS`] readers in
+    /// the window are its block, and neither counted nor suppressed; the
+    /// rest are acted on as any other.
+    pub(crate) fn finish(&mut self) -> Finished {
+        let held = std::mem::take(&mut self.held);
+        let this_run: Vec<Refusal> = held
+            .iter()
+            .map(|h| Refusal {
+                provider: h.provider.clone(),
+                reason: h.failure.reason,
+                email: h.email.clone(),
+                at: self.now,
+            })
+            .collect();
+        let mut readers: HashMap<(String, Reason), usize> = HashMap::new();
+        for h in &held {
+            let group = (h.provider.clone(), h.failure.reason);
+            if !readers.contains_key(&group) {
+                let refusals = self.seen.refusals().iter().chain(&this_run);
+                let n = block::readers_refused(&group.0, group.1, refusals, self.now);
+                readers.insert(group, n);
+            }
+        }
+        let mut finished = Finished::default();
+        for h in held {
+            let group = (h.provider.clone(), h.failure.reason);
+            let action = if readers[&group] >= block::READERS {
+                if !finished
+                    .blocks
+                    .iter()
+                    .any(|b| b.provider == h.provider && b.reason == h.failure.reason)
+                {
+                    finished.blocks.push(Block {
+                        provider: h.provider.clone(),
+                        reason: h.failure.reason,
+                        readers: readers[&group],
+                        example: h.failure.text.clone(),
+                    });
+                    self.log_block(&h.key, &h.provider, h.failure.reason);
+                }
+                self.log_row(
+                    &h.key,
+                    &h.email,
+                    Outcome::Refused,
+                    Some(&h.failure),
+                    h.issue.clone().unwrap_or_default(),
+                    &h.provider,
+                );
+                Action::Blocked {
+                    email: h.email.clone(),
+                    status: h.failure.status_or_dash().to_string(),
+                    reason: h.failure.reason,
+                    provider: h.provider.clone(),
+                }
+            } else {
+                self.act(
+                    &h.key,
+                    &h.email,
+                    &h.failure,
+                    h.issue.clone(),
+                    h.date,
+                    &h.provider,
+                )
+            };
+            finished.actions.push((h.origin, action));
+        }
+        finished
+    }
+
+    fn log_block(&mut self, key: &str, provider: &str, reason: Reason) {
+        self.seen.add(Row {
+            message: key.to_string(),
+            email: String::new(),
+            outcome: Outcome::Block,
+            status: String::new(),
+            issue: String::new(),
+            at: self.now,
+            reason: reason.as_str().to_string(),
+            provider: provider.to_string(),
+        });
+    }
+
     fn act(
         &mut self,
         key: &str,
@@ -345,6 +494,7 @@ impl Run {
         failure: &Failure,
         issue: Option<String>,
         date: Option<DateTime<Utc>>,
+        provider: &str,
     ) -> Action {
         // Mail dated before the address was last taken off the list cannot
         // put it back: reading an old mailbox again, or losing the log,
@@ -353,7 +503,7 @@ impl Run {
         if let (Some(lifted), Some(date)) = (lifted, date)
             && date < lifted
         {
-            self.log_row(key, email, Outcome::Ignored, None, String::new());
+            self.log_row(key, email, Outcome::Ignored, None, String::new(), "");
             return Action::Ignored(format!(
                 "it is dated before {email} was taken off the suppression list ({})",
                 lifted.format("%Y-%m-%d %H:%M UTC")
@@ -364,7 +514,14 @@ impl Run {
         let reason = failure.reason;
         match failure.meaning() {
             Meaning::Hard => {
-                self.log_row(key, email, Outcome::Hard, Some(failure), issue_key);
+                self.log_row(
+                    key,
+                    email,
+                    Outcome::Hard,
+                    Some(failure),
+                    issue_key,
+                    provider,
+                );
                 self.suppress(
                     email,
                     format!("hard-bounce {status} {reason}"),
@@ -375,11 +532,18 @@ impl Run {
             // The reader's own act: recorded even if already suppressed, so
             // that no later correction can undo it unawares.
             Meaning::Complaint => {
-                self.log_row(key, email, Outcome::Complaint, Some(failure), issue_key);
+                self.log_row(key, email, Outcome::Complaint, Some(failure), issue_key, "");
                 self.suppress(email, "complaint".into(), issue, true)
             }
             Meaning::NotTheReader => {
-                self.log_row(key, email, Outcome::Refused, Some(failure), issue_key);
+                self.log_row(
+                    key,
+                    email,
+                    Outcome::Refused,
+                    Some(failure),
+                    issue_key,
+                    provider,
+                );
                 Action::Refused {
                     email: email.to_string(),
                     status: status.to_string(),
@@ -390,7 +554,14 @@ impl Run {
                 // Without an issue, the day it bounced stands in for one.
                 let day = date.unwrap_or(self.now).format("day:%Y-%m-%d").to_string();
                 let counted_as = issue.clone().unwrap_or(day);
-                self.log_row(key, email, Outcome::Soft, Some(failure), counted_as);
+                self.log_row(
+                    key,
+                    email,
+                    Outcome::Soft,
+                    Some(failure),
+                    counted_as,
+                    provider,
+                );
                 let since = lifted.unwrap_or(DateTime::UNIX_EPOCH);
                 let issues = self.seen.soft_issues_since(email, since).len();
                 let limit = self.settings.soft_limit;
@@ -446,6 +617,7 @@ impl Run {
         outcome: Outcome,
         failure: Option<&Failure>,
         issue: String,
+        provider: &str,
     ) {
         self.seen.add(Row {
             message: key.to_string(),
@@ -455,6 +627,7 @@ impl Run {
             issue,
             at: self.now,
             reason: failure.map_or("", |f| f.reason.as_str()).to_string(),
+            provider: provider.to_string(),
         });
     }
 

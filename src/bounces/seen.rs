@@ -1,6 +1,7 @@
 //! `state/bounces.csv`: every returned message catchup has read and acted
 //! on, one row per reader it named, so that reading a mailbox again changes
-//! nothing, and the soft bounces that count towards suppression.
+//! nothing; the soft bounces that count towards suppression; and the
+//! refusals and blocks of each provider (see [`super::block`]).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -8,12 +9,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest as _, Sha256};
 
+use super::block::{self, Refusal};
+use super::reason::Reason;
 use crate::fs::{self, FileError};
 use crate::list::reader::ReaderKey;
 
-/// The columns; logs written before `reason` was kept have the first six,
-/// and their rows read with an empty reason.
-pub(crate) const HEADER: &str = "message,email,outcome,status,issue,at,reason\n";
+/// The columns; logs written before `reason` and `provider` were kept have
+/// the first six, and their rows read with both empty.
+pub(crate) const HEADER: &str = "message,email,outcome,status,issue,at,reason,provider\n";
 
 /// The log is rows of a few dozen bytes; this is millions of them.
 const LOG_LIMIT: u64 = 1024 * 1024 * 1024;
@@ -27,6 +30,9 @@ pub(crate) enum Outcome {
     /// A refusal of the sender, not the reader (a block, spam, policy):
     /// neither counted nor suppressed.
     Refused,
+    /// A provider's block, found in this row's run: `email` is empty, and
+    /// the provider's soft bounces for `reason` around `at` do not count.
+    Block,
     /// Read, and nothing to do: an auto-reply, a report about no reader.
     Ignored,
 }
@@ -38,6 +44,7 @@ impl Outcome {
             Outcome::Soft => "soft",
             Outcome::Complaint => "complaint",
             Outcome::Refused => "refused",
+            Outcome::Block => "block",
             Outcome::Ignored => "ignored",
         }
     }
@@ -48,6 +55,7 @@ impl Outcome {
             Outcome::Soft,
             Outcome::Complaint,
             Outcome::Refused,
+            Outcome::Block,
             Outcome::Ignored,
         ]
         .into_iter()
@@ -70,6 +78,9 @@ pub(crate) struct Row {
     pub at: DateTime<Utc>,
     /// Why it failed (`user-unknown`), empty for an ignored message.
     pub reason: String,
+    /// The provider that refused (`google.com`), for refusals, soft
+    /// bounces and blocks.
+    pub provider: String,
 }
 
 impl Row {
@@ -84,6 +95,7 @@ impl Row {
             self.issue.as_str(),
             at.as_str(),
             self.reason.as_str(),
+            self.provider.as_str(),
         ]);
         writer.into_inner().unwrap_or_default()
     }
@@ -135,13 +147,27 @@ pub(crate) fn message_key(bytes: &[u8], message: &mail_parser::Message<'_>) -> S
         .collect()
 }
 
+/// One soft bounce of a reader.
+#[derive(Debug)]
+struct Soft {
+    issue: String,
+    at: DateTime<Utc>,
+    provider: String,
+    reason: Reason,
+}
+
 /// The log as it stands, and the rows added in this run.
 #[derive(Debug)]
 pub(crate) struct Seen {
     path: PathBuf,
     seen: HashSet<String>,
-    /// Per reader, the issues of each soft bounce and when it was logged.
-    soft: HashMap<ReaderKey, Vec<(String, DateTime<Utc>)>>,
+    /// Per reader, each soft bounce: its issue, when it was logged, and
+    /// who refused why.
+    soft: HashMap<ReaderKey, Vec<Soft>>,
+    /// Refusals and soft bounces that could be part of a block.
+    refusals: Vec<Refusal>,
+    /// Blocks found: provider, reason, when.
+    blocks: Vec<(String, Reason, DateTime<Utc>)>,
     added: Vec<Row>,
     /// Rows that could not be read, as `file:line: why`.
     pub warnings: Vec<String>,
@@ -157,6 +183,8 @@ impl Seen {
             path: path.to_path_buf(),
             seen: HashSet::new(),
             soft: HashMap::new(),
+            refusals: Vec::new(),
+            blocks: Vec::new(),
             added: Vec::new(),
             warnings: Vec::new(),
         };
@@ -195,15 +223,29 @@ impl Seen {
         self.seen.contains(message)
     }
 
-    /// The distinct issues `email` soft-bounced on after `since`.
+    /// The distinct issues `email` soft-bounced on after `since`, but for
+    /// bounces that were part of a provider's block.
     pub(crate) fn soft_issues_since(&self, email: &str, since: DateTime<Utc>) -> HashSet<&str> {
         self.soft
             .get(&ReaderKey::of(email))
             .into_iter()
             .flatten()
-            .filter(|(_, at)| *at > since)
-            .map(|(issue, _)| issue.as_str())
+            .filter(|soft| soft.at > since && !self.in_a_block(soft))
+            .map(|soft| soft.issue.as_str())
             .collect()
+    }
+
+    fn in_a_block(&self, soft: &Soft) -> bool {
+        self.blocks.iter().any(|(provider, reason, at)| {
+            *provider == soft.provider
+                && *reason == soft.reason
+                && (*at - soft.at).abs() < block::window()
+        })
+    }
+
+    /// The refusals logged that could be part of a block.
+    pub(crate) fn refusals(&self) -> &[Refusal] {
+        &self.refusals
     }
 
     /// Adds a row, to be written by [`Seen::write`].
@@ -214,11 +256,34 @@ impl Seen {
 
     fn remember(&mut self, row: &Row) {
         self.seen.insert(row.message.clone());
-        if row.outcome == Outcome::Soft {
-            self.soft
-                .entry(ReaderKey::of(&row.email))
-                .or_default()
-                .push((row.issue.clone(), row.at));
+        let reason = Reason::parse(&row.reason);
+        match (row.outcome, reason) {
+            (Outcome::Block, Some(reason)) => {
+                self.blocks.push((row.provider.clone(), reason, row.at));
+            }
+            (Outcome::Soft | Outcome::Refused, reason) => {
+                let reason = reason.unwrap_or(Reason::Unknown);
+                if row.outcome == Outcome::Soft {
+                    self.soft
+                        .entry(ReaderKey::of(&row.email))
+                        .or_default()
+                        .push(Soft {
+                            issue: row.issue.clone(),
+                            at: row.at,
+                            provider: row.provider.clone(),
+                            reason,
+                        });
+                }
+                if !row.provider.is_empty() && block::can_be_a_block(reason) {
+                    self.refusals.push(Refusal {
+                        provider: row.provider.clone(),
+                        reason,
+                        email: row.email.clone(),
+                        at: row.at,
+                    });
+                }
+            }
+            _ => {}
         }
     }
 
@@ -254,6 +319,7 @@ fn parse(record: &csv::StringRecord) -> Result<Row, String> {
             .parse()
             .map_err(|_| format!("`{}` is not a time", field(5)))?,
         reason: field(6).to_string(),
+        provider: field(7).to_string(),
     })
 }
 
@@ -319,6 +385,7 @@ mod tests {
                 issue: issue.into(),
                 at: at(when),
                 reason: "mailbox-full".into(),
+                provider: String::new(),
             });
         }
         log.write().expect("write");

@@ -6,6 +6,7 @@
 use std::io::Write as _;
 use std::path::Path;
 
+use crate::bounces::block::Block;
 use crate::bounces::classify::Finding;
 use crate::bounces::reason::Meaning;
 use crate::bounces::{Action, Explanation, Lookup, Run, Settings, explain, mailbox};
@@ -48,7 +49,7 @@ pub(crate) fn run(config: &Path, args: &BouncesArgs) -> Result<Exit> {
         if list_failure.is_some() {
             return;
         }
-        match run.read(&item.bytes) {
+        match run.read(&item.origin, &item.bytes) {
             Ok(actions) => {
                 for action in &actions {
                     tally.count(action);
@@ -64,6 +65,13 @@ pub(crate) fn run(config: &Path, args: &BouncesArgs) -> Result<Exit> {
     if let Some(e) = list_failure {
         return Err(e.into());
     }
+    let finished = run.finish();
+    for (origin, action) in &finished.actions {
+        tally.count(action);
+        if let Some(line) = describe(action) {
+            writeln!(out, "{origin}: {line}")?;
+        }
+    }
     for problem in &problems {
         let level = if problem.error { "error" } else { "warning" };
         eprintln!("{level}: {}", problem.text);
@@ -74,12 +82,31 @@ pub(crate) fn run(config: &Path, args: &BouncesArgs) -> Result<Exit> {
         run.commit(&paths.suppressed)?;
         writeln!(out, "{}", tally.summary())?;
     }
+    for block in &finished.blocks {
+        eprintln!("{}", describe_block(block));
+    }
     if problems.iter().any(|p| p.error) {
         return Err(Error::failure(
             "some mail could not be read (above); the rest was processed",
         ));
     }
-    Ok(Exit::Ok)
+    Ok(if finished.blocks.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::ProviderBlock
+    })
+}
+
+/// What an operator is told of a provider's block.
+fn describe_block(block: &Block) -> String {
+    format!(
+        "warning: {} is refusing mail from this newsletter: {} readers refused for {} (\"{}\"). Nobody was suppressed or counted for it. Check {}; then send again.",
+        block.provider,
+        block.readers,
+        block.reason,
+        crate::log::printable(&block.example),
+        block.reason.what_to_check()
+    )
 }
 
 /// A line for an action worth a line.
@@ -110,6 +137,14 @@ fn describe(action: &Action) -> Option<String> {
         } => format!(
             "refused ({reason} {status}) for {email}: a refusal of the sender, not the reader; neither counted nor suppressed"
         ),
+        Action::Blocked {
+            email,
+            status,
+            reason,
+            provider,
+        } => format!(
+            "refused ({reason} {status}) for {email}: part of {provider}'s block of this sender; neither counted nor suppressed"
+        ),
         Action::Ignored(why) => format!("nothing to do: {why}"),
         Action::NotUnderstood(why) => format!("not understood, left alone: {why}"),
         Action::ReadBefore => return None,
@@ -132,7 +167,7 @@ impl Tally {
         match action {
             Action::Suppressed { .. } => self.suppressed += 1,
             Action::Counted { .. } => self.counted += 1,
-            Action::Refused { .. } => self.refused += 1,
+            Action::Refused { .. } | Action::Blocked { .. } => self.refused += 1,
             Action::AlreadySuppressed { .. } | Action::Ignored(_) => self.ignored += 1,
             Action::NotUnderstood(_) => self.not_understood += 1,
             Action::ReadBefore => self.read_before += 1,

@@ -27,7 +27,7 @@ const READERS: &[&str] = &[
     "lee@nhs.example",
 ];
 
-fn write_subscribers(project: &Project, emails: &[&str]) {
+pub fn write_subscribers(project: &Project, emails: &[&str]) {
     let mut csv = String::from("email,name\n");
     for email in emails {
         csv.push_str(&format!(
@@ -674,4 +674,86 @@ fn a_maildir_folder_that_is_a_link_is_not_followed() {
         .code(1)
         .stdout_is("0 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 0 with nothing to do, 0 not understood, 0 read before\n")
         .stderr_is("error: `mail/Maildir/new` is a symbolic link; skipped (a Maildir holds its own folders)\nerror: some mail could not be read (above); the rest was processed\n");
+}
+
+/// A marked refusal of `email` by `mx.trust.example`, as Postfix writes
+/// it: `status` and `diagnostic` in the delivery-status part.
+pub fn refusal(email: &str, issue: &str, status: &str, diagnostic: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.hsj.example\nTo: catchup@hsj.example\nSubject: Undelivered Mail Returned to Sender\nDate: Fri, 20 Nov 2026 07:00:00 +0000\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: text/plain\n\n<{email}>: host mx.trust.example[192.0.2.1] said: {diagnostic}\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.hsj.example\n\nFinal-Recipient: rfc822; {email}\nAction: failed\nStatus: {status}\nRemote-MTA: dns; mx.trust.example\nDiagnostic-Code: smtp; {diagnostic}\n\n--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: <{issue}.{}@hsj.example>\n\n--b--\n",
+        reader_id(crate::support::SECRET, email)
+    )
+}
+
+/// See: issue 20, "A provider's block is not its readers' fault".
+#[test]
+fn a_providers_block_suppresses_and_counts_no_one_and_says_so() {
+    let project = Project::example();
+    let readers: Vec<String> = (0..30).map(|i| format!("r{i:02}@trust.example")).collect();
+    let mut list: Vec<&str> = readers.iter().map(String::as_str).collect();
+    list.push("ann@nhs.example");
+    write_subscribers(&project, &list);
+    // 30 readers at one provider, refused for one policy reason; and the
+    // same provider's "service unavailable", a soft reason, for all of
+    // them on the next issue.
+    for (i, email) in readers.iter().enumerate() {
+        project.write(
+            &format!("mail/policy/{i}.eml"),
+            refusal(
+                email,
+                "2018-07-27",
+                "5.7.1",
+                "550 5.7.1 Message rejected by local policy",
+            ),
+        );
+        project.write(
+            &format!("mail/down/{i}.eml"),
+            refusal(
+                email,
+                "2018-08-03",
+                "5.0.0",
+                "554 5.0.0 Service unavailable",
+            ),
+        );
+    }
+    let out = project.expect(&["bounces", "mail/policy"]).code(7);
+    assert!(suppressed(&project).is_empty(), "{out}");
+    out.stdout_has("refused (policy 5.7.1) for r00@trust.example: part of trust.example's block of this sender; neither counted nor suppressed")
+        .stdout_has("30 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 30 refusal(s) of the sender")
+        .stderr_is("warning: trust.example is refusing mail from this newsletter: 30 readers refused for policy (\"550 5.7.1 Message rejected by local policy\"). Nobody was suppressed or counted for it. Check the provider's postmaster pages for what the refusal means; then send again.\n");
+    project
+        .expect(&["bounces", "mail/down"])
+        .code(7)
+        .stdout_has("30 message(s): 0 reader(s) suppressed, 0 soft bounce(s) counted, 30 refusal(s) of the sender")
+        .stderr_has("trust.example is refusing mail from this newsletter: 30 readers refused for system-error");
+    // Four readers refused alike are not a block: their soft bounces count.
+    let few = Project::example();
+    write_subscribers(&few, &list);
+    for (i, email) in readers.iter().take(4).enumerate() {
+        few.write(
+            &format!("mail/{i}.eml"),
+            refusal(
+                email,
+                "2018-08-03",
+                "5.0.0",
+                "554 5.0.0 Service unavailable",
+            ),
+        );
+    }
+    few.expect(&["bounces", "mail"])
+        .code(0)
+        .stdout_has("4 message(s): 0 reader(s) suppressed, 4 soft bounce(s) counted");
+    // A later report that an address really is bad still suppresses it.
+    project.write(
+        "mail/later/1.eml",
+        refusal(
+            &readers[3],
+            "2018-08-10",
+            "5.1.1",
+            "550 5.1.1 <r03@trust.example>: Recipient address rejected: User unknown",
+        ),
+    );
+    project.expect(&["bounces", "mail/later"]).code(0).stdout_is(
+        "mail/later/1.eml: suppressed r03@trust.example (hard-bounce 5.1.1 user-unknown, issue 2018-08-10)\n1 message(s): 1 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 0 with nothing to do, 0 not understood, 0 read before\n",
+    );
 }

@@ -70,6 +70,19 @@ fn reach(code: i32) -> i32 {
         }
         // `send --due`: the 2018 example issue is long overdue.
         6 => run(&["send", "--due", "--now", "2026-11-25T09:00:00Z"]),
+        // `bounces`: five readers at one provider refused alike, a block.
+        7 => {
+            let readers: Vec<String> = (0..5).map(|i| format!("r{i}@trust.example")).collect();
+            let list: Vec<&str> = readers.iter().map(String::as_str).collect();
+            crate::bounces::write_subscribers(&project, &list);
+            for (i, email) in readers.iter().enumerate() {
+                project.write(
+                    &format!("mail/{i}.eml"),
+                    crate::bounces::refusal(email, "2018-07-27", "5.7.1", "550 5.7.1 Blocked"),
+                );
+            }
+            run(&["bounces", "mail"])
+        }
         other => panic!("no scenario reaches exit code {other}"),
     }
 }
@@ -77,7 +90,7 @@ fn reach(code: i32) -> i32 {
 #[test]
 fn every_exit_code_in_the_readme_is_reached_and_no_other_is_listed() {
     let codes = readme_codes();
-    assert_eq!(codes, (0..=6).collect::<Vec<_>>(), "the README's table");
+    assert_eq!(codes, (0..=7).collect::<Vec<_>>(), "the README's table");
     for code in codes {
         assert_eq!(reach(code), code, "the README's exit code {code}");
     }

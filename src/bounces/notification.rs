@@ -92,6 +92,7 @@ pub(crate) fn ses(json: &str) -> Result<(Report, String), Verdict> {
                         .as_deref()
                         .unwrap_or("abuse")
                 )),
+                remote: None,
             })
             .collect(),
         ("Delivery" | "Send" | "Open" | "Click" | "DeliveryDelay", _, _) => {
@@ -154,6 +155,7 @@ fn ses_bounce(bounce: &SesBounce) -> Vec<Finding> {
             }
             failure.permanent &= permanent;
             Finding {
+                remote: None,
                 recipient: Some(r.email_address.clone()),
                 failure,
             }
@@ -249,6 +251,7 @@ pub(crate) fn postmark(json: &str) -> Result<(Report, String), Verdict> {
             findings: vec![Finding {
                 recipient: Some(hook.email),
                 failure,
+                remote: None,
             }],
             ..Report::default()
         },
