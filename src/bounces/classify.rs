@@ -156,10 +156,16 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Message<'_>, Verdict> {
         .ok_or_else(|| Verdict::NotUnderstood("it is not a mail message (no headers)".into()))
 }
 
-/// What one parsed message means.
-pub(crate) fn classify(message: &Message<'_>, ours: &Ours) -> Verdict {
+/// Catchup's marks anywhere in a message.
+pub(crate) fn evidence(message: &Message<'_>, ours: &Ours) -> Evidence {
     let mut evidence = Evidence::default();
     gather(message, ours, &mut evidence, 0);
+    evidence
+}
+
+/// What one parsed message means.
+pub(crate) fn classify(message: &Message<'_>, ours: &Ours) -> Verdict {
+    let evidence = evidence(message, ours);
     let verdict = match report_type(message).as_deref() {
         Some("delivery-status" | "global-delivery-status") => bounce(message),
         Some("feedback-report") => complaint(message),

@@ -15,6 +15,7 @@
 pub(crate) mod block;
 pub(crate) mod classify;
 pub(crate) mod mailbox;
+pub(crate) mod mailto;
 pub(crate) mod notification;
 pub(crate) mod reason;
 pub(crate) mod seen;
@@ -53,6 +54,9 @@ pub(crate) struct Settings {
     pub soft_limit: u32,
     /// Act only on reports that carry catchup's mark for the reader.
     pub require_mark: bool,
+    /// The mailto unsubscribe address, whose requests arrive in the same
+    /// mailbox.
+    pub mailto: Option<mailto::Mailto>,
 }
 
 impl Settings {
@@ -76,6 +80,18 @@ impl Settings {
             },
             soft_limit: newsletter.bounces.soft_limit,
             require_mark: !newsletter.bounces.trust_unmarked,
+            // Where the mailto address is the return path itself, a
+            // returned message to a VERP address would read as a request.
+            mailto: newsletter
+                .unsubscribe
+                .mailto
+                .as_ref()
+                .filter(|m| **m != return_path)
+                .map(|m| mailto::Mailto {
+                    user: m.user().to_ascii_lowercase(),
+                    domain: m.domain().to_ascii_lowercase(),
+                    authserv_id: newsletter.unsubscribe.authserv_id.clone(),
+                }),
         }
     }
 }
@@ -169,6 +185,15 @@ pub(crate) enum Action {
     AlreadySuppressed {
         email: String,
     },
+    /// Their own request, by mail, recorded.
+    Unsubscribed {
+        email: String,
+        issue: Option<String>,
+    },
+    /// They had already unsubscribed: nothing recorded.
+    AlreadyUnsubscribed {
+        email: String,
+    },
     /// A soft bounce counted: the reader has now bounced on `issues`
     /// distinct issues.
     Counted {
@@ -208,6 +233,8 @@ pub(crate) struct Run {
     lookup: Lookup,
     seen: Seen,
     suppressed: HashSet<ReaderKey>,
+    /// Who has unsubscribed since their suppression was last lifted.
+    unsubscribed: HashSet<ReaderKey>,
     /// When each address's suppression was last lifted.
     lifted: HashMap<ReaderKey, DateTime<Utc>>,
     events: Vec<Event>,
@@ -254,8 +281,15 @@ impl Run {
     ) -> Result<Run, StartError> {
         let (events, mut warnings) = suppression::events(suppressed)?;
         let mut lifted = HashMap::new();
-        for event in events.iter().filter(|e| e.lifts()) {
-            lifted.insert(ReaderKey::of(&event.email), event.at);
+        let mut unsubscribed = HashSet::new();
+        for event in &events {
+            let key = ReaderKey::of(&event.email);
+            if event.lifts() {
+                lifted.insert(key, event.at);
+                unsubscribed.remove(&key);
+            } else if event.is_unsubscribe() {
+                unsubscribed.insert(key);
+            }
         }
         let suppressed = suppression::current(&events)
             .into_iter()
@@ -268,6 +302,7 @@ impl Run {
             lookup,
             seen,
             suppressed,
+            unsubscribed,
             lifted,
             events: Vec::new(),
             held: Vec::new(),
@@ -292,6 +327,16 @@ impl Run {
         let key = seen::message_key(raw, &message);
         if self.seen.has_seen(&key) {
             return Ok(vec![Action::ReadBefore]);
+        }
+        if let Some(request) = self
+            .settings
+            .mailto
+            .as_ref()
+            .and_then(|m| mailto::request(&message, m))
+        {
+            return self
+                .unsubscribe_request(&key, &message, request)
+                .map(|a| vec![a]);
         }
         match classify::classify(&message, &self.settings.ours) {
             Verdict::NotUnderstood(why) => Ok(vec![Action::NotUnderstood(why)]),
@@ -402,6 +447,90 @@ impl Run {
             )),
             (false, _) => Err(format!("it names {address}, who is not on the list")),
         }
+    }
+
+    /// A reader's request to leave, by mail: honoured under the rules of
+    /// the one-click link (durable with the run's commit, not undone by
+    /// an old request after the reader came back).
+    fn unsubscribe_request(
+        &mut self,
+        key: &str,
+        message: &mail_parser::Message<'_>,
+        request: mailto::Request,
+    ) -> Result<Action, ListError> {
+        let email = match request {
+            mailto::Request::Token(token) => {
+                let found = Token::parse(&token)
+                    .map(|t| self.lookup.by_token.find(&t, &self.lookup.keys))
+                    .transpose()?
+                    .flatten();
+                match found {
+                    Some(email) => email,
+                    None => {
+                        self.log_row(key, "", Outcome::Ignored, None, String::new(), "");
+                        return Ok(Action::Ignored(
+                            "an unsubscribe request whose token names no reader".into(),
+                        ));
+                    }
+                }
+            }
+            mailto::Request::From {
+                from,
+                authenticated,
+            } => {
+                let listed = self.lookup.listed.contains(&ReaderKey::of(&from));
+                let refused = match (listed, authenticated) {
+                    (false, _) => Some(format!(
+                        "an unsubscribe request from {}, who is not on the list",
+                        printable(&from)
+                    )),
+                    (true, Err(why)) => Some(format!(
+                        "an unsubscribe request from {} without their token, not honoured: {why}",
+                        printable(&from)
+                    )),
+                    (true, Ok(())) => None,
+                };
+                if let Some(why) = refused {
+                    self.log_row(key, "", Outcome::Ignored, None, String::new(), "");
+                    return Ok(Action::Ignored(why));
+                }
+                from
+            }
+        };
+        let reader = ReaderKey::of(&email);
+        let date = message
+            .date()
+            .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0));
+        if let (Some(lifted), Some(date)) = (self.lifted.get(&reader).copied(), date)
+            && date < lifted
+        {
+            self.log_row(key, &email, Outcome::Ignored, None, String::new(), "");
+            return Ok(Action::Ignored(format!(
+                "an unsubscribe request dated before {email} subscribed again ({})",
+                lifted.format("%Y-%m-%d %H:%M UTC")
+            )));
+        }
+        let evidence = classify::evidence(message, &self.settings.ours);
+        let issue = only_issue_of(&evidence);
+        self.log_row(
+            key,
+            &email,
+            Outcome::Unsubscribe,
+            None,
+            issue.clone().unwrap_or_default(),
+            "",
+        );
+        if !self.unsubscribed.insert(reader) {
+            return Ok(Action::AlreadyUnsubscribed { email });
+        }
+        self.suppressed.insert(reader);
+        self.events.push(Event {
+            email: email.clone(),
+            reason: "unsubscribe-mailto".into(),
+            at: self.now,
+            issue: issue.clone(),
+        });
+        Ok(Action::Unsubscribed { email, issue })
     }
 
     /// Decides the refusals held for the end of the run: those of a
@@ -655,12 +784,15 @@ pub(crate) enum Explanation {
         findings: Vec<Finding>,
         marked: bool,
     },
+    /// A request to leave, sent to the mailto unsubscribe address.
+    Unsubscribe(mailto::Request),
     NotABounce(String),
     NotUnderstood(String),
 }
 
 /// Reads one message as a run would, and says what it means.
-pub(crate) fn explain(raw: &[u8], ours: &Ours) -> Explanation {
+pub(crate) fn explain(raw: &[u8], settings: &Settings) -> Explanation {
+    let ours = &settings.ours;
     let message = match classify::parse(raw) {
         Ok(message) => message,
         Err(Verdict::NotUnderstood(why) | Verdict::NotABounce(why)) => {
@@ -668,6 +800,13 @@ pub(crate) fn explain(raw: &[u8], ours: &Ours) -> Explanation {
         }
         Err(Verdict::Report(_)) => return Explanation::NotUnderstood("it cannot be read".into()),
     };
+    if let Some(request) = settings
+        .mailto
+        .as_ref()
+        .and_then(|m| mailto::request(&message, m))
+    {
+        return Explanation::Unsubscribe(request);
+    }
     match classify::classify(&message, ours) {
         Verdict::Report(report) => Explanation::Report {
             marked: !report.evidence.message_ids.is_empty() || !report.evidence.tokens.is_empty(),
@@ -680,7 +819,11 @@ pub(crate) fn explain(raw: &[u8], ours: &Ours) -> Explanation {
 
 /// The one issue a report's Message-IDs name, if they name exactly one.
 fn only_issue(report: &Report) -> Option<String> {
-    let mut issues = report.evidence.message_ids.iter().map(|id| &id.issue);
+    only_issue_of(&report.evidence)
+}
+
+fn only_issue_of(evidence: &classify::Evidence) -> Option<String> {
+    let mut issues = evidence.message_ids.iter().map(|id| &id.issue);
     let first = issues.next()?;
     issues
         .all(|i| i == first)
@@ -751,6 +894,7 @@ mod tests {
                 },
                 soft_limit: 2,
                 require_mark: self.require_mark,
+                mailto: None,
             };
             let lookup = Lookup::build(&self.path("subscribers.csv"), keys).expect("lookup");
             Run::start(
@@ -763,13 +907,18 @@ mod tests {
             .expect("run")
         }
 
-        /// Reads messages in one run and commits it.
+        /// Reads messages in one run, finishes and commits it: each
+        /// message's actions, those decided at the end included.
         fn read(&self, messages: &[String]) -> Vec<Vec<Action>> {
             let mut run = self.run();
-            let actions = messages
+            let mut actions: Vec<Vec<Action>> = messages
                 .iter()
-                .map(|m| run.read(m.as_bytes()).expect("read"))
+                .enumerate()
+                .map(|(i, m)| run.read(&i.to_string(), m.as_bytes()).expect("read"))
                 .collect();
+            for (origin, action) in run.finish().actions {
+                actions[origin.parse::<usize>().expect("origin")].push(action);
+            }
             run.commit(&self.path("suppressed.csv")).expect("commit");
             actions
         }

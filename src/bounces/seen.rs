@@ -27,6 +27,8 @@ pub(crate) enum Outcome {
     Hard,
     Soft,
     Complaint,
+    /// The reader's own request to leave, by mail.
+    Unsubscribe,
     /// A refusal of the sender, not the reader (a block, spam, policy):
     /// neither counted nor suppressed.
     Refused,
@@ -43,6 +45,7 @@ impl Outcome {
             Outcome::Hard => "hard",
             Outcome::Soft => "soft",
             Outcome::Complaint => "complaint",
+            Outcome::Unsubscribe => "unsubscribe",
             Outcome::Refused => "refused",
             Outcome::Block => "block",
             Outcome::Ignored => "ignored",
@@ -54,6 +57,7 @@ impl Outcome {
             Outcome::Hard,
             Outcome::Soft,
             Outcome::Complaint,
+            Outcome::Unsubscribe,
             Outcome::Refused,
             Outcome::Block,
             Outcome::Ignored,

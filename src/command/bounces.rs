@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::bounces::block::Block;
 use crate::bounces::classify::Finding;
+use crate::bounces::mailto::Request;
 use crate::bounces::reason::Meaning;
 use crate::bounces::{Action, Explanation, Lookup, Run, Settings, explain, mailbox};
 use crate::cli::BouncesArgs;
@@ -121,6 +122,11 @@ fn describe(action: &Action) -> Option<String> {
             None => format!("suppressed {email} ({reason})"),
         },
         Action::AlreadySuppressed { email } => format!("{email} is already suppressed"),
+        Action::Unsubscribed { email, issue } => match issue {
+            Some(issue) => format!("unsubscribed {email} (their request by mail, issue {issue})"),
+            None => format!("unsubscribed {email} (their request by mail)"),
+        },
+        Action::AlreadyUnsubscribed { email } => format!("{email} had already unsubscribed"),
         Action::Counted {
             email,
             status,
@@ -165,10 +171,12 @@ struct Tally {
 impl Tally {
     fn count(&mut self, action: &Action) {
         match action {
-            Action::Suppressed { .. } => self.suppressed += 1,
+            Action::Suppressed { .. } | Action::Unsubscribed { .. } => self.suppressed += 1,
             Action::Counted { .. } => self.counted += 1,
             Action::Refused { .. } | Action::Blocked { .. } => self.refused += 1,
-            Action::AlreadySuppressed { .. } | Action::Ignored(_) => self.ignored += 1,
+            Action::AlreadySuppressed { .. }
+            | Action::AlreadyUnsubscribed { .. }
+            | Action::Ignored(_) => self.ignored += 1,
             Action::NotUnderstood(_) => self.not_understood += 1,
             Action::ReadBefore => self.read_before += 1,
         }
@@ -194,7 +202,7 @@ fn explain_each(settings: &Settings, args: &BouncesArgs) -> Result<Exit> {
     let mut out = std::io::stdout().lock();
     let mut failed = None;
     let problems = mailbox::each(&args.paths, |item| {
-        let explanation = explain(&item.bytes, &settings.ours);
+        let explanation = explain(&item.bytes, settings);
         let written = if args.json {
             let object = explanation_json(&item.origin, &explanation);
             writeln!(out, "{object}")
@@ -230,8 +238,31 @@ fn outcome(finding: &Finding) -> &'static str {
     }
 }
 
+fn unsubscribe_text(request: &Request) -> String {
+    match request {
+        Request::Token(token) => format!(
+            "an unsubscribe request by mail, with the token {token}: a run unsubscribes the reader it names"
+        ),
+        Request::From {
+            from,
+            authenticated: Ok(()),
+        } => format!(
+            "an unsubscribe request by mail from {}, vouched for by the trusted Authentication-Results: a run unsubscribes them if they are on the list",
+            crate::bounces::printable(from)
+        ),
+        Request::From {
+            from,
+            authenticated: Err(why),
+        } => format!(
+            "an unsubscribe request by mail from {} without a token, not honoured: {why}",
+            crate::bounces::printable(from)
+        ),
+    }
+}
+
 fn explanation_text(origin: &str, explanation: &Explanation) -> String {
     match explanation {
+        Explanation::Unsubscribe(request) => format!("{origin}: {}\n", unsubscribe_text(request)),
         Explanation::NotABounce(why) => format!("{origin}: not a bounce: {why}\n"),
         Explanation::NotUnderstood(why) => format!("{origin}: not understood: {why}\n"),
         Explanation::Report { findings, marked } => {
@@ -264,6 +295,18 @@ fn explanation_text(origin: &str, explanation: &Explanation) -> String {
 
 fn explanation_json(origin: &str, explanation: &Explanation) -> serde_json::Value {
     match explanation {
+        Explanation::Unsubscribe(request) => serde_json::json!({
+            "message": origin,
+            "outcome": "unsubscribe",
+            "why": unsubscribe_text(request),
+            "recipients": match request {
+                Request::Token(_) => vec![],
+                Request::From { from, authenticated } => vec![serde_json::json!({
+                    "address": from,
+                    "outcome": if authenticated.is_ok() { "unsubscribe" } else { "not-honoured" },
+                })],
+            },
+        }),
         Explanation::NotABounce(why) => serde_json::json!({
             "message": origin, "outcome": "not-a-bounce", "why": why,
         }),

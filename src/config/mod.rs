@@ -148,7 +148,10 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
         .and_then(|t| sections::footer(t, problems));
     let unsubscribe = match root.table("unsubscribe", problems) {
         Some(t) => sections::unsubscribe(t, problems),
-        None => Unsubscribe { mailto: None },
+        None => Unsubscribe {
+            mailto: None,
+            authserv_id: None,
+        },
     };
     let web = root
         .required_table(

@@ -31,8 +31,13 @@ pub(super) fn footer(mut t: Table<'_>, problems: &mut Problems) -> Option<Footer
 #[derive(Debug, Clone)]
 pub struct Unsubscribe {
     /// An address for `List-Unsubscribe: <mailto:...>`, the second way out
-    /// beside the one-click link.
+    /// beside the one-click link; each reader is offered it with their
+    /// token after a `+`.
     pub mailto: Option<lettre::Address>,
+    /// The `authserv-id` of the server that receives the mailto address's
+    /// mail, whose `Authentication-Results` may vouch for a request
+    /// without a token.
+    pub authserv_id: Option<String>,
 }
 
 pub(super) fn unsubscribe(mut t: Table<'_>, problems: &mut Problems) -> Unsubscribe {
@@ -56,8 +61,15 @@ pub(super) fn unsubscribe(mut t: Table<'_>, problems: &mut Problems) -> Unsubscr
             })
             .ok()
     });
+    let authserv_id = t
+        .string("authserv_id", problems)
+        .map(|id| id.into_inner().trim().to_string())
+        .filter(|id| !id.is_empty());
     t.finish(problems);
-    Unsubscribe { mailto }
+    Unsubscribe {
+        mailto,
+        authserv_id,
+    }
 }
 
 /// `[web]`: where `catchup serve` is reached, and its signing secret.

@@ -65,6 +65,14 @@ impl Event {
 
     /// True for the reader's own choice (an unsubscribe, a complaint), which
     /// only they should undo.
+    /// The reader's own unsubscribe (by the link, the page or mail).
+    pub(crate) fn is_unsubscribe(&self) -> bool {
+        self.reason
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("unsubscribe")
+    }
+
     pub(crate) fn is_readers_own(&self) -> bool {
         let reason = self.reason.trim().to_ascii_lowercase();
         reason.starts_with("unsubscribe") || reason == "complaint"

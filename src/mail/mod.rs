@@ -220,7 +220,14 @@ impl Template {
         };
         let mut list_unsubscribe = format!("<{url}>");
         if let Some(mailto) = &self.unsubscribe_mailto {
-            list_unsubscribe.push_str(&format!(", <mailto:{mailto}?subject=unsubscribe>"));
+            // The reader's token after a `+`, in hex as a mail system may
+            // give a local part back in any case.
+            list_unsubscribe.push_str(&format!(
+                ", <mailto:{}+{}@{}?subject=unsubscribe>",
+                mailto.user(),
+                self.key.verp_token(reader.email.as_ref()),
+                mailto.domain()
+            ));
         }
 
         let mut builder = Message::builder()

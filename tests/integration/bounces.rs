@@ -757,3 +757,115 @@ fn a_providers_block_suppresses_and_counts_no_one_and_says_so() {
         "mail/later/1.eml: suppressed r03@trust.example (hard-bounce 5.1.1 user-unknown, issue 2018-08-10)\n1 message(s): 1 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 0 with nothing to do, 0 not understood, 0 read before\n",
     );
 }
+
+/// See: issue 20, "The mailto unsubscribe".
+#[test]
+fn mailto_unsubscribes_are_honoured_with_a_token_or_from_the_reader_and_never_forged() {
+    let project = Project::example();
+    let settings = project.read("config/newsletter.toml").replace(
+        "mailto = \"unsubscribe@hsj.example\"",
+        "mailto = \"unsubscribe@hsj.example\"\nauthserv_id = \"mx.hsj.example\"",
+    );
+    project.write("config/newsletter.toml", settings);
+    write_subscribers(
+        &project,
+        &[
+            "ann@nhs.example",
+            "bob@nhs.example",
+            "cat@nhs.example",
+            "dan@nhs.example",
+        ],
+    );
+    let request = |headers: &str, to: &str| {
+        format!(
+            "{headers}To: <{to}>\nSubject: unsubscribe\nDate: Fri, 20 Nov 2026 08:00:00 +0000\nMessage-ID: <{}@mail.example>\n\n",
+            to.len() + headers.len()
+        )
+    };
+    let ann = crate::support::unsubscribe_mailto("ann@nhs.example");
+    // Ann's client sends to her own address, in capitals (some do).
+    project.write(
+        "mail/1.eml",
+        request("From: someone@anywhere.example\n", &ann.to_uppercase()),
+    );
+    // Bob writes to the bare address from his own; the receiving server
+    // vouches for him.
+    project.write(
+        "mail/2.eml",
+        request(
+            "Authentication-Results: mx.hsj.example; dkim=pass header.d=nhs.example; dmarc=pass header.from=nhs.example\nFrom: Bob <bob@nhs.example>\n",
+            "unsubscribe@hsj.example",
+        ),
+    );
+    // Someone forges Cat's address: no results vouch for it.
+    project.write(
+        "mail/3.eml",
+        request(
+            "Authentication-Results: mx.hsj.example; dkim=none; spf=fail smtp.mailfrom=cat@nhs.example\nFrom: cat@nhs.example\n",
+            "unsubscribe@hsj.example",
+        ),
+    );
+    // And forges results of their own below the trusted ones.
+    project.write(
+        "mail/4.eml",
+        request(
+            "Authentication-Results: mx.hsj.example; dkim=fail header.d=nhs.example\nAuthentication-Results: mx.hsj.example; dkim=pass header.d=nhs.example\nFrom: dan@nhs.example\n",
+            "unsubscribe@hsj.example",
+        ),
+    );
+    // A made-up token names no one.
+    project.write(
+        "mail/5.eml",
+        request(
+            "From: x@evil.example\n",
+            "unsubscribe+00000000000000000000000000000000@hsj.example",
+        ),
+    );
+    project.expect(&["bounces", "mail"]).code(0).stdout_is(
+        "mail/1.eml: unsubscribed ann@nhs.example (their request by mail)
+mail/2.eml: unsubscribed bob@nhs.example (their request by mail)
+mail/3.eml: nothing to do: an unsubscribe request from cat@nhs.example without their token, not honoured: mx.hsj.example's Authentication-Results do not say DMARC, or DKIM or SPF aligned with nhs.example, passed
+mail/4.eml: nothing to do: an unsubscribe request from dan@nhs.example without their token, not honoured: mx.hsj.example's Authentication-Results do not say DMARC, or DKIM or SPF aligned with nhs.example, passed
+mail/5.eml: nothing to do: an unsubscribe request whose token names no reader
+5 message(s): 2 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 3 with nothing to do, 0 not understood, 0 read before
+",
+    );
+    let now = suppressed(&project);
+    assert_eq!(
+        now.keys().cloned().collect::<Vec<_>>(),
+        ["ann@nhs.example", "bob@nhs.example"]
+    );
+    assert_eq!(now["ann@nhs.example"].0, "unsubscribe-mailto");
+    // The same request again, by another copy: recorded once.
+    project.write(
+        "mail/again/1.eml",
+        request("From: other@anywhere.example\n", &ann),
+    );
+    project
+        .expect(&["bounces", "mail/again"])
+        .code(0)
+        .stdout_has("mail/again/1.eml: ann@nhs.example had already unsubscribed");
+    let rows = project.read("config/suppressed.csv");
+    assert_eq!(rows.matches("ann@nhs.example").count(), 1, "{rows}");
+}
+
+/// See: issue 20: an old request cannot undo a reader's own return.
+#[test]
+fn an_old_mailto_request_does_not_undo_a_later_resubscribe() {
+    let project = Project::example();
+    write_subscribers(&project, &["ann@nhs.example"]);
+    project.write(
+        "config/suppressed.csv",
+        "email,reason,at,issue\nann@nhs.example,unsubscribe,2026-11-01T00:00:00Z,\nann@nhs.example,resubscribed,2026-11-25T00:00:00Z,\n",
+    );
+    let ann = crate::support::unsubscribe_mailto("ann@nhs.example");
+    project.write(
+        "mail/old.eml",
+        format!("From: ann@nhs.example\nTo: {ann}\nSubject: unsubscribe\nDate: Fri, 20 Nov 2026 08:00:00 +0000\n\n"),
+    );
+    project
+        .expect(&["bounces", "mail"])
+        .code(0)
+        .stdout_has("mail/old.eml: nothing to do: an unsubscribe request dated before ann@nhs.example subscribed again (2026-11-25 00:00 UTC)");
+    assert!(suppressed(&project).is_empty());
+}

@@ -330,8 +330,9 @@ fn the_eml_is_multipart_alternative_text_first_with_the_right_headers() {
     assert_eq!(
         message.header("List-Unsubscribe"),
         format!(
-            "<{}>, <mailto:unsubscribe@hsj.example?subject=unsubscribe>",
-            preview_unsubscribe_url("reader@example.com")
+            "<{}>, <mailto:{}?subject=unsubscribe>",
+            preview_unsubscribe_url("reader@example.com"),
+            crate::support::preview_unsubscribe_mailto("reader@example.com")
         )
     );
     assert_eq!(

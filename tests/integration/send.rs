@@ -103,7 +103,10 @@ fn a_list_send_reaches_each_reader_exactly_once_with_their_own_headers() {
         let url = unsubscribe_url(&d.rcpt);
         assert_eq!(
             m.header("List-Unsubscribe"),
-            format!("<{url}>, <mailto:unsubscribe@hsj.example?subject=unsubscribe>")
+            format!(
+                "<{url}>, <mailto:{}?subject=unsubscribe>",
+                crate::support::unsubscribe_mailto(&d.rcpt)
+            )
         );
         assert_eq!(
             m.header("List-Unsubscribe-Post"),

@@ -61,9 +61,10 @@ DIFFERS = {
     for name in ("arf-18.eml", "arf-19.eml", "arf-20.eml")
 }
 DIFFERS["arf-26.eml"] = (
-    "unsubscribe", "unsubscribe",
-    "a reader's own mail with the subject `unsubscribe`: catchup's mailto "
-    "unsubscribe (Sisimai: feedback)")
+    "not-a-bounce", "none",
+    "iCloud's unsubscribe request to another sender's mailto address: "
+    "catchup honours only requests to its own [unsubscribe] mailto "
+    "(Sisimai: feedback)")
 
 
 def outcome(reason, hard):

@@ -65,6 +65,11 @@ pub fn unsubscribe_url(email: &str) -> String {
     format!("https://news.hsj.example/u/{}", token(email))
 }
 
+/// The example newsletter's mailto unsubscribe address for a reader.
+pub fn unsubscribe_mailto(email: &str) -> String {
+    format!("unsubscribe+{}@hsj.example", verp_token(email))
+}
+
 /// The unsubscribe URL a preview shows for a reader (signed with
 /// [`PREVIEW_KEY`], so it works nowhere).
 pub fn preview_unsubscribe_url(email: &str) -> String {
@@ -74,6 +79,13 @@ pub fn preview_unsubscribe_url(email: &str) -> String {
         "https://news.hsj.example/u/{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag[..16])
     )
+}
+
+/// The mailto unsubscribe address a preview shows for a reader.
+pub fn preview_unsubscribe_mailto(email: &str) -> String {
+    let tag = hmac_with(PREVIEW_KEY, b"catchup unsubscribe v1\0", email);
+    let hex: String = tag[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("unsubscribe+{hex}@hsj.example")
 }
 
 /// The repository root (where `seeds/` and `config/` live).
