@@ -116,6 +116,13 @@ impl Web {
     pub fn unsubscribe_url(&self, token: &str) -> String {
         format!("{}/u/{token}", self.base_url)
     }
+
+    /// The unsubscribe link in one issue's mail: the reader's token, and
+    /// the issue it came from (`?i=`), so that an unsubscribe is counted
+    /// against the issue that caused it.
+    pub fn unsubscribe_url_from(&self, token: &str, issue: &str) -> String {
+        format!("{}/u/{token}?i={issue}", self.base_url)
+    }
 }
 
 impl SecretSource {

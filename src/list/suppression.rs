@@ -483,8 +483,13 @@ pub(crate) fn append(path: &Path, events: &[Event]) -> Result<(), FileError> {
 /// A change a reader asks for through the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Change {
-    /// Their own unsubscribe (`reason` says how: `unsubscribe`).
-    Unsubscribe { email: String, reason: String },
+    /// Their own unsubscribe (`reason` says how: `unsubscribe`), from the
+    /// issue whose link they followed, if the link says.
+    Unsubscribe {
+        email: String,
+        reason: String,
+        issue: Option<String>,
+    },
     /// Undoing their own unsubscribe.
     Resubscribe { email: String },
 }
@@ -556,9 +561,13 @@ fn commit(
     let mut outcomes = Vec::new();
     let mut standings: HashMap<ReaderKey, Standing> = HashMap::new();
     for change in changes {
-        let (email, reason) = match change {
-            Change::Unsubscribe { email, reason } => (email, reason.as_str()),
-            Change::Resubscribe { email } => (email, "resubscribed"),
+        let (email, reason, issue) = match change {
+            Change::Unsubscribe {
+                email,
+                reason,
+                issue,
+            } => (email, reason.as_str(), issue.clone()),
+            Change::Resubscribe { email } => (email, "resubscribed", None),
         };
         let key = ReaderKey::of(email);
         let standing = standings.entry(key).or_insert_with(|| view.standing(key));
@@ -574,7 +583,7 @@ fn commit(
                 email: email.clone(),
                 reason: reason.to_string(),
                 at: now,
-                issue: None,
+                issue,
             };
             standing.apply(&event);
             events.push(event);
@@ -762,6 +771,7 @@ mod tests {
         Change::Unsubscribe {
             email: email.into(),
             reason: "unsubscribe".into(),
+            issue: Some("2018-07-27".into()),
         }
     }
 

@@ -140,7 +140,7 @@ impl Template {
     /// The reader's own unsubscribe URL, under `[web] base_url`.
     pub fn unsubscribe_url(&self, reader: &Reader) -> String {
         self.web
-            .unsubscribe_url(&self.key.token(reader.email.as_ref()))
+            .unsubscribe_url_from(&self.key.token(reader.email.as_ref()), &self.issue)
     }
 
     /// The Message-ID for `reader`, without angle brackets.

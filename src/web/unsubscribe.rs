@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -24,14 +24,40 @@ use crate::list::suppression::{Change, Outcome, Standing};
 use crate::list::token::Token;
 use crate::log::{self, Level};
 
+/// The issue a link came from (`?i=2018-07-27`): only counted against,
+/// so one that is not an issue's name is left out, not refused.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct Origin {
+    i: Option<String>,
+}
+
+impl Origin {
+    fn issue(&self) -> Option<String> {
+        let name = crate::issue::IssueName::new(self.i.as_deref()?).ok()?;
+        Some(name.as_str().to_string())
+    }
+}
+
+/// The link back to the one-click POST, with the issue it came from.
+fn action(app: &App, token: &str, from: &Origin) -> String {
+    match from.issue() {
+        Some(issue) => app.newsletter.web.unsubscribe_url_from(token, &issue),
+        None => app.newsletter.web.unsubscribe_url(token),
+    }
+}
+
 /// GET: a page with one button. Never unsubscribes by itself.
-pub(super) async fn show(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {
+pub(super) async fn show(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+    Query(from): Query<Origin>,
+) -> Response {
     let email = match reader(&app, &token).await {
         Ok(email) => email,
         Err(response) => return response,
     };
     let masked = mask(&email);
-    let action = app.newsletter.web.unsubscribe_url(&token);
+    let action = action(&app, &token, &from);
     let (resubscribe, form) = resubscribe_form(&app, &token);
     let standing = standing(&app, &email);
     let page = if standing.is_suppressed() {
@@ -55,6 +81,7 @@ pub(super) async fn show(State(app): State<Arc<App>>, Path(token): Path<String>)
 pub(super) async fn one_click(
     State(app): State<Arc<App>>,
     Path(token): Path<String>,
+    Query(from): Query<Origin>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -72,6 +99,7 @@ pub(super) async fn one_click(
     let change = Change::Unsubscribe {
         email: email.clone(),
         reason: "unsubscribe".into(),
+        issue: from.issue(),
     };
     if let Err(response) = record(&app, &email, change).await {
         return response;

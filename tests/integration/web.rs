@@ -52,8 +52,11 @@ fn a_one_click_post_from_a_real_message_unsubscribes_and_the_next_send_skips_the
     let link = link_for(&server, "reader2@nhs.example");
     assert_eq!(
         link,
-        format!("http://127.0.0.1:{port}/u/{}", token("reader2@nhs.example")),
-        "the link is the reader's HMAC token under the base URL"
+        format!(
+            "http://127.0.0.1:{port}/u/{}?i=2018-07-27",
+            token("reader2@nhs.example")
+        ),
+        "the link is the reader's HMAC token under the base URL, and the issue it came in"
     );
     let _service = project.serve(port);
     let answer = one_click(&link);
@@ -68,6 +71,10 @@ fn a_one_click_post_from_a_real_message_unsubscribes_and_the_next_send_skips_the
     assert!(
         list.starts_with("email,reason,at,issue\nreader2@nhs.example,unsubscribe,20"),
         "{list}"
+    );
+    assert!(
+        list.trim_end().ends_with(",2018-07-27"),
+        "the unsubscribe is counted against the issue it came from: {list}"
     );
 
     // The next send (a new issue) skips the reader.
@@ -176,7 +183,8 @@ fn form_token(page: &str) -> String {
 fn resubscribe(link: &str, form: &str, origin: Option<&str>) -> crate::support::web::Answer {
     crate::support::web::request_with(
         "POST",
-        &format!("{link}/resubscribe"),
+        // The page's own form posts to the link without the issue.
+        &format!("{}/resubscribe", link.split('?').next().unwrap_or(link)),
         &[
             ("Content-Type", "application/x-www-form-urlencoded"),
             ("Origin", origin.unwrap_or("")),

@@ -60,9 +60,10 @@ pub fn verp_token(email: &str) -> String {
         .collect()
 }
 
-/// The example newsletter's unsubscribe URL for a reader.
+/// The example newsletter's unsubscribe URL for a reader, as the example
+/// issue's mail has it.
 pub fn unsubscribe_url(email: &str) -> String {
-    format!("https://news.hsj.example/u/{}", token(email))
+    format!("https://news.hsj.example/u/{}?i=2018-07-27", token(email))
 }
 
 /// The example newsletter's mailto unsubscribe address for a reader.
@@ -76,7 +77,7 @@ pub fn preview_unsubscribe_url(email: &str) -> String {
     use base64::Engine as _;
     let tag = hmac_with(PREVIEW_KEY, b"catchup unsubscribe v1\0", email);
     format!(
-        "https://news.hsj.example/u/{}",
+        "https://news.hsj.example/u/{}?i=2018-07-27",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag[..16])
     )
 }
