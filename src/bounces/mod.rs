@@ -14,6 +14,7 @@
 
 pub(crate) mod block;
 pub(crate) mod classify;
+pub(crate) mod cost;
 pub(crate) mod mailbox;
 pub(crate) mod mailto;
 pub(crate) mod notification;
@@ -572,7 +573,7 @@ impl Run {
                         readers: readers[&group],
                         example: h.failure.text.clone(),
                     });
-                    self.log_block(&h.key, &h.provider, h.failure.reason);
+                    self.log_block(&h.key, &h.provider, h.failure.reason, h.issue.clone());
                 }
                 self.log_row(
                     &h.key,
@@ -603,13 +604,13 @@ impl Run {
         finished
     }
 
-    fn log_block(&mut self, key: &str, provider: &str, reason: Reason) {
+    fn log_block(&mut self, key: &str, provider: &str, reason: Reason, issue: Option<String>) {
         self.seen.add(Row {
             message: key.to_string(),
             email: String::new(),
             outcome: Outcome::Block,
             status: String::new(),
-            issue: String::new(),
+            issue: issue.unwrap_or_default(),
             at: self.now,
             reason: reason.as_str().to_string(),
             provider: provider.to_string(),

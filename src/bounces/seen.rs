@@ -14,6 +14,9 @@ use super::reason::Reason;
 use crate::fs::{self, FileError};
 use crate::list::reader::ReaderKey;
 
+/// The log's name in the state folder.
+pub(crate) const FILE: &str = "bounces.csv";
+
 /// The columns; logs written before `reason` and `provider` were kept have
 /// the first six, and their rows read with both empty.
 pub(crate) const HEADER: &str = "message,email,outcome,status,issue,at,reason,provider\n";
@@ -192,33 +195,11 @@ impl Seen {
             added: Vec::new(),
             warnings: Vec::new(),
         };
-        let Some(bytes) = fs::read_kept(path, LOG_LIMIT)? else {
-            return Ok(log);
-        };
-        // Row by row, so that one damaged row (a stray quote added by
-        // hand) spoils only itself.
-        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-            if line.iter().all(u8::is_ascii_whitespace) || line.starts_with(b"message,") {
-                continue;
-            }
-            let record = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(line)
-                .records()
-                .next();
-            let row = match record {
-                Some(Ok(record)) => parse(&record),
-                Some(Err(e)) => Err(e.to_string()),
-                None => continue,
-            };
-            match row {
-                Ok(row) => log.remember(&row),
-                Err(why) => log
-                    .warnings
-                    .push(format!("{}:{}: {why}", path.display(), i + 1)),
-            }
+        let (rows, warnings) = rows(path)?;
+        for row in &rows {
+            log.remember(row);
         }
+        log.warnings = warnings;
         Ok(log)
     }
 
@@ -305,6 +286,42 @@ impl Seen {
         let rows: Vec<u8> = self.added.iter().flat_map(Row::csv).collect();
         fs::append_rows(&self.path, HEADER.as_bytes(), &rows)
     }
+}
+
+/// Every row of the log, and the rows that could not be read, as
+/// `file:line: why`; a missing log has none.
+///
+/// # Errors
+/// The file exists but cannot be read.
+pub(crate) fn rows(path: &Path) -> Result<(Vec<Row>, Vec<String>), FileError> {
+    let mut rows = Vec::new();
+    let mut warnings = Vec::new();
+    let Some(bytes) = fs::read_kept(path, LOG_LIMIT)? else {
+        return Ok((rows, warnings));
+    };
+    // Row by row, so that one damaged row (a stray quote added by hand)
+    // spoils only itself.
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) || line.starts_with(b"message,") {
+            continue;
+        }
+        let record = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(line)
+            .records()
+            .next();
+        let row = match record {
+            Some(Ok(record)) => parse(&record),
+            Some(Err(e)) => Err(e.to_string()),
+            None => continue,
+        };
+        match row {
+            Ok(row) => rows.push(row),
+            Err(why) => warnings.push(format!("{}:{}: {why}", path.display(), i + 1)),
+        }
+    }
+    Ok((rows, warnings))
 }
 
 fn parse(record: &csv::StringRecord) -> Result<Row, String> {

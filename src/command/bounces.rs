@@ -17,9 +17,6 @@ use crate::compose::newsletter;
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 
-/// Where the bounce log lives in the state folder.
-const LOG: &str = "bounces.csv";
-
 pub(crate) fn run(config: &Path, args: &BouncesArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
     if args.explain {
@@ -37,7 +34,7 @@ pub(crate) fn run(config: &Path, args: &BouncesArgs) -> Result<Exit> {
         Settings::new(&newsletter),
         lookup,
         &paths.suppressed,
-        &paths.state.join(LOG),
+        &paths.state.join(crate::bounces::seen::FILE),
         Clock::System.now(),
     )?;
     for warning in &run.warnings {

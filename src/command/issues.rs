@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::bounces::cost::{Cost, Costs};
+use crate::bounces::seen;
 use crate::cli::IssuesArgs;
 use crate::clock::Clock;
 use crate::compose::newsletter;
@@ -26,6 +28,9 @@ struct Row {
     file: String,
     #[serde(flatten)]
     status: Option<Status>,
+    /// What its returned mail and unsubscribes cost the list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<Cost>,
     /// Why the file could not be read, if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -46,6 +51,7 @@ impl Row {
             state: "unreadable".into(),
             file,
             status: None,
+            cost: None,
             error: Some(e.to_string()),
         }
     }
@@ -56,6 +62,7 @@ pub(crate) fn run(config: &Path, args: &IssuesArgs) -> Result<Exit> {
     let files = super::list_files(&newsletter);
     let schedule = newsletter.schedule.as_ref();
     let now = Clock::System.now();
+    let costs = Costs::read(&files.state.join(seen::FILE), &files.suppressed)?;
     let mut rows = Vec::new();
     for path in issue::files(&newsletter.paths.issues)? {
         let file = path.display().to_string();
@@ -85,6 +92,7 @@ pub(crate) fn run(config: &Path, args: &IssuesArgs) -> Result<Exit> {
             )),
             state: Standing::of(&status, moment, schedule, now).name().into(),
             file,
+            cost: (status.runs > 0).then(|| costs.of(outline.name.as_str())),
             status: Some(status),
             error: None,
         });
@@ -113,6 +121,9 @@ pub(crate) fn run(config: &Path, args: &IssuesArgs) -> Result<Exit> {
             row.file
         );
         writeln!(out, "{}", line.trim_end())?;
+        if let Some(cost) = &row.cost {
+            writeln!(out, "  cost: {}", cost.brief())?;
+        }
         if let Some(error) = &row.error {
             writeln!(out, "  {error}")?;
         }

@@ -4,6 +4,8 @@
 use std::io::Write as _;
 use std::path::Path;
 
+use crate::bounces::cost::{self, Cost, Costs};
+use crate::bounces::seen;
 use crate::cli::StatusArgs;
 use crate::compose::newsletter;
 use crate::deliver::status::Status;
@@ -32,11 +34,13 @@ pub(crate) fn run(config: &Path, args: &StatusArgs) -> Result<Exit> {
         return reader(&files.state, &name, email, args.json);
     }
     let status = Status::read(&name, &files)?;
+    let cost = Costs::read(&files.state.join(seen::FILE), &files.suppressed)?.of(name.as_str());
     let mut out = std::io::stdout().lock();
     if args.json {
         let named = Named {
             issue: &status.issue,
             status: &status,
+            cost: CostJson::new(&cost, status.sent),
         };
         serde_json::to_writer_pretty(&mut out, &named).map_err(std::io::Error::from)?;
         writeln!(out)?;
@@ -65,6 +69,9 @@ pub(crate) fn run(config: &Path, args: &StatusArgs) -> Result<Exit> {
         ),
     };
     writeln!(out, "{line}")?;
+    if status.runs > 0 {
+        writeln!(out, "{}", cost.line(status.sent))?;
+    }
     Ok(Exit::Ok)
 }
 
@@ -99,10 +106,35 @@ fn reader(state: &Path, issue: &IssueName, email: &str, json: bool) -> Result<Ex
     Ok(Exit::Ok)
 }
 
-/// A status with its issue's name first.
+/// A status with its issue's name first, and what it cost the list.
 #[derive(Debug, serde::Serialize)]
 struct Named<'a> {
     issue: &'a str,
     #[serde(flatten)]
     status: &'a crate::deliver::status::Status,
+    cost: CostJson<'a>,
+}
+
+/// An issue's cost with its rates and the limits they are held to.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct CostJson<'a> {
+    #[serde(flatten)]
+    cost: &'a Cost,
+    hard_bounce_rate: f64,
+    hard_bounce_limit: f64,
+    complaint_rate: f64,
+    complaint_limit: f64,
+}
+
+impl<'a> CostJson<'a> {
+    pub(crate) fn new(cost: &'a Cost, sent: u64) -> CostJson<'a> {
+        let (hard_bounce_rate, complaint_rate) = cost.rates(sent);
+        CostJson {
+            cost,
+            hard_bounce_rate,
+            hard_bounce_limit: cost::BOUNCE_LIMIT,
+            complaint_rate,
+            complaint_limit: cost::COMPLAINT_LIMIT,
+        }
+    }
 }

@@ -29,6 +29,9 @@ use crate::log::{self, Level};
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct Origin {
     i: Option<String>,
+    /// `page`: the button on this service's page, not a mail client's
+    /// one-click POST.
+    via: Option<String>,
 }
 
 impl Origin {
@@ -36,13 +39,25 @@ impl Origin {
         let name = crate::issue::IssueName::new(self.i.as_deref()?).ok()?;
         Some(name.as_str().to_string())
     }
+
+    /// How the reader unsubscribed, as the suppression list records it.
+    fn reason(&self) -> &'static str {
+        match self.via.as_deref() {
+            Some("page") => "unsubscribe-page",
+            _ => "unsubscribe",
+        }
+    }
 }
 
-/// The link back to the one-click POST, with the issue it came from.
+/// Where the page's button posts: the one-click URL, with the issue the
+/// link came from, marked as the page's.
 fn action(app: &App, token: &str, from: &Origin) -> String {
     match from.issue() {
-        Some(issue) => app.newsletter.web.unsubscribe_url_from(token, &issue),
-        None => app.newsletter.web.unsubscribe_url(token),
+        Some(issue) => format!(
+            "{}&via=page",
+            app.newsletter.web.unsubscribe_url_from(token, &issue)
+        ),
+        None => format!("{}?via=page", app.newsletter.web.unsubscribe_url(token)),
     }
 }
 
@@ -98,7 +113,7 @@ pub(super) async fn one_click(
     }
     let change = Change::Unsubscribe {
         email: email.clone(),
-        reason: "unsubscribe".into(),
+        reason: from.reason().into(),
         issue: from.issue(),
     };
     if let Err(response) = record(&app, &email, change).await {

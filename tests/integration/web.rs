@@ -1016,3 +1016,90 @@ fn slow_request_bodies_do_not_stop_a_reader_being_answered() {
     attacker.join().expect("attacker");
     assert_eq!(answered, 30, "of 30 normal requests");
 }
+
+/// The unsubscribe form's action on the page a link shows.
+fn page_action(page: &str) -> String {
+    let html = scraper::Html::parse_document(page);
+    let form = scraper::Selector::parse("form").expect("selector");
+    html.select(&form)
+        .find_map(|f| f.value().attr("action"))
+        .unwrap_or_else(|| panic!("no form in {page}"))
+        .to_string()
+}
+
+/// See: issue 20, "What each issue cost the list": counted from the
+/// returned mail and the service, each way of leaving apart.
+#[test]
+fn what_an_issue_cost_the_list_is_counted_from_returned_mail_and_the_service() {
+    let (project, server, port) = sent(10);
+    let reader = |n: usize| format!("reader{n}@nhs.example");
+    {
+        let _service = project.serve(port);
+        assert_eq!(one_click(&link_for(&server, &reader(1))).status, 200);
+        // Reader 2 uses the page's button, twice: one unsubscribe.
+        let page = request("GET", &link_for(&server, &reader(2)), None, b"");
+        let action = page_action(&page.body);
+        assert!(action.ends_with("?i=2018-07-27&via=page"), "{action}");
+        for _ in 0..2 {
+            assert_eq!(one_click(&action).status, 200);
+        }
+    }
+    let hard = "550 5.1.1 Recipient address rejected: User unknown";
+    for n in [3, 4] {
+        project.write(
+            &format!("mail/hard{n}.eml"),
+            crate::bounces::refusal(&reader(n), "2018-07-27", "5.1.1", hard),
+        );
+    }
+    project.write(
+        "mail/soft.eml",
+        crate::bounces::refusal(&reader(6), "2018-07-27", "4.2.2", "452 4.2.2 Mailbox full"),
+    );
+    project.write(
+        "mail/complaint.eml",
+        format!(
+            "From: feedback@isp.example\nSubject: complaint\nContent-Type: multipart/report; report-type=feedback-report; boundary=b\n\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\n\n--b\nContent-Type: text/rfc822-headers\n\nTo: {}\nMessage-ID: <2018-07-27.{}@hsj.example>\n\n--b--\n",
+            reader(5),
+            crate::support::reader_id(SECRET, &reader(5))
+        ),
+    );
+    project.write(
+        "mail/mailto.eml",
+        format!(
+            "From: {}\nTo: {}\nSubject: unsubscribe\nReferences: <2018-07-27.{}@hsj.example>\n\n",
+            reader(7),
+            crate::support::unsubscribe_mailto(&reader(7)),
+            crate::support::reader_id(SECRET, &reader(7))
+        ),
+    );
+    project.expect(&["bounces", "mail"]).code(0).stdout_is(
+        "mail/complaint.eml: suppressed reader5@nhs.example (complaint, issue 2018-07-27)
+mail/hard3.eml: suppressed reader3@nhs.example (hard-bounce 5.1.1 user-unknown, issue 2018-07-27)
+mail/hard4.eml: suppressed reader4@nhs.example (hard-bounce 5.1.1 user-unknown, issue 2018-07-27)
+mail/mailto.eml: unsubscribed reader7@nhs.example (their request by mail, issue 2018-07-27)
+mail/soft.eml: soft bounce (mailbox-full 4.2.2) for reader6@nhs.example: 1 of 3 issues before suppression
+5 message(s): 4 reader(s) suppressed, 1 soft bounce(s) counted, 0 refusal(s) of the sender, 0 with nothing to do, 0 not understood, 0 read before
+",
+    );
+    project.expect(&["status", ISSUE]).stdout_matches(
+        "2018-07-27: sent 10, failed 0, deferred 0, uncertain 0, pending 0
+1 list send run(s), from [..] to [..]; finished
+cost to the list: 2 hard bounce(s) (20.00%, keep under 2% OVER), 1 soft bounce(s), 1 complaint(s) (10.00%, Gmail asks under 0.3% OVER), 3 unsubscribe(s) (1 one-click, 1 page, 1 mail), 0 refusal(s) of the sender, 0 provider block(s)
+",
+    );
+    let json = project.expect(&["status", ISSUE, "--json"]);
+    let status: serde_json::Value = serde_json::from_str(json.stdout()).expect("json");
+    assert_eq!(
+        status["cost"],
+        serde_json::json!({
+            "hard_bounces": 2, "soft_bounces": 1, "complaints": 1, "refused": 0,
+            "provider_blocks": 0,
+            "unsubscribes": {"one_click": 1, "page": 1, "mailto": 1},
+            "hard_bounce_rate": 0.2, "hard_bounce_limit": 0.02,
+            "complaint_rate": 0.1, "complaint_limit": 0.003,
+        })
+    );
+    project
+        .expect(&["issues"])
+        .stdout_has("\n  cost: 2 hard, 1 soft, 1 complaint(s), 3 unsubscribe(s), 0 block(s)\n");
+}
