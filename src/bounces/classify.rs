@@ -156,6 +156,13 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Message<'_>, Verdict> {
         .ok_or_else(|| Verdict::NotUnderstood("it is not a mail message (no headers)".into()))
 }
 
+/// Catchup's marks in some text (a notification's copy of the headers).
+pub(crate) fn evidence_in(bytes: &[u8], ours: &Ours) -> Evidence {
+    let mut evidence = Evidence::default();
+    scan(bytes, ours, &mut evidence);
+    evidence
+}
+
 /// Catchup's marks anywhere in a message.
 pub(crate) fn evidence(message: &Message<'_>, ours: &Ours) -> Evidence {
     let mut evidence = Evidence::default();

@@ -450,6 +450,23 @@ impl Run {
         }
     }
 
+    /// Reads a provider's notification, already read into a report, as
+    /// one message: once, however often it is delivered.
+    ///
+    /// # Errors
+    /// The subscriber list cannot be read back.
+    pub(crate) fn read_notification(
+        &mut self,
+        origin: &str,
+        key: &str,
+        report: &Report,
+    ) -> Result<Vec<Action>, ListError> {
+        if self.seen.has_seen(key) {
+            return Ok(vec![Action::ReadBefore]);
+        }
+        self.report(origin, key, report)
+    }
+
     /// A reader's request to leave, by mail: honoured under the rules of
     /// the one-click link (durable with the run's commit, not undone by
     /// an old request after the reader came back).
@@ -552,11 +569,17 @@ impl Run {
         let mut readers: HashMap<(String, Reason), usize> = HashMap::new();
         for h in &held {
             let group = (h.provider.clone(), h.failure.reason);
-            if !readers.contains_key(&group) {
-                let refusals = self.seen.refusals().iter().chain(&this_run);
-                let n = block::readers_refused(&group.0, group.1, refusals, self.now);
-                readers.insert(group, n);
-            }
+            let refusals = self.seen.refusals();
+            readers
+                .entry(group)
+                .or_insert_with_key(|(provider, reason)| {
+                    block::readers_refused(
+                        provider,
+                        *reason,
+                        refusals.iter().chain(&this_run),
+                        self.now,
+                    )
+                });
         }
         let mut finished = Finished::default();
         for h in held {
@@ -773,6 +796,60 @@ impl Run {
         }
         self.seen.write()
     }
+}
+
+/// Why a provider's notification could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NotificationError {
+    /// `catchup bounces` (or another notification) holds the lock: the
+    /// provider should send it again.
+    #[error(transparent)]
+    Busy(#[from] crate::fs::lock::LockError),
+    #[error(transparent)]
+    List(#[from] ListError),
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Write(#[from] crate::fs::FileError),
+}
+
+/// Records one provider's notification (SES, Postmark) as `catchup
+/// bounces` records a returned message, under the same lock, into the
+/// same log and suppression list, durably before it returns. The carrier
+/// has proved where it came from (a signature, credentials), so it is
+/// trusted for the recipient it names; `headers` (its copy of the mail's
+/// headers) gives the issue.
+///
+/// # Errors
+/// The lock is held, or the lists cannot be read or written.
+pub(crate) fn record_notification(
+    newsletter: &Newsletter,
+    keys: Keys,
+    provider: &str,
+    id: &str,
+    mut report: Report,
+    headers: &str,
+) -> Result<Vec<Action>, NotificationError> {
+    let paths = &newsletter.paths;
+    let _lock =
+        crate::fs::lock::take_lock(&paths.state.join("bounces.lock"), "returned mail (bounces)")?;
+    let mut settings = Settings::new(newsletter);
+    settings.require_mark = false;
+    report.evidence = classify::evidence_in(headers.as_bytes(), &settings.ours);
+    let lookup = Lookup::build(&paths.subscribers, keys)?;
+    let mut run = Run::start(
+        settings,
+        lookup,
+        &paths.suppressed,
+        &paths.state.join(seen::FILE),
+        crate::clock::wall(),
+    )?;
+    let origin = format!("{provider} {id}");
+    let key = seen::notification_key(provider, id);
+    let mut actions = run.read_notification(&origin, &key, &report)?;
+    actions.extend(run.finish().actions.into_iter().map(|(_, action)| action));
+    run.commit(&paths.suppressed)?;
+    Ok(actions)
 }
 
 /// What catchup makes of one message, without the list and without

@@ -2,7 +2,7 @@
 //! SES notifications (delivered by SNS, to `catchup serve` or by mail) and
 //! Postmark's bounce and spam-complaint webhooks, read into the same
 //! findings as a returned message. Whether a notification is genuine is
-//! for its carrier to check (`web::webhooks`); this reads what it says.
+//! for its carrier to check (`web/webhooks.rs`); this reads what it says.
 
 use mail_parser::{Message, PartType};
 use serde::Deserialize;
@@ -176,6 +176,17 @@ struct Postmark {
     #[serde(rename = "MessageID")]
     message_id: Option<String>,
     content: Option<String>,
+}
+
+/// A Postmark record's own id (`ID`), a number or a string: a retry of the
+/// webhook has the same one.
+pub(crate) fn postmark_id(json: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    match &value["ID"] {
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    }
 }
 
 /// What a Postmark webhook says, and what stands in for the headers of the

@@ -154,6 +154,20 @@ pub(crate) fn message_key(bytes: &[u8], message: &mail_parser::Message<'_>) -> S
         .collect()
 }
 
+/// A provider's notification's identity, from its own id (SNS's
+/// `MessageId`, Postmark's `ID`): a retry or a replay has the same one.
+pub(crate) fn notification_key(provider: &str, id: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"notification\n");
+    hasher.update(provider.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(id.as_bytes());
+    hasher.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// One soft bounce of a reader.
 #[derive(Debug)]
 struct Soft {

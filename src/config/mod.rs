@@ -23,6 +23,7 @@ mod sections;
 pub(crate) mod smtp;
 
 pub use env::Env;
+pub(crate) use sections::Ses;
 pub(crate) use sections::{Bounces, Colours, Footer, Paths, SecretSource, Unsubscribe, Web};
 pub use sections::{Dkim, DkimAlgorithm, KeySource};
 pub(crate) use smtp::{Security, Smtp};

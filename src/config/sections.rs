@@ -128,27 +128,47 @@ impl Web {
 impl SecretSource {
     fn key(&self, env: &Env) -> Result<Key, SettingsError> {
         let hint = "generate one with `openssl rand -hex 32`";
+        let text = self.text(env, "the link secret", hint)?;
+        Key::new(&text).map_err(|why| SettingsError(format!("`{}`: {why}", self.name())))
+    }
+
+    /// The secret's text; `what` names it in an error, with `hint`.
+    ///
+    /// # Errors
+    /// The variable is unset or empty, or the file cannot be read, is
+    /// readable by others, or is not text.
+    pub fn text(&self, env: &Env, what: &str, hint: &str) -> Result<String, SettingsError> {
         match self {
             SecretSource::Env(var) => {
-                let Some(value) = env.get(var).filter(|v| !v.trim().is_empty()) else {
-                    return Err(SettingsError(format!(
-                        "the link secret variable `{var}` is not set; {hint} and {}",
-                        env.where_to_set(var)
-                    )));
-                };
-                Key::new(&value).map_err(|why| SettingsError(format!("`{var}`: {why}")))
+                env.get(var)
+                    .filter(|v| !v.trim().is_empty())
+                    .ok_or_else(|| {
+                        SettingsError(format!(
+                            "{what} variable `{var}` is not set; {hint} and {}",
+                            env.where_to_set(var)
+                        ))
+                    })
             }
             SecretSource::File(path) => {
                 let bytes = crate::fs::read_secret(path, 4096, 0o077)
-                    .map_err(|e| SettingsError(format!("the link secret: {e}")))?;
-                let text = String::from_utf8(bytes).map_err(|_| {
-                    SettingsError(format!(
-                        "the link secret file `{}` is not text; {hint}",
-                        path.display()
-                    ))
-                })?;
-                Key::new(&text).map_err(|why| SettingsError(format!("`{}`: {why}", path.display())))
+                    .map_err(|e| SettingsError(format!("{what}: {e}")))?;
+                String::from_utf8(bytes)
+                    .map(|text| text.trim().to_string())
+                    .map_err(|_| {
+                        SettingsError(format!(
+                            "{what} file `{}` is not text; {hint}",
+                            path.display()
+                        ))
+                    })
             }
+        }
+    }
+
+    /// The variable's or the file's name.
+    fn name(&self) -> String {
+        match self {
+            SecretSource::Env(var) => var.clone(),
+            SecretSource::File(path) => path.display().to_string(),
         }
     }
 }
@@ -511,6 +531,28 @@ pub struct Bounces {
     /// for them (a VERP return path, a Message-ID, a link). Off: anyone who
     /// can send mail to the return path could then suppress any reader.
     pub trust_unmarked: bool,
+    /// Amazon SES notifications through SNS, to `catchup serve`.
+    pub ses: Option<Ses>,
+    /// Postmark's bounce and spam-complaint webhooks, to `catchup serve`.
+    pub postmark: Option<Postmark>,
+}
+
+/// `[bounces.ses]`: which SNS topic's notifications to accept, and the
+/// signing certificates to check them with.
+#[derive(Debug, Clone)]
+pub struct Ses {
+    pub topic_arn: String,
+    /// A folder of SNS signing certificates (PEM), each named as the last
+    /// part of its `SigningCertURL`; catchup never fetches one.
+    pub certificates: PathBuf,
+}
+
+/// `[bounces.postmark]`: the HTTP Basic credentials set in Postmark's
+/// webhook URL.
+#[derive(Debug, Clone)]
+pub struct Postmark {
+    pub user: String,
+    pub password: SecretSource,
 }
 
 impl Default for Bounces {
@@ -520,6 +562,8 @@ impl Default for Bounces {
             verp: false,
             soft_limit: 3,
             trust_unmarked: false,
+            ses: None,
+            postmark: None,
         }
     }
 }
@@ -542,6 +586,41 @@ pub(super) fn bounces(mut t: Table<'_>, problems: &mut Problems) -> Bounces {
     if let Some(trust) = t.boolean("trust_unmarked", problems) {
         bounces.trust_unmarked = trust;
     }
+    bounces.ses = t.table("ses", problems).and_then(|mut ses| {
+        let topic_arn = ses.required_string("topic_arn", problems).and_then(|arn| {
+            arn.get_ref()
+                .starts_with("arn:aws:sns:")
+                .then(|| arn.get_ref().trim().to_string())
+                .or_else(|| {
+                    problems.push(ses.error(
+                        "`topic_arn` is an SNS topic's ARN: arn:aws:sns:<region>:<account>:<topic>",
+                        arn.span(),
+                    ));
+                    None
+                })
+        });
+        let certificates = ses.required_string("certificates", problems);
+        ses.finish(problems);
+        Some(Ses {
+            topic_arn: topic_arn?,
+            certificates: PathBuf::from(certificates?.into_inner()),
+        })
+    });
+    bounces.postmark = t.table("postmark", problems).and_then(|mut postmark| {
+        let user = postmark.required_string("user", problems);
+        let password = secret_source(&mut postmark, "password", problems);
+        if password.is_none() {
+            problems.push(postmark.error(
+                "[bounces.postmark] needs `password_env` or `password_file`: the password in the webhook URL you give Postmark",
+                postmark.span(),
+            ));
+        }
+        postmark.finish(problems);
+        Some(Postmark {
+            user: user?.into_inner(),
+            password: password?,
+        })
+    });
     t.finish(problems);
     bounces
 }

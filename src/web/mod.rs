@@ -6,6 +6,8 @@
 //!   answer); a GET only shows a page with one button, because mail
 //!   scanners and link previewers fetch every link. `/u/{token}/resubscribe`
 //!   undoes it.
+//! - `/hooks/ses`, `/hooks/postmark`: providers' reports of bounces and
+//!   complaints, when `[bounces.ses]` or `[bounces.postmark]` is set.
 //! - `/`, `/issues/{name}.html`, `/feed.xml`: the public archive
 //!   ([`crate::web::archive`]).
 //!
@@ -14,11 +16,13 @@
 //! | `connections.rs` | how many connections, from whom, for how long |
 //! | `unsubscribe.rs` | the unsubscribe and resubscribe requests |
 //! | `pages.rs` | the pages a reader sees |
+//! | `webhooks.rs` | SES (through SNS) and Postmark reports of bounces and complaints |
 
 pub(crate) mod archive;
 mod connections;
 mod pages;
 mod unsubscribe;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -155,6 +159,14 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/u/{token}/resubscribe", post(unsubscribe::resubscribe))
         .route("/u/", get(unsubscribe::use_your_link))
+        .route(
+            "/hooks/ses",
+            post(webhooks::ses).layer(DefaultBodyLimit::max(webhooks::BODY_LIMIT)),
+        )
+        .route(
+            "/hooks/postmark",
+            post(webhooks::postmark).layer(DefaultBodyLimit::max(webhooks::BODY_LIMIT)),
+        )
         .route("/", get(archive_page))
         .route("/index.html", get(archive_page))
         .route("/feed.xml", get(archive_page))

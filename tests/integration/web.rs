@@ -1103,3 +1103,254 @@ cost to the list: 2 hard bounce(s) (20.00%, keep under 2% OVER), 1 soft bounce(s
         .expect(&["issues"])
         .stdout_has("\n  cost: 2 hard, 1 soft, 1 complaint(s), 3 unsubscribe(s), 0 block(s)\n");
 }
+
+/// Now, by the wall clock: what the service checks a notification's age
+/// against.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the service under test reads the wall clock"
+)]
+fn wall() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+/// A signing key and its self-signed certificate, made by openssl (an
+/// implementation of RSA signing this project did not write), standing in
+/// for SNS's.
+fn sns_signer(dir: &std::path::Path) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    let key = dir.join("sns-key.pem");
+    let cert = dir.join("sns-cert.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sns.eu-west-2.amazonaws.com",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .ok()?;
+    made.status.success().then_some((key, cert))
+}
+
+/// `text` signed by `key` with openssl: SHA-256 (SNS's version 2) or SHA-1
+/// (version 1), base64.
+fn openssl_sign(key: &std::path::Path, text: &str, version: &str) -> String {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let digest = if version == "1" { "-sha1" } else { "-sha256" };
+    let mut child = std::process::Command::new("openssl")
+        .args(["dgst", digest, "-sign"])
+        .arg(key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("openssl");
+    assert!(out.status.success());
+    base64::engine::general_purpose::STANDARD.encode(out.stdout)
+}
+
+const TOPIC: &str = "arn:aws:sns:eu-west-2:111122223333:catchup-bounces";
+const CERT_URL: &str = "https://sns.eu-west-2.amazonaws.com/SimpleNotificationService-0000.pem";
+
+/// An SNS Notification carrying `message`, signed by `key` as SNS signs.
+fn sns_notification(
+    key: &std::path::Path,
+    id: &str,
+    message: &str,
+    timestamp: &str,
+    version: &str,
+) -> serde_json::Value {
+    let text = format!(
+        "Message\n{message}\nMessageId\n{id}\nTimestamp\n{timestamp}\nTopicArn\n{TOPIC}\nType\nNotification\n"
+    );
+    serde_json::json!({
+        "Type": "Notification",
+        "MessageId": id,
+        "TopicArn": TOPIC,
+        "Message": message,
+        "Timestamp": timestamp,
+        "SignatureVersion": version,
+        "Signature": openssl_sign(key, &text, version),
+        "SigningCertURL": CERT_URL,
+        "UnsubscribeURL": "https://sns.eu-west-2.amazonaws.com/?Action=Unsubscribe",
+    })
+}
+
+fn ses_bounce(email: &str) -> String {
+    serde_json::json!({
+        "notificationType": "Bounce",
+        "bounce": {
+            "bounceType": "Permanent", "bounceSubType": "General",
+            "bouncedRecipients": [{"emailAddress": email, "action": "failed", "status": "5.1.1",
+                "diagnosticCode": "smtp; 550 5.1.1 user unknown"}],
+            "timestamp": "2026-12-02T08:00:00.000Z", "feedbackId": "x"
+        },
+        "mail": {"headers": [{"name": "Message-ID", "value": "<2018-07-27.0000000000000000@hsj.example>"}]}
+    })
+    .to_string()
+}
+
+fn post_json(
+    url: &str,
+    body: &serde_json::Value,
+    auth: Option<&str>,
+) -> crate::support::web::Answer {
+    crate::support::web::request_with(
+        "POST",
+        url,
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", auth.unwrap_or("")),
+        ],
+        body.to_string().as_bytes(),
+    )
+}
+
+/// See: issue 20, "Provider webhooks": SES through SNS and Postmark, well
+/// signed, badly signed and replayed.
+#[test]
+fn provider_webhooks_record_what_is_signed_once_and_nothing_else() {
+    let (project, _server, port) = sent(4);
+    let Some((key, cert)) = sns_signer(project.path()) else {
+        return skip(
+            "provider_webhooks_record_what_is_signed_once_and_nothing_else",
+            "openssl is not installed",
+        );
+    };
+    std::fs::create_dir_all(project.path().join("config/sns")).expect("folder");
+    std::fs::copy(
+        &cert,
+        project
+            .path()
+            .join("config/sns/SimpleNotificationService-0000.pem"),
+    )
+    .expect("cert");
+    let settings = project.read("config/newsletter.toml")
+        + &format!(
+            "\n[bounces.ses]\ntopic_arn = \"{TOPIC}\"\ncertificates = \"config/sns\"\n\n[bounces.postmark]\nuser = \"postmark\"\npassword_env = \"POSTMARK_HOOK\"\n"
+        );
+    project.write("config/newsletter.toml", settings);
+    let (_service, _) = project.serve_with(port, &[("POSTMARK_HOOK", "s3cret")]);
+    let ses = format!("http://127.0.0.1:{port}/hooks/ses");
+    let now = wall().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let rows = || suppressed(&project).lines().count();
+
+    let good = sns_notification(&key, "id-1", &ses_bounce("reader1@nhs.example"), &now, "2");
+    let answer = post_json(&ses, &good, None);
+    assert_eq!((answer.status, answer.body.as_str()), (200, "Recorded\n"));
+    assert!(
+        suppressed(&project).contains("reader1@nhs.example,hard-bounce 5.1.1 user-unknown,"),
+        "{}",
+        suppressed(&project)
+    );
+    assert_eq!(rows(), 2);
+    // The same notification again (SNS retries, or someone replays it).
+    assert_eq!(post_json(&ses, &good, None).status, 200);
+    assert_eq!(rows(), 2, "a replay records nothing");
+
+    // Forged: the message changed after signing; no signature; another
+    // topic; an old one, well signed; a certificate from elsewhere.
+    let mut changed = sns_notification(&key, "id-2", &ses_bounce("reader2@nhs.example"), &now, "2");
+    changed["Message"] = serde_json::json!(ses_bounce("reader3@nhs.example"));
+    let mut unsigned =
+        sns_notification(&key, "id-3", &ses_bounce("reader2@nhs.example"), &now, "2");
+    unsigned["Signature"] = serde_json::json!("");
+    let mut topic = sns_notification(&key, "id-4", &ses_bounce("reader2@nhs.example"), &now, "2");
+    topic["TopicArn"] = serde_json::json!("arn:aws:sns:eu-west-2:999999999999:other");
+    let old = sns_notification(
+        &key,
+        "id-5",
+        &ses_bounce("reader2@nhs.example"),
+        "2026-01-01T00:00:00.000Z",
+        "2",
+    );
+    let mut elsewhere =
+        sns_notification(&key, "id-6", &ses_bounce("reader2@nhs.example"), &now, "2");
+    elsewhere["SigningCertURL"] =
+        serde_json::json!("https://evil.example/SimpleNotificationService-0000.pem");
+    for (what, forged) in [
+        ("changed", changed),
+        ("unsigned", unsigned),
+        ("topic", topic),
+        ("old", old),
+        ("elsewhere", elsewhere),
+    ] {
+        let answer = post_json(&ses, &forged, None);
+        assert_eq!(answer.status, 403, "{what}: {}", answer.body);
+    }
+    assert_eq!(rows(), 2, "nothing forged was recorded");
+
+    // A complaint, signed the old way (SHA-1).
+    let complaint = serde_json::json!({
+        "notificationType": "Complaint",
+        "complaint": {"complainedRecipients": [{"emailAddress": "reader2@nhs.example"}], "complaintFeedbackType": "abuse"},
+        "mail": {"headers": []}
+    })
+    .to_string();
+    let answer = post_json(
+        &ses,
+        &sns_notification(&key, "id-7", &complaint, &now, "1"),
+        None,
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(suppressed(&project).contains("reader2@nhs.example,complaint,"));
+
+    // Postmark: the credentials in its webhook URL.
+    let postmark = format!("http://127.0.0.1:{port}/hooks/postmark");
+    let basic = |password: &str| {
+        use base64::Engine as _;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("postmark:{password}"))
+        )
+    };
+    let bounce = serde_json::json!({
+        "RecordType": "Bounce", "ID": 4323372036854775807u64, "Type": "HardBounce", "TypeCode": 1,
+        "Email": "reader3@nhs.example", "Description": "The server was unable to deliver your message (ex: unknown user, mailbox not found).",
+        "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+        "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483"
+    });
+    assert_eq!(
+        post_json(&postmark, &bounce, Some(&basic("wrong"))).status,
+        401
+    );
+    assert_eq!(post_json(&postmark, &bounce, None).status, 401);
+    assert_eq!(rows(), 3);
+    for _ in 0..2 {
+        assert_eq!(
+            post_json(&postmark, &bounce, Some(&basic("s3cret"))).status,
+            200
+        );
+    }
+    let list = suppressed(&project);
+    assert_eq!(list.matches("reader3@nhs.example").count(), 1, "{list}");
+    assert!(
+        list.contains("reader3@nhs.example,hard-bounce - user-unknown,"),
+        "{list}"
+    );
+    let spam = serde_json::json!({
+        "RecordType": "SpamComplaint", "ID": 42, "Type": "SpamComplaint", "TypeCode": 512,
+        "Email": "reader4@nhs.example", "Description": "", "Details": ""
+    });
+    assert_eq!(
+        post_json(&postmark, &spam, Some(&basic("s3cret"))).status,
+        200
+    );
+    assert!(suppressed(&project).contains("reader4@nhs.example,complaint,"));
+}
