@@ -295,6 +295,18 @@ fn bounce(message: &Message<'_>) -> Result<Report, Verdict> {
                 } else {
                     about(&words, &recipient)
                 };
+                // A vague status (`5.0.0`, as Exim writes) yields to the
+                // code the report's words give this recipient.
+                let code = match (code, status_in_text(about)) {
+                    (Some(vague), Some(said))
+                        if vague.ends_with(".0.0")
+                            && !said.ends_with(".0.0")
+                            && said.as_bytes()[0] == vague.as_bytes()[0] =>
+                    {
+                        Some(said)
+                    }
+                    (code, _) => code,
+                };
                 let mut failure = Failure::read(&diagnostic, about, code.clone(), true);
                 if failure.reason == Reason::Unknown && !about.is_empty() {
                     let text = format!("{diagnostic} / {about}");

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod exim;
 pub mod mime;
 pub mod postfix;
 pub mod sink;

@@ -74,6 +74,24 @@ impl Postfix {
         )
     }
 
+    /// Starts Postfix as a receiving server that returns catchup's mail as
+    /// it would the world's: `catchup@hsj.example` and `lee@nhs.example`
+    /// exist, and anyone else at `nhs.example` is unknown; `trust.example`
+    /// is relayed to `refusing`, `slow.example` to `dead` (nothing listens;
+    /// a delay warning after 2 s). Two answers come from Postfix's `error`
+    /// transport, in Postfix's own words, where this machine cannot give
+    /// the cause: `full@nhs.example` is over quota (one mailbox's limit
+    /// would need a filesystem of its own), and `nowhere.example` has no
+    /// mail host (there is no DNS here to ask).
+    pub fn returning(refusing: u16, dead: u16) -> Result<Postfix, String> {
+        Postfix::start_with(
+            &["catchup@hsj.example", "lee@nhs.example", "full@nhs.example"],
+            &format!(
+                "bounce_size_limit = 2000\nsmtp_tls_security_level = none\nsmtp_address_preference = ipv4\ndelay_warning_time = 2s\nqueue_run_delay = 1s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 2s\ntransport_maps = inline:{{ {{ full@nhs.example = error:5.2.2 Mailbox full: user is over quota }}, trust.example=smtp:[127.0.0.1]:{refusing}, slow.example=smtp:[127.0.0.1]:{dead}, {{ nowhere.example = error:5.4.4 Host or domain name not found. Name service error for name=nowhere.example type=MX: Host not found }} }}\n"
+            ),
+        )
+    }
+
     fn start_with(mailboxes: &[&str], extra: &str) -> Result<Postfix, String> {
         if !Path::new("/usr/sbin/postfix").exists() {
             return Err("Postfix is not installed (apt-get install postfix)".into());
