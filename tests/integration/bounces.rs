@@ -987,3 +987,25 @@ fn real_postfix_returns_are_read_by_reason() {
     expected.sort_unstable();
     assert_eq!(lines, expected, "{out}\n{}", postfix.log());
 }
+
+/// See: issue 20, "Explain without acting": the README's example, as the
+/// command prints it, and nothing written.
+#[test]
+fn explain_says_what_a_message_is_and_changes_nothing() {
+    let project = Project::example();
+    let (command, expected) = crate::support::readme_block("mail/2.eml: carries catchup's mark");
+    project.write(
+        "mail/2.eml",
+        refusal(
+            "ann@nhs.example",
+            "2018-07-27",
+            "5.1.1",
+            "550 5.1.1 <ann@nhs.example>: Recipient address rejected: User unknown",
+        )
+        .replace("mx.trust.example", "mx.nhs.example"),
+    );
+    let args: Vec<&str> = command.iter().map(String::as_str).collect();
+    project.expect(&args).stdout_is(&expected);
+    assert!(!project.path().join("state/bounces.csv").exists());
+    assert!(suppressed(&project).is_empty());
+}
