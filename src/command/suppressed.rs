@@ -24,6 +24,14 @@ pub(crate) fn run(config: &Path, args: &SuppressedArgs) -> Result<Exit> {
     }
 }
 
+/// Why a bounce suppressed (`user-unknown` of `hard-bounce 5.1.1
+/// user-unknown`); none for other reasons and for rows written before the
+/// reason was kept.
+fn bounce_reason(reason: &str) -> Option<&'static str> {
+    let last = reason.split_whitespace().last()?;
+    crate::bounces::reason::Reason::parse(last).map(|r| r.as_str())
+}
+
 fn list(path: &Path, json: bool) -> Result<Exit> {
     let (events, warnings) = suppression::events(path)?;
     for warning in &warnings {
@@ -38,6 +46,7 @@ fn list(path: &Path, json: bool) -> Result<Exit> {
                 serde_json::json!({
                     "email": e.email,
                     "reason": e.reason,
+                    "bounce_reason": bounce_reason(&e.reason),
                     "at": e.at.to_rfc3339_opts(SecondsFormat::Secs, true),
                     "issue": e.issue,
                 })

@@ -756,6 +756,11 @@ fn a_providers_block_suppresses_and_counts_no_one_and_says_so() {
     project.expect(&["bounces", "mail/later"]).code(0).stdout_is(
         "mail/later/1.eml: suppressed r03@trust.example (hard-bounce 5.1.1 user-unknown, issue 2018-08-10)\n1 message(s): 1 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 0 with nothing to do, 0 not understood, 0 read before\n",
     );
+    // `suppressed --json` keeps the reason apart.
+    let out = project.expect(&["suppressed", "--json"]);
+    let rows: serde_json::Value = serde_json::from_str(out.stdout()).expect("json");
+    assert_eq!(rows[0]["reason"], "hard-bounce 5.1.1 user-unknown");
+    assert_eq!(rows[0]["bounce_reason"], "user-unknown");
 }
 
 /// See: issue 20, "The mailto unsubscribe".
