@@ -366,7 +366,7 @@ impl Run {
                     continue;
                 }
             };
-            let issue = reader.issue.clone().or_else(|| only_issue(report));
+            let issue = reader.issue.clone().or_else(|| only_issue(&report.evidence));
             let provider = block::provider(finding.remote.as_deref(), &reader.email);
             if block::can_be_a_block(finding.failure.reason)
                 && finding.failure.meaning() != Meaning::Hard
@@ -529,7 +529,7 @@ impl Run {
             )));
         }
         let evidence = classify::evidence(message, &self.settings.ours);
-        let issue = only_issue_of(&evidence);
+        let issue = only_issue(&evidence);
         self.log_row(
             key,
             &email,
@@ -895,12 +895,8 @@ pub(crate) fn explain(raw: &[u8], settings: &Settings) -> Explanation {
     }
 }
 
-/// The one issue a report's Message-IDs name, if they name exactly one.
-fn only_issue(report: &Report) -> Option<String> {
-    only_issue_of(&report.evidence)
-}
-
-fn only_issue_of(evidence: &classify::Evidence) -> Option<String> {
+/// The one issue a message's Message-IDs name, if they name exactly one.
+fn only_issue(evidence: &classify::Evidence) -> Option<String> {
     let mut issues = evidence.message_ids.iter().map(|id| &id.issue);
     let first = issues.next()?;
     issues
