@@ -366,7 +366,10 @@ impl Run {
                     continue;
                 }
             };
-            let issue = reader.issue.clone().or_else(|| only_issue(&report.evidence));
+            let issue = reader
+                .issue
+                .clone()
+                .or_else(|| only_issue(&report.evidence));
             let provider = block::provider(finding.remote.as_deref(), &reader.email);
             if block::can_be_a_block(finding.failure.reason)
                 && finding.failure.meaning() != Meaning::Hard
