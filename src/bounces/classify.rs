@@ -6,7 +6,7 @@
 
 use mail_parser::{Message, MessageParser, MimeHeaders as _, PartType};
 
-use super::reason::{Meaning, Reason, Stage};
+use super::reason::{Meaning, Reading, Reason, Stage};
 
 /// What marks catchup's own mail inside a returned message.
 #[derive(Debug, Clone)]
@@ -81,20 +81,31 @@ impl Failure {
 
     /// A delivery failure read from its words and status code; where in
     /// the conversation it came from the words, or failing that from
-    /// `context` (the rest of the report).
+    /// `context` (what the rest of the report says).
     pub(crate) fn read(
         text: &str,
-        context: &str,
+        context: Stage,
         status: Option<String>,
         permanent: bool,
     ) -> Failure {
-        let stage = Stage::in_either(text, context);
-        let reason = Reason::of(text, status.as_deref()).at(stage);
+        Failure::from_reading(text, Reading::of(text), context, status, permanent)
+    }
+
+    /// The same, from `text`'s reading made before.
+    fn from_reading(
+        text: &str,
+        reading: Reading,
+        context: Stage,
+        status: Option<String>,
+        permanent: bool,
+    ) -> Failure {
+        let stage = reading.stage.or(context);
+        let reason = reading.reason(status.as_deref()).at(stage);
         // Without a status, words that say it may pass ("try again")
         // make it temporary.
         let permanent = match status.as_deref() {
             Some(status) => status.starts_with('5'),
-            None => permanent && !temporary_in_words(text),
+            None => permanent && !reading.temporary,
         };
         Failure {
             permanent: permanent && reason.final_at(stage, status.as_deref()),
@@ -197,6 +208,11 @@ pub(crate) fn classify(message: &Message<'_>, ours: &Ours) -> Verdict {
             ..Report::default()
         }),
         None if looks_like_bounce(message) => bounce(message),
+        // A delivery-status part says it, whatever the message around it
+        // (McAfee's gateway sends them in multipart/mixed).
+        None if part_of_type(message, &["delivery-status", "global-delivery-status"]).is_some() => {
+            bounce(message)
+        }
         None if is_auto_reply(message) => Err(Verdict::NotABounce(
             "an automatic message that reports no failure".into(),
         )),
@@ -258,15 +274,14 @@ fn bounce(message: &Message<'_>) -> Result<Report, Verdict> {
             None => return plain_bounce(message),
         },
     };
-    let words = human_text(message);
+    let words = Words::of(message);
     let mut report = Report::default();
     let mut delivered = 0;
     let mut delayed = 0;
-    for block in field_blocks(status) {
-        let Some(recipient) = field(&block, "Final-Recipient")
-            .or_else(|| field(&block, "Original-Recipient"))
-            .map(|value| recipient_address(&value))
-        else {
+    let blocks = field_blocks(status);
+    let recipients: Vec<String> = blocks.iter().filter_map(block_recipient).collect();
+    for block in blocks {
+        let Some(recipient) = block_recipient(&block) else {
             continue; // the per-message block
         };
         let action = field(&block, "Action")
@@ -286,36 +301,31 @@ fn bounce(message: &Message<'_>) -> Result<Report, Verdict> {
             "delayed" => delayed += 1,
             _ if code.as_deref().is_some_and(|c| c.starts_with('2')) => delivered += 1,
             _ => {
-                // The diagnostic's words, or where it gives no reason the
-                // report's own words about this recipient.
                 // The diagnostic and the status decide; the report's own
                 // words about this recipient only where they say nothing.
-                let about = if words.is_empty() {
-                    ""
-                } else {
-                    about(&words, &recipient)
-                };
+                let about = words.about(&recipient, &recipients);
                 // A vague status (`5.0.0`, as Exim writes) yields to the
-                // code the report's words give this recipient.
-                let code = match (code, status_in_text(about)) {
-                    (Some(vague), Some(said))
-                        if vague.ends_with(".0.0")
-                            && !said.ends_with(".0.0")
-                            && said.as_bytes()[0] == vague.as_bytes()[0] =>
-                    {
-                        Some(said)
-                    }
-                    (code, _) => code,
-                };
-                let mut failure = Failure::read(&diagnostic, about, code.clone(), true);
-                if failure.reason == Reason::Unknown && !about.is_empty() {
-                    let text = format!("{diagnostic} / {about}");
-                    failure = Failure::read(text.trim_start_matches(" / "), about, code, true);
+                // code the diagnostic or the report's words give.
+                let code = sharper(code, about.status.clone());
+                let mut failure =
+                    Failure::read(&diagnostic, about.reading.stage, code.clone(), true);
+                if failure.reason == Reason::Unknown && !about.text.is_empty() {
+                    // The text is only shown: its first line is enough.
+                    let shown = &about.text[..about.text.floor_char_boundary(1024)];
+                    let text = format!("{diagnostic} / {shown}");
+                    let reading = Reading::of(&diagnostic).or(about.reading);
+                    failure = Failure::from_reading(
+                        text.trim_start_matches(" / "),
+                        reading,
+                        about.reading.stage,
+                        code,
+                        true,
+                    );
                 }
                 let remote = field(&block, "Remote-MTA")
                     .map(|value| diagnostic_text(&value))
                     .or_else(|| remote_host(&failure.text))
-                    .or_else(|| remote_host(about));
+                    .or_else(|| about.remote.clone());
                 report.findings.push(Finding {
                     recipient: Some(recipient),
                     failure,
@@ -339,6 +349,13 @@ fn bounce(message: &Message<'_>) -> Result<Report, Verdict> {
         };
     }
     Ok(report)
+}
+
+/// The recipient a block of status fields is about, if it is about one.
+fn block_recipient(block: &Message<'_>) -> Option<String> {
+    field(block, "Final-Recipient")
+        .or_else(|| field(block, "Original-Recipient"))
+        .map(|value| recipient_address(&value))
 }
 
 /// Status fields written into a report's text, as some mail systems (and
@@ -447,10 +464,135 @@ fn is_headers_part(part: &mail_parser::MessagePart<'_>) -> bool {
     })
 }
 
-/// The human-readable text of a report: its text parts, up to the copy of
-/// the original message they may quote.
-fn human_text(message: &Message<'_>) -> String {
-    before_quoted_original(&all_text(message)).to_string()
+/// A report's human-readable text (its text parts, up to the copy of the
+/// original message they may quote, at most `MAX_WORDS` of it), read once
+/// for all its recipients: what it says as a whole, and a lowercase copy to
+/// find each recipient's part in.
+struct Words {
+    text: String,
+    lower: String,
+    whole: About<'static>,
+}
+
+/// What a report's words say of one recipient: their part of the text,
+/// or where that says nothing, the whole.
+struct About<'w> {
+    text: std::borrow::Cow<'w, str>,
+    reading: Reading,
+    status: Option<String>,
+    remote: Option<String>,
+}
+
+/// Real reports' words run to a few kilobytes; beyond this they are not
+/// read, so that a report's cost grows with its size only once.
+const MAX_WORDS: usize = 64 * 1024;
+
+impl Words {
+    fn of(message: &Message<'_>) -> Words {
+        let all = all_text(message);
+        let mut text = before_quoted_original(&all);
+        if text.len() > MAX_WORDS {
+            text = &text[..text.floor_char_boundary(MAX_WORDS)];
+        }
+        let text = text.to_string();
+        Words {
+            lower: text.to_ascii_lowercase(),
+            whole: About::of(std::borrow::Cow::Owned(text.clone())),
+            text,
+        }
+    }
+
+    /// What the words say of `recipient`: from the line that names them to
+    /// the next blank line after some text, or the next line that starts
+    /// with another of the report's `recipients`, or the end; where that
+    /// says nothing of why, the whole text.
+    fn about(&self, recipient: &str, recipients: &[String]) -> About<'_> {
+        let whole = || About {
+            text: std::borrow::Cow::Borrowed(self.text.as_str()),
+            ..self.whole.clone()
+        };
+        let recipient = recipient.to_ascii_lowercase();
+        let Some(at) = memchr::memmem::find(self.lower.as_bytes(), recipient.as_bytes()) else {
+            return whole();
+        };
+        let start = self.lower[..at].rfind('\n').map_or(0, |i| i + 1);
+        let mut end = self.text.len();
+        let mut seen_text = false;
+        let mut offset = start;
+        for line in self.lower[start..].split_inclusive('\n') {
+            let past = offset > at + recipient.len();
+            let blank = line.trim().is_empty();
+            let another = past && starts_with_another(line, &recipient, recipients);
+            if past && ((blank && seen_text) || another) {
+                end = offset;
+                break;
+            }
+            seen_text |= !blank && offset > at;
+            offset += line.len();
+        }
+        let part = &self.text[start..end];
+        let mut about = About::of(std::borrow::Cow::Borrowed(part));
+        // Where in the conversation: this part says, or where the report
+        // is about one recipient alone, its whole text (another
+        // recipient's transcript says nothing of this one's).
+        if recipients.len() <= 1 {
+            about.reading.stage = about.reading.stage.or(self.whole.reading.stage);
+        }
+        // A line naming the recipient alone says nothing of why.
+        if about.reading.says().is_none() && about.status.is_none() {
+            whole()
+        } else {
+            about
+        }
+    }
+}
+
+impl<'w> About<'w> {
+    fn of(text: std::borrow::Cow<'w, str>) -> About<'w> {
+        About {
+            reading: Reading::of(&text),
+            status: status_in_text(&text),
+            remote: remote_host(&text),
+            text,
+        }
+    }
+}
+
+impl Clone for About<'static> {
+    fn clone(&self) -> Self {
+        About {
+            text: self.text.clone(),
+            reading: self.reading,
+            status: self.status.clone(),
+            remote: self.remote.clone(),
+        }
+    }
+}
+
+/// Whether `line` (lowercased) starts with one of `recipients` other than
+/// `recipient`, past quotes and angle brackets.
+fn starts_with_another(line: &str, recipient: &str, recipients: &[String]) -> bool {
+    let line = line.trim_start_matches(|c: char| c.is_whitespace() || c == '<' || c == '"');
+    recipients.iter().any(|other| {
+        other.len() <= line.len()
+            && line.as_bytes()[..other.len()].eq_ignore_ascii_case(other.as_bytes())
+            && !other.eq_ignore_ascii_case(recipient)
+    })
+}
+
+/// A vague status (`5.0.0`, as Exim writes) yields to a sharper one of
+/// the same class that the words give.
+fn sharper(code: Option<String>, said: Option<String>) -> Option<String> {
+    match (code, said) {
+        (Some(vague), Some(said))
+            if vague.ends_with(".0.0")
+                && !said.ends_with(".0.0")
+                && said.as_bytes()[0] == vague.as_bytes()[0] =>
+        {
+            Some(said)
+        }
+        (code, _) => code,
+    }
 }
 
 /// Every text part but a copy of the original's headers, joined, with LF
@@ -489,29 +631,29 @@ fn is_old_hotmail_complaint(message: &Message<'_>) -> bool {
 /// from `X-Failed-Recipients` or the text, and for each the reason and
 /// status its part of the text gives.
 fn plain_bounce(message: &Message<'_>) -> Result<Report, Verdict> {
-    let text = human_text(message);
-    if still_trying(&text) && status_in_text(&text).is_none_or(|c| c.starts_with('4')) {
+    let words = Words::of(message);
+    let text = &words.text;
+    let whole = &words.whole;
+    if still_trying(text) && whole.status.as_deref().is_none_or(|c| c.starts_with('4')) {
         return Err(Verdict::NotABounce(
             "a delay warning: the server is still trying, and will report if it gives up".into(),
         ));
     }
     let mut recipients = failed_recipients(message);
     if recipients.is_empty() {
-        recipients = addresses_in(&text, &own_addresses(message));
+        recipients = addresses_in(text, &own_addresses(message));
     }
     if recipients.is_empty()
         && let Some(original) = original_recipient(message)
     {
         recipients.push(original);
     }
-    let whole = status_in_text(&text);
-    if whole.as_deref().is_some_and(|c| c.starts_with('2')) {
+    if let Some(code) = whole.status.as_deref().filter(|c| c.starts_with('2')) {
         return Err(Verdict::NotABounce(format!(
-            "a notice with status {}, not a failure",
-            whole.unwrap_or_default()
+            "a notice with status {code}, not a failure"
         )));
     }
-    if whole.is_none() && Reason::in_words(&text).is_none() && !permanent_in_words(&text) {
+    if whole.status.is_none() && whole.reading.says().is_none() && !permanent_in_words(text) {
         return Err(Verdict::NotUnderstood(
             "a bounce whose text gives neither a status code nor a reason".into(),
         ));
@@ -519,24 +661,39 @@ fn plain_bounce(message: &Message<'_>) -> Result<Report, Verdict> {
     let findings = if recipients.is_empty() {
         vec![Finding {
             recipient: None,
-            failure: Failure::read(&text, &text, whole, true),
-            remote: remote_host(&text),
+            failure: Failure::from_reading(
+                text,
+                whole.reading,
+                Stage::Unsaid,
+                whole.status.clone(),
+                true,
+            ),
+            remote: whole.remote.clone(),
         }]
     } else {
         recipients
-            .into_iter()
+            .iter()
             .map(|recipient| {
-                let about = about(&text, &recipient);
-                let status = status_in_text(about).or_else(|| whole.clone());
-                let words = if Reason::in_words(about).is_some() {
+                let about = words.about(recipient, &recipients);
+                // The words about this recipient, where they give a
+                // reason; else the whole text's.
+                let status = about.status.clone().or_else(|| whole.status.clone());
+                let remote = about.remote.clone().or_else(|| whole.remote.clone());
+                let about = if about.reading.says().is_some() {
                     about
                 } else {
-                    &text
+                    whole.clone()
                 };
                 Finding {
-                    failure: Failure::read(words, &text, status, true),
-                    remote: remote_host(about).or_else(|| remote_host(&text)),
-                    recipient: Some(recipient),
+                    failure: Failure::from_reading(
+                        &about.text,
+                        about.reading,
+                        Stage::Unsaid,
+                        status,
+                        true,
+                    ),
+                    remote,
+                    recipient: Some(recipient.clone()),
                 }
             })
             .collect()
@@ -547,35 +704,6 @@ fn plain_bounce(message: &Message<'_>) -> Result<Report, Verdict> {
     })
 }
 
-/// The part of a report's text about one recipient: from the line that
-/// names them to the next blank line after some text, or to the end.
-fn about<'t>(text: &'t str, recipient: &str) -> &'t str {
-    let lower = text.to_ascii_lowercase();
-    let Some(at) = lower.find(&recipient.to_ascii_lowercase()) else {
-        return text;
-    };
-    let start = lower[..at].rfind('\n').map_or(0, |i| i + 1);
-    let mut end = text.len();
-    let mut seen_text = false;
-    let mut offset = start;
-    for line in text[start..].split_inclusive('\n') {
-        let blank = line.trim().is_empty();
-        if blank && seen_text && offset > at + recipient.len() {
-            end = offset;
-            break;
-        }
-        seen_text |= !blank && offset > at;
-        offset += line.len();
-    }
-    let part = &text[start..end];
-    // A line naming the recipient alone says nothing of why.
-    if Reason::in_words(part).is_none() && status_in_text(part).is_none() {
-        text
-    } else {
-        part
-    }
-}
-
 /// `X-Failed-Recipients`, which Exim and Gmail write.
 fn failed_recipients(message: &Message<'_>) -> Vec<String> {
     let mut found = Vec::new();
@@ -583,15 +711,19 @@ fn failed_recipients(message: &Message<'_>) -> Vec<String> {
         .header_values("X-Failed-Recipients")
         .filter_map(|v| v.as_text())
     {
-        for address in value.split(',') {
+        for address in value.split(',').take(MAX_RECIPIENTS) {
             let address = address.trim().trim_start_matches('<').trim_end_matches('>');
-            if address.contains('@') {
+            if address.contains('@') && found.len() < MAX_RECIPIENTS {
                 push_new(&mut found, address.to_string());
             }
         }
     }
     found
 }
+
+/// A report names a few recipients, a large one dozens; beyond this many
+/// `X-Failed-Recipients` it is read no further.
+const MAX_RECIPIENTS: usize = 100;
 
 /// The bounce's own From and To, lowercased: addresses that are not a
 /// failed recipient, though the text may name them.
@@ -680,7 +812,16 @@ fn remote_host(text: &str) -> Option<String> {
 
 /// Text on one line, at most 200 characters: what a log or a table shows.
 fn one_line(text: &str) -> String {
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        if line.len() >= 200 * 4 {
+            break;
+        }
+    }
     line.chars().take(200).collect()
 }
 
@@ -980,13 +1121,6 @@ fn still_trying(text: &str) -> bool {
 }
 
 /// Words that say a failure may pass.
-fn temporary_in_words(text: &str) -> bool {
-    let text = text.to_lowercase();
-    ["try again", "temporar", "will be retried", "retry later"]
-        .iter()
-        .any(|w| text.contains(w))
-}
-
 /// The words Exim and qmail use for a permanent failure with no code.
 fn permanent_in_words(text: &str) -> bool {
     let text = text.to_lowercase();
@@ -1064,8 +1198,9 @@ fn scan(bytes: &[u8], ours: &Ours, evidence: &mut Evidence) {
 
 /// More MIME parts than this, and a message is not read at all.
 const MAX_PARTS: usize = 1000;
-/// More enclosed messages than this (`message/rfc822`, `message/global`),
-/// and a message is not read at all: a report encloses one, a forwarded
+/// More enclosed messages than this (`message/rfc822`, `message/global`,
+/// a `multipart/digest`'s parts; counted from every Content-Type that
+/// names one, however it is written), and a message is not read at all: a report encloses one, a forwarded
 /// report two or three.
 const MAX_ENCLOSED: usize = 20;
 
@@ -1074,15 +1209,13 @@ const MAX_ENCLOSED: usize = 20;
 /// for.
 fn enclosed_messages(raw: &[u8]) -> usize {
     let mut found = 0;
-    for at in memchr::memmem::find_iter(raw, b"/") {
-        let before = raw[..at]
-            .rsplit(|b| !b.is_ascii_alphabetic())
-            .next()
-            .unwrap_or(&[]);
-        let after = &raw[at + 1..raw.len().min(at + 7)];
-        if before.eq_ignore_ascii_case(b"message")
-            && (after.eq_ignore_ascii_case(b"rfc822") || after.eq_ignore_ascii_case(b"global"))
-        {
+    let mut in_content_type = false;
+    for line in raw.split(|&b| b == b'\n') {
+        let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        if !folded {
+            in_content_type = is_content_type(line);
+        }
+        if in_content_type && encloses(line) {
             found += 1;
             if found > MAX_ENCLOSED {
                 break;
@@ -1090,6 +1223,29 @@ fn enclosed_messages(raw: &[u8]) -> usize {
         }
     }
     found
+}
+
+/// Whether `line` starts a Content-Type header, in any case, with or
+/// without white space before its colon.
+fn is_content_type(line: &[u8]) -> bool {
+    const NAME: &[u8] = b"content-type";
+    line.len() > NAME.len()
+        && line[..NAME.len()].eq_ignore_ascii_case(NAME)
+        && line[NAME.len()..]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b':')
+}
+
+/// Whether a line of a Content-Type names a type that mail-parser reads
+/// as a message inside the message, however the type is spelt between
+/// its words (`message / (a comment) RFC822`): its words alone count.
+fn encloses(line: &[u8]) -> bool {
+    line.split(|b| !b.is_ascii_alphanumeric()).any(|word| {
+        [&b"rfc822"[..], b"global", b"digest"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w))
+    })
 }
 
 /// Lines that could be MIME boundaries (they start with `--`), counted
@@ -1174,7 +1330,7 @@ mod tests {
     #[test]
     fn a_code_alone_is_hard_only_where_it_says_the_address_is_bad() {
         let meaning =
-            |code: &str| Failure::read("delivery failed", "", Some(code.into()), true).meaning();
+            |code: &str| Failure::read("delivery failed", Stage::Unsaid, Some(code.into()), true).meaning();
         for hard in ["5.1.1", "5.1.10", "5.4.4", "5.1.2"] {
             assert_eq!(meaning(hard), Meaning::Hard, "{hard}");
         }
@@ -1192,7 +1348,7 @@ mod tests {
     fn the_words_and_the_stage_decide_what_a_refusal_means() {
         let read = |text: &str| {
             let status = status_in_text(text);
-            let failure = Failure::read(text, "", status, true);
+            let failure = Failure::read(text, Stage::Unsaid, status, true);
             (failure.reason, failure.meaning())
         };
         let cases = [
@@ -1230,10 +1386,57 @@ mod tests {
                 Meaning::Soft,
             ),
             ("452 4.2.2 Mailbox full", Reason::MailboxFull, Meaning::Soft),
+            // "User unknown" under a code that says the mailbox exists, or
+            // that the refusal is of policy: a filter's answer.
+            ("550 5.2.0 User unknown", Reason::UserUnknown, Meaning::Soft),
+            (
+                "550 5.7.1 <ann@x>: Recipient address rejected: User unknown",
+                Reason::UserUnknown,
+                Meaning::Soft,
+            ),
+            // Unless it came at RCPT TO.
+            (
+                "550 5.7.1 User unknown (in reply to RCPT TO command)",
+                Reason::UserUnknown,
+                Meaning::Hard,
+            ),
+            // m-FILTER's way of saying after the message.
+            (
+                "-------server message\n550 unknown user <ann@x>\n\n-------SMTP command\nDATA",
+                Reason::UserUnknown,
+                Meaning::Soft,
+            ),
+            // The answer to QUIT says nothing of the delivery.
+            (
+                "550 Host unknown\n>>> QUIT\n<<< 421 closing",
+                Reason::HostUnknown,
+                Meaning::Hard,
+            ),
         ];
         for (text, reason, meaning) in cases {
             assert_eq!(read(text), (reason, meaning), "{text}");
         }
+    }
+
+    #[test]
+    fn each_recipients_words_end_where_the_next_recipients_begin() {
+        // GMX writes no blank line between recipients.
+        let raw = "From: MAILER-DAEMON@gmx.example\nSubject: Mail delivery failed\n\n\
+            \"ann@x.example\":\nSMTP error from remote server after RCPT command:\n\
+            5.1.1 <ann@x.example>... User Unknown\n\
+            \"bob@x.example\":\nSMTP error from remote server after RCPT command:\n\
+            5.2.2 <bob@x.example>... Mailbox Full\n";
+        let message = parse(raw.as_bytes()).unwrap();
+        let words = Words::of(&message);
+        let recipients = ["ann@x.example".to_string(), "bob@x.example".to_string()];
+        assert_eq!(
+            words.about("ann@x.example", &recipients).text,
+            "\"ann@x.example\":\nSMTP error from remote server after RCPT command:\n5.1.1 <ann@x.example>... User Unknown\n"
+        );
+        assert_eq!(
+            words.about("BOB@x.example", &recipients).text,
+            "\"bob@x.example\":\nSMTP error from remote server after RCPT command:\n5.2.2 <bob@x.example>... Mailbox Full\n"
+        );
     }
 
     #[test]

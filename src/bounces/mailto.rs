@@ -2,11 +2,14 @@
 //! `mailto:` address, read from the same mailbox as returned mail. Each
 //! reader's address carries their token after a `+`
 //! (`unsubscribe+<32 hex>@hsj.example`), which names them as the one-click
-//! link does; a request to the bare address names a reader only when it
-//! comes from their own address and the receiving server's
-//! `Authentication-Results` (the `[unsubscribe] authserv_id` one) say that
-//! From is genuine: DMARC passed for its domain, or DKIM or SPF passed
-//! aligned with it.
+//! link does. A request to the bare address names a reader only when its
+//! sender wrote that address in To or Cc, it comes from the reader's own
+//! address, the receiving server's `Authentication-Results` (the
+//! `[unsubscribe] authserv_id` one, above the first `Received`) say that
+//! From is genuine (DMARC passed for its domain, or DKIM or SPF passed
+//! aligned with it), and every DKIM signature of that domain signs the
+//! header that names the address: so a copy of another signed message,
+//! sent on to the address, names no one.
 
 use mail_parser::{HeaderValue, Message};
 
@@ -38,15 +41,13 @@ pub(crate) enum Request {
 
 /// The request a message makes, if it was sent to the unsubscribe address.
 pub(crate) fn request(message: &Message<'_>, mailto: &Mailto) -> Option<Request> {
-    let mut bare = false;
-    for address in recipients(message) {
-        let Some((local, domain)) = address.rsplit_once('@') else {
-            continue;
-        };
-        if !domain.eq_ignore_ascii_case(&mailto.domain) {
-            continue;
-        }
-        let local = local.to_ascii_lowercase();
+    let to_us = |address: &str| {
+        let (local, domain) = address.rsplit_once('@')?;
+        domain
+            .eq_ignore_ascii_case(&mailto.domain)
+            .then(|| local.to_ascii_lowercase())
+    };
+    for local in envelope_and_headers(message).iter().filter_map(|a| to_us(a)) {
         if let Some(token) = local
             .strip_prefix(&mailto.user)
             .and_then(|rest| rest.strip_prefix('+'))
@@ -54,11 +55,15 @@ pub(crate) fn request(message: &Message<'_>, mailto: &Mailto) -> Option<Request>
         {
             return Some(Request::Token(token.to_string()));
         }
-        bare |= local == mailto.user;
     }
-    if !bare {
-        return None;
-    }
+    // Without a token, only what the sender wrote counts: the server's
+    // Delivered-To says where a copy went, not that its sender asked.
+    let named_in = ["To", "Cc"].into_iter().find(|name| {
+        written(message, name)
+            .iter()
+            .filter_map(|a| to_us(a))
+            .any(|local| local == mailto.user)
+    })?;
     // One sender, or none is vouched for.
     let from = message
         .from()
@@ -66,23 +71,35 @@ pub(crate) fn request(message: &Message<'_>, mailto: &Mailto) -> Option<Request>
         .and_then(|f| f.first())
         .and_then(|a| a.address())?
         .to_ascii_lowercase();
-    let authenticated = authenticated(message, &from, mailto.authserv_id.as_deref());
+    let authenticated = once_each(message)
+        .and_then(|()| authenticated(message, &from, mailto.authserv_id.as_deref()))
+        .and_then(|domain| signed(message, &domain, named_in));
     Some(Request::From {
         from,
         authenticated,
     })
 }
 
+/// The addresses of a header the sender wrote (To, Cc), every instance.
+fn written(message: &Message<'_>, name: &str) -> Vec<String> {
+    message
+        .header_values(name)
+        .filter_map(|value| match value {
+            HeaderValue::Address(list) => Some(list.iter()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|a| a.address())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Every address the message was delivered to, as its headers say: what
 /// the sender wrote (To, Cc) and what the receiving server added
 /// (Delivered-To, X-Original-To, Envelope-To).
-fn recipients(message: &Message<'_>) -> Vec<String> {
-    let mut found = Vec::new();
-    for name in ["To", "Cc"] {
-        if let Some(HeaderValue::Address(list)) = message.header(name) {
-            found.extend(list.iter().filter_map(|a| a.address()).map(str::to_string));
-        }
-    }
+fn envelope_and_headers(message: &Message<'_>) -> Vec<String> {
+    let mut found = written(message, "To");
+    found.extend(written(message, "Cc"));
     for name in ["Delivered-To", "X-Original-To", "Envelope-To"] {
         for value in message.header_values(name) {
             if let Some(text) = value.as_text() {
@@ -95,14 +112,30 @@ fn recipients(message: &Message<'_>) -> Vec<String> {
     found
 }
 
-/// Whether the trusted `Authentication-Results` vouch for `from`: the
-/// topmost header whose authserv-id is `authserv_id` (a header from
-/// anyone else, or below it, could have been written by the sender).
+/// A message may have one From, one To and one Cc (RFC 5322 §3.6); a
+/// second, added above a signed one, would name what the signature does
+/// not vouch for.
+fn once_each(message: &Message<'_>) -> Result<(), String> {
+    for name in ["From", "To", "Cc"] {
+        if message.header_values(name).count() > 1 {
+            return Err(format!(
+                "it has more than one {name} header, which a genuine message never has"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the trusted `Authentication-Results` vouch for `from`, and if
+/// so for which domain: the topmost header whose authserv-id is
+/// `authserv_id`, above the first `Received` (one from anyone else, or
+/// below the receiving server's own line, could have been written by the
+/// sender).
 fn authenticated(
     message: &Message<'_>,
     from: &str,
     authserv_id: Option<&str>,
-) -> Result<(), String> {
+) -> Result<String, String> {
     let Some(authserv_id) = authserv_id else {
         return Err(
             "no [unsubscribe] authserv_id is set, so no Authentication-Results can vouch for the sender".into(),
@@ -110,21 +143,27 @@ fn authenticated(
     };
     let domain = from.rsplit('@').next().unwrap_or("").to_string();
     let results = message
-        .header_values("Authentication-Results")
-        .filter_map(|v| v.as_text())
-        .find(|text| {
-            text.split(';')
-                .next()
+        .headers()
+        .iter()
+        .take_while(|h| !h.name().eq_ignore_ascii_case("Received"))
+        .filter(|h| h.name().eq_ignore_ascii_case("Authentication-Results"))
+        .filter_map(|h| h.value().as_text())
+        .map(results_parts)
+        .find(|parts| {
+            parts
+                .first()
                 .and_then(|id| id.split_whitespace().next())
                 .is_some_and(|id| id.eq_ignore_ascii_case(authserv_id))
         })
-        .ok_or_else(|| format!("it carries no Authentication-Results from {authserv_id}"))?;
+        .ok_or_else(|| {
+            format!("it carries no Authentication-Results from {authserv_id} above its first Received line")
+        })?;
     let aligned = |value: &str| {
         let value = value.trim_matches(['"', '<', '>']).to_ascii_lowercase();
         let value = value.rsplit('@').next().unwrap_or(&value).to_string();
         value == domain
     };
-    for result in results.split(';').skip(1) {
+    for result in results.iter().skip(1) {
         let mut words = result.split_whitespace();
         let Some((method, outcome)) = words.next().and_then(|w| w.split_once('=')) else {
             continue;
@@ -148,12 +187,87 @@ fn authenticated(
             _ => false,
         };
         if passes {
-            return Ok(());
+            return Ok(domain);
         }
     }
     Err(format!(
         "{authserv_id}'s Authentication-Results do not say DMARC, or DKIM or SPF aligned with {domain}, passed"
     ))
+}
+
+/// An `Authentication-Results` value in its `;`-separated parts, with
+/// comments taken out and quoted strings kept whole (RFC 8601 §2.2): a
+/// `;` in a comment does not start a result, and a comment's words are
+/// not properties.
+fn results_parts(value: &str) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    for c in value.chars() {
+        let kept = if escaped {
+            escaped = false;
+            depth == 0
+        } else {
+            match c {
+                '\\' if quoted || depth > 0 => {
+                    escaped = true;
+                    depth == 0
+                }
+                '"' if depth == 0 => {
+                    quoted = !quoted;
+                    true
+                }
+                '(' if !quoted => {
+                    depth += 1;
+                    false
+                }
+                ')' if !quoted && depth > 0 => {
+                    depth -= 1;
+                    false
+                }
+                ';' if !quoted && depth == 0 => {
+                    parts.push(String::new());
+                    false
+                }
+                _ => depth == 0,
+            }
+        };
+        if let Some(part) = parts.last_mut() {
+            // A comment parts the words around it.
+            part.push(if kept { c } else { ' ' });
+        }
+    }
+    parts
+        .iter()
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// Whether every DKIM signature of `domain` on the message signs the
+/// header that names the unsubscribe address: where one does not, the
+/// signature vouches for another message, whose copy anyone it was sent
+/// to could send on to the unsubscribe address.
+fn signed(message: &Message<'_>, domain: &str, named_in: &str) -> Result<(), String> {
+    for signature in message
+        .header_values("DKIM-Signature")
+        .filter_map(|v| v.as_text())
+    {
+        let tag = |name: &str| {
+            signature.split(';').find_map(|t| {
+                let (n, v) = t.split_once('=')?;
+                n.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.split_whitespace().collect::<String>())
+            })
+        };
+        let of_domain = tag("d").is_some_and(|d| d.eq_ignore_ascii_case(domain));
+        let signs = tag("h").is_some_and(|h| h.split(':').any(|n| n.eq_ignore_ascii_case(named_in)));
+        if of_domain && !signs {
+            return Err(format!(
+                "{domain}'s DKIM signature does not sign its {named_in} header, so it may be a copy of another message sent on"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -247,5 +361,78 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    fn refused(raw: &str) -> String {
+        match read(raw) {
+            Some(Request::From {
+                authenticated: Err(why),
+                ..
+            }) => why,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const PASS: &str = "Authentication-Results: mx.hsj.example; dkim=pass header.d=nhs.example\n";
+
+    /// See: issue 20 (adversarial run, finding 3).
+    #[test]
+    fn a_signed_message_sent_on_to_the_address_names_no_one() {
+        // Ann's signed mail to someone else, sent on by them: only the
+        // envelope names the unsubscribe address.
+        let replay = format!(
+            "Delivered-To: unsubscribe@hsj.example\n{PASS}DKIM-Signature: v=1; d=nhs.example; h=from:to:subject; b=x\nFrom: ann@nhs.example\nTo: eve@evil.example\nSubject: lunch\n\n"
+        );
+        assert_eq!(read(&replay), None);
+        // A To added above the signed one.
+        let added = format!(
+            "{PASS}To: unsubscribe@hsj.example\nDKIM-Signature: v=1; d=nhs.example; h=from:to; b=x\nFrom: ann@nhs.example\nTo: eve@evil.example\n\n"
+        );
+        assert_eq!(
+            refused(&added),
+            "it has more than one To header, which a genuine message never has"
+        );
+        // A signature that does not sign the header naming the address.
+        let unsigned = format!(
+            "{PASS}DKIM-Signature: v=1; d=nhs.example;\n h=from:subject; b=x\nFrom: ann@nhs.example\nCc: unsubscribe@hsj.example\n\n"
+        );
+        assert_eq!(
+            refused(&unsigned),
+            "nhs.example's DKIM signature does not sign its Cc header, so it may be a copy of another message sent on"
+        );
+        let signed = format!(
+            "{PASS}DKIM-Signature: v=1; d=nhs.example; h=From : To : Subject; b=x\nFrom: ann@nhs.example\nTo: unsubscribe@hsj.example\n\n"
+        );
+        assert_eq!(
+            read(&signed),
+            Some(Request::From {
+                from: "ann@nhs.example".into(),
+                authenticated: Ok(())
+            })
+        );
+    }
+
+    /// See: issue 20 (adversarial run, findings 4 and 5).
+    #[test]
+    fn only_results_above_the_first_received_line_count_and_comments_say_nothing() {
+        // Where the receiving server adds none, the sender's own below its
+        // Received line are not taken.
+        let below = format!(
+            "Received: from x by mx.hsj.example; Fri, 20 Nov 2026 08:00:00 +0000\n{PASS}From: ann@nhs.example\nTo: unsubscribe@hsj.example\n\n"
+        );
+        assert_eq!(
+            refused(&below),
+            "it carries no Authentication-Results from mx.hsj.example above its first Received line"
+        );
+        // A `;` in a comment starts no result.
+        let comment = "Authentication-Results: mx.hsj.example; dkim=fail (bad; dkim=pass header.d=nhs.example) header.d=nhs.example\nFrom: ann@nhs.example\nTo: unsubscribe@hsj.example\n\n";
+        assert_eq!(
+            refused(comment),
+            "mx.hsj.example's Authentication-Results do not say DMARC, or DKIM or SPF aligned with nhs.example, passed"
+        );
+        assert_eq!(
+            results_parts("mx (c;d) ; dkim=pass (x) header.d=\"a;b\""),
+            ["mx", "dkim=pass header.d=\"a;b\""]
+        );
     }
 }

@@ -81,13 +81,11 @@ impl Settings {
             },
             soft_limit: newsletter.bounces.soft_limit,
             require_mark: !newsletter.bounces.trust_unmarked,
-            // Where the mailto address is the return path itself, a
-            // returned message to a VERP address would read as a request.
+            // Never the return path: the settings refuse that.
             mailto: newsletter
                 .unsubscribe
                 .mailto
                 .as_ref()
-                .filter(|m| **m != return_path)
                 .map(|m| mailto::Mailto {
                     user: m.user().to_ascii_lowercase(),
                     domain: m.domain().to_ascii_lowercase(),

@@ -8,7 +8,7 @@ use mail_parser::{Message, PartType};
 use serde::Deserialize;
 
 use super::classify::{Failure, Finding, Report, Verdict};
-use super::reason::Reason;
+use super::reason::{Reason, Stage};
 
 /// An SES notification's fields that matter here (`notificationType` for
 /// identity notifications, `eventType` for a configuration set's events).
@@ -149,7 +149,7 @@ fn ses_bounce(bounce: &SesBounce) -> Vec<Finding> {
                     bounce.bounce_type, bounce.bounce_sub_type
                 )
             });
-            let mut failure = Failure::read(&text, "", r.status.clone(), permanent);
+            let mut failure = Failure::read(&text, Stage::Unsaid, r.status.clone(), permanent);
             if let Some(reason) = by_type.filter(|_| failure.reason == Reason::Unknown) {
                 failure.reason = reason;
             }
@@ -212,7 +212,7 @@ pub(crate) fn postmark(json: &str) -> Result<(Report, String), Verdict> {
             Failure::complaint("Postmark spam complaint".into())
         }
         (_, "HardBounce" | "BadEmailAddress") => {
-            let mut failure = Failure::read(&text, "", None, true);
+            let mut failure = Failure::read(&text, Stage::Unsaid, None, true);
             if failure.reason == Reason::Unknown {
                 failure.reason = Reason::UserUnknown;
             }
@@ -226,7 +226,7 @@ pub(crate) fn postmark(json: &str) -> Result<(Report, String), Verdict> {
             text: text.clone(),
         },
         (_, "Blocked" | "DMARCPolicy" | "SpamNotification" | "VirusNotification") => {
-            let mut failure = Failure::read(&text, "", None, true);
+            let mut failure = Failure::read(&text, Stage::Unsaid, None, true);
             if failure.meaning() != super::reason::Meaning::NotTheReader {
                 failure.reason = if kind == "DMARCPolicy" {
                     Reason::Authentication
@@ -237,7 +237,7 @@ pub(crate) fn postmark(json: &str) -> Result<(Report, String), Verdict> {
             failure
         }
         (_, "Transient" | "SoftBounce" | "Unknown" | "ManuallyDeactivated") => {
-            Failure::read(&text, "", None, false)
+            Failure::read(&text, Stage::Unsaid, None, false)
         }
         (_, "AutoResponder" | "Subscribe" | "OpenRelayTest" | "ChallengeVerification") => {
             return Err(Verdict::NotABounce(format!(

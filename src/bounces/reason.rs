@@ -72,18 +72,9 @@ impl Reason {
     /// The reason a refusal gives: its telling words ("user unknown",
     /// "blocked using"), else its status code, else its vaguer words
     /// ("denied", "policy"), else none.
+    #[cfg(test)]
     pub(crate) fn of(text: &str, status: Option<&str>) -> Reason {
-        let text = normalise(text);
-        first_match(STRONG, &text)
-            .or_else(|| status.and_then(Reason::of_status))
-            .or_else(|| first_match(WEAK, &text))
-            .unwrap_or(Reason::Unknown)
-    }
-
-    /// The reason the words alone give, if they give one.
-    pub(crate) fn in_words(text: &str) -> Option<Reason> {
-        let text = normalise(text);
-        first_match(STRONG, &text).or_else(|| first_match(WEAK, &text))
+        Reading::of(text).reason(status)
     }
 
     /// The reason an enhanced status code (RFC 3463) gives, if it gives
@@ -176,6 +167,57 @@ impl Reason {
     }
 }
 
+/// What a refusal's words say, read once: a long report's words are read
+/// once for all its recipients, not once for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reading {
+    strong: Option<Reason>,
+    weak: Option<Reason>,
+    /// Where in the conversation, if the words say.
+    pub stage: Stage,
+    /// Words that say it may pass ("try again").
+    pub temporary: bool,
+}
+
+impl Reading {
+    pub(crate) fn of(text: &str) -> Reading {
+        let normal = normalise(text);
+        Reading {
+            strong: first_match(STRONG, &normal),
+            weak: first_match(WEAK, &normal),
+            stage: Stage::in_transcript(text).unwrap_or_else(|| Stage::in_phrases(&normal)),
+            temporary: ["try again", "temporar", "will be retried", "retry later"]
+                .iter()
+                .any(|w| normal.contains(w)),
+        }
+    }
+
+    /// The reason: the telling words ("user unknown", "blocked using"),
+    /// else the status code, else the vaguer words ("denied", "policy"),
+    /// else none.
+    pub(crate) fn reason(&self, status: Option<&str>) -> Reason {
+        self.strong
+            .or_else(|| status.and_then(Reason::of_status))
+            .or(self.weak)
+            .unwrap_or(Reason::Unknown)
+    }
+
+    /// The reason the words alone give, if they give one.
+    pub(crate) fn says(&self) -> Option<Reason> {
+        self.strong.or(self.weak)
+    }
+
+    /// These words, and where they say nothing, `more`'s.
+    pub(crate) fn or(self, more: Reading) -> Reading {
+        Reading {
+            strong: self.strong.or(more.strong),
+            weak: self.weak.or(more.weak),
+            stage: self.stage.or(more.stage),
+            temporary: self.temporary || more.temporary,
+        }
+    }
+}
+
 /// Where in the SMTP conversation a refusal came, if its words say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stage {
@@ -201,14 +243,10 @@ impl Stage {
         }
     }
 
-    pub(crate) fn in_words(text: &str) -> Stage {
-        Stage::in_transcript(text).unwrap_or_else(|| Stage::in_phrases(text))
-    }
-
-    /// Where `text` says, or failing that where `context` says.
-    pub(crate) fn in_either(text: &str, context: &str) -> Stage {
-        match Stage::in_words(text) {
-            Stage::Unsaid => Stage::in_words(context),
+    /// This stage, or where it is unsaid, `other`.
+    pub(crate) fn or(self, other: Stage) -> Stage {
+        match self {
+            Stage::Unsaid => other,
             said => said,
         }
     }
@@ -219,7 +257,12 @@ impl Stage {
         let mut last = None;
         for line in text.lines().map(str::trim) {
             if let Some(command) = line.strip_prefix(">>>") {
-                last = Some(command.trim().to_ascii_lowercase());
+                let command = command.trim().to_ascii_lowercase();
+                // The goodbye's answer says nothing of the delivery.
+                if command.starts_with("quit") {
+                    return None;
+                }
+                last = Some(command);
             } else if line.starts_with("<<< 4") || line.starts_with("<<< 5") {
                 let command = last?;
                 return Some(if command.starts_with("rcpt") {
@@ -234,8 +277,8 @@ impl Stage {
         None
     }
 
+    /// From `text` normalised.
     fn in_phrases(text: &str) -> Stage {
-        let text = normalise(text);
         let said = |phrases: &[&str]| phrases.iter().any(|p| text.contains(p));
         if said(&["rcpt to", "rcpt command", "recipient command"]) {
             Stage::Recipient
@@ -257,6 +300,8 @@ impl Stage {
             "data command",
             "in reply to data",
             "after end of message",
+            // m-FILTER: `-------SMTP command` and `DATA` on the next line.
+            "smtp command data",
         ]) {
             Stage::Data
         } else {
@@ -285,17 +330,25 @@ impl Reason {
     }
 
     /// Whether a permanent refusal can say for good that the address is
-    /// bad. Where the status code says so too (`5.1.1`), yes; where there
-    /// is no code or it says nothing (`5.0.0`), the words are all there
-    /// is, unless the refusal came
-    /// after the message, where content filters answer "user unknown" too;
-    /// where the code says something else (`5.7.1`, `5.2.0`) the
-    /// reply contradicts itself, and counts as a soft bounce.
+    /// bad. Where the status code says so too (`5.1.1`), or the refusal
+    /// came at RCPT TO, yes. Where the words say "user unknown" but the
+    /// code says the mailbox exists (`x.2.0`, RFC 3463) or that the
+    /// refusal is of policy (`x.7.x`), no: that is a filter answering
+    /// "user unknown", and counts as a soft bounce. Otherwise the words are all there is, unless the refusal
+    /// came after the message, where content filters answer "user
+    /// unknown" too.
     pub(crate) fn final_at(self, stage: Stage, status: Option<&str>) -> bool {
         if !self.is_the_address() {
             return true;
         }
-        stage != Stage::Data || status.is_some_and(says_the_address)
+        match status {
+            Some(code) if says_the_address(code) => true,
+            _ if stage == Stage::Recipient => true,
+            Some(code) if self == Reason::UserUnknown && says_other_than_the_address(code) => {
+                false
+            }
+            _ => stage != Stage::Data,
+        }
     }
 }
 
@@ -314,6 +367,16 @@ fn says_the_address(status: &str) -> bool {
     matches!(
         (parts.next(), parts.next()),
         (Some("1"), Some("1" | "2" | "3" | "6" | "10")) | (Some("4"), Some("4"))
+    )
+}
+
+/// A status code that says the mailbox exists (`x.2.0`) or that the
+/// refusal is of policy or security (`x.7.x`).
+fn says_other_than_the_address(status: &str) -> bool {
+    let mut parts = status.split('.').skip(1);
+    matches!(
+        (parts.next(), parts.next()),
+        (Some("2"), Some("0")) | (Some("7"), Some(_))
     )
 }
 

@@ -147,8 +147,16 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
             problems,
         )
         .and_then(|t| sections::footer(t, problems));
+    let bounces = root
+        .table("bounces", problems)
+        .map(|t| sections::bounces(t, problems))
+        .unwrap_or_default();
+    let return_path = bounces
+        .return_path
+        .clone()
+        .or_else(|| from.as_ref().map(|f| f.email.clone()));
     let unsubscribe = match root.table("unsubscribe", problems) {
-        Some(t) => sections::unsubscribe(t, problems),
+        Some(t) => sections::unsubscribe(t, return_path.as_ref(), problems),
         None => Unsubscribe {
             mailto: None,
             authserv_id: None,
@@ -181,10 +189,6 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
     let dkim = root
         .table("dkim", problems)
         .and_then(|t| sections::dkim(t, from_domain.as_deref(), problems));
-    let bounces = root
-        .table("bounces", problems)
-        .map(|t| sections::bounces(t, problems))
-        .unwrap_or_default();
     let list_id = root.string("list_id", problems).and_then(|id| {
         let text = id.get_ref().trim().to_ascii_lowercase();
         let atoms_ok = text.split('.').all(|atom| {

@@ -40,7 +40,13 @@ pub struct Unsubscribe {
     pub authserv_id: Option<String>,
 }
 
-pub(super) fn unsubscribe(mut t: Table<'_>, problems: &mut Problems) -> Unsubscribe {
+/// `[unsubscribe]`; its mailto address may not be `return_path`, where
+/// every returned message would read as a request to leave.
+pub(super) fn unsubscribe(
+    mut t: Table<'_>,
+    return_path: Option<&lettre::Address>,
+    problems: &mut Problems,
+) -> Unsubscribe {
     if let Some(url) = t.retired("url") {
         problems.push(
             t.error(
@@ -52,14 +58,23 @@ pub(super) fn unsubscribe(mut t: Table<'_>, problems: &mut Problems) -> Unsubscr
     }
     let mailto = t.string("mailto", problems).and_then(|m| {
         let text = m.get_ref().trim_start_matches("mailto:");
-        text.parse::<lettre::Address>()
+        let address = text
+            .parse::<lettre::Address>()
             .map_err(|e| {
                 problems.push(t.error(
                     format!("`{}` is not an email address: {e}", m.get_ref()),
                     m.span(),
                 ));
             })
-            .ok()
+            .ok()?;
+        if return_path.is_some_and(|r| r.to_string().eq_ignore_ascii_case(&address.to_string())) {
+            problems.push(t.error(
+                format!("`{address}` is also the return path, where returned mail comes: each return would read as a request to leave; give the mailto address one of its own (unsubscribe@…)"),
+                m.span(),
+            ));
+            return None;
+        }
+        Some(address)
     });
     let authserv_id = t
         .string("authserv_id", problems)

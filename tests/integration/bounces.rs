@@ -826,13 +826,21 @@ fn mailto_unsubscribes_are_honoured_with_a_token_or_from_the_reader_and_never_fo
             "unsubscribe+00000000000000000000000000000000@hsj.example",
         ),
     );
+    // Dan's own signed mail to someone else, sent on by them to the
+    // unsubscribe address: only the envelope names it (issue 20,
+    // adversarial run, finding 3).
+    project.write(
+        "mail/6.eml",
+        "Delivered-To: unsubscribe@hsj.example\nAuthentication-Results: mx.hsj.example; dkim=pass header.d=nhs.example\nDKIM-Signature: v=1; d=nhs.example; h=from:to:subject; b=x\nFrom: dan@nhs.example\nTo: eve@evil.example\nSubject: lunch\nDate: Fri, 20 Nov 2026 08:00:00 +0000\n\nSee you at one.\n",
+    );
     project.expect(&["bounces", "mail"]).code(0).stdout_is(
         "mail/1.eml: unsubscribed ann@nhs.example (their request by mail)
 mail/2.eml: unsubscribed bob@nhs.example (their request by mail)
 mail/3.eml: nothing to do: an unsubscribe request from cat@nhs.example without their token, not honoured: mx.hsj.example's Authentication-Results do not say DMARC, or DKIM or SPF aligned with nhs.example, passed
 mail/4.eml: nothing to do: an unsubscribe request from dan@nhs.example without their token, not honoured: mx.hsj.example's Authentication-Results do not say DMARC, or DKIM or SPF aligned with nhs.example, passed
 mail/5.eml: nothing to do: an unsubscribe request whose token names no reader
-5 message(s): 2 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 3 with nothing to do, 0 not understood, 0 read before
+mail/6.eml: not understood, left alone: neither a delivery report, a complaint nor a bounce
+6 message(s): 2 reader(s) suppressed, 0 soft bounce(s) counted, 0 refusal(s) of the sender, 3 with nothing to do, 1 not understood, 0 read before
 ",
     );
     let now = suppressed(&project);

@@ -711,3 +711,32 @@ fn a_control_character_in_the_subject_is_an_error() {
     "#);
     assert_eq!(code, 2, "{stderr}");
 }
+
+/// See: issue 20 (adversarial run, finding 6). A mailto address that is
+/// the return path in other capitals was taken for another address, and
+/// every VERP return read as a request to leave.
+#[test]
+fn the_mailto_address_may_not_be_the_return_path_in_any_case() {
+    let project = Project::with_issue(GOOD);
+    let settings = project
+        .read("config/newsletter.toml")
+        .replace(
+            "mailto = \"unsubscribe@hsj.example\"",
+            "mailto = \"Bounces@HSJ.example\"",
+        )
+        .replace(
+            "# [bounces]\n# return_path = \"bounces@hsj.example\"",
+            "[bounces]\nreturn_path = \"bounces@hsj.example\"",
+        );
+    project.write("config/newsletter.toml", settings);
+    let out = project.expect(&["check"]).code(2);
+    insta::assert_snapshot!(out.stderr(), @r#"
+    error: `Bounces@HSJ.example` is also the return path, where returned mail comes: each return would read as a request to leave; give the mailto address one of its own (unsubscribe@…)
+      --> config/newsletter.toml:31:10
+       |
+    31 | mailto = "Bounces@HSJ.example"
+       |          ^^^^^^^^^^^^^^^^^^^^^
+
+    1 error(s), 0 warning(s); nothing written
+    "#);
+}

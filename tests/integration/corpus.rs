@@ -130,6 +130,10 @@ fn real_returned_mail_is_read_as_sisimai_reads_it() {
                 soft += 1;
                 if matches!(outcome, Some("hard" | "complaint")) {
                     soft_at_once += 1;
+                    misread.push(format!(
+                        "{} {}: soft ({}) read as {outcome:?}",
+                        e.file, e.recipient, e.reason
+                    ));
                 }
             }
             _ => {
