@@ -7,6 +7,7 @@
 use mail_parser::{Message, MessageParser, MimeHeaders as _, PartType};
 
 use super::reason::{Meaning, Reading, Reason, Stage};
+use crate::diagnostic::floor_char_boundary;
 
 /// What marks catchup's own mail inside a returned message.
 #[derive(Debug, Clone)]
@@ -311,7 +312,8 @@ fn bounce(message: &Message<'_>) -> Result<Report, Verdict> {
                     Failure::read(&diagnostic, about.reading.stage, code.clone(), true);
                 if failure.reason == Reason::Unknown && !about.text.is_empty() {
                     // The text is only shown: its first line is enough.
-                    let shown = &about.text[..about.text.floor_char_boundary(1024)];
+                    let shown =
+                        &about.text[..floor_char_boundary(&about.text, 1024.min(about.text.len()))];
                     let text = format!("{diagnostic} / {shown}");
                     let reading = Reading::of(&diagnostic).or(about.reading);
                     failure = Failure::from_reading(
@@ -492,7 +494,7 @@ impl Words {
         let all = all_text(message);
         let mut text = before_quoted_original(&all);
         if text.len() > MAX_WORDS {
-            text = &text[..text.floor_char_boundary(MAX_WORDS)];
+            text = &text[..floor_char_boundary(text, MAX_WORDS)];
         }
         let text = text.to_string();
         Words {
@@ -1329,8 +1331,9 @@ mod tests {
 
     #[test]
     fn a_code_alone_is_hard_only_where_it_says_the_address_is_bad() {
-        let meaning =
-            |code: &str| Failure::read("delivery failed", Stage::Unsaid, Some(code.into()), true).meaning();
+        let meaning = |code: &str| {
+            Failure::read("delivery failed", Stage::Unsaid, Some(code.into()), true).meaning()
+        };
         for hard in ["5.1.1", "5.1.10", "5.4.4", "5.1.2"] {
             assert_eq!(meaning(hard), Meaning::Hard, "{hard}");
         }

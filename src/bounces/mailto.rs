@@ -47,7 +47,10 @@ pub(crate) fn request(message: &Message<'_>, mailto: &Mailto) -> Option<Request>
             .eq_ignore_ascii_case(&mailto.domain)
             .then(|| local.to_ascii_lowercase())
     };
-    for local in envelope_and_headers(message).iter().filter_map(|a| to_us(a)) {
+    for local in envelope_and_headers(message)
+        .iter()
+        .filter_map(|a| to_us(a))
+    {
         if let Some(token) = local
             .strip_prefix(&mailto.user)
             .and_then(|rest| rest.strip_prefix('+'))
@@ -260,7 +263,8 @@ fn signed(message: &Message<'_>, domain: &str, named_in: &str) -> Result<(), Str
             })
         };
         let of_domain = tag("d").is_some_and(|d| d.eq_ignore_ascii_case(domain));
-        let signs = tag("h").is_some_and(|h| h.split(':').any(|n| n.eq_ignore_ascii_case(named_in)));
+        let signs =
+            tag("h").is_some_and(|h| h.split(':').any(|n| n.eq_ignore_ascii_case(named_in)));
         if of_domain && !signs {
             return Err(format!(
                 "{domain}'s DKIM signature does not sign its {named_in} header, so it may be a copy of another message sent on"

@@ -101,7 +101,8 @@ pub(crate) struct Lookup {
     keys: Keys,
     by_token: Readers,
     by_id: Readers,
-    listed: HashSet<ReaderKey>,
+    /// Every reader, as the list spells their address.
+    listed: HashMap<ReaderKey, String>,
 }
 
 impl Lookup {
@@ -120,10 +121,10 @@ impl Lookup {
             )));
         }
         // Every index from one pass over the list.
-        let mut listed = HashSet::new();
+        let mut listed = HashMap::new();
         let [by_token, by_id] =
             Readers::build_many(subscribers, &keys, [By::Token, By::MessageId], |reader| {
-                listed.insert(reader.key());
+                listed.insert(reader.key(), reader.email.to_string());
             })?;
         Ok(Lookup {
             by_token,
@@ -222,6 +223,57 @@ pub(crate) enum Action {
     NotUnderstood(String),
     /// Read on an earlier run.
     ReadBefore,
+}
+
+impl Action {
+    /// A line for an action worth a line (all but one read before).
+    pub(crate) fn describe(&self) -> Option<String> {
+        Some(match self {
+            Action::Suppressed {
+                email,
+                reason,
+                issue,
+            } => match issue {
+                Some(issue) => format!("suppressed {email} ({reason}, issue {issue})"),
+                None => format!("suppressed {email} ({reason})"),
+            },
+            Action::AlreadySuppressed { email } => format!("{email} is already suppressed"),
+            Action::Unsubscribed { email, issue } => match issue {
+                Some(issue) => {
+                    format!("unsubscribed {email} (their request by mail, issue {issue})")
+                }
+                None => format!("unsubscribed {email} (their request by mail)"),
+            },
+            Action::AlreadyUnsubscribed { email } => format!("{email} had already unsubscribed"),
+            Action::Counted {
+                email,
+                status,
+                reason,
+                issues,
+                limit,
+            } => format!(
+                "soft bounce ({reason} {status}) for {email}: {issues} of {limit} issues before suppression"
+            ),
+            Action::Refused {
+                email,
+                status,
+                reason,
+            } => format!(
+                "refused ({reason} {status}) for {email}: a refusal of the sender, not the reader; neither counted nor suppressed"
+            ),
+            Action::Blocked {
+                email,
+                status,
+                reason,
+                provider,
+            } => format!(
+                "refused ({reason} {status}) for {email}: part of {provider}'s block of this sender; neither counted nor suppressed"
+            ),
+            Action::Ignored(why) => format!("nothing to do: {why}"),
+            Action::NotUnderstood(why) => format!("not understood, left alone: {why}"),
+            Action::ReadBefore => return None,
+        })
+    }
 }
 
 /// One reading of returned mail: the suppression list and the log as they
@@ -438,16 +490,17 @@ impl Run {
                 ),
             });
         };
-        let listed = self.lookup.listed.contains(&ReaderKey::of(&address));
+        // As the list spells it: the report may write it otherwise.
+        let listed = self.lookup.listed.get(&ReaderKey::of(&address));
         match (listed, self.settings.require_mark) {
-            (true, false) => Ok(Marked {
-                email: address,
+            (Some(email), false) => Ok(Marked {
+                email: email.clone(),
                 issue: None,
             }),
-            (true, true) => Err(format!(
+            (Some(_), true) => Err(format!(
                 "it names {address}, but carries no mark of catchup's for them, so it could be forged"
             )),
-            (false, _) => Err(format!("it names {address}, who is not on the list")),
+            (None, _) => Err(format!("it names {address}, who is not on the list")),
         }
     }
 
@@ -497,23 +550,26 @@ impl Run {
                 from,
                 authenticated,
             } => {
-                let listed = self.lookup.listed.contains(&ReaderKey::of(&from));
-                let refused = match (listed, authenticated) {
-                    (false, _) => Some(format!(
+                let listed = self.lookup.listed.get(&ReaderKey::of(&from));
+                let vouched = match (listed, authenticated) {
+                    (None, _) => Err(format!(
                         "an unsubscribe request from {}, who is not on the list",
                         printable(&from)
                     )),
-                    (true, Err(why)) => Some(format!(
+                    (Some(_), Err(why)) => Err(format!(
                         "an unsubscribe request from {} without their token, not honoured: {why}",
                         printable(&from)
                     )),
-                    (true, Ok(())) => None,
+                    // As the list spells it.
+                    (Some(email), Ok(())) => Ok(email.clone()),
                 };
-                if let Some(why) = refused {
-                    self.log_row(key, "", Outcome::Ignored, None, String::new(), "");
-                    return Ok(Action::Ignored(why));
+                match vouched {
+                    Ok(email) => email,
+                    Err(why) => {
+                        self.log_row(key, "", Outcome::Ignored, None, String::new(), "");
+                        return Ok(Action::Ignored(why));
+                    }
                 }
-                from
             }
         };
         let reader = ReaderKey::of(&email);

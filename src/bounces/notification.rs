@@ -178,15 +178,22 @@ struct Postmark {
     content: Option<String>,
 }
 
-/// A Postmark record's own id (`ID`), a number or a string: a retry of the
-/// webhook has the same one.
+/// A Postmark record's own id (`ID`), a whole number written as a number
+/// or a string: a retry of the webhook has the same one.
 pub(crate) fn postmark_id(json: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(json).ok()?;
-    match &value["ID"] {
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        _ => None,
+    // One ID, one key: `1000`, `1000.0` and `"1000"` are the same.
+    let text = match &value["ID"] {
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) => s.trim().to_string(),
+        _ => return None,
+    };
+    if let Ok(whole) = text.parse::<u64>() {
+        return Some(whole.to_string());
     }
+    let number = text.parse::<f64>().ok()?;
+    // Beyond 2^53 a float no longer names one integer.
+    (number.fract() == 0.0 && (0.0..9.0e15).contains(&number)).then(|| format!("{number:.0}"))
 }
 
 /// What a Postmark webhook says, and what stands in for the headers of the
@@ -305,4 +312,27 @@ fn json_body(message: &Message<'_>) -> Option<String> {
         }
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// See: issue 20 (adversarial run, finding 7): `1000.0` was another
+    /// key than `1000`, so a webhook could be replayed as new.
+    #[test]
+    fn a_postmark_id_has_one_key_however_it_is_written() {
+        let id = |json: &str| postmark_id(json);
+        assert_eq!(id(r#"{"ID": 1000}"#), Some("1000".into()));
+        assert_eq!(id(r#"{"ID": 1000.0}"#), Some("1000".into()));
+        assert_eq!(id(r#"{"ID": 1e3}"#), Some("1000".into()));
+        assert_eq!(id(r#"{"ID": " 1000 "}"#), Some("1000".into()));
+        assert_eq!(
+            id(r#"{"ID": 4323372036854775807}"#),
+            Some("4323372036854775807".into())
+        );
+        assert_eq!(id(r#"{"ID": 1000.5}"#), None);
+        assert_eq!(id(r#"{"ID": "abc"}"#), None);
+        assert_eq!(id(r#"{"ID": -1}"#), None);
+    }
 }

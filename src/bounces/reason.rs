@@ -321,10 +321,17 @@ impl Reason {
     }
 
     /// The reason, corrected for where the refusal came: a refusal before
-    /// any recipient was named is of the sender.
+    /// any recipient was named is of the sender, unless it is of the
+    /// message's size.
     pub(crate) fn at(self, stage: Stage) -> Reason {
         match stage {
-            Stage::Sender if self.meaning(true) != Meaning::NotTheReader => Reason::Blocked,
+            // A message too big is refused at MAIL FROM by its SIZE
+            // (RFC 1870): that is about the message.
+            Stage::Sender
+                if self != Reason::TooBig && self.meaning(true) != Meaning::NotTheReader =>
+            {
+                Reason::Blocked
+            }
             _ => self,
         }
     }
@@ -344,9 +351,7 @@ impl Reason {
         match status {
             Some(code) if says_the_address(code) => true,
             _ if stage == Stage::Recipient => true,
-            Some(code) if self == Reason::UserUnknown && says_other_than_the_address(code) => {
-                false
-            }
+            Some(code) if self == Reason::UserUnknown && says_other_than_the_address(code) => false,
             _ => stage != Stage::Data,
         }
     }

@@ -51,7 +51,7 @@ pub(crate) fn run(config: &Path, args: &BouncesArgs) -> Result<Exit> {
             Ok(actions) => {
                 for action in &actions {
                     tally.count(action);
-                    if let Some(line) = describe(action) {
+                    if let Some(line) = action.describe() {
                         let _ = writeln!(out, "{}: {line}", item.origin);
                     }
                 }
@@ -66,7 +66,7 @@ pub(crate) fn run(config: &Path, args: &BouncesArgs) -> Result<Exit> {
     let finished = run.finish();
     for (origin, action) in &finished.actions {
         tally.count(action);
-        if let Some(line) = describe(action) {
+        if let Some(line) = action.describe() {
             writeln!(out, "{origin}: {line}")?;
         }
     }
@@ -105,53 +105,6 @@ fn describe_block(block: &Block) -> String {
         crate::log::printable(&block.example),
         block.reason.what_to_check()
     )
-}
-
-/// A line for an action worth a line.
-fn describe(action: &Action) -> Option<String> {
-    Some(match action {
-        Action::Suppressed {
-            email,
-            reason,
-            issue,
-        } => match issue {
-            Some(issue) => format!("suppressed {email} ({reason}, issue {issue})"),
-            None => format!("suppressed {email} ({reason})"),
-        },
-        Action::AlreadySuppressed { email } => format!("{email} is already suppressed"),
-        Action::Unsubscribed { email, issue } => match issue {
-            Some(issue) => format!("unsubscribed {email} (their request by mail, issue {issue})"),
-            None => format!("unsubscribed {email} (their request by mail)"),
-        },
-        Action::AlreadyUnsubscribed { email } => format!("{email} had already unsubscribed"),
-        Action::Counted {
-            email,
-            status,
-            reason,
-            issues,
-            limit,
-        } => format!(
-            "soft bounce ({reason} {status}) for {email}: {issues} of {limit} issues before suppression"
-        ),
-        Action::Refused {
-            email,
-            status,
-            reason,
-        } => format!(
-            "refused ({reason} {status}) for {email}: a refusal of the sender, not the reader; neither counted nor suppressed"
-        ),
-        Action::Blocked {
-            email,
-            status,
-            reason,
-            provider,
-        } => format!(
-            "refused ({reason} {status}) for {email}: part of {provider}'s block of this sender; neither counted nor suppressed"
-        ),
-        Action::Ignored(why) => format!("nothing to do: {why}"),
-        Action::NotUnderstood(why) => format!("not understood, left alone: {why}"),
-        Action::ReadBefore => return None,
-    })
 }
 
 #[derive(Debug, Default)]

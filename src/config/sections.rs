@@ -67,7 +67,7 @@ pub(super) fn unsubscribe(
                 ));
             })
             .ok()?;
-        if return_path.is_some_and(|r| r.to_string().eq_ignore_ascii_case(&address.to_string())) {
+        if return_path.is_some_and(|r| AsRef::<str>::as_ref(r).eq_ignore_ascii_case(address.as_ref())) {
             problems.push(t.error(
                 format!("`{address}` is also the return path, where returned mail comes: each return would read as a request to leave; give the mailto address one of its own (unsubscribe@…)"),
                 m.span(),

@@ -19,7 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
 use super::App;
-use crate::bounces::{self, Action, NotificationError, notification};
+use crate::bounces::{self, NotificationError, notification};
 use crate::config::Ses;
 use crate::log::{self, Level};
 
@@ -168,7 +168,15 @@ async fn record(
                 log::event(
                     Level::Info,
                     &format!("hooks.{provider}.recorded"),
-                    &[("id", &id), ("action", &describe(action))],
+                    &[
+                        ("id", &id),
+                        (
+                            "action",
+                            &action
+                                .describe()
+                                .unwrap_or_else(|| "received before".into()),
+                        ),
+                    ],
                 );
             }
             answer(StatusCode::OK, "Recorded")
@@ -191,18 +199,6 @@ async fn record(
             )
         }
         Err(_) => answer(StatusCode::INTERNAL_SERVER_ERROR, "Not recorded"),
-    }
-}
-
-fn describe(action: &Action) -> String {
-    match action {
-        Action::Suppressed { email, reason, .. } => format!("suppressed {email} ({reason})"),
-        Action::Counted { email, reason, .. } => format!("soft bounce for {email} ({reason})"),
-        Action::Refused { email, reason, .. } | Action::Blocked { email, reason, .. } => {
-            format!("refused for {email} ({reason})")
-        }
-        Action::ReadBefore => "received before".into(),
-        other => format!("{other:?}"),
     }
 }
 
@@ -253,6 +249,21 @@ fn verify(envelope: &Sns, settings: &Ses, now: DateTime<Utc>) -> Result<(), Stri
 /// What SNS signs: each field's name and value on lines of their own, in
 /// this order, those a message of its type has.
 fn string_to_sign(envelope: &Sns) -> Result<String, String> {
+    // A line break in a field but the message would let one field's value
+    // pass for the next field's name: a signed notification replayed under
+    // another MessageId.
+    let fields = [
+        Some(&envelope.message_id),
+        envelope.subject.as_ref(),
+        Some(&envelope.timestamp),
+        envelope.subscribe_url.as_ref(),
+        envelope.token.as_ref(),
+        Some(&envelope.topic_arn),
+        Some(&envelope.kind),
+    ];
+    if fields.iter().flatten().any(|v| v.contains(['\n', '\r'])) {
+        return Err("a field but Message has a line break, which SNS never writes".into());
+    }
     let mut text = String::new();
     let mut add = |name: &str, value: Option<&str>| {
         if let Some(value) = value {
@@ -330,7 +341,10 @@ fn credentials_match(headers: &HeaderMap, user: &str, password: &str) -> bool {
     let Some(given) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
+        // The scheme in any case (RFC 9110 §11.1).
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Basic"))
+        .map(|(_, credentials)| credentials)
         .and_then(|v| {
             base64::engine::general_purpose::STANDARD
                 .decode(v.trim())

@@ -12,7 +12,7 @@ use crate::support::{Project, repo};
 /// The floors, as measured when they were set (see the README's table):
 /// what a change to the classifier may not make worse.
 const HARD_RIGHT_AT_LEAST: f64 = 0.88;
-const SOFT_AT_ONCE_AT_MOST: f64 = 0.13;
+const SOFT_AT_ONCE_AT_MOST: f64 = 0.10;
 
 /// One recipient of one message, as expected.tsv has it.
 struct Expected {

@@ -643,7 +643,9 @@ fn a_report_of_many_recipients_and_much_text_is_read_in_bounded_time() {
         ),
     );
     let blocks: String = (0..1_000)
-        .map(|n| format!("Final-Recipient: rfc822; u{n}@x.example\nAction: failed\nStatus: 5.0.0\n\n"))
+        .map(|n| {
+            format!("Final-Recipient: rfc822; u{n}@x.example\nAction: failed\nStatus: 5.0.0\n\n")
+        })
         .collect();
     project.write(
         "mail/blocks.eml",
@@ -661,7 +663,11 @@ fn a_report_of_many_recipients_and_much_text_is_read_in_bounded_time() {
         format!("From: MAILER-DAEMON@x.example\nSubject: Undelivered\n\n{lines}"),
     );
     project
-        .run_bounded(HEAP, Duration::from_secs(60), &["bounces", "mail", "--dry-run"])
+        .run_bounded(
+            HEAP,
+            Duration::from_secs(60),
+            &["bounces", "mail", "--dry-run"],
+        )
         .code(0)
         .stdout_has("3 message(s): 0 reader(s) suppressed");
 }
@@ -686,7 +692,9 @@ fn a_message_of_endless_enclosed_messages_is_refused_and_the_rest_read() {
         let nested = format!("{spelling}\n\n").repeat(60_000);
         project.write(
             "mail/nest.eml",
-            format!("From: MAILER-DAEMON@x.example\nSubject: Undelivered\n{spelling}\n\n{nested}hi\n"),
+            format!(
+                "From: MAILER-DAEMON@x.example\nSubject: Undelivered\n{spelling}\n\n{nested}hi\n"
+            ),
         );
         project.write(
             "mail/reply.eml",

@@ -1284,7 +1284,20 @@ fn provider_webhooks_record_what_is_signed_once_and_nothing_else() {
         sns_notification(&key, "id-6", &ses_bounce("reader2@nhs.example"), &now, "2");
     elsewhere["SigningCertURL"] =
         serde_json::json!("https://evil.example/SimpleNotificationService-0000.pem");
+    // A notification signed with a Subject, its Subject moved into its
+    // MessageId: the same signed text under another id (issue 20,
+    // adversarial run, finding 7).
+    let message = ses_bounce("reader2@nhs.example");
+    let text = format!(
+        "Message\n{message}\nMessageId\nid-8\nSubject\nX\nTimestamp\n{now}\nTopicArn\n{TOPIC}\nType\nNotification\n"
+    );
+    let shifted = serde_json::json!({
+        "Type": "Notification", "MessageId": "id-8\nSubject\nX", "TopicArn": TOPIC,
+        "Message": message, "Timestamp": now, "SignatureVersion": "2",
+        "Signature": openssl_sign(&key, &text, "2"), "SigningCertURL": CERT_URL,
+    });
     for (what, forged) in [
+        ("shifted", shifted),
         ("changed", changed),
         ("unsigned", unsigned),
         ("topic", topic),
@@ -1338,6 +1351,9 @@ fn provider_webhooks_record_what_is_signed_once_and_nothing_else() {
             200
         );
     }
+    // The scheme in any case (issue 20, adversarial run, finding 7).
+    let lower = basic("s3cret").replacen("Basic", "basic", 1);
+    assert_eq!(post_json(&postmark, &bounce, Some(&lower)).status, 200);
     let list = suppressed(&project);
     assert_eq!(list.matches("reader3@nhs.example").count(), 1, "{list}");
     assert!(
