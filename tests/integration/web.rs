@@ -1324,7 +1324,9 @@ fn provider_webhooks_record_what_is_signed_once_and_nothing_else() {
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert!(suppressed(&project).contains("reader2@nhs.example,complaint,"));
 
-    // Postmark: the credentials in its webhook URL.
+    // Postmark: the credentials in its webhook URL. Its address in other
+    // capitals is recorded as the list spells it (issue 20, adversarial
+    // run, finding 7).
     let postmark = format!("http://127.0.0.1:{port}/hooks/postmark");
     let basic = |password: &str| {
         use base64::Engine as _;
@@ -1335,7 +1337,7 @@ fn provider_webhooks_record_what_is_signed_once_and_nothing_else() {
     };
     let bounce = serde_json::json!({
         "RecordType": "Bounce", "ID": 4323372036854775807u64, "Type": "HardBounce", "TypeCode": 1,
-        "Email": "reader3@nhs.example", "Description": "The server was unable to deliver your message (ex: unknown user, mailbox not found).",
+        "Email": "Reader3@NHS.example", "Description": "The server was unable to deliver your message (ex: unknown user, mailbox not found).",
         "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
         "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483"
     });
