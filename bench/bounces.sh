@@ -8,6 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
+perl -MSisimai -e 1 2>/dev/null || {
+  echo "bench/bounces.sh: Sisimai is not installed (apt-get install libsisimai-perl)" >&2
+  exit 1
+}
 cargo build --release --quiet
 catchup=$PWD/target/release/catchup
 corpus=$PWD/tests/bounces/corpus
@@ -18,7 +22,7 @@ best() {
   for _ in $(seq "$runs"); do
     local start end took
     start=$(date +%s%N)
-    "$@" > /dev/null 2>&1
+    "$@" > /dev/null 2>&1 || { echo "bench/bounces.sh: failed: $*" >&2; exit 1; }
     end=$(date +%s%N)
     took=$(( (end - start) / 1000000 ))
     (( took < best )) && best=$took
