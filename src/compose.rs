@@ -132,15 +132,14 @@ pub(crate) fn compose(
     };
     let issue = Issue::load(&issue_path, &library, &newsletter)?;
     let mut warnings = newsletter.warnings.clone();
-    let dkim = match &newsletter.dkim {
-        Some(settings) => {
-            let (signer, dkim_warnings) =
-                Signer::load(settings, &newsletter.source, &newsletter.env)
-                    .map_err(|d| Error::from(Diagnostics(vec![d])))?;
-            warnings.extend(dkim_warnings);
-            Some(std::sync::Arc::new(signer))
-        }
-        None => None,
+    let dkim = if newsletter.dkim.is_empty() {
+        None
+    } else {
+        let (signer, dkim_warnings) =
+            Signer::load(&newsletter.dkim, &newsletter.source, &newsletter.env)
+                .map_err(|d| Error::from(Diagnostics(vec![d])))?;
+        warnings.extend(dkim_warnings);
+        Some(std::sync::Arc::new(signer))
     };
     warnings.extend(
         library

@@ -94,23 +94,27 @@ fn git_would_commit(path: &Path) -> bool {
 
 fn check(config: &Path) -> Result<Exit> {
     let newsletter = newsletter(config)?;
-    let Some(settings) = &newsletter.dkim else {
+    if newsletter.dkim.is_empty() {
         return Err(Error::config(format!(
             "there is no [dkim] in {}; make a key with `catchup dkim keygen --selector S`",
             newsletter.source.path.display()
         )));
-    };
-    let (signer, warnings) = Signer::load(settings, &newsletter.source, &newsletter.env)
+    }
+    let (signer, warnings) = Signer::load(&newsletter.dkim, &newsletter.source, &newsletter.env)
         .map_err(|d| Error::from(Diagnostics(vec![d])))?;
     for warning in &warnings {
         eprintln!("{}\n", warning.render());
     }
     let mut stdout = std::io::stdout().lock();
-    writeln!(
-        stdout,
-        "The key is usable. DNS must publish this TXT record at {}:\n\n{}",
-        signer.name(),
-        signer.record()
-    )?;
+    let records = signer.records();
+    for (i, (name, record)) in records.iter().enumerate() {
+        if i > 0 {
+            writeln!(stdout)?;
+        }
+        writeln!(
+            stdout,
+            "The key is usable. DNS must publish this TXT record at {name}:\n\n{record}"
+        )?;
+    }
     Ok(Exit::Ok)
 }

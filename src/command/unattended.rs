@@ -60,8 +60,9 @@ pub(crate) fn check(newsletter: &Newsletter, project: &Path, needs: Needs) -> Re
             }
             Err(e) => problems.push(e.to_string()),
         }
-        if let Some(settings) = &newsletter.dkim
-            && let Err(d) = crate::mail::dkim::Signer::load(settings, &newsletter.source, &env)
+        if !newsletter.dkim.is_empty()
+            && let Err(d) =
+                crate::mail::dkim::Signer::load(&newsletter.dkim, &newsletter.source, &env)
         {
             problems.push(d.message);
         }
@@ -107,8 +108,10 @@ fn secret_variables(newsletter: &Newsletter) -> Vec<String> {
             SecretSource::File(_) => None,
         })
         .collect();
-    if let Some(KeySource::Env(var)) = newsletter.dkim.as_ref().map(|d| &d.key) {
-        names.push(var.clone());
+    for dkim in &newsletter.dkim {
+        if let KeySource::Env(var) = &dkim.key {
+            names.push(var.clone());
+        }
     }
     names
 }

@@ -377,6 +377,27 @@ impl<'s> Table<'s> {
         }
     }
 
+    /// One table (`[section]`) or an array of them (`[[section]]`).
+    pub(crate) fn table_or_tables(&mut self, key: &str, problems: &mut Problems) -> Vec<Table<'s>> {
+        let Some(value) = self.take(key) else {
+            return Vec::new();
+        };
+        let span = value.span();
+        match value.into_inner() {
+            DeValue::Array(items) => items
+                .to_vec()
+                .into_iter()
+                .filter_map(|item| self.as_table(format!("[[{key}]]"), key, item, problems))
+                .collect(),
+            other => {
+                let value = Spanned::new(span, other);
+                self.as_table(format!("[{key}]"), key, value, problems)
+                    .into_iter()
+                    .collect()
+            }
+        }
+    }
+
     /// An array of tables (`[[sections]]`).
     pub(crate) fn tables(
         &mut self,

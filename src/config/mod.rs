@@ -55,7 +55,9 @@ pub struct Newsletter {
     /// When weekly sends go out (`send --due`).
     pub schedule: Option<crate::schedule::Schedule>,
     /// DKIM signing, when configured.
-    pub dkim: Option<Dkim>,
+    /// Every signing key, each its own signature (`[dkim]`, or `[[dkim]]`
+    /// repeated: typically RSA and Ed25519 together); empty: unsigned.
+    pub dkim: Vec<Dkim>,
     /// Returned mail: the return path, VERP, the soft-bounce limit.
     pub bounces: Bounces,
     /// The list's identity for `List-Id` (RFC 2919) and `Feedback-ID`:
@@ -186,9 +188,11 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
     let from_domain = from
         .as_ref()
         .map(|m: &Mailbox| m.email.domain().to_string());
-    let dkim = root
-        .table("dkim", problems)
-        .and_then(|t| sections::dkim(t, from_domain.as_deref(), problems));
+    let dkim = sections::dkims(
+        root.table_or_tables("dkim", problems),
+        from_domain.as_deref(),
+        problems,
+    );
     let list_id = root.string("list_id", problems).and_then(|id| {
         let text = id.get_ref().trim().to_ascii_lowercase();
         let atoms_ok = text.split('.').all(|atom| {

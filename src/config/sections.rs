@@ -434,11 +434,36 @@ pub enum KeySource {
     Env(String),
 }
 
-pub(super) fn dkim(
-    mut t: Table<'_>,
+/// Every `[dkim]` or `[[dkim]]` table; two for one selector of one domain
+/// are refused (one record cannot hold both keys).
+pub(super) fn dkims(
+    tables: Vec<Table<'_>>,
     from_domain: Option<&str>,
     problems: &mut Problems,
-) -> Option<Dkim> {
+) -> Vec<Dkim> {
+    let mut keys: Vec<Dkim> = Vec::new();
+    for t in tables {
+        let mut error = t.error("", t.span());
+        let Some(key) = dkim(t, from_domain, problems) else {
+            continue;
+        };
+        if keys
+            .iter()
+            .any(|k| k.domain == key.domain && k.selector == key.selector)
+        {
+            error.message = format!(
+                "two [[dkim]] keys for the selector `{}` of {}: each key needs a selector of its own",
+                key.selector, key.domain
+            );
+            problems.push(error);
+            continue;
+        }
+        keys.push(key);
+    }
+    keys
+}
+
+fn dkim(mut t: Table<'_>, from_domain: Option<&str>, problems: &mut Problems) -> Option<Dkim> {
     let domain = t.required_string("domain", problems).and_then(|d| {
         let domain = d.get_ref().trim().trim_end_matches('.').to_ascii_lowercase();
         if domain.is_empty() || domain.contains(char::is_whitespace) || !domain.contains('.') {

@@ -290,7 +290,7 @@ impl Template {
             self.boundary
         ))
         .map_err(|e| fail(&e))?;
-        let mut message = builder
+        let message = builder
             .header(content_type)
             .header(MIME_VERSION_1_0)
             .body(Body::dangerous_pre_encoded(
@@ -298,10 +298,11 @@ impl Template {
                 ContentTransferEncoding::SevenBit,
             ))
             .map_err(|e| fail(&e))?;
-        if let Some(dkim) = &self.dkim {
-            dkim.sign(&mut message);
-        }
-        Ok(message.formatted())
+        let message = message.formatted();
+        Ok(match &self.dkim {
+            Some(dkim) => dkim.sign(&message, crate::clock::wall()),
+            None => message,
+        })
     }
 }
 
