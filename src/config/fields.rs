@@ -385,8 +385,8 @@ impl<'s> Table<'s> {
         let span = value.span();
         match value.into_inner() {
             DeValue::Array(items) => items
-                .to_vec()
-                .into_iter()
+                .iter()
+                .cloned()
                 .filter_map(|item| self.as_table(format!("[[{key}]]"), key, item, problems))
                 .collect(),
             other => {
