@@ -92,22 +92,28 @@ fn render_and_inline(bencher: divan::Bencher) {
     bencher.bench(|| render(&issue, &newsletter).expect("render"));
 }
 
-/// A DKIM signer with a fresh key, as `[dkim]` would load it.
-fn signer(algorithm: &str, dir: &Path) -> Signer {
+/// A DKIM signer with fresh keys, as `[[dkim]]` would load them: `rsa-2048`,
+/// `ed25519`, or both joined by `+`.
+fn signer(algorithms: &str, dir: &Path) -> Signer {
     use catchup::bench::{Dkim, DkimAlgorithm, KeySource};
-    let algorithm = match algorithm {
-        "rsa-2048" => DkimAlgorithm::Rsa,
-        _ => DkimAlgorithm::Ed25519,
-    };
-    let key = dir.join("key.pem");
-    catchup::bench::keygen(algorithm, &key).expect("keygen");
-    let settings = Dkim {
-        domain: "hsj.example".into(),
-        selector: "bench".into(),
-        algorithm,
-        key: KeySource::File(key),
-        key_span: 0..0,
-    };
+    let settings: Vec<Dkim> = algorithms
+        .split('+')
+        .map(|name| {
+            let algorithm = match name {
+                "rsa-2048" => DkimAlgorithm::Rsa,
+                _ => DkimAlgorithm::Ed25519,
+            };
+            let key = dir.join(format!("{name}.pem"));
+            catchup::bench::keygen(algorithm, &key).expect("keygen");
+            Dkim {
+                domain: "hsj.example".into(),
+                selector: name.into(),
+                algorithm,
+                key: KeySource::File(key),
+                key_span: 0..0,
+            }
+        })
+        .collect();
     let source = Source::new(
         repo("tests/fixtures/project/config/newsletter.toml"),
         String::new(),
@@ -120,7 +126,7 @@ fn signer(algorithm: &str, dir: &Path) -> Signer {
 /// One reader's copy from the template: what a list send does per reader,
 /// unsigned and DKIM-signed (each reader's body differs, so each message is
 /// signed on its own).
-#[divan::bench(args = ["unsigned", "rsa-2048", "ed25519"])]
+#[divan::bench(args = ["unsigned", "rsa-2048", "ed25519", "rsa-2048+ed25519"])]
 fn personalise_one_reader(bencher: divan::Bencher, signing: &str) {
     let (newsletter, library, source) = inputs();
     let issue = Issue::parse(name(), source, &library, &newsletter).expect("issue");
