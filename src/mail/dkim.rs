@@ -563,4 +563,35 @@ mod tests {
         let once = relaxed_headers(&fields, &["Subject"]);
         assert_eq!(relaxed_headers(&fields, &["Subject", "Subject"]), once);
     }
+
+    /// Keys written before RFC 8410's form was (PKCS#8 v2, with the
+    /// public key) still load.
+    #[test]
+    fn an_ed25519_key_in_pkcs8_v2_still_loads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let der = ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+            .expect("key");
+        let pem = rsa::pkcs8::der::pem::encode_string(
+            "PRIVATE KEY",
+            rsa::pkcs8::LineEnding::LF,
+            der.as_ref(),
+        )
+        .expect("pem");
+        let path = dir.path().join("v2.pem");
+        crate::fs::write_new(&path, pem.as_bytes(), 0o600).expect("write");
+        let settings = Dkim {
+            domain: "hsj.example".into(),
+            selector: "s1".into(),
+            algorithm: DkimAlgorithm::Ed25519,
+            key: KeySource::File(path),
+            key_span: 0..0,
+        };
+        let (signer, _) = Signer::load(
+            std::slice::from_ref(&settings),
+            &Source::new("n.toml", ""),
+            &Env::process(),
+        )
+        .expect("a v2 key loads");
+        assert!(signer.records()[0].1.starts_with("v=DKIM1; k=ed25519; p="));
+    }
 }

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Verifies a message's DKIM signature with dkimpy, a verifier this project
-did not write, taking the public key record from the command line instead
-of DNS.
+"""Verifies every DKIM signature of a message with dkimpy, a verifier this
+project did not write, taking each selector's key record from the command
+line instead of DNS.
 
-    verify.py "v=DKIM1; k=rsa; p=..." < message.eml
+    verify.py "cu1:v=DKIM1; k=rsa; p=..." ["cu2:v=DKIM1; k=ed25519; p=..."] < message.eml
 
-Prints `pass` or `fail`, then the signed header list (h=) and the
-canonicalisation (c=) of the signature, one per line; exits 0 either way.
+Prints one line per signature, in the message's order: `pass` or `fail`,
+then its a=, s=, c= and h= tags; exits 0 either way.
 """
 
 import sys
@@ -15,22 +15,27 @@ import dkim
 
 
 def main():
-    record = sys.argv[1].encode()
+    records = dict(arg.split(":", 1) for arg in sys.argv[1:])
     message = sys.stdin.buffer.read()
 
     def dns(name, timeout=5):
-        return record
+        selector = name.decode().split(".", 1)[0]
+        return records.get(selector, "").encode()
 
-    ok = dkim.verify(message, dnsfunc=dns)
-    print("pass" if ok else "fail")
-    signature = dkim.DKIM(message)
-    for name, value in signature.headers:
-        if name.lower() == b"dkim-signature":
-            tags = dkim.util.parse_tag_value(value)
-            print(tags[b"h"].decode())
-            print(tags[b"c"].decode())
-            print(tags[b"a"].decode())
-            print(tags[b"d"].decode())
+    verifier = dkim.DKIM(message)
+    signatures = [
+        value for name, value in verifier.headers if name.lower() == b"dkim-signature"
+    ]
+    for index, value in enumerate(signatures):
+        try:
+            ok = verifier.verify(idx=index, dnsfunc=dns)
+        except dkim.DKIMException:
+            ok = False
+        tags = dkim.util.parse_tag_value(value)
+        print(
+            "pass" if ok else "fail",
+            *(tags[t].decode() for t in (b"a", b"s", b"c", b"d", b"h")),
+        )
 
 
 if __name__ == "__main__":

@@ -1,64 +1,105 @@
 //! DKIM: every message catchup sends (list sends, test sends, the `.eml`
-//! preview) is signed, and dkimpy, a verifier this project did not write,
-//! passes it with the one-click headers covered; a message altered after
-//! signing fails; every bad key is a clear error. See: issue 11.
+//! preview) carries a signature for each `[[dkim]]` key, and two
+//! verifiers this project did not write (dkimpy and Perl's Mail::DKIM)
+//! pass them, with the one-click headers covered and oversigned; a message
+//! altered after signing, or with a header added on top, fails; every bad
+//! key is a clear error; OpenSSL reads every key `dkim keygen` writes.
+//! See: issues 11 and 21.
 
 use crate::support::smtp::SmtpServer;
 use crate::support::{Project, repo, skip};
 
 const ISSUE: &str = "config/issues/2018-07-27.toml";
 
-/// What dkimpy says of a message: pass or not, and the signature's h=, c=,
-/// a= and d= tags. `None` (with the test skipped, visibly) without dkimpy.
-fn verify(test: &str, record: &str, message: &[u8]) -> Option<(bool, Vec<String>)> {
-    let python = "/usr/bin/python3";
-    let has_dkimpy = std::process::Command::new(python)
-        .args(["-c", "import dkim"])
+/// What a verifier said of each signature of a message, in order: its
+/// result, then its tags (dkimpy: a, s, c, d, h; Mail::DKIM: a, s).
+type Verdicts = Vec<Vec<String>>;
+
+/// What dkimpy and Mail::DKIM say of `message`, given each selector's
+/// record. `None` (with the test skipped, visibly; a failure in CI) when
+/// either verifier is missing.
+fn verify(
+    test: &str,
+    records: &[(String, String)],
+    message: &[u8],
+) -> Option<(Verdicts, Verdicts)> {
+    let has = |program: &str, check: &str| {
+        std::process::Command::new(program)
+            .args(["-e", check])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import dkim, nacl"])
         .status()
-        .is_ok_and(|s| s.success());
-    if !has_dkimpy {
-        skip(test, "dkimpy is not installed (Debian: python3-dkim)");
+        .is_ok_and(|s| s.success())
+    {
+        skip(
+            test,
+            "dkimpy is not installed (Debian: python3-dkim, python3-nacl)",
+        );
         return None;
     }
-    let mut child = std::process::Command::new(python)
-        .arg(repo().join("tests/dkim/verify.py"))
-        .arg(record)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("dkimpy");
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(message)
-        .expect("write");
-    let out = child.wait_with_output().expect("verify.py");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
+    if !has("/usr/bin/perl", "use Mail::DKIM::Verifier") {
+        skip(
+            test,
+            "Mail::DKIM is not installed (Debian: libmail-dkim-perl)",
+        );
+        return None;
+    }
+    let args: Vec<String> = records
+        .iter()
+        .map(|(selector, record)| format!("{selector}:{record}"))
         .collect();
-    Some((lines[0] == "pass", lines[1..].to_vec()))
+    let run = |program: &str, script: &str| -> Verdicts {
+        let mut child = std::process::Command::new(program)
+            .arg(repo().join("tests/dkim").join(script))
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect(script);
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(message)
+            .expect("write");
+        let out = child.wait_with_output().expect(script);
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split(' ').map(str::to_string).collect())
+            .collect()
+    };
+    Some((
+        run("/usr/bin/python3", "verify.py"),
+        run("/usr/bin/perl", "verify.pl"),
+    ))
 }
 
-fn every_message_verifies(algorithm: &str) {
-    let test = format!("dkim::every_message_verifies ({algorithm})");
+/// Sends, test-sends and previews the example issue signed with `keys`
+/// (selector, algorithm), and checks every message with both verifiers.
+fn every_message_verifies(test: &str, keys: &[(&str, &str)]) {
     let server = SmtpServer::start(&[]);
     let project = Project::example();
-    let record = project.sign_with_dkim(algorithm);
+    let records = project.sign_with_dkim_keys(keys);
+    let expected_check: Vec<String> = records
+        .iter()
+        .map(|(selector, record)| {
+            format!("The key is usable. DNS must publish this TXT record at {selector}._domainkey.hsj.example:\n\n{record}\n")
+        })
+        .collect();
     project
         .expect(&["dkim", "check"])
         .code(0)
-        .stdout_is(&format!(
-            "The key is usable. DNS must publish this TXT record at cu1._domainkey.hsj.example:\n\n{record}\n"
-        ));
+        .stdout_is(&expected_check.join("\n"));
     project.use_smtp(server.port, "");
     project.subscribers(3, "");
     project
@@ -76,55 +117,157 @@ fn every_message_verifies(algorithm: &str) {
     messages.push(std::fs::read(project.path().join("previews/2018-07-27.eml")).expect("eml"));
     assert_eq!(messages.len(), 5);
     for message in &messages {
-        let Some((pass, tags)) = verify(&test, &record, message) else {
+        let Some((dkimpy, mail_dkim)) = verify(test, &records, message) else {
             return;
         };
-        assert!(pass, "dkimpy failed a {algorithm} signature");
-        let signed: Vec<&str> = tags[0].split(':').collect();
-        for header in [
-            "from",
-            "to",
-            "subject",
-            "date",
-            "message-id",
-            "mime-version",
-            "content-type",
-            "list-unsubscribe",
-            "list-unsubscribe-post",
-            "list-id",
-            "feedback-id",
-        ] {
-            assert!(
-                signed.contains(&header),
-                "{header} is not signed: {signed:?}"
+        assert_eq!(dkimpy.len(), keys.len(), "{dkimpy:?}");
+        for (verdict, (selector, algorithm)) in dkimpy.iter().zip(keys) {
+            assert_eq!(
+                verdict[..5],
+                [
+                    "pass",
+                    &format!("{algorithm}-sha256"),
+                    selector,
+                    "relaxed/relaxed",
+                    "hsj.example"
+                ],
+                "dkimpy: {verdict:?}"
             );
+            let signed: Vec<&str> = verdict[5].split(':').collect();
+            let text = String::from_utf8_lossy(message);
+            let head = text.split("\r\n\r\n").next().unwrap_or("");
+            let has = |name: &str| {
+                head.split("\r\n")
+                    .filter(|line| {
+                        line.split_once(':')
+                            .is_some_and(|(n, _)| n.eq_ignore_ascii_case(name))
+                    })
+                    .count()
+            };
+            // Each header, named once more than the message has it
+            // (oversigned); the one-click headers are there.
+            assert_eq!(has("list-unsubscribe-post"), 1);
+            for header in [
+                "from",
+                "to",
+                "subject",
+                "date",
+                "message-id",
+                "mime-version",
+                "content-type",
+                "list-unsubscribe",
+                "list-unsubscribe-post",
+                "list-id",
+                "feedback-id",
+            ] {
+                assert_eq!(
+                    signed.iter().filter(|h| **h == header).count(),
+                    has(header) + 1,
+                    "{header} is not oversigned: {signed:?}"
+                );
+            }
         }
-        assert_eq!(tags[1], "relaxed/relaxed");
-        assert_eq!(tags[2], format!("{algorithm}-sha256"));
-        assert_eq!(tags[3], "hsj.example");
+        assert_eq!(mail_dkim, mail_dkim_expects(keys), "Mail::DKIM");
     }
 
-    // Altered after signing: a header, or one byte of the body.
+    // Altered after signing: a header, one byte of the body, or a second
+    // Subject or List-Unsubscribe added on top.
     let message = String::from_utf8(messages[0].clone()).expect("ascii");
     let subject = message.replacen("Subject: Bold ambition", "Subject: Bald ambition", 1);
     assert_ne!(subject, message);
     let body_at = message.find("\r\n\r\n").expect("body") + 200;
     let mut body = message.clone().into_bytes();
     body[body_at] = if body[body_at] == b'a' { b'b' } else { b'a' };
-    for tampered in [subject.into_bytes(), body] {
-        let (pass, _) = verify(&test, &record, &tampered).expect("dkimpy");
-        assert!(!pass, "an altered message verified");
+    let added_subject = format!("Subject: Claim your prize\r\n{message}");
+    let added_unsubscribe = format!("List-Unsubscribe: <https://evil.example/u>\r\n{message}");
+    for (what, tampered) in [
+        ("a header changed", subject.into_bytes()),
+        ("a body byte changed", body),
+        ("a Subject added", added_subject.into_bytes()),
+        ("a List-Unsubscribe added", added_unsubscribe.into_bytes()),
+    ] {
+        let (dkimpy, mail_dkim) = verify(test, &records, &tampered).expect("verifiers");
+        for verdict in dkimpy.iter().chain(&mail_dkim) {
+            assert_ne!(verdict[0], "pass", "{what}: {verdict:?} still verifies");
+        }
     }
 }
 
-#[test]
-fn every_message_is_signed_with_rsa_and_verifies_with_dkimpy() {
-    every_message_verifies("rsa");
+/// What Mail::DKIM says of good signatures: Debian 12's Mail::DKIM cannot
+/// check Ed25519, and says so (`invalid`), so an Ed25519 signature alone
+/// does not pass there; beside an RSA one, the RSA one passes.
+fn mail_dkim_expects(keys: &[(&str, &str)]) -> Verdicts {
+    keys.iter()
+        .map(|(selector, algorithm)| {
+            let result = if *algorithm == "rsa" {
+                "pass"
+            } else {
+                "invalid"
+            };
+            vec![
+                result.to_string(),
+                format!("{algorithm}-sha256"),
+                selector.to_string(),
+            ]
+        })
+        .collect()
 }
 
 #[test]
-fn every_message_is_signed_with_ed25519_and_verifies_with_dkimpy() {
-    every_message_verifies("ed25519");
+fn every_message_is_signed_with_rsa_and_verifies() {
+    every_message_verifies(
+        "dkim::every_message_is_signed_with_rsa_and_verifies",
+        &[("cu1", "rsa")],
+    );
+}
+
+#[test]
+fn every_message_is_signed_with_ed25519_and_verifies() {
+    every_message_verifies(
+        "dkim::every_message_is_signed_with_ed25519_and_verifies",
+        &[("cu1", "ed25519")],
+    );
+}
+
+/// See: issue 21, "Signatures".
+#[test]
+fn every_message_is_signed_with_rsa_and_ed25519_together_and_both_verify() {
+    every_message_verifies(
+        "dkim::every_message_is_signed_with_rsa_and_ed25519_together_and_both_verify",
+        &[("cu1", "rsa"), ("cu2", "ed25519")],
+    );
+}
+
+/// See: issue 21: `openssl pkey` reads every key `dkim keygen` writes
+/// (an Ed25519 key in PKCS#8 v2 it did not).
+#[test]
+fn openssl_reads_every_key_keygen_writes() {
+    let project = Project::example();
+    for (selector, algorithm) in [("k1", "rsa"), ("k2", "ed25519")] {
+        project.keygen(selector, algorithm);
+        let out = std::process::Command::new("openssl")
+            .args(["pkey", "-noout", "-text", "-in"])
+            .arg(project.path().join(format!("dkim/{selector}.pem")))
+            .output();
+        let Ok(out) = out else {
+            return skip(
+                "dkim::openssl_reads_every_key_keygen_writes",
+                "openssl is not installed",
+            );
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{algorithm}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let kind = if algorithm == "rsa" {
+            "Private-Key: (2048 bit"
+        } else {
+            "ED25519 Private-Key:"
+        };
+        assert!(text.contains(kind), "{text}");
+    }
 }
 
 /// Writes an RSA key of `bits` bits, in PEM, mode 600.

@@ -300,6 +300,21 @@ private_key = \"dkim/{selector}.pem\"
 
     /// Makes a DKIM key (selector `cu1`) and signs with it (`[dkim]`);
     /// returns the DNS record `dkim keygen` printed.
+    /// Signs with a `[[dkim]]` key for each (selector, algorithm); the
+    /// selectors and their records.
+    pub fn sign_with_dkim_keys(&self, keys: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut settings = self.read("config/newsletter.toml");
+        let mut records = Vec::new();
+        for (selector, algorithm) in keys {
+            records.push((selector.to_string(), self.keygen(selector, algorithm)));
+            settings += &format!(
+                "\n[[dkim]]\ndomain = \"hsj.example\"\nselector = \"{selector}\"\nalgorithm = \"{algorithm}\"\nprivate_key = \"dkim/{selector}.pem\"\n"
+            );
+        }
+        self.write("config/newsletter.toml", settings);
+        records
+    }
+
     pub fn sign_with_dkim(&self, algorithm: &str) -> String {
         let record = self.keygen("cu1", algorithm);
         let settings = self.read("config/newsletter.toml")
