@@ -42,27 +42,7 @@ pub(crate) fn provider(remote: Option<&str>, email: &str) -> String {
     let host = remote
         .filter(|h| h.contains('.'))
         .unwrap_or_else(|| email.rsplit('@').next().unwrap_or(email));
-    registrable(&host.to_ascii_lowercase())
-}
-
-/// `aspmx.l.google.com` → `google.com`; `mx.trust.nhs.uk` → `trust.nhs.uk`
-/// (two-letter country domains keep a third label when the second is one
-/// of the generic few: `co`, `ac`, `nhs`, `org`, `gov`, ...).
-fn registrable(host: &str) -> String {
-    let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
-    let keep = match labels.as_slice() {
-        [.., second, top]
-            if top.len() == 2
-                && [
-                    "co", "ac", "nhs", "org", "gov", "net", "com", "ne", "or", "ltd", "plc", "me",
-                ]
-                .contains(second) =>
-        {
-            3
-        }
-        _ => 2,
-    };
-    labels[labels.len().saturating_sub(keep)..].join(".")
+    crate::list::address::registrable(&host.to_ascii_lowercase())
 }
 
 /// One refusal that may be part of a block.

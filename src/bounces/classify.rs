@@ -150,14 +150,17 @@ pub(crate) struct OurMessageId {
 pub(crate) fn parse(raw: &[u8]) -> Result<Message<'_>, Verdict> {
     // A parsed part costs far more than its bytes: 40 MB of empty parts
     // took 1.5 GB to parse. No report has more than a handful of parts.
-    if part_boundaries(raw) > MAX_PARTS {
+    // The parser decodes a base64 or quoted-printable enclosed message and
+    // reads the parts inside it, so what is inside encoded text counts too.
+    let shape = Shape::of(raw, MAX_DECODED_DEPTH);
+    if shape.parts > MAX_PARTS {
         return Err(Verdict::NotUnderstood(format!(
             "it has more than {MAX_PARTS} MIME parts, more than any report has"
         )));
     }
     // Each enclosed message is a level of recursion in the parser: 50,000
     // of them (1.5 MB) overflowed the stack.
-    if enclosed_messages(raw) > MAX_ENCLOSED {
+    if shape.enclosed > MAX_ENCLOSED {
         return Err(Verdict::NotUnderstood(format!(
             "it encloses more than {MAX_ENCLOSED} messages one inside another, more than any report does"
         )));
@@ -280,7 +283,12 @@ fn bounce(message: &Message<'_>) -> Result<Report, Verdict> {
     let mut delivered = 0;
     let mut delayed = 0;
     let blocks = field_blocks(status);
-    let recipients: Vec<String> = blocks.iter().filter_map(block_recipient).collect();
+    let recipients = Recipients::of(
+        &blocks
+            .iter()
+            .filter_map(block_recipient)
+            .collect::<Vec<_>>(),
+    );
     for block in blocks {
         let Some(recipient) = block_recipient(&block) else {
             continue; // the per-message block
@@ -508,7 +516,7 @@ impl Words {
     /// the next blank line after some text, or the next line that starts
     /// with another of the report's `recipients`, or the end; where that
     /// says nothing of why, the whole text.
-    fn about(&self, recipient: &str, recipients: &[String]) -> About<'_> {
+    fn about(&self, recipient: &str, recipients: &Recipients) -> About<'_> {
         let whole = || About {
             text: std::borrow::Cow::Borrowed(self.text.as_str()),
             ..self.whole.clone()
@@ -517,14 +525,19 @@ impl Words {
         let Some(at) = memchr::memmem::find(self.lower.as_bytes(), recipient.as_bytes()) else {
             return whole();
         };
-        let start = self.lower[..at].rfind('\n').map_or(0, |i| i + 1);
-        let mut end = self.text.len();
+        // A recipient's words are a few lines: at most `MAX_ABOUT` bytes
+        // of them, from the start of their line (or a little before them
+        // on a long one).
+        let line_start = self.lower[..at].rfind('\n').map_or(0, |i| i + 1);
+        let start = floor_char_boundary(&self.text, line_start.max(at.saturating_sub(256)));
+        let limit = floor_char_boundary(&self.text, (start + MAX_ABOUT).min(self.text.len()));
+        let mut end = limit;
         let mut seen_text = false;
         let mut offset = start;
-        for line in self.lower[start..].split_inclusive('\n') {
+        for line in self.lower[start..limit].split_inclusive('\n') {
             let past = offset > at + recipient.len();
             let blank = line.trim().is_empty();
-            let another = past && starts_with_another(line, &recipient, recipients);
+            let another = past && recipients.start(line, &recipient);
             if past && ((blank && seen_text) || another) {
                 end = offset;
                 break;
@@ -571,15 +584,31 @@ impl Clone for About<'static> {
     }
 }
 
-/// Whether `line` (lowercased) starts with one of `recipients` other than
-/// `recipient`, past quotes and angle brackets.
-fn starts_with_another(line: &str, recipient: &str, recipients: &[String]) -> bool {
-    let line = line.trim_start_matches(|c: char| c.is_whitespace() || c == '<' || c == '"');
-    recipients.iter().any(|other| {
-        other.len() <= line.len()
-            && line.as_bytes()[..other.len()].eq_ignore_ascii_case(other.as_bytes())
-            && !other.eq_ignore_ascii_case(recipient)
-    })
+/// A report's recipients, lowercased, to find where each one's words end.
+struct Recipients(std::collections::HashSet<String>);
+
+/// At most this much of a report's words is about one recipient.
+const MAX_ABOUT: usize = 2048;
+
+impl Recipients {
+    fn of(recipients: &[String]) -> Recipients {
+        Recipients(recipients.iter().map(|r| r.to_ascii_lowercase()).collect())
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether `line` (lowercased) starts with a recipient other than
+    /// `recipient`, past quotes and angle brackets.
+    fn start(&self, line: &str, recipient: &str) -> bool {
+        let line = line.trim_start_matches(|c: char| c.is_whitespace() || c == '<' || c == '"');
+        let first: &str = line
+            .split(|c: char| c.is_whitespace() || "<>\"(),;:".contains(c))
+            .next()
+            .unwrap_or("");
+        first != recipient && self.0.contains(first)
+    }
 }
 
 /// A vague status (`5.0.0`, as Exim writes) yields to a sharper one of
@@ -660,6 +689,7 @@ fn plain_bounce(message: &Message<'_>) -> Result<Report, Verdict> {
             "a bounce whose text gives neither a status code nor a reason".into(),
         ));
     }
+    let listed = Recipients::of(&recipients);
     let findings = if recipients.is_empty() {
         vec![Finding {
             recipient: None,
@@ -676,7 +706,7 @@ fn plain_bounce(message: &Message<'_>) -> Result<Report, Verdict> {
         recipients
             .iter()
             .map(|recipient| {
-                let about = words.about(recipient, &recipients);
+                let about = words.about(recipient, &listed);
                 // The words about this recipient, where they give a
                 // reason; else the whole text's.
                 let status = about.status.clone().or_else(|| whole.status.clone());
@@ -1209,6 +1239,94 @@ const MAX_ENCLOSED: usize = 20;
 /// How many parts say they are a message (`message/rfc822` or
 /// `message/global`, in any case); at most `MAX_ENCLOSED + 1` are looked
 /// for.
+/// What a message holds, counted without parsing it: its MIME parts and
+/// its enclosed messages, in its bytes and, as the parser decodes them, in
+/// its base64 and quoted-printable text, `depth` levels down.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Shape {
+    parts: usize,
+    enclosed: usize,
+}
+
+/// The parser decodes an enclosed message at most this deep (mail-parser's
+/// `MAX_NESTED_ENCODED`).
+const MAX_DECODED_DEPTH: usize = 3;
+
+impl Shape {
+    fn of(raw: &[u8], depth: usize) -> Shape {
+        let mut shape = Shape {
+            parts: part_boundaries(raw),
+            enclosed: enclosed_messages(raw),
+        };
+        if depth == 0 || shape.too_much() {
+            return shape;
+        }
+        for decoded in encoded_runs(raw) {
+            let inner = Shape::of(&decoded, depth - 1);
+            shape.parts += inner.parts;
+            shape.enclosed += inner.enclosed;
+            if shape.too_much() {
+                break;
+            }
+        }
+        shape
+    }
+
+    fn too_much(&self) -> bool {
+        self.parts > MAX_PARTS || self.enclosed > MAX_ENCLOSED
+    }
+}
+
+/// What the parser could decode: each run of base64 lines, and the whole
+/// text read as quoted-printable where it has soft line breaks or escapes.
+fn encoded_runs(raw: &[u8]) -> Vec<Vec<u8>> {
+    let is_base64_line = |line: &[u8]| {
+        line.len() >= 8
+            && line
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+    };
+    let mut runs = Vec::new();
+    let mut run: Vec<u8> = Vec::new();
+    for line in raw.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if is_base64_line(line) {
+            run.extend_from_slice(line);
+        } else if !run.is_empty() {
+            runs.extend(decode_base64(&run));
+            run.clear();
+        }
+    }
+    runs.extend(decode_base64(&run));
+    let quoted = memchr::memmem::find(raw, b"=\n").is_some()
+        || memchr::memmem::find(raw, b"=\r\n").is_some()
+        || memchr::memmem::find(raw, b"=3").is_some();
+    if quoted
+        && let Ok(decoded) = quoted_printable::decode(raw, quoted_printable::ParseMode::Robust)
+        && decoded != raw
+    {
+        runs.push(decoded);
+    }
+    runs
+}
+
+/// A run of base64 lines, decoded as far as it decodes; a short one is
+/// not worth it.
+fn decode_base64(run: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    if run.len() < 64 {
+        return None;
+    }
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let clean: Vec<u8> = run.iter().copied().filter(|&b| b != b'=').collect();
+    engine.decode(&clean[..clean.len() - clean.len() % 4]).ok()
+}
+
 fn enclosed_messages(raw: &[u8]) -> usize {
     let mut found = 0;
     let mut in_content_type = false;
@@ -1227,16 +1345,20 @@ fn enclosed_messages(raw: &[u8]) -> usize {
     found
 }
 
-/// Whether `line` starts a Content-Type header, in any case, with or
-/// without white space before its colon.
+/// Whether `line` starts a Content-Type header as the parser reads header
+/// names: in any case, white space anywhere in the name or before its
+/// colon left out (`Con tent-Type :`, a form feed before it).
 fn is_content_type(line: &[u8]) -> bool {
     const NAME: &[u8] = b"content-type";
-    line.len() > NAME.len()
-        && line[..NAME.len()].eq_ignore_ascii_case(NAME)
-        && line[NAME.len()..]
-            .iter()
-            .find(|b| !b.is_ascii_whitespace())
-            .is_some_and(|b| *b == b':')
+    let Some(colon) = memchr::memchr(b':', line) else {
+        return false;
+    };
+    let mut name = line[..colon]
+        .iter()
+        .filter(|b| !b.is_ascii_whitespace() && **b != 0x0b);
+    NAME.iter()
+        .all(|want| name.next().is_some_and(|b| b.eq_ignore_ascii_case(want)))
+        && name.next().is_none()
 }
 
 /// Whether a line of a Content-Type names a type that mail-parser reads
@@ -1431,7 +1553,8 @@ mod tests {
             5.2.2 <bob@x.example>... Mailbox Full\n";
         let message = parse(raw.as_bytes()).unwrap();
         let words = Words::of(&message);
-        let recipients = ["ann@x.example".to_string(), "bob@x.example".to_string()];
+        let recipients =
+            Recipients::of(&["ann@x.example".to_string(), "bob@x.example".to_string()]);
         assert_eq!(
             words.about("ann@x.example", &recipients).text,
             "\"ann@x.example\":\nSMTP error from remote server after RCPT command:\n5.1.1 <ann@x.example>... User Unknown\n"

@@ -161,41 +161,110 @@ fn authenticated(
         .ok_or_else(|| {
             format!("it carries no Authentication-Results from {authserv_id} above its first Received line")
         })?;
+    // The domain a property names: after the last `@` of an address
+    // (whose local part may be quoted, and hold an `@` of its own).
     let aligned = |value: &str| {
-        let value = value.trim_matches(['"', '<', '>']).to_ascii_lowercase();
-        let value = value.rsplit('@').next().unwrap_or(&value).to_string();
-        value == domain
+        let value = value.trim_matches(['<', '>']).to_ascii_lowercase();
+        let value = value.rsplit('@').next().unwrap_or(&value);
+        value.trim_end_matches('.') == domain
     };
-    for result in results.iter().skip(1) {
-        let mut words = result.split_whitespace();
-        let Some((method, outcome)) = words.next().and_then(|w| w.split_once('=')) else {
-            continue;
-        };
-        if !outcome.eq_ignore_ascii_case("pass") {
-            continue;
-        }
-        let property = |name: &str| {
-            result
-                .split_whitespace()
-                .filter_map(|w| w.split_once('='))
-                .find(|(p, _)| p.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        };
-        let passes = match method.to_ascii_lowercase().as_str() {
-            "dmarc" => property("header.from").is_some_and(aligned),
-            "dkim" => property("header.d")
-                .or_else(|| property("header.i"))
-                .is_some_and(aligned),
-            "spf" => property("smtp.mailfrom").is_some_and(aligned),
-            _ => false,
-        };
-        if passes {
-            return Ok(domain);
+    let results: Vec<Checked> = results
+        .iter()
+        .skip(1)
+        .filter_map(|r| Checked::of(r))
+        .collect();
+    // DMARC failed for From: nothing else vouches for it.
+    if results.iter().any(|r| {
+        r.method == "dmarc"
+            && r.result != "pass"
+            && r.result != "none"
+            && r.property("header.from").is_some_and(aligned)
+    }) {
+        return Err(format!("{authserv_id} says DMARC failed for {domain}"));
+    }
+    let vouched = results.iter().any(|r| {
+        r.result == "pass"
+            && match r.method.as_str() {
+                "dmarc" => r.property("header.from").is_some_and(aligned),
+                "dkim" => r
+                    .property("header.d")
+                    .or_else(|| r.property("header.i"))
+                    .is_some_and(aligned),
+                "spf" => r.property("smtp.mailfrom").is_some_and(aligned),
+                _ => false,
+            }
+    });
+    if vouched {
+        Ok(domain)
+    } else {
+        Err(format!(
+            "{authserv_id}'s Authentication-Results do not say DMARC, or DKIM or SPF aligned with {domain}, passed"
+        ))
+    }
+}
+
+/// One result of the header: `dkim=pass header.d=nhs.example`.
+struct Checked {
+    /// Lowercased: `dkim`.
+    method: String,
+    /// Lowercased: `pass`.
+    result: String,
+    /// Names lowercased: (`header.d`, `nhs.example`).
+    properties: Vec<(String, String)>,
+}
+
+impl Checked {
+    fn of(text: &str) -> Option<Checked> {
+        let mut words = words(text).into_iter();
+        let first = words.next()?;
+        let (method, result) = first.split_once('=')?;
+        Some(Checked {
+            method: method.to_ascii_lowercase(),
+            result: result.to_ascii_lowercase(),
+            properties: words
+                .filter_map(|w| {
+                    w.split_once('=')
+                        .map(|(p, v)| (p.to_ascii_lowercase(), v.to_string()))
+                })
+                .collect(),
+        })
+    }
+
+    fn property(&self, name: &str) -> Option<&str> {
+        self.properties
+            .iter()
+            .find(|(p, _)| p == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A result's words, split at white space outside quoted strings, each
+/// quoted string's quotes and escapes undone (`smtp.mailfrom="a b"@x`
+/// is one word, `smtp.mailfrom=a b@x`).
+fn words(result: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let (mut quoted, mut escaped) = (false, false);
+    for c in result.chars() {
+        if escaped {
+            word.push(c);
+            escaped = false;
+        } else if quoted && c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            quoted = !quoted;
+        } else if c.is_whitespace() && !quoted {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+        } else {
+            word.push(c);
         }
     }
-    Err(format!(
-        "{authserv_id}'s Authentication-Results do not say DMARC, or DKIM or SPF aligned with {domain}, passed"
-    ))
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
 /// An `Authentication-Results` value in its `;`-separated parts, with
@@ -245,8 +314,8 @@ fn results_parts(value: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether every DKIM signature of `domain` on the message signs the
-/// header that names the unsubscribe address: where one does not, the
+/// Whether every DKIM signature aligned with `domain` on the message signs
+/// the header that names the unsubscribe address: where one does not, the
 /// signature vouches for another message, whose copy anyone it was sent
 /// to could send on to the unsubscribe address.
 fn signed(message: &Message<'_>, domain: &str, named_in: &str) -> Result<(), String> {
@@ -262,7 +331,12 @@ fn signed(message: &Message<'_>, domain: &str, named_in: &str) -> Result<(), Str
                     .then(|| v.split_whitespace().collect::<String>())
             })
         };
-        let of_domain = tag("d").is_some_and(|d| d.eq_ignore_ascii_case(domain));
+        // Every signature DMARC would count for From (relaxed alignment:
+        // the same registrable domain), not only one of From's domain.
+        let of_domain = tag("d").is_some_and(|d| {
+            crate::list::address::registrable(&d.trim_end_matches('.').to_ascii_lowercase())
+                == crate::list::address::registrable(domain)
+        });
         let signs =
             tag("h").is_some_and(|h| h.split(':').any(|n| n.eq_ignore_ascii_case(named_in)));
         if of_domain && !signs {
@@ -437,6 +511,35 @@ mod tests {
         assert_eq!(
             results_parts("mx (c;d) ; dkim=pass (x) header.d=\"a;b\""),
             ["mx", "dkim=pass header.d=\"a;b\""]
+        );
+    }
+
+    /// See: issue 20 (adversarial re-run, F4 and F5).
+    #[test]
+    fn a_quoted_local_part_or_a_subdomains_signature_vouches_for_no_one() {
+        let to_us = "From: dan@nhs.example\nTo: unsubscribe@hsj.example\n\n";
+        // The attacker's own domain passes SPF; its local part names the
+        // reader's domain.
+        assert_eq!(
+            refused(&format!(
+                "Authentication-Results: mx.hsj.example; spf=pass smtp.mailfrom=\"@nhs.example x\"@evil.example\n{to_us}"
+            )),
+            "mx.hsj.example's Authentication-Results do not say DMARC, or DKIM or SPF aligned with nhs.example, passed"
+        );
+        // And where DMARC says it failed, nothing else counts.
+        assert_eq!(
+            refused(&format!(
+                "Authentication-Results: mx.hsj.example; spf=pass smtp.mailfrom=dan@nhs.example; dmarc=fail header.from=nhs.example\n{to_us}"
+            )),
+            "mx.hsj.example says DMARC failed for nhs.example"
+        );
+        // A subdomain's signature counts for DMARC (relaxed), so it must
+        // sign To too.
+        assert_eq!(
+            refused(&format!(
+                "Authentication-Results: mx.hsj.example; dmarc=pass header.from=nhs.example\nDKIM-Signature: v=1; d=Mail.NHS.example.; h=from:subject; b=x\n{to_us}"
+            )),
+            "nhs.example's DKIM signature does not sign its To header, so it may be a copy of another message sent on"
         );
     }
 }

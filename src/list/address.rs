@@ -90,6 +90,28 @@ pub(crate) fn needs_smtputf8(address: &Address) -> bool {
     !address.user().is_ascii()
 }
 
+/// The registrable domain of a host (what DMARC calls the organisational
+/// domain, by a short rule rather than the public suffix list):
+/// `aspmx.l.google.com` → `google.com`; `mx.trust.nhs.uk` → `trust.nhs.uk`
+/// (two-letter country domains keep a third label when the second is one
+/// of the generic few: `co`, `ac`, `nhs`, `org`, `gov`, ...).
+pub(crate) fn registrable(host: &str) -> String {
+    let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
+    let keep = match labels.as_slice() {
+        [.., second, top]
+            if top.len() == 2
+                && [
+                    "co", "ac", "nhs", "org", "gov", "net", "com", "ne", "or", "ltd", "plc", "me",
+                ]
+                .contains(second) =>
+        {
+            3
+        }
+        _ => 2,
+    };
+    labels[labels.len().saturating_sub(keep)..].join(".")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,124 @@
+//! The DNS questions `doctor` asks, through hickory-resolver: the system's
+//! resolver, or the one `--resolver` names.
+
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
+use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::{ResolveError, TokioResolver};
+
+/// What a question found.
+pub(crate) type Answer<T> = Result<Vec<T>, DnsError>;
+
+/// Why a question has no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DnsError {
+    /// The name has no such records (or does not exist).
+    None,
+    /// The resolver did not answer, or failed.
+    Failed(String),
+}
+
+/// A resolver, and a runtime to ask it on.
+pub(crate) struct Dns {
+    resolver: TokioResolver,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Dns {
+    /// The system's resolver (`/etc/resolv.conf`), or `server`.
+    ///
+    /// # Errors
+    /// The system's configuration cannot be read.
+    pub(crate) fn new(server: Option<SocketAddr>) -> Result<Dns, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the resolver: {e}"))?;
+        let mut options = ResolverOpts::default();
+        options.timeout = std::time::Duration::from_secs(5);
+        options.attempts = 2;
+        // Each answer as the server gives it now.
+        options.cache_size = 0;
+        let builder = match server {
+            Some(server) => {
+                let group =
+                    NameServerConfigGroup::from_ips_clear(&[server.ip()], server.port(), true);
+                TokioResolver::builder_with_config(
+                    ResolverConfig::from_parts(None, vec![], group),
+                    TokioConnectionProvider::default(),
+                )
+            }
+            None => TokioResolver::builder_tokio()
+                .map_err(|e| format!("cannot read the system's resolver settings: {e}"))?,
+        };
+        let resolver = builder.with_options(options).build();
+        Ok(Dns { resolver, runtime })
+    }
+
+    /// The TXT records at `name`, each one string (its parts joined).
+    pub(crate) fn txt(&self, name: &str) -> Answer<String> {
+        let name = absolute(name);
+        let found = self.runtime.block_on(self.resolver.txt_lookup(name));
+        answer(found.map(|lookup| {
+            lookup
+                .iter()
+                .map(|txt| {
+                    txt.iter()
+                        .map(|part| String::from_utf8_lossy(part).into_owned())
+                        .collect::<String>()
+                })
+                .collect()
+        }))
+    }
+
+    /// The addresses of `host` (A and AAAA).
+    pub(crate) fn ips(&self, host: &str) -> Answer<IpAddr> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![ip]);
+        }
+        let found = self.runtime.block_on(self.resolver.lookup_ip(absolute(host)));
+        answer(found.map(|lookup| lookup.iter().collect()))
+    }
+
+    /// The MX hosts of `domain`, by preference.
+    pub(crate) fn mx(&self, domain: &str) -> Answer<String> {
+        let found = self.runtime.block_on(self.resolver.mx_lookup(absolute(domain)));
+        answer(found.map(|lookup| {
+            let mut hosts: Vec<(u16, String)> = lookup
+                .iter()
+                .map(|mx| (mx.preference(), mx.exchange().to_utf8()))
+                .collect();
+            hosts.sort();
+            hosts
+                .into_iter()
+                .map(|(_, host)| host.trim_end_matches('.').to_string())
+                .collect()
+        }))
+    }
+
+    /// The names `ip` reverses to.
+    pub(crate) fn ptr(&self, ip: IpAddr) -> Answer<String> {
+        let found = self.runtime.block_on(self.resolver.reverse_lookup(ip));
+        answer(found.map(|lookup| {
+            lookup
+                .iter()
+                .map(|name| name.to_utf8().trim_end_matches('.').to_string())
+                .collect()
+        }))
+    }
+}
+
+/// `name` with its final dot: never searched for under a local domain.
+fn absolute(name: &str) -> String {
+    format!("{}.", name.trim_end_matches('.'))
+}
+
+fn answer<T>(found: Result<Vec<T>, ResolveError>) -> Answer<T> {
+    match found {
+        Ok(records) if records.is_empty() => Err(DnsError::None),
+        Ok(records) => Ok(records),
+        Err(e) if e.is_no_records_found() || e.is_nx_domain() => Err(DnsError::None),
+        Err(e) => Err(DnsError::Failed(e.to_string())),
+    }
+}
