@@ -49,10 +49,23 @@ pub enum Command {
     /// Make a DKIM key, or say what DNS must publish for the one in use.
     #[command(subcommand)]
     Dkim(DkimCommand),
+    /// Check SPF, DKIM and DMARC through real DNS, as receivers will.
+    Doctor(DoctorArgs),
     /// Read returned mail (bounces, complaints) into the suppression list.
     Bounces(BouncesArgs),
     /// List who is never sent to and why, or take an address off.
     Suppressed(SuppressedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The DNS resolver to ask (default: the system's, /etc/resolv.conf).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub resolver: Option<std::net::SocketAddr>,
+    /// Also check that each relay's address has reverse DNS that resolves
+    /// back to it.
+    #[arg(long)]
+    pub reverse: bool,
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,12 @@ pub enum Exit {
     /// `bounces`: a provider refused the sender for several readers (a
     /// block); nobody was suppressed or counted for it.
     ProviderBlock = 7,
+    /// `doctor`: receivers would put the mail in spam (SPF, DKIM or DMARC
+    /// missing or broken).
+    WouldBeJunked = 8,
+    /// `doctor`: receivers would refuse the mail (DMARC `p=reject` fails,
+    /// or the return path's domain takes no mail).
+    WouldBeRefused = 9,
 }
 
 impl Exit {
@@ -37,7 +43,7 @@ impl Exit {
     fn weight(self) -> u8 {
         match self {
             Exit::Ok => 0,
-            Exit::Overdue | Exit::ProviderBlock => 1,
+            Exit::Overdue | Exit::ProviderBlock | Exit::WouldBeJunked | Exit::WouldBeRefused => 1,
             Exit::ReadersFailed => 2,
             Exit::Unavailable => 3,
             Exit::Locked => 4,

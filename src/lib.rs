@@ -29,6 +29,7 @@ mod compose;
 mod config;
 mod deliver;
 mod diagnostic;
+mod doctor;
 mod error;
 mod exit;
 mod fs;

@@ -6,6 +6,7 @@ mod bounces;
 mod check;
 mod cron;
 mod dkim;
+mod doctor;
 mod issues;
 mod new;
 mod preview;
@@ -46,6 +47,7 @@ pub(crate) fn run(cli: Cli) -> Result<Exit> {
         Command::Serve(args) => serve::run(&cli.config, &args),
         Command::Archive(args) => archive::run(&cli.config, &args),
         Command::Dkim(command) => dkim::run(&cli.config, &command),
+        Command::Doctor(args) => doctor::run(&cli.config, &args),
         Command::Bounces(args) => bounces::run(&cli.config, &args),
         Command::Suppressed(args) => suppressed::run(&cli.config, &args),
     }

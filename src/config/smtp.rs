@@ -109,6 +109,10 @@ pub struct Smtp {
     /// Use PIPELINING and CHUNKING when the server offers them (on unless
     /// a server advertises them and gets them wrong).
     pub pipelining: bool,
+    /// The provider's SPF record (`amazonses.com`) that the return path's
+    /// SPF must include, when receivers see the provider's servers rather
+    /// than this host: what `doctor` checks instead of the host's address.
+    pub spf_include: Option<String>,
     /// Where these settings came from, for messages: `[smtp] in
     /// config/newsletter.toml:41` or `the SMTP URL`.
     pub origin: String,
@@ -139,6 +143,7 @@ impl Default for Smtp {
             hello_name: None,
             ca_file: None,
             pipelining: true,
+            spf_include: None,
             origin: String::new(),
         }
     }
@@ -216,6 +221,14 @@ fn read_relay(t: &mut Table<'_>, base: &Smtp, what: &str, problems: &mut Problem
         }
         parsed.map(|p| (p, s.span()))
     });
+    if let Some(include) = t.string("spf_include", problems) {
+        let include = include
+            .get_ref()
+            .trim()
+            .trim_start_matches("include:")
+            .to_ascii_lowercase();
+        smtp.spf_include = (!include.is_empty()).then_some(include);
+    }
     let allow_insecure = t.boolean("allow_insecure", problems).unwrap_or(false);
     if let (Some(host), Some((Security::None, span))) = (&host, &security)
         && !allow_insecure

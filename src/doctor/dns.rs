@@ -23,6 +23,10 @@ pub(crate) enum DnsError {
 pub(crate) struct Dns {
     resolver: TokioResolver,
     runtime: tokio::runtime::Runtime,
+    /// Set when the resolver did not answer in time: it is not asked
+    /// again, so that a dead resolver costs one timeout, not one a
+    /// question.
+    silent: std::cell::RefCell<Option<String>>,
 }
 
 impl Dns {
@@ -53,13 +57,38 @@ impl Dns {
                 .map_err(|e| format!("cannot read the system's resolver settings: {e}"))?,
         };
         let resolver = builder.with_options(options).build();
-        Ok(Dns { resolver, runtime })
+        Ok(Dns {
+            resolver,
+            runtime,
+            silent: std::cell::RefCell::new(None),
+        })
+    }
+
+    /// `question`'s answer, unless the resolver has fallen silent.
+    fn ask<T, F>(&self, question: F) -> Result<T, DnsError>
+    where
+        F: std::future::Future<Output = Result<T, ResolveError>>,
+    {
+        if let Some(why) = self.silent.borrow().as_ref() {
+            return Err(DnsError::Failed(format!("{why} (not asked again)")));
+        }
+        self.runtime.block_on(question).map_err(|e| {
+            if e.is_no_records_found() || e.is_nx_domain() {
+                return DnsError::None;
+            }
+            let timeout = e.proto().is_some_and(|p| {
+                matches!(p.kind(), hickory_resolver::proto::ProtoErrorKind::Timeout)
+            });
+            if timeout {
+                *self.silent.borrow_mut() = Some(format!("the resolver did not answer: {e}"));
+            }
+            DnsError::Failed(e.to_string())
+        })
     }
 
     /// The TXT records at `name`, each one string (its parts joined).
     pub(crate) fn txt(&self, name: &str) -> Answer<String> {
-        let name = absolute(name);
-        let found = self.runtime.block_on(self.resolver.txt_lookup(name));
+        let found = self.ask(self.resolver.txt_lookup(absolute(name)));
         answer(found.map(|lookup| {
             lookup
                 .iter()
@@ -77,13 +106,13 @@ impl Dns {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(vec![ip]);
         }
-        let found = self.runtime.block_on(self.resolver.lookup_ip(absolute(host)));
+        let found = self.ask(self.resolver.lookup_ip(absolute(host)));
         answer(found.map(|lookup| lookup.iter().collect()))
     }
 
     /// The MX hosts of `domain`, by preference.
     pub(crate) fn mx(&self, domain: &str) -> Answer<String> {
-        let found = self.runtime.block_on(self.resolver.mx_lookup(absolute(domain)));
+        let found = self.ask(self.resolver.mx_lookup(absolute(domain)));
         answer(found.map(|lookup| {
             let mut hosts: Vec<(u16, String)> = lookup
                 .iter()
@@ -99,7 +128,7 @@ impl Dns {
 
     /// The names `ip` reverses to.
     pub(crate) fn ptr(&self, ip: IpAddr) -> Answer<String> {
-        let found = self.runtime.block_on(self.resolver.reverse_lookup(ip));
+        let found = self.ask(self.resolver.reverse_lookup(ip));
         answer(found.map(|lookup| {
             lookup
                 .iter()
@@ -114,11 +143,9 @@ fn absolute(name: &str) -> String {
     format!("{}.", name.trim_end_matches('.'))
 }
 
-fn answer<T>(found: Result<Vec<T>, ResolveError>) -> Answer<T> {
+fn answer<T>(found: Result<Vec<T>, DnsError>) -> Answer<T> {
     match found {
         Ok(records) if records.is_empty() => Err(DnsError::None),
-        Ok(records) => Ok(records),
-        Err(e) if e.is_no_records_found() || e.is_nx_domain() => Err(DnsError::None),
-        Err(e) => Err(DnsError::Failed(e.to_string())),
+        other => other,
     }
 }

@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use super::Trouble;
 use super::dns::{Dns, DnsError};
 
 /// Receivers stop after this many DNS-querying terms (RFC 7208 §4.6.4).
@@ -24,20 +25,20 @@ pub(crate) enum Verdict {
 ///
 /// # Errors
 /// Two records (a permanent error for receivers), or DNS failed.
-pub(crate) fn record(dns: &Dns, domain: &str) -> Result<Option<String>, String> {
+pub(crate) fn record(dns: &Dns, domain: &str) -> Result<Option<String>, Trouble> {
     let records = match dns.txt(domain) {
         Ok(records) => records,
         Err(DnsError::None) => return Ok(None),
-        Err(DnsError::Failed(why)) => return Err(format!("DNS failed for {domain}: {why}")),
+        Err(DnsError::Failed(why)) => return Err(Trouble::Dns(format!("{domain}: {why}"))),
     };
     let spf: Vec<String> = records.into_iter().filter(|r| is_spf(r)).collect();
     match spf.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(one.clone())),
-        _ => Err(format!(
+        _ => Err(Trouble::Record(format!(
             "{domain} has {} SPF records; receivers treat that as no SPF at all (RFC 7208 §4.5): merge them into one",
             spf.len()
-        )),
+        ))),
     }
 }
 
@@ -51,28 +52,36 @@ fn is_spf(text: &str) -> bool {
 ///
 /// # Errors
 /// A term that does not parse, an include without a record, a loop.
-pub(crate) fn lookups(dns: &Dns, domain: &str) -> Result<usize, String> {
+pub(crate) fn lookups(dns: &Dns, domain: &str) -> Result<usize, Trouble> {
     count(dns, domain, 0)
 }
 
-fn count(dns: &Dns, domain: &str, depth: usize) -> Result<usize, String> {
+fn count(dns: &Dns, domain: &str, depth: usize) -> Result<usize, Trouble> {
     if depth > MAX_DEPTH {
-        return Err(format!("includes nest deeper than {MAX_DEPTH} at {domain}"));
+        return Err(Trouble::Record(format!(
+            "includes nest deeper than {MAX_DEPTH} at {domain}"
+        )));
     }
-    let text = record(dns, domain)?.ok_or_else(|| format!("{domain} has no SPF record"))?;
+    let text = record(dns, domain)?
+        .ok_or_else(|| Trouble::Record(format!("{domain} has no SPF record")))?;
     let mut total = 0;
     for term in terms(&text) {
         let (_, mechanism) = qualifier(term);
         let (name, argument) = split_term(mechanism);
         match name.as_str() {
             "include" | "redirect" => {
-                let target = argument.ok_or_else(|| format!("`{term}` names no domain"))?;
+                let target =
+                    argument.ok_or_else(|| Trouble::Record(format!("`{term}` names no domain")))?;
                 total += 1 + count(dns, target, depth + 1)?;
             }
             "a" | "mx" | "ptr" | "exists" => total += 1,
             "all" | "ip4" | "ip6" | "v" | "exp" => {}
             _ if name.contains('=') => {}
-            other => return Err(format!("`{term}` in {domain}'s SPF is not a mechanism ({other})")),
+            other => {
+                return Err(Trouble::Record(format!(
+                    "`{term}` in {domain}'s SPF is not a mechanism ({other})"
+                )));
+            }
         }
     }
     Ok(total)
@@ -82,15 +91,18 @@ fn count(dns: &Dns, domain: &str, depth: usize) -> Result<usize, String> {
 ///
 /// # Errors
 /// What a receiver would call a permanent or temporary error.
-pub(crate) fn check(dns: &Dns, domain: &str, ip: IpAddr) -> Result<Verdict, String> {
+pub(crate) fn check(dns: &Dns, domain: &str, ip: IpAddr) -> Result<Verdict, Trouble> {
     evaluate(dns, domain, ip, 0)
 }
 
-fn evaluate(dns: &Dns, domain: &str, ip: IpAddr, depth: usize) -> Result<Verdict, String> {
+fn evaluate(dns: &Dns, domain: &str, ip: IpAddr, depth: usize) -> Result<Verdict, Trouble> {
     if depth > MAX_DEPTH {
-        return Err(format!("includes nest deeper than {MAX_DEPTH} at {domain}"));
+        return Err(Trouble::Record(format!(
+            "includes nest deeper than {MAX_DEPTH} at {domain}"
+        )));
     }
-    let text = record(dns, domain)?.ok_or_else(|| format!("{domain} has no SPF record"))?;
+    let text = record(dns, domain)?
+        .ok_or_else(|| Trouble::Record(format!("{domain} has no SPF record")))?;
     let mut redirect = None;
     for term in terms(&text) {
         let (verdict, mechanism) = qualifier(term);
@@ -98,7 +110,8 @@ fn evaluate(dns: &Dns, domain: &str, ip: IpAddr, depth: usize) -> Result<Verdict
         let matches = match name.as_str() {
             "all" => true,
             "include" => {
-                let target = argument.ok_or_else(|| format!("`{term}` names no domain"))?;
+                let target =
+                    argument.ok_or_else(|| Trouble::Record(format!("`{term}` names no domain")))?;
                 evaluate(dns, target, ip, depth + 1)? == Verdict::Pass
             }
             "a" | "mx" => {
@@ -116,11 +129,12 @@ fn evaluate(dns: &Dns, domain: &str, ip: IpAddr, depth: usize) -> Result<Verdict
                 })
             }
             "ip4" | "ip6" => {
-                let argument = argument.ok_or_else(|| format!("`{term}` names no network"))?;
+                let argument = argument
+                    .ok_or_else(|| Trouble::Record(format!("`{term}` names no network")))?;
                 let (net, prefix) = argument.split_once('/').unwrap_or((argument, ""));
-                let net: IpAddr = net
-                    .parse()
-                    .map_err(|_| format!("`{term}` in {domain}'s SPF is not a network"))?;
+                let net: IpAddr = net.parse().map_err(|_| {
+                    Trouble::Record(format!("`{term}` in {domain}'s SPF is not a network"))
+                })?;
                 let prefix = prefix.parse::<u8>().ok();
                 in_network(ip, net, prefix.unwrap_or(32), prefix.unwrap_or(128))
             }
@@ -216,12 +230,20 @@ fn in_network(ip: IpAddr, net: IpAddr, prefix4: u8, prefix6: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(ip), IpAddr::V4(net)) => {
             let bits = u32::from(prefix4.min(32));
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             u32::from(ip) & mask == u32::from(net) & mask
         }
         (IpAddr::V6(ip), IpAddr::V6(net)) => {
             let bits = u32::from(prefix6.min(128));
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             u128::from(ip) & mask == u128::from(net) & mask
         }
         _ => false,
@@ -234,14 +256,41 @@ mod tests {
 
     #[test]
     fn terms_split_into_their_names_and_arguments() {
-        assert_eq!(split_term("include:_spf.x.example"), ("include".into(), Some("_spf.x.example")));
-        assert_eq!(split_term("redirect=x.example"), ("redirect".into(), Some("x.example")));
+        assert_eq!(
+            split_term("include:_spf.x.example"),
+            ("include".into(), Some("_spf.x.example"))
+        );
+        assert_eq!(
+            split_term("redirect=x.example"),
+            ("redirect".into(), Some("x.example"))
+        );
         assert_eq!(split_term("a/24"), ("a".into(), Some("/24")));
         assert_eq!(split_term("MX"), ("mx".into(), None));
-        assert_eq!(target_and_prefixes(Some("/24"), "d.example"), ("d.example", 24, 128));
-        assert_eq!(target_and_prefixes(Some("h.example/28//64"), "d.example"), ("h.example", 28, 64));
-        assert!(in_network("192.0.2.7".parse().unwrap(), "192.0.2.0".parse().unwrap(), 24, 128));
-        assert!(!in_network("192.0.3.7".parse().unwrap(), "192.0.2.0".parse().unwrap(), 24, 128));
-        assert!(in_network("2001:db8::1".parse().unwrap(), "2001:db8::".parse().unwrap(), 32, 32));
+        assert_eq!(
+            target_and_prefixes(Some("/24"), "d.example"),
+            ("d.example", 24, 128)
+        );
+        assert_eq!(
+            target_and_prefixes(Some("h.example/28//64"), "d.example"),
+            ("h.example", 28, 64)
+        );
+        assert!(in_network(
+            "192.0.2.7".parse().unwrap(),
+            "192.0.2.0".parse().unwrap(),
+            24,
+            128
+        ));
+        assert!(!in_network(
+            "192.0.3.7".parse().unwrap(),
+            "192.0.2.0".parse().unwrap(),
+            24,
+            128
+        ));
+        assert!(in_network(
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::".parse().unwrap(),
+            32,
+            32
+        ));
     }
 }

@@ -15,6 +15,7 @@ mod clients;
 mod corpus;
 mod cron;
 mod dkim;
+mod doctor;
 mod due;
 mod editor;
 mod exit_codes;

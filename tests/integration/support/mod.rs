@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod exim;
+pub mod knot;
 pub mod mime;
 pub mod postfix;
 pub mod sink;
