@@ -360,30 +360,41 @@ fn relaxed_field(raw: &str) -> String {
 /// space, none at the end of a line, no empty lines at the end, and a
 /// final CRLF unless it is empty.
 fn relaxed_body(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
+    let mut out = Vec::with_capacity(body.len() + 2);
     let mut blank_run = 0;
-    let lines = body.split(|&b| b == b'\n');
-    let count = body.split(|&b| b == b'\n').count();
-    for (i, line) in lines.enumerate() {
+    let mut canonical = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(at) => (&rest[..at], &rest[at + 1..]),
+            None => (rest, &[][..]),
+        };
+        rest = next;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        // What follows the last CRLF is not a line.
-        if i + 1 == count && line.is_empty() {
-            break;
-        }
-        let mut canonical = Vec::with_capacity(line.len());
-        let mut space = false;
-        for &b in line {
-            if b == b' ' || b == b'\t' {
-                space = true;
-            } else {
-                if space {
-                    canonical.push(b' ');
+        // Most lines (quoted-printable writes no trailing white space) are
+        // already relaxed: copied as they are.
+        let plain = memchr::memchr(b'\t', line).is_none()
+            && memchr::memmem::find(line, b"  ").is_none()
+            && line.last() != Some(&b' ');
+        let line: &[u8] = if plain {
+            line
+        } else {
+            canonical.clear();
+            let mut space = false;
+            for &b in line {
+                if b == b' ' || b == b'\t' {
+                    space = true;
+                } else {
+                    if space {
+                        canonical.push(b' ');
+                    }
+                    space = false;
+                    canonical.push(b);
                 }
-                space = false;
-                canonical.push(b);
             }
-        }
-        if canonical.is_empty() {
+            &canonical
+        };
+        if line.is_empty() {
             blank_run += 1;
             continue;
         }
@@ -391,7 +402,7 @@ fn relaxed_body(body: &[u8]) -> Vec<u8> {
             out.extend_from_slice(b"\r\n");
         }
         blank_run = 0;
-        out.extend_from_slice(&canonical);
+        out.extend_from_slice(line);
         out.extend_from_slice(b"\r\n");
     }
     out
