@@ -9,8 +9,9 @@
 //! covers), each named once more than the message has it (oversigned), so
 //! that a copy of one added on top breaks the signature. The body is
 //! canonicalised and hashed once for all the keys. RSA keys of 2048 bits
-//! or more, and Ed25519 keys, sign with ring (constant time); a shorter
-//! RSA key, which ring refuses, with the rsa crate's blinded signing.
+//! or more, and Ed25519 keys, sign with aws-lc-rs (constant time, at
+//! OpenSSL's speed); a shorter RSA key, which it refuses, with the rsa
+//! crate's blinded signing.
 
 use std::path::Path;
 
@@ -60,10 +61,10 @@ struct Key {
 }
 
 enum Signing {
-    Ring(ring::signature::RsaKeyPair),
-    /// Under 2048 bits, which ring does not sign with.
+    Rsa(aws_lc_rs::signature::RsaKeyPair),
+    /// Under 2048 bits, which aws-lc-rs does not sign with.
     ShortRsa(Box<rsa::RsaPrivateKey>),
-    Ed25519(ring::signature::Ed25519KeyPair),
+    Ed25519(aws_lc_rs::signature::Ed25519KeyPair),
 }
 
 impl std::fmt::Debug for Signer {
@@ -103,10 +104,9 @@ impl Signer {
     pub(crate) fn sign(&self, message: &[u8], now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
         let (header, body) = split(message);
         let fields = fields(header);
-        let body_hash = base64::engine::general_purpose::STANDARD.encode(ring::digest::digest(
-            &ring::digest::SHA256,
-            &relaxed_body(body),
-        ));
+        let body_hash = base64::engine::general_purpose::STANDARD.encode(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &relaxed_body(body)),
+        );
         let names = oversigned(&fields);
         let mut signed = Vec::with_capacity(message.len() + 1024 * self.keys.len());
         for key in &self.keys {
@@ -165,8 +165,8 @@ impl Key {
                     let der = key
                         .to_pkcs1_der()
                         .map_err(|e| at(format!("the RSA key cannot be used: {e}")))?;
-                    Signing::Ring(
-                        ring::signature::RsaKeyPair::from_der(der.as_bytes())
+                    Signing::Rsa(
+                        aws_lc_rs::signature::RsaKeyPair::from_der(der.as_bytes())
                             .map_err(|e| at(format!("the RSA key cannot be used: {e}")))?,
                     )
                 };
@@ -185,9 +185,9 @@ impl Key {
                     return Err(not_ed25519());
                 }
                 // Both RFC 8410's form (what OpenSSL writes) and PKCS#8 v2.
-                let key = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
+                let key = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
                     .map_err(|_| not_ed25519())?;
-                use ring::signature::KeyPair as _;
+                use aws_lc_rs::signature::KeyPair as _;
                 let public = key.public_key().as_ref().to_vec();
                 (Signing::Ed25519(key), public)
             }
@@ -244,12 +244,12 @@ impl Key {
     /// (RFC 8463 §3).
     fn sign_data(&self, data: &[u8]) -> Vec<u8> {
         match &self.signing {
-            Signing::Ring(key) => {
-                let mut signature = vec![0; key.public().modulus_len()];
+            Signing::Rsa(key) => {
+                let mut signature = vec![0; key.public_modulus_len()];
                 // Fails only on a broken system random source.
                 key.sign(
-                    &ring::signature::RSA_PKCS1_SHA256,
-                    &ring::rand::SystemRandom::new(),
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &aws_lc_rs::rand::SystemRandom::new(),
                     data,
                     &mut signature,
                 )
@@ -267,7 +267,7 @@ impl Key {
                 .expect("an RSA key of at least 1024 bits signs a SHA-256 hash")
             }
             Signing::Ed25519(key) => {
-                let hash = ring::digest::digest(&ring::digest::SHA256, data);
+                let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
                 key.sign(hash.as_ref()).as_ref().to_vec()
             }
         }
@@ -462,11 +462,11 @@ pub fn keygen(algorithm: DkimAlgorithm, out: &Path) -> Result<String, String> {
         }
         DkimAlgorithm::Ed25519 => {
             let mut seed = [0u8; 32];
-            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut seed)
+            aws_lc_rs::rand::SecureRandom::fill(&aws_lc_rs::rand::SystemRandom::new(), &mut seed)
                 .map_err(|_| "the system's random source failed".to_string())?;
-            let key = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed)
+            let key = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(&seed)
                 .map_err(|e| format!("cannot make an Ed25519 key: {e}"))?;
-            use ring::signature::KeyPair as _;
+            use aws_lc_rs::signature::KeyPair as _;
             let public = key.public_key().as_ref().to_vec();
             // RFC 8410's form, which OpenSSL 3.0 and python-cryptography
             // read (PKCS#8 v2, with the public key, they do not).
@@ -580,8 +580,10 @@ mod tests {
     #[test]
     fn an_ed25519_key_in_pkcs8_v2_still_loads() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let der = ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
-            .expect("key");
+        let der = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(
+            &aws_lc_rs::rand::SystemRandom::new(),
+        )
+        .expect("key");
         let pem = rsa::pkcs8::der::pem::encode_string(
             "PRIVATE KEY",
             rsa::pkcs8::LineEnding::LF,
