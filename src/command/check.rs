@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::cli::CheckArgs;
 use crate::compose::{Repeats, Signing, compose};
-use crate::diagnostic::Diagnostics;
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::error::Result;
 use crate::exit::Exit;
 use crate::mail::measure::{GMAIL_CLIP_BYTES, kb};
@@ -26,7 +26,11 @@ pub(crate) fn run(config: &Path, args: &CheckArgs) -> Result<Exit> {
             return Ok(Exit::Config);
         }
     };
-    for warning in &composed.warnings {
+    let mut warnings = composed.warnings.clone();
+    if let Some(warning) = doctor_not_passed(&composed.newsletter) {
+        warnings.push(warning);
+    }
+    for warning in &warnings {
         eprintln!("{}\n", warning.render());
     }
     let m = &composed.measurements;
@@ -41,12 +45,29 @@ pub(crate) fn run(config: &Path, args: &CheckArgs) -> Result<Exit> {
         kb(m.html_encoded),
         kb(GMAIL_CLIP_BYTES),
         kb(m.message),
-        composed.warnings.len()
+        warnings.len()
     )?;
-    if args.strict && !composed.warnings.is_empty() {
+    if args.strict && !warnings.is_empty() {
         return Ok(Exit::Failure);
     }
     Ok(Exit::Ok)
+}
+
+/// A warning when mail is signed but `catchup doctor` has not passed for
+/// the keys in use: the records may not be published.
+fn doctor_not_passed(newsletter: &crate::config::Newsletter) -> Option<Diagnostic> {
+    if newsletter.dkim.is_empty() {
+        return None;
+    }
+    let (signer, _) =
+        crate::mail::dkim::Signer::load(&newsletter.dkim, &newsletter.source, &newsletter.env)
+            .ok()?;
+    (!crate::doctor::passed_with(&newsletter.paths.state, &signer.records())).then(|| {
+        Diagnostic::warning(
+            "`catchup doctor` has not passed for the DKIM keys in use: receivers may not find their records",
+        )
+        .help("publish what `catchup dkim check` prints, then run `catchup doctor`")
+    })
 }
 
 /// Every diagnostic, then a count.

@@ -15,22 +15,25 @@ use crate::mail::dkim::Signer;
 
 pub(crate) fn run(config: &Path, args: &DoctorArgs) -> Result<Exit> {
     let newsletter = newsletter(config)?;
-    let keys = if newsletter.dkim.is_empty() {
-        Vec::new()
+    let signer = if newsletter.dkim.is_empty() {
+        None
     } else {
-        let (signer, _) = Signer::load(&newsletter.dkim, &newsletter.source, &newsletter.env)
-            .map_err(|d| Error::from(Diagnostics(vec![d])))?;
-        signer
-            .records()
-            .into_iter()
-            .zip(&newsletter.dkim)
-            .map(|((name, record), settings)| Key {
-                name,
-                domain: settings.domain.clone(),
-                record: record.to_string(),
-            })
-            .collect()
+        Some(
+            Signer::load(&newsletter.dkim, &newsletter.source, &newsletter.env)
+                .map_err(|d| Error::from(Diagnostics(vec![d])))?
+                .0,
+        )
     };
+    let records = signer.as_ref().map(Signer::records).unwrap_or_default();
+    let keys = records
+        .iter()
+        .zip(&newsletter.dkim)
+        .map(|((name, record), settings)| Key {
+            name: name.clone(),
+            domain: settings.domain.clone(),
+            record: record.to_string(),
+        })
+        .collect();
     let from_domain = newsletter.from.email.domain().to_ascii_lowercase();
     let return_path = newsletter
         .bounces
@@ -92,6 +95,10 @@ pub(crate) fn run(config: &Path, args: &DoctorArgs) -> Result<Exit> {
                 "Mail would be refused: publish what is marked, then run catchup doctor again.",
         }
     )?;
+    if worst == Severity::Fine {
+        // `check` asks whether doctor passed for the keys in use.
+        doctor::record_pass(&newsletter.paths.state, &records)?;
+    }
     Ok(match worst {
         Severity::Fine => Exit::Ok,
         Severity::Unknown => Exit::Unavailable,

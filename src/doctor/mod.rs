@@ -423,3 +423,32 @@ fn reverse(dns: &Dns, setup: &Setup, findings: &mut Vec<Finding>) {
         }
     }
 }
+
+/// Where a pass is recorded: the DKIM records it passed with, one a line.
+const PASSED: &str = "doctor.passed";
+
+/// The keys' records as a pass records them.
+fn pass_text(records: &[(String, &str)]) -> String {
+    records
+        .iter()
+        .map(|(name, record)| format!("{name} {record}\n"))
+        .collect()
+}
+
+/// Records that `doctor` passed with these DKIM records, durably.
+///
+/// # Errors
+/// The state folder cannot be written.
+pub(crate) fn record_pass(
+    state: &std::path::Path,
+    records: &[(String, &str)],
+) -> Result<(), crate::fs::FileError> {
+    crate::fs::create_folder(state)?;
+    crate::fs::write_atomic(&state.join(PASSED), pass_text(records).as_bytes())
+}
+
+/// Whether `doctor` last passed with these DKIM records.
+pub(crate) fn passed_with(state: &std::path::Path, records: &[(String, &str)]) -> bool {
+    crate::fs::read_input(&state.join(PASSED), 1024 * 1024)
+        .is_ok_and(|bytes| bytes == pass_text(records).as_bytes())
+}

@@ -320,7 +320,7 @@ fn every_bad_key_is_a_clear_error_in_check() {
     let line = base.lines().count() + 5;
     with("dkim/short.pem", "")
         .code(0)
-        .stdout_matches("config/issues/2018-07-27.toml: [..]; 1 warning(s)\n")
+        .stdout_matches("config/issues/2018-07-27.toml: [..]; 2 warning(s)\n")
         .stderr_is(&format!(
             "warning: the RSA key has 1024 bits; use 2048 or more
   --> config/newsletter.toml:{line}:15
@@ -329,6 +329,10 @@ fn every_bad_key_is_a_clear_error_in_check() {
    |               ^^^^^^^^^^^^^^^^
    |
    = help: make a new one with `catchup dkim keygen --selector S`
+
+warning: `catchup doctor` has not passed for the DKIM keys in use: receivers may not find their records
+ |
+ = help: publish what `catchup dkim check` prints, then run `catchup doctor`
 
 "
         ));

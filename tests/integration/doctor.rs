@@ -114,6 +114,11 @@ fn doctor_passes_a_correct_zone_and_names_what_is_wrong_in_each_broken_one() {
     };
     let resolver = format!("127.0.0.1:{}", knot.port);
     let doctor = |project: &Project| project.expect(&["doctor", "--resolver", &resolver]);
+    let warned = "`catchup doctor` has not passed for the DKIM keys in use";
+    good.expect(&["check"])
+        .code(0)
+        .stdout_matches("[..]; 1 warning(s)\n")
+        .stderr_has(warned);
 
     doctor(&good).code(0).stdout_is(
         "ok       DKIM: cu1._domainkey.good.example holds the key in use
@@ -126,6 +131,16 @@ ok       web: news.good.example resolves
 Receivers will find what they check: mail should be delivered.
 ",
     );
+    // `check` warns until doctor has passed for the keys in use.
+    good.expect(&["check"])
+        .code(0)
+        .stdout_matches("[..]; 0 warning(s)\n")
+        .stderr_is("");
+    no_dmarc
+        .expect(&["check"])
+        .code(0)
+        .stdout_matches("[..]; 1 warning(s)\n")
+        .stderr_has(warned);
     doctor(&no_dmarc)
         .code(8)
         .stdout_has("JUNK     DMARC: nodmarc.example has no DMARC record; Gmail and Yahoo require one of bulk senders\n         publish: _dmarc.nodmarc.example. TXT \"v=DMARC1; p=none; rua=mailto:postmaster@nodmarc.example\"\n");
