@@ -228,7 +228,7 @@ fn spf(dns: &Dns, setup: &Setup, findings: &mut Vec<Finding>) -> bool {
             good = false;
             findings.push(Finding::new(
                 Severity::Junk,
-                format!("SPF: {domain}'s record takes {n} DNS lookups; receivers stop at {} and treat it as broken (permerror): flatten includes into ip4:/ip6: terms", spf::MAX_LOOKUPS),
+                format!("SPF: {domain}'s record takes more than {max} DNS lookups (at least {n}); receivers stop at {max} and treat it as broken (permerror): flatten includes into ip4:/ip6: terms", max = spf::MAX_LOOKUPS),
             ));
         }
         Ok(n) => findings.push(Finding::new(
@@ -245,7 +245,7 @@ fn spf(dns: &Dns, setup: &Setup, findings: &mut Vec<Finding>) -> bool {
     }
     for relay in &setup.relays {
         let finding = match &relay.spf_include {
-            Some(include) if spf::includes(dns, domain, include, 0) => Finding::new(
+            Some(include) if spf::includes(dns, domain, include) => Finding::new(
                 Severity::Fine,
                 format!(
                     "SPF: {domain} includes {include}, for the relay {}",

@@ -53,10 +53,15 @@ fn is_spf(text: &str) -> bool {
 /// # Errors
 /// A term that does not parse, an include without a record, a loop.
 pub(crate) fn lookups(dns: &Dns, domain: &str) -> Result<usize, Trouble> {
-    count(dns, domain, 0)
+    let mut total = 0;
+    count(dns, domain, 0, &mut total)?;
+    Ok(total)
 }
 
-fn count(dns: &Dns, domain: &str, depth: usize) -> Result<usize, Trouble> {
+/// Adds the lookups of `domain`'s record to `total`, and stops once it is
+/// over the limit: a hostile record of includes of includes would
+/// otherwise be asked without end.
+fn count(dns: &Dns, domain: &str, depth: usize, total: &mut usize) -> Result<(), Trouble> {
     if depth > MAX_DEPTH {
         return Err(Trouble::Record(format!(
             "includes nest deeper than {MAX_DEPTH} at {domain}"
@@ -64,17 +69,20 @@ fn count(dns: &Dns, domain: &str, depth: usize) -> Result<usize, Trouble> {
     }
     let text = record(dns, domain)?
         .ok_or_else(|| Trouble::Record(format!("{domain} has no SPF record")))?;
-    let mut total = 0;
     for term in terms(&text) {
+        if *total > MAX_LOOKUPS {
+            return Ok(());
+        }
         let (_, mechanism) = qualifier(term);
         let (name, argument) = split_term(mechanism);
         match name.as_str() {
             "include" | "redirect" => {
                 let target =
                     argument.ok_or_else(|| Trouble::Record(format!("`{term}` names no domain")))?;
-                total += 1 + count(dns, target, depth + 1)?;
+                *total += 1;
+                count(dns, target, depth + 1, total)?;
             }
-            "a" | "mx" | "ptr" | "exists" => total += 1,
+            "a" | "mx" | "ptr" | "exists" => *total += 1,
             "all" | "ip4" | "ip6" | "v" | "exp" => {}
             _ if name.contains('=') => {}
             other => {
@@ -84,7 +92,7 @@ fn count(dns: &Dns, domain: &str, depth: usize) -> Result<usize, Trouble> {
             }
         }
     }
-    Ok(total)
+    Ok(())
 }
 
 /// Whether `domain`'s record authorises `ip`.
@@ -92,10 +100,19 @@ fn count(dns: &Dns, domain: &str, depth: usize) -> Result<usize, Trouble> {
 /// # Errors
 /// What a receiver would call a permanent or temporary error.
 pub(crate) fn check(dns: &Dns, domain: &str, ip: IpAddr) -> Result<Verdict, Trouble> {
-    evaluate(dns, domain, ip, 0)
+    evaluate(dns, domain, ip, 0, &mut 0)
 }
 
-fn evaluate(dns: &Dns, domain: &str, ip: IpAddr, depth: usize) -> Result<Verdict, Trouble> {
+/// `domain`'s verdict on `ip`, counting DNS-querying terms in `spent`: past
+/// the limit it is a permanent error, as receivers have it (RFC 7208
+/// §4.6.4).
+fn evaluate(
+    dns: &Dns,
+    domain: &str,
+    ip: IpAddr,
+    depth: usize,
+    spent: &mut usize,
+) -> Result<Verdict, Trouble> {
     if depth > MAX_DEPTH {
         return Err(Trouble::Record(format!(
             "includes nest deeper than {MAX_DEPTH} at {domain}"
@@ -107,19 +124,35 @@ fn evaluate(dns: &Dns, domain: &str, ip: IpAddr, depth: usize) -> Result<Verdict
     for term in terms(&text) {
         let (verdict, mechanism) = qualifier(term);
         let (name, argument) = split_term(mechanism);
+        if matches!(
+            name.as_str(),
+            "include" | "a" | "mx" | "ptr" | "exists" | "redirect"
+        ) {
+            *spent += 1;
+            if *spent > MAX_LOOKUPS {
+                return Err(Trouble::Record(format!(
+                    "{domain}'s SPF takes more than {MAX_LOOKUPS} DNS lookups to check an address: receivers give up (permerror)"
+                )));
+            }
+        }
         let matches = match name.as_str() {
             "all" => true,
             "include" => {
                 let target =
                     argument.ok_or_else(|| Trouble::Record(format!("`{term}` names no domain")))?;
-                evaluate(dns, target, ip, depth + 1)? == Verdict::Pass
+                evaluate(dns, target, ip, depth + 1, spent)? == Verdict::Pass
             }
             "a" | "mx" => {
                 let (target, prefix4, prefix6) = target_and_prefixes(argument, domain);
                 let hosts = if name == "a" {
                     vec![target.to_string()]
                 } else {
-                    dns.mx(target).unwrap_or_default()
+                    // Receivers look at ten MX hosts at most (§4.6.4).
+                    dns.mx(target)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .take(10)
+                        .collect()
                 };
                 hosts.iter().any(|host| {
                     dns.ips(host)
@@ -151,15 +184,20 @@ fn evaluate(dns: &Dns, domain: &str, ip: IpAddr, depth: usize) -> Result<Verdict
         }
     }
     match redirect {
-        Some(target) => evaluate(dns, &target, ip, depth + 1),
+        Some(target) => evaluate(dns, &target, ip, depth + 1, spent),
         None => Ok(Verdict::Neutral),
     }
 }
 
 /// Whether `domain`'s record includes `target`'s, directly or through
 /// another include or a redirect.
-pub(crate) fn includes(dns: &Dns, domain: &str, target: &str, depth: usize) -> bool {
-    if depth > MAX_DEPTH {
+pub(crate) fn includes(dns: &Dns, domain: &str, target: &str) -> bool {
+    includes_within(dns, domain, target, 0, &mut 0)
+}
+
+fn includes_within(dns: &Dns, domain: &str, target: &str, depth: usize, asked: &mut usize) -> bool {
+    *asked += 1;
+    if depth > MAX_DEPTH || *asked > MAX_LOOKUPS + 1 {
         return false;
     }
     let Ok(Some(text)) = record(dns, domain) else {
@@ -170,7 +208,7 @@ pub(crate) fn includes(dns: &Dns, domain: &str, target: &str, depth: usize) -> b
         let (name, argument) = split_term(mechanism);
         matches!(name.as_str(), "include" | "redirect")
             && argument.is_some_and(|a| {
-                a.eq_ignore_ascii_case(target) || includes(dns, a, target, depth + 1)
+                a.eq_ignore_ascii_case(target) || includes_within(dns, a, target, depth + 1, asked)
             })
     })
 }

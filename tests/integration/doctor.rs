@@ -79,7 +79,16 @@ fn doctor_passes_a_correct_zone_and_names_what_is_wrong_in_each_broken_one() {
     let include_records: String = (1..=11)
         .map(|n| format!("i{n} TXT \"v=spf1 -all\"\n"))
         .collect();
+    // A record that includes itself, asked without end before.
+    let (looping, looping_key) = project("loop.example", "loop.example");
     let zones = vec![
+        zone(
+            "loop.example",
+            Some(&looping_key),
+            "v=spf1 include:loop.example include:loop.example -all",
+            Some(dmarc),
+            "",
+        ),
         zone("good.example", Some(&good_key), spf, Some(dmarc), ""),
         zone("nodmarc.example", Some(&no_dmarc_key), spf, None, ""),
         zone(
@@ -156,8 +165,16 @@ Receivers will find what they check: mail should be delivered.
         .code(9)
         .stdout_has("REFUSED  DMARC: _dmarc.news.strict.example (p=reject) fails: neither a good DKIM signature nor SPF aligns with news.strict.example (strict alignment)")
         .stdout_has("Mail would be refused");
+    doctor(&looping)
+        .code(8)
+        .stdout_has(
+            "JUNK     SPF: loop.example's record takes more than 10 DNS lookups (at least 11)",
+        )
+        .stdout_has(
+            "JUNK     SPF: loop.example's SPF takes more than 10 DNS lookups to check an address",
+        );
     doctor(&lookups).code(8).stdout_has(
-        "JUNK     SPF: lookups.example's record takes 11 DNS lookups; receivers stop at 10",
+        "JUNK     SPF: lookups.example's record takes more than 10 DNS lookups (at least 11); receivers stop at 10",
     );
 }
 
