@@ -72,10 +72,16 @@ pub(crate) fn run(config: &Path, args: &DoctorArgs) -> Result<Exit> {
         );
     }
     let mut out = std::io::stdout().lock();
+    // What DNS says is text from outside: escaped before it is shown.
     for finding in &findings {
-        writeln!(out, "{:<8} {}", finding.severity.label(), finding.what)?;
+        writeln!(
+            out,
+            "{:<8} {}",
+            finding.severity.label(),
+            crate::log::printable(&finding.what)
+        )?;
         if let Some(record) = &finding.publish {
-            writeln!(out, "         publish: {record}")?;
+            writeln!(out, "         publish: {}", crate::log::printable(record))?;
         }
     }
     let worst = findings
