@@ -35,7 +35,9 @@ pub(crate) fn record(dns: &Dns, from: &str) -> Result<Option<Record>, Trouble> {
         };
         let dmarc: Vec<&String> = records
             .iter()
-            .filter(|r| r.trim_start().to_ascii_lowercase().starts_with("v=dmarc1"))
+            // Exactly `v=DMARC1` first (RFC 7489 §6.4); anything else is
+            // no record to a receiver.
+            .filter(|r| is_dmarc(r))
             .collect();
         match dmarc.as_slice() {
             [] => continue,
@@ -49,6 +51,14 @@ pub(crate) fn record(dns: &Dns, from: &str) -> Result<Option<Record>, Trouble> {
         }
     }
     Ok(None)
+}
+
+/// Exactly `v=DMARC1` first (RFC 7489 §6.4): anything else is no record
+/// to a receiver.
+fn is_dmarc(text: &str) -> bool {
+    text.split(';')
+        .next()
+        .is_some_and(|v| v.trim_end() == "v=DMARC1")
 }
 
 fn parse(name: &str, text: &str) -> Result<Record, String> {
@@ -82,5 +92,27 @@ pub(crate) fn aligned(domain: &str, from: &str, strict: bool) -> bool {
         domain == from
     } else {
         registrable(&domain) == registrable(&from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// See: issue 21 (adversarial run, finding 6).
+    #[test]
+    fn only_v_dmarc1_first_is_a_record() {
+        assert!(is_dmarc("v=DMARC1; p=reject"));
+        assert!(is_dmarc("v=DMARC1 ; p=none"));
+        for not in [
+            "v=dmarc1; p=reject",
+            "v=DMARC10; p=reject",
+            " v=DMARC1; p=reject",
+            "p=reject; v=DMARC1",
+        ] {
+            assert!(!is_dmarc(not), "{not}");
+        }
+        assert!(aligned("mail.nhs.example", "nhs.example", false));
+        assert!(!aligned("mail.nhs.example", "nhs.example", true));
     }
 }

@@ -27,7 +27,13 @@ pub(crate) struct Dns {
     /// again, so that a dead resolver costs one timeout, not one a
     /// question.
     silent: std::cell::RefCell<Option<String>>,
+    /// Questions asked so far: at most [`MAX_QUESTIONS`].
+    asked: std::cell::Cell<usize>,
 }
+
+/// A newsletter's records take a few dozen questions; a tree of includes
+/// and MX hosts built to be slow takes thousands. Past this, doctor stops.
+const MAX_QUESTIONS: usize = 300;
 
 impl Dns {
     /// The system's resolver (`/etc/resolv.conf`), or `server`.
@@ -61,6 +67,7 @@ impl Dns {
             resolver,
             runtime,
             silent: std::cell::RefCell::new(None),
+            asked: std::cell::Cell::new(0),
         })
     }
 
@@ -72,9 +79,27 @@ impl Dns {
         if let Some(why) = self.silent.borrow().as_ref() {
             return Err(DnsError::Failed(format!("{why} (not asked again)")));
         }
+        if self.asked.get() >= MAX_QUESTIONS {
+            return Err(DnsError::Failed(format!(
+                "more than {MAX_QUESTIONS} questions for one check; the records are too tangled to follow"
+            )));
+        }
+        self.asked.set(self.asked.get() + 1);
         self.runtime.block_on(question).map_err(|e| {
-            if e.is_no_records_found() || e.is_nx_domain() {
-                return DnsError::None;
+            use hickory_resolver::proto::ProtoErrorKind;
+            use hickory_resolver::proto::op::ResponseCode;
+            // "No records" only from an answer that says so: a server
+            // failure (SERVFAIL, REFUSED) says nothing of the name.
+            if let Some(ProtoErrorKind::NoRecordsFound { response_code, .. }) =
+                e.proto().map(|p| p.kind())
+            {
+                if matches!(
+                    response_code,
+                    ResponseCode::NoError | ResponseCode::NXDomain
+                ) {
+                    return DnsError::None;
+                }
+                return DnsError::Failed(format!("the resolver answered {response_code}"));
             }
             let timeout = e.proto().is_some_and(|p| {
                 matches!(p.kind(), hickory_resolver::proto::ProtoErrorKind::Timeout)

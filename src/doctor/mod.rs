@@ -137,7 +137,27 @@ fn dkim(dns: &Dns, setup: &Setup, findings: &mut Vec<Finding>) -> Vec<String> {
                 let ours = public_key(&key.record);
                 let found: Vec<&String> =
                     records.iter().filter(|r| public_key(r).is_some()).collect();
-                if found.iter().any(|r| public_key(r) == ours) {
+                if let Some(why) = found
+                    .iter()
+                    .find(|r| public_key(r) == ours)
+                    .and_then(|r| unusable(r, &key.record))
+                {
+                    Finding::new(
+                        Severity::Junk,
+                        format!("DKIM: {} holds the key in use, but {why}", key.name),
+                    )
+                    .publish(publish)
+                } else if found.len() > 1 {
+                    Finding::new(
+                        Severity::Junk,
+                        format!(
+                            "DKIM: {} holds {} DKIM records; receivers may take any one of them",
+                            key.name,
+                            found.len()
+                        ),
+                    )
+                    .publish(publish)
+                } else if found.iter().any(|r| public_key(r) == ours) {
                     good.push(key.domain.clone());
                     Finding::new(
                         Severity::Fine,
@@ -172,6 +192,60 @@ fn dkim(dns: &Dns, setup: &Setup, findings: &mut Vec<Finding>) -> Vec<String> {
         findings.push(finding);
     }
     good
+}
+
+/// Why a record that holds the right key is still not one receivers use
+/// (RFC 6376 §3.6.1): a version other than `DKIM1` first, a key type other
+/// than the one in use, hashes that leave out SHA-256, a service other
+/// than email.
+fn unusable(record: &str, ours: &str) -> Option<String> {
+    let tags: Vec<(String, String)> = record
+        .split(';')
+        .filter_map(|t| t.split_once('='))
+        .map(|(n, v)| {
+            (
+                n.trim().to_string(),
+                v.split_whitespace().collect::<String>(),
+            )
+        })
+        .collect();
+    let tag = |name: &str| {
+        tags.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if let Some(position) = tags.iter().position(|(n, _)| n == "v")
+        && (position != 0 || tags[0].1 != "DKIM1")
+    {
+        return Some("its `v=` is not `DKIM1` first".into());
+    }
+    let kind = |record: &str| {
+        record
+            .split(';')
+            .filter_map(|t| t.split_once('='))
+            .find(|(n, _)| n.trim() == "k")
+            .map_or("rsa".to_string(), |(_, v)| v.trim().to_string())
+    };
+    if kind(record) != kind(ours) {
+        return Some(format!(
+            "it says `k={}`, and the key is {}",
+            kind(record),
+            kind(ours)
+        ));
+    }
+    if let Some(hashes) = tag("h")
+        && !hashes.split(':').any(|h| h == "sha256")
+    {
+        return Some(format!(
+            "its `h={hashes}` leaves out sha256, which catchup signs with"
+        ));
+    }
+    if let Some(service) = tag("s")
+        && !service.split(':').any(|s| s == "*" || s == "email")
+    {
+        return Some(format!("its `s={service}` is not for email"));
+    }
+    None
 }
 
 /// A DKIM record's `p=`, white space taken out.
@@ -378,6 +452,13 @@ fn dmarc(
 fn takes_mail(dns: &Dns, setup: &Setup, findings: &mut Vec<Finding>) {
     let domain = &setup.return_path_domain;
     let finding = match dns.mx(domain) {
+        // RFC 7505's null MX (`0 .`): the domain takes no mail.
+        Ok(hosts) if hosts.iter().all(|h| h.is_empty()) => Finding::new(
+            Severity::Refuse,
+            format!(
+                "return path: {domain} publishes a null MX (it takes no mail): receivers refuse mail from it, and returned mail is lost"
+            ),
+        ),
         Ok(hosts) => Finding::new(
             Severity::Fine,
             format!("return path: {domain} takes mail (MX {})", hosts[0]),
@@ -451,4 +532,33 @@ pub(crate) fn record_pass(
 pub(crate) fn passed_with(state: &std::path::Path, records: &[(String, &str)]) -> bool {
     crate::fs::read_input(&state.join(PASSED), 1024 * 1024)
         .is_ok_and(|bytes| bytes == pass_text(records).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// See: issue 21 (adversarial run, finding 4): the right `p=` in a
+    /// record receivers do not use.
+    #[test]
+    fn a_record_with_the_right_key_can_still_be_unusable() {
+        let ours = "v=DKIM1; k=rsa; p=AAAA";
+        assert_eq!(unusable("v=DKIM1; k=rsa; p=AAAA", ours), None);
+        assert_eq!(unusable("p=AAAA", ours), None);
+        for (record, why) in [
+            ("v=DKIM2; k=rsa; p=AAAA", "its `v=` is not `DKIM1` first"),
+            ("k=rsa; v=DKIM1; p=AAAA", "its `v=` is not `DKIM1` first"),
+            (
+                "v=DKIM1; k=ed25519; p=AAAA",
+                "it says `k=ed25519`, and the key is rsa",
+            ),
+            (
+                "v=DKIM1; h=sha1; p=AAAA",
+                "its `h=sha1` leaves out sha256, which catchup signs with",
+            ),
+            ("v=DKIM1; s=foo; p=AAAA", "its `s=foo` is not for email"),
+        ] {
+            assert_eq!(unusable(record, ours).as_deref(), Some(why), "{record}");
+        }
+    }
 }

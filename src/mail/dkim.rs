@@ -43,6 +43,18 @@ pub(crate) const SIGNED_HEADERS: &[&str] = &[
     "List-Unsubscribe-Post",
     "List-Id",
     "Feedback-ID",
+    // Never on catchup's mail: named once, so that a copy added breaks
+    // the signature (a replayer's Sender, Cc, thread or list headers).
+    "Sender",
+    "Cc",
+    "In-Reply-To",
+    "References",
+    "List-Post",
+    "List-Help",
+    "List-Owner",
+    "List-Subscribe",
+    "List-Archive",
+    "Content-Transfer-Encoding",
 ];
 
 /// The loaded keys, ready to sign messages.
