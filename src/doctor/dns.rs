@@ -27,9 +27,14 @@ pub(crate) struct Dns {
     /// again, so that a dead resolver costs one timeout, not one a
     /// question.
     silent: std::cell::RefCell<Option<String>>,
-    /// Questions asked so far: at most [`MAX_QUESTIONS`].
+    /// Questions asked so far: at most [`MAX_QUESTIONS`], in at most
+    /// [`MAX_TIME`] from `started`.
     asked: std::cell::Cell<usize>,
+    started: std::time::Instant,
 }
+
+/// However slowly each answer comes, doctor gives up after this long.
+const MAX_TIME: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A newsletter's records take a few dozen questions; a tree of includes
 /// and MX hosts built to be slow takes thousands. Past this, doctor stops.
@@ -68,6 +73,7 @@ impl Dns {
             runtime,
             silent: std::cell::RefCell::new(None),
             asked: std::cell::Cell::new(0),
+            started: std::time::Instant::now(),
         })
     }
 
@@ -78,6 +84,12 @@ impl Dns {
     {
         if let Some(why) = self.silent.borrow().as_ref() {
             return Err(DnsError::Failed(format!("{why} (not asked again)")));
+        }
+        if self.started.elapsed() > MAX_TIME {
+            return Err(DnsError::Failed(format!(
+                "the questions took over {} s in all; the resolver is too slow to follow the records",
+                MAX_TIME.as_secs()
+            )));
         }
         if self.asked.get() >= MAX_QUESTIONS {
             return Err(DnsError::Failed(format!(
