@@ -481,11 +481,14 @@ fn is_headers_part(part: &mail_parser::MessagePart<'_>) -> bool {
 struct Words {
     text: String,
     lower: String,
+    /// What the whole text says, read once (its own text left empty:
+    /// [`Words::whole`] lends `text`).
     whole: About<'static>,
 }
 
 /// What a report's words say of one recipient: their part of the text,
 /// or where that says nothing, the whole.
+#[derive(Clone)]
 struct About<'w> {
     text: std::borrow::Cow<'w, str>,
     reading: Reading,
@@ -507,7 +510,11 @@ impl Words {
         let text = text.to_string();
         Words {
             lower: text.to_ascii_lowercase(),
-            whole: About::of(std::borrow::Cow::Owned(text.clone())),
+            whole: About {
+                text: std::borrow::Cow::Borrowed(""),
+                ..About::of(std::borrow::Cow::Borrowed(text.as_str()))
+            }
+            .into_static(),
             text,
         }
     }
@@ -517,10 +524,7 @@ impl Words {
     /// with another of the report's `recipients`, or the end; where that
     /// says nothing of why, the whole text.
     fn about(&self, recipient: &str, recipients: &Recipients) -> About<'_> {
-        let whole = || About {
-            text: std::borrow::Cow::Borrowed(self.text.as_str()),
-            ..self.whole.clone()
-        };
+        let whole = || self.whole();
         let recipient = recipient.to_ascii_lowercase();
         let Some(at) = memchr::memmem::find(self.lower.as_bytes(), recipient.as_bytes()) else {
             return whole();
@@ -562,6 +566,28 @@ impl Words {
     }
 }
 
+impl Words {
+    /// What the whole text says, with the text.
+    fn whole(&self) -> About<'_> {
+        About {
+            text: std::borrow::Cow::Borrowed(self.text.as_str()),
+            ..self.whole.clone()
+        }
+    }
+}
+
+impl About<'_> {
+    /// The same, owning nothing borrowed (its text is empty or owned).
+    fn into_static(self) -> About<'static> {
+        About {
+            text: std::borrow::Cow::Owned(self.text.into_owned()),
+            reading: self.reading,
+            status: self.status,
+            remote: self.remote,
+        }
+    }
+}
+
 impl<'w> About<'w> {
     fn of(text: std::borrow::Cow<'w, str>) -> About<'w> {
         About {
@@ -569,17 +595,6 @@ impl<'w> About<'w> {
             status: status_in_text(&text),
             remote: remote_host(&text),
             text,
-        }
-    }
-}
-
-impl Clone for About<'static> {
-    fn clone(&self) -> Self {
-        About {
-            text: self.text.clone(),
-            reading: self.reading,
-            status: self.status.clone(),
-            remote: self.remote.clone(),
         }
     }
 }
@@ -714,7 +729,7 @@ fn plain_bounce(message: &Message<'_>) -> Result<Report, Verdict> {
                 let about = if about.reading.says().is_some() {
                     about
                 } else {
-                    whole.clone()
+                    words.whole()
                 };
                 Finding {
                     failure: Failure::from_reading(

@@ -523,6 +523,26 @@ mod tests {
 
     use super::*;
 
+    /// The key at `path` as `[dkim]` for `s1._domainkey.hsj.example`
+    /// would load it.
+    fn load(
+        algorithm: DkimAlgorithm,
+        path: &Path,
+    ) -> Result<(Signer, Vec<Diagnostic>), Diagnostic> {
+        let settings = Dkim {
+            domain: "hsj.example".into(),
+            selector: "s1".into(),
+            algorithm,
+            key: KeySource::File(path.to_path_buf()),
+            key_span: 0..0,
+        };
+        Signer::load(
+            std::slice::from_ref(&settings),
+            &Source::new("n.toml", ""),
+            &Env::process(),
+        )
+    }
+
     #[test]
     fn a_key_made_by_keygen_loads_and_its_record_has_the_public_key() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -532,19 +552,7 @@ mod tests {
             assert!(record.starts_with(&format!("v=DKIM1; k={}; p=", algorithm.name())));
             let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
-            let settings = Dkim {
-                domain: "hsj.example".into(),
-                selector: "s1".into(),
-                algorithm,
-                key: KeySource::File(path.clone()),
-                key_span: 0..0,
-            };
-            let (signer, warnings) = Signer::load(
-                std::slice::from_ref(&settings),
-                &Source::new("n.toml", ""),
-                &Env::process(),
-            )
-            .expect("load");
+            let (signer, warnings) = load(algorithm, &path).expect("load");
             assert!(warnings.is_empty());
             assert_eq!(
                 signer.records(),
@@ -604,19 +612,7 @@ mod tests {
         .expect("pem");
         let path = dir.path().join("v2.pem");
         crate::fs::write_new(&path, pem.as_bytes(), 0o600).expect("write");
-        let settings = Dkim {
-            domain: "hsj.example".into(),
-            selector: "s1".into(),
-            algorithm: DkimAlgorithm::Ed25519,
-            key: KeySource::File(path),
-            key_span: 0..0,
-        };
-        let (signer, _) = Signer::load(
-            std::slice::from_ref(&settings),
-            &Source::new("n.toml", ""),
-            &Env::process(),
-        )
-        .expect("a v2 key loads");
+        let (signer, _) = load(DkimAlgorithm::Ed25519, &path).expect("a v2 key loads");
         assert!(signer.records()[0].1.starts_with("v=DKIM1; k=ed25519; p="));
     }
 }
