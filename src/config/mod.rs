@@ -21,12 +21,14 @@ pub(crate) mod env;
 pub(crate) mod fields;
 mod sections;
 pub(crate) mod smtp;
+mod subscribe;
 
 pub use env::Env;
 pub(crate) use sections::Ses;
 pub(crate) use sections::{Bounces, Colours, Footer, Paths, SecretSource, Unsubscribe, Web};
 pub use sections::{Dkim, DkimAlgorithm, KeySource};
 pub(crate) use smtp::{Security, Smtp};
+pub(crate) use subscribe::Subscribe;
 
 /// Where the newsletter configuration lives unless `--config` says otherwise.
 pub(crate) const DEFAULT_PATH: &str = "config/newsletter.toml";
@@ -64,6 +66,8 @@ pub struct Newsletter {
     /// `list_id`, or the name's slug under the From domain
     /// (`hsj-catch-up.hsj.example`).
     pub list_id: String,
+    /// The sign-up form and its limits; `None`: no form.
+    pub subscribe: Option<Subscribe>,
     /// Where the variables the settings name are read from.
     pub env: Env,
     /// The file the settings came from, for diagnostics raised later.
@@ -182,6 +186,9 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
     let smtp = root
         .table("smtp", problems)
         .and_then(|t| smtp::read(t, problems));
+    let subscribe = root
+        .table("subscribe", problems)
+        .and_then(|t| subscribe::read(t, problems));
     let schedule = root
         .table("schedule", problems)
         .and_then(|t| sections::schedule(t, problems));
@@ -235,6 +242,7 @@ fn read(source: &Source, problems: &mut Problems) -> Option<Newsletter> {
         dkim,
         bounces,
         list_id,
+        subscribe,
         env: Env::process(),
         source: source.clone(),
         warnings: Vec::new(),

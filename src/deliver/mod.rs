@@ -9,6 +9,7 @@
 //! | `sent.rs` | what each list-sent issue carried |
 //! | `smtp_client/` | our SMTP client: the connection and one message at a time |
 //! | `engine.rs` | the send loop: connections, retries, rate, clean stops |
+//! | `single.rs` | one message outside a list send, relay after relay |
 //! | `queue.rs` | the readers the workers share |
 //! | `tally.rs` | what a run did, and why it stopped |
 //! | `progress.rs` | a bar on a terminal, log lines otherwise |
@@ -21,6 +22,7 @@ mod progress;
 mod queue;
 pub(crate) mod relays;
 pub(crate) mod sent;
+pub(crate) mod single;
 mod smtp_client;
 pub(crate) mod state;
 pub(crate) mod status;
@@ -43,7 +45,7 @@ use crate::clock::Clock;
 use crate::config::{Env, Smtp};
 use crate::error::{Error, Kind, Result};
 use crate::exit::Exit;
-use crate::fs::{Identity, lock};
+use crate::fs::{Identity, StableFile, lock};
 use crate::issue::IssueName;
 use crate::list::reader::Reader;
 use crate::list::subscribers::{ListError, Subscribers};
@@ -516,6 +518,10 @@ pub(crate) struct ListPass {
     path: PathBuf,
     duplicates: Arc<Duplicates>,
     identity: Identity,
+    /// A shared lock on the list for as long as the send reads it: a
+    /// sign-up confirmed meanwhile joins the list when the send is done,
+    /// not in the middle of it.
+    _held: StableFile,
 }
 
 impl ListPass {
@@ -524,6 +530,7 @@ impl ListPass {
     /// # Errors
     /// The list cannot be read, or changed while it was read.
     pub(crate) fn first(path: &Path) -> Result<ListPass> {
+        let held = StableFile::open_shared(path).map_err(ListError::from)?;
         let rows = Subscribers::open(path)?;
         let identity = rows.identity();
         let failure = rows.failure();
@@ -539,6 +546,7 @@ impl ListPass {
             path: path.to_path_buf(),
             duplicates: Arc::new(duplicates),
             identity,
+            _held: held,
         })
     }
 

@@ -127,6 +127,11 @@ impl Relays {
         homes
     }
 
+    /// How many relays there are.
+    pub(crate) fn len(&self) -> usize {
+        self.relays.len()
+    }
+
     pub(crate) fn name(&self, relay: usize) -> &str {
         &self.relays[relay].name
     }

@@ -250,6 +250,23 @@ impl StableFile {
         })
     }
 
+    /// Opens an input as [`StableFile::open`] does, holding a shared
+    /// `flock` on it while it is read, so that catchup's own appends (a
+    /// confirmed sign-up, an import) wait until the read is done instead of
+    /// changing the file under it. The version is noted once the lock is
+    /// held. People's editors take no lock: the identity check still
+    /// catches them.
+    ///
+    /// # Errors
+    /// See [`open_input`]; or the lock cannot be taken.
+    pub(crate) fn open_shared(path: &Path) -> Result<StableFile, FileError> {
+        let mut file = StableFile::open(path)?;
+        let fail = |e| FileError::io(Action::Read, path, e);
+        file.file.lock_shared().map_err(fail)?;
+        file.identity = Identity::of(&file.file.metadata().map_err(fail)?);
+        Ok(file)
+    }
+
     /// The version of the file this reads.
     pub(crate) fn identity(&self) -> Identity {
         self.identity

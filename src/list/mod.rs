@@ -8,10 +8,12 @@
 //! | `subscribers.rs` | the subscriber list as a stream of rows |
 //! | `index.rs` | a reader found from a token or a Message-ID id, without the list in memory |
 //! | `suppression.rs` | who is never sent to, and why; the service's writer |
+//! | `signups.rs` | sign-ups and consent records: asked, mailed, confirmed, joined, imported |
 
 pub(crate) mod address;
 pub(crate) mod index;
 pub(crate) mod reader;
+pub(crate) mod signups;
 pub(crate) mod subscribers;
 pub(crate) mod suppression;
 pub(crate) mod token;

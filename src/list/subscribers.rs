@@ -117,7 +117,7 @@ impl Subscribers {
     /// The file cannot be opened, its header is malformed, or it has no
     /// `email` column.
     pub(crate) fn open(path: &Path) -> Result<Subscribers, ListError> {
-        let file = StableFile::open(path)?;
+        let file = StableFile::open_shared(path)?;
         let identity = file.identity();
         let scanned = Arc::new(Mutex::new(Scanned::default()));
         let scan = Scan {
@@ -288,6 +288,88 @@ impl Subscribers {
     pub(crate) fn failure(&self) -> Arc<Mutex<Option<ListError>>> {
         Arc::clone(&self.failure)
     }
+}
+
+/// Adds readers to the list at `path` under its exclusive lock (waiting
+/// for any send reading it): each row written in the file's own columns
+/// (the address under `email`, the name under `name`, the rest empty), a
+/// new file getting the header `email,name`. An address already on the
+/// list is left as it is. Returns the addresses added.
+///
+/// # Errors
+/// The list cannot be read or written, or has no `email` column; nothing
+/// was added.
+pub(crate) fn add(path: &Path, readers: &[Reader]) -> Result<Vec<String>, ListError> {
+    use std::io::{Seek as _, SeekFrom};
+    let mut locked = crate::fs::LockedRows::lock(path)?;
+    let fail = |e| ListError::from(FileError::io(crate::fs::Action::Read, path, e));
+    let mut bytes = Vec::new();
+    locked.file.seek(SeekFrom::Start(0)).map_err(fail)?;
+    (&locked.file).read_to_end(&mut bytes).map_err(fail)?;
+    let (width, email, name, mut present) = if bytes.iter().all(u8::is_ascii_whitespace) {
+        (2, 0, Some(1), std::collections::HashSet::new())
+    } else {
+        columns_and_addresses(path, &bytes)?
+    };
+    let mut rows = csv::WriterBuilder::new().from_writer(Vec::new());
+    let mut added = Vec::new();
+    for reader in readers {
+        if !present.insert(address::identity(reader.email.as_ref())) {
+            continue;
+        }
+        let mut record = vec![String::new(); width];
+        record[email] = reader.email.to_string();
+        if let (Some(at), Some(n)) = (name, &reader.name) {
+            record[at].clone_from(n);
+        }
+        rows.write_record(&record)
+            .map_err(|e| ListError::read(path, &e))?;
+        added.push(reader.email.to_string());
+    }
+    let rows = rows.into_inner().map_err(|e| fail(e.into_error()))?;
+    if !rows.is_empty() {
+        locked.append(b"email,name\n", &rows)?;
+    }
+    Ok(added)
+}
+
+/// The header's width and columns, and every address on the list.
+fn columns_and_addresses(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<
+    (
+        usize,
+        usize,
+        Option<usize>,
+        std::collections::HashSet<String>,
+    ),
+    ListError,
+> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let headers = reader
+        .headers()
+        .map_err(|e| ListError::read(path, &e))?
+        .clone();
+    let column = |wanted: &str| {
+        headers.iter().position(|h| {
+            h.trim_start_matches('\u{feff}')
+                .eq_ignore_ascii_case(wanted)
+        })
+    };
+    let email = column("email").ok_or_else(|| ListError::NoEmailColumn {
+        path: path.to_path_buf(),
+        found: headers.iter().collect::<Vec<_>>().join(","),
+    })?;
+    let present = reader
+        .records()
+        .flatten()
+        .filter_map(|r| r.get(email).map(address::identity))
+        .collect();
+    Ok((headers.len(), email, column("name"), present))
 }
 
 /// The address on the row of `path` that starts at `offset` (a

@@ -30,7 +30,9 @@ use crate::list::subscribers::ListError;
 pub(crate) const HEADER: &str = "email,reason,at,issue\n";
 
 /// Reasons that lift a suppression instead of adding one.
-pub(crate) const LIFTING: &[&str] = &["resubscribed", "removed"];
+/// `joined`: the reader confirmed a new sign-up, which is new consent
+/// whatever took them off before.
+pub(crate) const LIFTING: &[&str] = &["resubscribed", "removed", "joined"];
 
 /// One event: `email` suppressed (or lifted) for `reason`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -492,6 +494,9 @@ pub(crate) enum Change {
     },
     /// Undoing their own unsubscribe.
     Resubscribe { email: String },
+    /// A confirmed sign-up: new consent, which lifts whatever suppressed
+    /// the address before.
+    Join { email: String },
 }
 
 /// What became of a [`Change`].
@@ -568,6 +573,7 @@ fn commit(
                 issue,
             } => (email, reason.as_str(), issue.clone()),
             Change::Resubscribe { email } => (email, "resubscribed", None),
+            Change::Join { email } => (email, "joined", None),
         };
         let key = ReaderKey::of(email);
         let standing = standings.entry(key).or_insert_with(|| view.standing(key));
@@ -577,6 +583,8 @@ fn commit(
             Change::Resubscribe { .. } if !standing.is_suppressed() => Outcome::Unchanged,
             Change::Resubscribe { .. } if standing.complained || standing.other => Outcome::Refused,
             Change::Resubscribe { .. } => Outcome::Recorded,
+            Change::Join { .. } if !standing.is_suppressed() => Outcome::Unchanged,
+            Change::Join { .. } => Outcome::Recorded,
         };
         if outcome == Outcome::Recorded {
             let event = Event {

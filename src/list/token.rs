@@ -28,6 +28,8 @@ pub(crate) const MIN_SECRET_BYTES: usize = 32;
 const UNSUBSCRIBE: &[u8] = b"catchup unsubscribe v1\0";
 const MESSAGE_ID: &[u8] = b"catchup message-id v1\0";
 const FORM: &[u8] = b"catchup form v1\0";
+const CONFIRM: &[u8] = b"catchup confirm v1\0";
+const ERASED: &[u8] = b"catchup erased v1\0";
 
 /// A secret key. Never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -117,6 +119,50 @@ impl Key {
                 .zip(form.bytes())
                 .fold(0u8, |acc, (a, b)| acc | (a ^ b))
                 == 0
+    }
+
+    /// A sign-up's confirmation token: `<id>.<expiry, Unix seconds>.<MAC>`,
+    /// the MAC over all three and the address, so that neither the expiry
+    /// nor the address it confirms can be changed.
+    pub fn confirm_token(&self, id: &str, expires: i64, email: &str) -> String {
+        let tag = self.confirm_mac(id, expires, email).finalize().into_bytes();
+        format!(
+            "{id}.{expires}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag[..TOKEN_BYTES])
+        )
+    }
+
+    /// True if `mac` (the token's last part) is [`Key::confirm_token`]'s
+    /// for these, compared in constant time.
+    pub fn verify_confirm(&self, id: &str, expires: i64, email: &str, mac: &str) -> bool {
+        let Ok(tag) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(mac) else {
+            return false;
+        };
+        tag.len() == TOKEN_BYTES
+            && self
+                .confirm_mac(id, expires, email)
+                .verify_truncated_left(&tag)
+                .is_ok()
+    }
+
+    fn confirm_mac(&self, id: &str, expires: i64, email: &str) -> HmacSha256 {
+        let mut mac = self.mac(CONFIRM, email);
+        mac.update(b"\0");
+        mac.update(id.as_bytes());
+        mac.update(b"\0");
+        mac.update(expires.to_string().as_bytes());
+        mac
+    }
+
+    /// What an erased reader leaves behind: a keyed hash of their address
+    /// (32 hex digits) that says whether an address is theirs, and without
+    /// the secret says nothing about which address it was.
+    pub fn erased(&self, email: &str) -> String {
+        let tag = self.mac(ERASED, email).finalize().into_bytes();
+        tag[..TOKEN_BYTES]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// The reader's id in Message-IDs: 16 hex digits, unrelated to the

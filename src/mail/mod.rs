@@ -12,9 +12,11 @@
 //! | `mod.rs` | the template and the per-reader message |
 //! | `measure.rs` | the message against what mail clients tolerate |
 //! | `dkim.rs` | DKIM keys, their DNS record, `dkim keygen` |
+//! | `notice.rs` | a sign-up's confirmation and welcome messages |
 
 pub(crate) mod dkim;
 pub(crate) mod measure;
+pub(crate) mod notice;
 
 use std::time::SystemTime;
 

@@ -176,7 +176,7 @@ pub(crate) async fn serve(
                 };
                 let (open, router) = (Arc::clone(&open), router.clone());
                 tasks.spawn(async move {
-                    one(stream, router, &connection).await;
+                    one(stream, peer, router, &connection).await;
                     open.lock().remove(&id);
                 });
             }
@@ -191,14 +191,23 @@ pub(crate) async fn serve(
 
 /// Serves one connection with the tier's timeouts until it ends, is closed
 /// to make room, or outlives [`LIFETIME`].
-async fn one(stream: tokio::net::TcpStream, router: Router, connection: &Arc<Connection>) {
+async fn one(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    router: Router,
+    connection: &Arc<Connection>,
+) {
     let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER);
     let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
     stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let io = hyper_util::rt::TokioIo::new(Box::pin(stream));
     let tracked = Arc::clone(connection);
     let inner = hyper_util::service::TowerToHyperService::new(router);
-    let service = hyper::service::service_fn(move |request| {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+        // Who is asking, for the handlers that limit per client.
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         let tracked = Arc::clone(&tracked);
         tracked.mark(true);
         let call = hyper::service::Service::call(&inner, request);

@@ -8,6 +8,8 @@
 //!   undoes it.
 //! - `/hooks/ses`, `/hooks/postmark`: providers' reports of bounces and
 //!   complaints, when `[bounces.ses]` or `[bounces.postmark]` is set.
+//! - `/subscribe`, `/confirm/{token}`: joining, when `[subscribe]` is set
+//!   ([`subscribe`]).
 //! - `/`, `/issues/{name}.html`, `/feed.xml`: the public archive
 //!   ([`crate::web::archive`]).
 //!
@@ -15,12 +17,14 @@
 //! |---|---|
 //! | `connections.rs` | how many connections, from whom, for how long |
 //! | `unsubscribe.rs` | the unsubscribe and resubscribe requests |
+//! | `subscribe.rs` | the sign-up form, its limits, the confirmation, the join |
 //! | `pages.rs` | the pages a reader sees |
 //! | `webhooks.rs` | SES (through SNS) and Postmark reports of bounces and complaints |
 
 pub(crate) mod archive;
 mod connections;
 mod pages;
+mod subscribe;
 mod unsubscribe;
 mod webhooks;
 
@@ -59,6 +63,8 @@ struct App {
     suppressed: Mutex<Suppressed>,
     writer: suppression::Writer,
     archive: Mutex<(Vec<String>, Archive)>,
+    /// The sign-up side, when `[subscribe]` is set.
+    signups: Option<subscribe::SignUps>,
 }
 
 /// Runs the service until SIGINT or SIGTERM.
@@ -72,12 +78,14 @@ pub(crate) fn serve(newsletter: Newsletter, listen: SocketAddr) -> Result<Exit> 
     let writer = suppression::Writer::open(&paths.suppressed)?;
     let suppressed = Suppressed::load(&paths.suppressed)?;
     let archive = Archive::build(&newsletter, &paths.state)?;
+    let signups = sign_ups(&newsletter)?;
     let app = Arc::new(App {
         readers: tokio::sync::RwLock::new(readers),
         rebuilding: tokio::sync::Mutex::new(()),
         suppressed: Mutex::new(suppressed),
         writer,
         archive: Mutex::new((stamp(&paths.state), archive)),
+        signups,
         keys,
         newsletter,
     });
@@ -87,6 +95,37 @@ pub(crate) fn serve(newsletter: Newsletter, listen: SocketAddr) -> Result<Exit> 
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(run(app, listen))
+}
+
+/// The sign-up side: its relays and DKIM keys, checked now, so that a
+/// service that cannot send a confirmation does not start.
+fn sign_ups(newsletter: &Newsletter) -> Result<Option<subscribe::SignUps>> {
+    let Some(settings) = &newsletter.subscribe else {
+        return Ok(None);
+    };
+    let Some(smtp) = &newsletter.smtp else {
+        return Err(Error::config(format!(
+            "{}: [subscribe] sends each sign-up a confirmation message, so it needs [smtp]",
+            newsletter.source.path.display()
+        )));
+    };
+    let relays =
+        crate::deliver::relays::Relays::new(smtp, newsletter.from.email.domain(), &newsletter.env)?;
+    let dkim = if newsletter.dkim.is_empty() {
+        None
+    } else {
+        let (signer, _) =
+            crate::mail::dkim::Signer::load(&newsletter.dkim, &newsletter.source, &newsletter.env)
+                .map_err(|d| Error::from(crate::diagnostic::Diagnostics(vec![d])))?;
+        Some(Arc::new(signer))
+    };
+    crate::fs::create_folder(&newsletter.paths.state)?;
+    Ok(Some(subscribe::SignUps::new(
+        settings.clone(),
+        relays,
+        dkim,
+        &newsletter.paths.state,
+    )))
 }
 
 /// Connections the kernel may queue before the service accepts them. A
@@ -119,6 +158,9 @@ async fn run(app: Arc<App>, listen: SocketAddr) -> Result<Exit> {
             ("base_url", &app.newsletter.web.base_url),
         ],
     );
+    // A confirmation acknowledged just before the service stopped joins now.
+    let joining = Arc::clone(&app);
+    tokio::spawn(async move { subscribe::join_waiting(&joining).await });
     connections::serve(listener, router(app), Limits::default(), stopped()).await;
     log::event(Level::Info, "serve.stop", &[]);
     Ok(Exit::Ok)
@@ -159,6 +201,11 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/u/{token}/resubscribe", post(unsubscribe::resubscribe))
         .route("/u/", get(unsubscribe::use_your_link))
+        .route("/subscribe", get(subscribe::form).post(subscribe::submit))
+        .route(
+            "/confirm/{token}",
+            get(subscribe::show).post(subscribe::confirm),
+        )
         .route(
             "/hooks/ses",
             post(webhooks::ses).layer(DefaultBodyLimit::max(webhooks::BODY_LIMIT)),

@@ -33,6 +33,28 @@ pub(crate) enum Page<'a> {
     NotRecorded,
     /// `/u/` itself, reached from an archived issue.
     UseYourLink,
+    /// `/subscribe`: the form.
+    SignUp {
+        consent: &'a str,
+        checkbox: bool,
+        /// Why the last try was not taken, if it was not.
+        problem: Option<&'a str>,
+    },
+    /// After the form: the same whoever the address is.
+    CheckInbox,
+    /// A confirmation link's GET: one button, which confirms.
+    ConfirmSignUp {
+        masked: &'a str,
+        action: &'a str,
+        form: &'a str,
+    },
+    /// Confirmed; with the latest issue's page and subject, if there is one.
+    Joined {
+        masked: &'a str,
+        latest: Option<(&'a str, &'a str)>,
+    },
+    /// A confirmation link past its date.
+    Expired,
 }
 
 /// The resubscribe button: where it posts, and the form token that shows
@@ -96,8 +118,69 @@ pub(crate) fn render(newsletter: &str, page: Page<'_>) -> String {
             h1 { "Unsubscribe from " (newsletter) }
             p { "Use the unsubscribe link at the foot of the email you received: it is yours alone." }
         },
+        Page::SignUp {
+            consent,
+            checkbox,
+            problem,
+        } => sign_up(newsletter, consent, checkbox, problem),
+        Page::CheckInbox => html! {
+            h1 { "Check your inbox" }
+            p { "If that address can be subscribed, a message is on its way to it with a link to confirm. Nothing is sent until you do." }
+            p { "No message within an hour? Look in your junk folder, or try again later." }
+        },
+        Page::ConfirmSignUp {
+            masked,
+            action,
+            form,
+        } => html! {
+            h1 { "One more step" }
+            p { "Press the button to start getting " (newsletter) " at " strong { (masked) } "." }
+            (button(action, "Confirm my subscription", "form", form))
+        },
+        Page::Joined { masked, latest } => html! {
+            h1 { "You are subscribed" }
+            p { strong { (masked) } " will get " (newsletter) " from the next issue." }
+            @if let Some((url, subject)) = latest {
+                p { "Read the latest issue now: " a href=(url) { (subject) } }
+            }
+        },
+        Page::Expired => html! {
+            h1 { "This link has expired" }
+            p { "Nothing was changed. To subscribe, " a href="../subscribe" { "sign up again" } "." }
+        },
     };
     document(newsletter, &body)
+}
+
+/// The sign-up form. `website` is a trap for bots that fill in every
+/// field: hidden from people (and from screen readers), it must stay empty.
+fn sign_up(newsletter: &str, consent: &str, checkbox: bool, problem: Option<&str>) -> Markup {
+    html! {
+        h1 { "Subscribe to " (newsletter) }
+        @if let Some(problem) = problem {
+            p.problem role="alert" { (problem) }
+        }
+        form method="post" action="subscribe" {
+            label for="email" { "Email address" }
+            input #email type="email" name="email" required autocomplete="email";
+            label for="name" { "Name (optional)" }
+            input #name type="text" name="name" autocomplete="name" maxlength="200";
+            div.trap aria-hidden="true" {
+                label for="website" { "Leave this empty" }
+                input #website type="text" name="website" tabindex="-1" autocomplete="off";
+            }
+            @if checkbox {
+                p.consent {
+                    input #consent type="checkbox" name="consent" value="yes" required;
+                    " " label for="consent" { (consent) }
+                }
+            } @else {
+                p.consent { (consent) }
+                input type="hidden" name="consent" value="yes";
+            }
+            button type="submit" { "Subscribe" }
+        }
+    }
 }
 
 fn button(action: &str, label: &str, name: &str, value: &str) -> Markup {
@@ -126,7 +209,7 @@ fn document(newsletter: &str, body: &Markup) -> String {
     .into_string()
 }
 
-const CSS: &str = "body{margin:0;background:#eef1f4;font:17px/1.5 Helvetica,Arial,sans-serif;color:#1f2933}main{max-width:520px;margin:48px auto;padding:24px;background:#fff}h1{font:bold 24px/1.3 Georgia,serif;margin:0 0 16px}button{font:bold 17px Helvetica,Arial,sans-serif;padding:12px 20px;border:0;background:#0b4f6c;color:#fff;cursor:pointer}";
+const CSS: &str = "body{margin:0;background:#eef1f4;font:17px/1.5 Helvetica,Arial,sans-serif;color:#1f2933}main{max-width:520px;margin:48px auto;padding:24px;background:#fff}h1{font:bold 24px/1.3 Georgia,serif;margin:0 0 16px}button{font:bold 17px Helvetica,Arial,sans-serif;padding:12px 20px;border:0;background:#0b4f6c;color:#fff;cursor:pointer}label{display:block;margin:12px 0 4px;font-weight:bold}p.consent label{display:inline;font-weight:normal}input[type=email],input[type=text]{box-sizing:border-box;width:100%;font:17px Helvetica,Arial,sans-serif;padding:8px;border:1px solid #52606d}.trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}.problem{color:#8a1c1c;font-weight:bold}a{color:#0b4f6c}";
 
 /// `ann@nhs.example` as `a***@nhs.example`: enough for a reader to know it
 /// is theirs, not enough to read off a screen.

@@ -145,7 +145,7 @@ pub(super) async fn resubscribe(
         Ok(email) => email,
         Err(response) => return response,
     };
-    if !from_our_page(&app, &token, &headers, &body) {
+    if !from_our_page(&app, RESUBSCRIBE, &token, &headers, &body) {
         return html(
             &app,
             StatusCode::FORBIDDEN,
@@ -188,9 +188,16 @@ fn resubscribe_form(app: &App, token: &str) -> (String, String) {
     )
 }
 
-/// True when a POST came from the service's own page: its form token is
-/// in the body, and its `Origin`, if any, is the service's.
-fn from_our_page(app: &App, token: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+/// True when a POST came from the service's own page: its form token for
+/// `purpose` and `token` is in the body, and its `Origin`, if any, is the
+/// service's.
+pub(super) fn from_our_page(
+    app: &App,
+    purpose: &str,
+    token: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> bool {
     let origin_ok = match headers.get(header::ORIGIN).map(|o| o.to_str()) {
         None => true,
         Some(Ok(origin)) => same_origin(origin, &app.newsletter.web.base_url),
@@ -204,11 +211,11 @@ fn from_our_page(app: &App, token: &str, headers: &HeaderMap, body: &[u8]) -> bo
         && app
             .keys
             .all()
-            .any(|key| key.verify_form(RESUBSCRIBE, token, &form))
+            .any(|key| key.verify_form(purpose, token, &form))
 }
 
 /// True when `origin` (`https://news.hsj.example`) is `base_url`'s.
-fn same_origin(origin: &str, base_url: &str) -> bool {
+pub(super) fn same_origin(origin: &str, base_url: &str) -> bool {
     match (url::Url::parse(origin), url::Url::parse(base_url)) {
         (Ok(a), Ok(b)) => a.origin() == b.origin(),
         _ => false,
@@ -226,7 +233,7 @@ pub(super) async fn use_your_link(State(app): State<Arc<App>>) -> Response {
     html(&app, StatusCode::OK, Page::UseYourLink)
 }
 
-fn html(app: &App, status: StatusCode, page: Page<'_>) -> Response {
+pub(super) fn html(app: &App, status: StatusCode, page: Page<'_>) -> Response {
     (
         status,
         [
@@ -264,7 +271,7 @@ async fn reader(app: &App, token: &str) -> Result<String, Response> {
 
 /// Rebuilds the index if the subscriber list has changed, one rebuild at a
 /// time, off the request threads.
-async fn refresh_readers(app: &App) {
+pub(super) async fn refresh_readers(app: &App) {
     if !app.readers.read().await.is_stale() {
         return;
     }
@@ -295,7 +302,7 @@ async fn refresh_readers(app: &App) {
 
 /// Where a reader stands on the suppression list as it is now (a list
 /// replaced or edited since is read again).
-fn standing(app: &App, email: &str) -> Standing {
+pub(super) fn standing(app: &App, email: &str) -> Standing {
     let mut suppressed = app
         .suppressed
         .lock()
@@ -309,6 +316,7 @@ async fn record(app: &App, email: &str, change: Change) -> Result<Outcome, Respo
     let what = match &change {
         Change::Unsubscribe { .. } => "unsubscribe",
         Change::Resubscribe { .. } => "resubscribe",
+        Change::Join { .. } => "join",
     };
     match app.writer.record(change).await {
         Ok(outcome) => {

@@ -24,6 +24,7 @@ mod items;
 mod preview;
 mod relays;
 mod send;
+mod signup;
 mod stops;
 mod stories;
 mod tls;

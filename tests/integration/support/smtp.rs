@@ -147,6 +147,15 @@ impl SmtpServer {
         }
     }
 
+    /// Waits until a message to `rcpt` has been accepted.
+    pub fn wait_for_rcpt(&self, rcpt: &str, limit: Duration) {
+        let start = Instant::now();
+        while !self.deliveries().iter().any(|d| d.rcpt == rcpt) {
+            assert!(start.elapsed() < limit, "nothing reached {rcpt}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Stops the server at once, as if the machine went away.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
