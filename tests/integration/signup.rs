@@ -205,3 +205,205 @@ pub fn wait_until(done: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+fn confirmations(server: &SmtpServer) -> Vec<String> {
+    server
+        .deliveries()
+        .iter()
+        .filter(|d| {
+            mime::parse(&server.message(d.n))
+                .subject
+                .starts_with("Confirm your subscription")
+        })
+        .map(|d| d.rcpt.clone())
+        .collect()
+}
+
+#[test]
+fn a_thousand_sign_ups_of_one_address_send_three_confirmations() {
+    let (project, server, port) = project("per_client = 10000");
+    let service = project.serve(port);
+    for _ in 0..1000 {
+        let answer = sign_up(&service, "email=target%40nhs.example&consent=yes");
+        assert_eq!(answer.status, 200);
+        assert!(answer.body.contains("Check your inbox"));
+    }
+    wait_until(|| confirmations(&server).len() >= 3);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(confirmations(&server), vec!["target@nhs.example"; 3]);
+    assert_eq!(
+        events(&project).iter().filter(|e| e.starts_with("asked")).count(),
+        3,
+        "nothing is recorded past the limit"
+    );
+}
+
+#[test]
+fn a_thousand_sign_ups_from_one_client_are_held_to_its_limit() {
+    let (project, server, port) = project("per_client = 5");
+    let service = project.serve(port);
+    for i in 0..1000 {
+        let answer = sign_up(&service, &format!("email=victim{i}%40nhs.example&consent=yes"));
+        assert_eq!(answer.status, 200);
+    }
+    wait_until(|| confirmations(&server).len() >= 5);
+    std::thread::sleep(Duration::from_millis(500));
+    let expected: Vec<String> = (0..5).map(|i| format!("victim{i}@nhs.example")).collect();
+    let mut got = confirmations(&server);
+    got.sort();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn a_confirmed_reader_submitted_again_stays_as_they_are_and_the_page_says_nothing() {
+    let (project, server, port) = project("");
+    let service = project.serve(port);
+    let list = project.read("config/subscribers.csv");
+    let known = sign_up(&service, "email=reader1%40nhs.example&consent=yes");
+    let unknown = sign_up(&service, "email=someone%40nhs.example&consent=yes");
+    assert_eq!((known.status, unknown.status), (200, 200));
+    assert_eq!(known.body, unknown.body, "the same page for both");
+    wait_until(|| confirmations(&server).len() == 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(confirmations(&server), ["someone@nhs.example"]);
+    assert_eq!(project.read("config/subscribers.csv"), list);
+    assert_eq!(events(&project), ["asked someone@nhs.example", "mailed someone@nhs.example"]);
+    // The hidden field filled in: a bot, answered alike, nothing done.
+    let bot = sign_up(&service, "email=bot%40nhs.example&consent=yes&website=http%3A%2F%2Fspam.example");
+    assert_eq!(bot.body, unknown.body);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(confirmations(&server).len(), 1);
+}
+
+#[test]
+fn a_forged_changed_or_expired_link_confirms_nobody() {
+    let (project, server, port) = project("");
+    let service = project.serve(port);
+    sign_up(&service, "email=new%40nhs.example&consent=yes");
+    let link = confirmation_link(&server, "new@nhs.example");
+    let token = link.rsplit('/').next().expect("token").to_string();
+    let (id, rest) = token.split_once('.').expect("id.");
+    let (expires, mac) = rest.split_once('.').expect("expires.mac");
+    let later: i64 = expires.parse::<i64>().expect("expiry") + 86_400 * 30;
+    let forged = [
+        format!("{id}.{later}.{mac}"),
+        format!("{}.{expires}.{mac}", "0".repeat(32)),
+        format!("{id}.{expires}.{}", "A".repeat(mac.len())),
+        format!("{id}.{expires}"),
+        "x".into(),
+    ];
+    for token in &forged {
+        let url = service.url(&format!("/confirm/{token}"));
+        let page = request("GET", &url, None, b"");
+        assert_eq!(page.status, 404, "{token}: {}", page.body);
+        assert!(page.body.contains("This link is not valid"));
+        let form = crate::support::web::request_with(
+            "POST",
+            &url,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            b"form=x",
+        );
+        assert_ne!(form.status, 200, "{token}");
+    }
+    assert!(!events(&project).iter().any(|e| e.starts_with("confirmed")));
+
+    // A link rightly made for the sign-up whose day has passed.
+    let past = crate::support::confirm_token(id, 1_600_000_000, "new@nhs.example");
+    let fresh = crate::support::confirm_token(id, expires.parse().expect("expiry"), "new@nhs.example");
+    assert_eq!(format!("{}/confirm/{fresh}", service.url("")).replace("//confirm", "/confirm"), link, "the test makes tokens as catchup does");
+    let page = request("GET", &service.url(&format!("/confirm/{past}")), None, b"");
+    assert_eq!(page.status, 410, "{}", page.body);
+    assert!(page.body.contains("This link has expired"));
+    assert!(!events(&project).iter().any(|e| e.starts_with("confirmed")));
+}
+
+#[test]
+fn kill_9_under_sign_ups_and_confirmations_loses_none_that_was_answered() {
+    let (project, server, port) = project("per_client = 10000\nper_hour = 100000");
+    let mut service = project.serve(port);
+    let first: Vec<String> = (0..30).map(|i| format!("early{i}@nhs.example")).collect();
+    for email in &first {
+        sign_up(&service, &format!("email={}&consent=yes", email.replace('@', "%40")));
+    }
+    let presses: Vec<(String, String, String)> = first
+        .iter()
+        .map(|email| {
+            let link = confirmation_link(&server, email);
+            let form = form_token(&request("GET", &link, None, b"").body);
+            (email.clone(), link, form)
+        })
+        .collect();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let confirmer = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut confirmed = Vec::new();
+            for (email, link, form) in presses {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let answer = crate::support::web::try_request(
+                    "POST",
+                    &link,
+                    &[("Content-Type", "application/x-www-form-urlencoded")],
+                    format!("form={form}").as_bytes(),
+                );
+                if answer.is_some_and(|a| a.body.contains("You are subscribed")) {
+                    confirmed.push(email);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            confirmed
+        })
+    };
+    let url = service.url("/subscribe");
+    let signer = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut answered = Vec::new();
+            for i in 0.. {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let email = format!("load{i}@nhs.example");
+                let answer = crate::support::web::try_request(
+                    "POST",
+                    &url,
+                    &[("Content-Type", "application/x-www-form-urlencoded")],
+                    format!("email=load{i}%40nhs.example&consent=yes").as_bytes(),
+                );
+                if answer.is_some_and(|a| a.body.contains("Check your inbox")) {
+                    answered.push(email);
+                }
+            }
+            answered
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    service.kill();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let confirmed = confirmer.join().expect("confirmer");
+    let answered = signer.join().expect("signer");
+    assert!(!answered.is_empty() && !confirmed.is_empty(), "the load ran");
+    eprintln!(
+        "kill -9 after {} sign-ups and {} confirmations answered",
+        answered.len(),
+        confirmed.len()
+    );
+
+    let records = events(&project);
+    for email in &answered {
+        assert!(records.contains(&format!("asked {email}")), "{email} was answered but not kept");
+    }
+    let confirmed_emails = confirmed;
+    for email in &confirmed_emails {
+        assert!(records.contains(&format!("confirmed {email}")), "{email} was told it was subscribed but is not");
+    }
+    // Started again, the service puts every confirmed reader on the list.
+    let _again = project.serve(port);
+    wait_until(|| {
+        let list = project.read("config/subscribers.csv");
+        confirmed_emails.iter().all(|e| list.contains(e.as_str()))
+    });
+}

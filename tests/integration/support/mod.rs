@@ -54,6 +54,19 @@ pub fn token(email: &str) -> String {
         .encode(&hmac(b"catchup unsubscribe v1\0", email)[..16])
 }
 
+/// A sign-up's confirmation token with its expiry at `expires` (Unix
+/// seconds): `<id>.<expires>.<16 bytes of HMAC, base64url>`.
+pub fn confirm_token(id: &str, expires: i64, email: &str) -> String {
+    use base64::Engine as _;
+    let mut data = email.to_lowercase();
+    data.push_str(&format!("\0{id}\0{expires}"));
+    let tag = hmac(b"catchup confirm v1\0", &data);
+    format!(
+        "{id}.{expires}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag[..16])
+    )
+}
+
 /// A reader's token in a VERP return path: the same 16 bytes, in hex.
 pub fn verp_token(email: &str) -> String {
     hmac(b"catchup unsubscribe v1\0", email)[..16]

@@ -117,6 +117,16 @@ pub fn request(method: &str, url: &str, content_type: Option<&str>, body: &[u8])
     request_with(method, url, &headers, body)
 }
 
+/// One request, `None` if the service could not be reached or hung up
+/// before answering (it was killed).
+pub fn try_request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Option<Answer> {
+    let rest = url.strip_prefix("http://")?;
+    let host = rest.split_once('/').map_or(rest, |(h, _)| h);
+    TcpStream::connect(host).ok()?;
+    let answer = std::panic::catch_unwind(|| request_with(method, url, headers, body)).ok()?;
+    (answer.status != 0).then_some(answer)
+}
+
 /// One request with `headers` (an empty value leaves the header out).
 pub fn request_with(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
     let rest = url.strip_prefix("http://").expect("http URL");
