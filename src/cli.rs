@@ -55,6 +55,9 @@ pub enum Command {
     Bounces(BouncesArgs),
     /// List who is never sent to and why, or take an address off.
     Suppressed(SuppressedArgs),
+    /// List the readers and where each stands; import a CSV; show, export
+    /// or erase everything held about one reader.
+    Readers(ReadersArgs),
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +116,49 @@ pub struct RemoveArgs {
     /// they asked to be sent to again).
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ReadersArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<ReadersCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReadersCommand {
+    /// Add the readers in a CSV (an `email` column, optionally `name`),
+    /// never bringing back anyone who left, was suppressed or erased.
+    Import(ImportArgs),
+    /// Everything catchup holds about one reader, file by file.
+    Show(AddressArgs),
+    /// The same, as JSON, for an access request.
+    Export(AddressArgs),
+    /// Remove one reader from every file catchup keeps, leaving only a
+    /// keyed hash so that no import brings them back.
+    Erase(AddressArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The CSV to read.
+    pub file: PathBuf,
+    /// How these readers consented, kept in each one's consent record
+    /// (e.g. "event sign-up sheet, NHS Confed 2026") [default: the file's
+    /// name].
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// Say what would be added and skipped, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddressArgs {
+    pub address: String,
 }
 
 #[derive(Debug, Subcommand)]

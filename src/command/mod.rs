@@ -10,6 +10,7 @@ mod doctor;
 mod issues;
 mod new;
 mod preview;
+mod readers;
 mod send;
 mod serve;
 mod status;
@@ -50,6 +51,7 @@ pub(crate) fn run(cli: Cli) -> Result<Exit> {
         Command::Doctor(args) => doctor::run(&cli.config, &args),
         Command::Bounces(args) => bounces::run(&cli.config, &args),
         Command::Suppressed(args) => suppressed::run(&cli.config, &args),
+        Command::Readers(args) => readers::run(&cli.config, &args),
     }
 }
 

@@ -120,14 +120,6 @@ pub(crate) struct Signups {
     pub warnings: Vec<String>,
 }
 
-/// A sign-up waiting for its confirmation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Pending {
-    pub email: String,
-    pub name: Option<String>,
-    pub expires: DateTime<Utc>,
-}
-
 impl Signups {
     fn parse(path: &Path, bytes: &[u8]) -> Signups {
         let mut signups = Signups::default();
@@ -159,31 +151,6 @@ impl Signups {
         Ok(fs::read_kept(path, LIMIT)?
             .map(|bytes| Signups::parse(path, &bytes))
             .unwrap_or_default())
-    }
-
-    /// The sign-up `id`, if it is waiting for its confirmation.
-    pub(crate) fn pending(&self, id: &str) -> Option<Pending> {
-        let mut found = None;
-        for record in &self.records {
-            match record {
-                Record::Asked {
-                    id: asked,
-                    email,
-                    name,
-                    expires,
-                    ..
-                } if asked == id => {
-                    found = Some(Pending {
-                        email: email.clone(),
-                        name: name.clone(),
-                        expires: *expires,
-                    });
-                }
-                Record::Confirmed { id: confirmed, .. } if confirmed == id => found = None,
-                _ => {}
-            }
-        }
-        found
     }
 
     /// True when the sign-up `id` was confirmed.
@@ -309,15 +276,6 @@ impl Locked {
         let bytes: Vec<u8> = records.iter().flat_map(Record::line).collect();
         self.rows.append(b"", &bytes)
     }
-
-    /// Replaces the file with `records` only.
-    ///
-    /// # Errors
-    /// The new file cannot be written; the old one stands.
-    pub(crate) fn replace(&mut self, records: &[Record]) -> Result<(), FileError> {
-        let bytes: Vec<u8> = records.iter().flat_map(Record::line).collect();
-        self.rows.replace(&bytes)
-    }
 }
 
 /// A new sign-up's id: 16 random bytes in hex.
@@ -359,14 +317,8 @@ mod tests {
             .append(&[asked("a1", "Ann@NHS.example")])
             .expect("append");
         let read = locked.read().expect("read");
-        assert_eq!(
-            read.pending("a1"),
-            Some(Pending {
-                email: "Ann@NHS.example".into(),
-                name: None,
-                expires: at("2026-12-08T10:00:00Z"),
-            })
-        );
+        assert_eq!(read.about_id("a1"), Some("Ann@NHS.example"));
+        assert!(!read.is_confirmed("a1"));
         assert!(read.to_join().is_empty());
         let confirmed = Record::Confirmed {
             id: "a1".into(),
@@ -376,7 +328,6 @@ mod tests {
         };
         locked.append(&[confirmed]).expect("append");
         let read = locked.read().expect("read");
-        assert_eq!(read.pending("a1"), None);
         assert!(read.is_confirmed("a1"));
         assert_eq!(
             read.to_join(),

@@ -34,6 +34,35 @@ pub(crate) const HEADER: &str = "email,reason,at,issue\n";
 /// whatever took them off before.
 pub(crate) const LIFTING: &[&str] = &["resubscribed", "removed", "joined"];
 
+/// How an erased reader's row begins: `erased:<keyed hash>,erased,<at>,`.
+/// It suppresses no address by itself; imports and sign-ups look for it.
+const ERASED_PREFIX: &str = "erased:";
+
+/// The row an erased reader leaves: the keyed hash of their address.
+pub(crate) fn erased_row(hash: &str, at: DateTime<Utc>) -> Vec<u8> {
+    format!(
+        "{ERASED_PREFIX}{hash},erased,{},\n",
+        at.to_rfc3339_opts(SecondsFormat::Secs, true)
+    )
+    .into_bytes()
+}
+
+/// The keyed hashes of every erased reader on the list at `path`.
+///
+/// # Errors
+/// The file exists but cannot be read.
+pub(crate) fn erased(path: &Path) -> Result<std::collections::HashSet<String>, ListError> {
+    let Some(bytes) = read_since(path, 0)? else {
+        return Ok(std::collections::HashSet::new());
+    };
+    Ok(String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix(ERASED_PREFIX))
+        .filter_map(|rest| rest.split(',').next())
+        .map(str::to_string)
+        .collect())
+}
+
 /// One event: `email` suppressed (or lifted) for `reason`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Event {
@@ -181,7 +210,7 @@ impl Rows {
         };
         let field = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").trim();
         let email = field(Some(columns.email));
-        if email.is_empty() {
+        if email.is_empty() || email.starts_with(ERASED_PREFIX) {
             return Ok(None);
         }
         let email = match address::parse(email) {

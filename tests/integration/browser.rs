@@ -304,3 +304,117 @@ fn a_failing_browser_test_leaves_no_browser_running() {
     }
     assert_eq!(running(), "", "processes left running");
 }
+
+/// A reader joins in Chromium: the form (with its consent box), the
+/// confirmation message, the link opened (which, like a scanner's visit,
+/// confirms nobody), and the button; the next list send reaches them.
+/// See: issue 22.
+#[test]
+fn a_reader_joins_from_the_form_in_chromium_and_gets_the_next_send() {
+    use crate::signup::{confirmation_link, project, wait_until};
+    let (project, server, port) = project("checkbox = true");
+    let service = project.serve(port);
+    let ran = runtime().block_on(async {
+        let browser = match Browser::start().await {
+            Ok(browser) => browser,
+            Err(why) => {
+                skip("browser::a_reader_joins_from_the_form_in_chromium", &why);
+                return false;
+            }
+        };
+        let c = &browser.client;
+        c.goto(&service.url("/subscribe")).await.expect("the form");
+        let field = |css: &'static str| c.find(Locator::Css(css));
+        field("#email")
+            .await
+            .expect("email")
+            .send_keys("joiner@nhs.example")
+            .await
+            .expect("type");
+        field("#name")
+            .await
+            .expect("name")
+            .send_keys("Jo Iner")
+            .await
+            .expect("type");
+        // The box is required: unticked, the browser does not send the form.
+        field("button[type=submit]")
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("click");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            server.deliveries().is_empty(),
+            "not sent without the box ticked"
+        );
+        field("#consent")
+            .await
+            .expect("box")
+            .click()
+            .await
+            .expect("tick");
+        field("button[type=submit]")
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("click");
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath("//h1[.='Check your inbox']"))
+            .await
+            .expect("the answer page");
+
+        let link = confirmation_link(&server, "joiner@nhs.example");
+        // Opened as a scanner running the page would: nothing confirmed.
+        c.goto(&link).await.expect("open the link");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let heading = c
+            .find(Locator::Css("h1"))
+            .await
+            .expect("h1")
+            .text()
+            .await
+            .expect("text");
+        assert_eq!(heading, "One more step");
+        assert!(
+            !project
+                .read("state/signups.jsonl")
+                .contains("\"confirmed\"")
+        );
+        c.find(Locator::Css("button[type=submit]"))
+            .await
+            .expect("the button")
+            .click()
+            .await
+            .expect("press");
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath("//h1[.='You are subscribed']"))
+            .await
+            .expect("subscribed");
+        browser.close().await;
+        true
+    });
+    if !ran {
+        return;
+    }
+    wait_until(|| {
+        project
+            .read("config/subscribers.csv")
+            .contains("joiner@nhs.example,Jo Iner,")
+    });
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .sent_to_all("2018-07-27", 3);
+    assert!(
+        server
+            .deliveries()
+            .iter()
+            .filter(|d| d.rcpt == "joiner@nhs.example")
+            .count()
+            == 2
+    );
+}

@@ -232,7 +232,10 @@ fn a_thousand_sign_ups_of_one_address_send_three_confirmations() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(confirmations(&server), vec!["target@nhs.example"; 3]);
     assert_eq!(
-        events(&project).iter().filter(|e| e.starts_with("asked")).count(),
+        events(&project)
+            .iter()
+            .filter(|e| e.starts_with("asked"))
+            .count(),
         3,
         "nothing is recorded past the limit"
     );
@@ -243,7 +246,10 @@ fn a_thousand_sign_ups_from_one_client_are_held_to_its_limit() {
     let (project, server, port) = project("per_client = 5");
     let service = project.serve(port);
     for i in 0..1000 {
-        let answer = sign_up(&service, &format!("email=victim{i}%40nhs.example&consent=yes"));
+        let answer = sign_up(
+            &service,
+            &format!("email=victim{i}%40nhs.example&consent=yes"),
+        );
         assert_eq!(answer.status, 200);
     }
     wait_until(|| confirmations(&server).len() >= 5);
@@ -267,9 +273,15 @@ fn a_confirmed_reader_submitted_again_stays_as_they_are_and_the_page_says_nothin
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(confirmations(&server), ["someone@nhs.example"]);
     assert_eq!(project.read("config/subscribers.csv"), list);
-    assert_eq!(events(&project), ["asked someone@nhs.example", "mailed someone@nhs.example"]);
+    assert_eq!(
+        events(&project),
+        ["asked someone@nhs.example", "mailed someone@nhs.example"]
+    );
     // The hidden field filled in: a bot, answered alike, nothing done.
-    let bot = sign_up(&service, "email=bot%40nhs.example&consent=yes&website=http%3A%2F%2Fspam.example");
+    let bot = sign_up(
+        &service,
+        "email=bot%40nhs.example&consent=yes&website=http%3A%2F%2Fspam.example",
+    );
     assert_eq!(bot.body, unknown.body);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(confirmations(&server).len(), 1);
@@ -309,8 +321,13 @@ fn a_forged_changed_or_expired_link_confirms_nobody() {
 
     // A link rightly made for the sign-up whose day has passed.
     let past = crate::support::confirm_token(id, 1_600_000_000, "new@nhs.example");
-    let fresh = crate::support::confirm_token(id, expires.parse().expect("expiry"), "new@nhs.example");
-    assert_eq!(format!("{}/confirm/{fresh}", service.url("")).replace("//confirm", "/confirm"), link, "the test makes tokens as catchup does");
+    let fresh =
+        crate::support::confirm_token(id, expires.parse().expect("expiry"), "new@nhs.example");
+    assert_eq!(
+        format!("{}/confirm/{fresh}", service.url("")).replace("//confirm", "/confirm"),
+        link,
+        "the test makes tokens as catchup does"
+    );
     let page = request("GET", &service.url(&format!("/confirm/{past}")), None, b"");
     assert_eq!(page.status, 410, "{}", page.body);
     assert!(page.body.contains("This link has expired"));
@@ -323,7 +340,10 @@ fn kill_9_under_sign_ups_and_confirmations_loses_none_that_was_answered() {
     let mut service = project.serve(port);
     let first: Vec<String> = (0..30).map(|i| format!("early{i}@nhs.example")).collect();
     for email in &first {
-        sign_up(&service, &format!("email={}&consent=yes", email.replace('@', "%40")));
+        sign_up(
+            &service,
+            &format!("email={}&consent=yes", email.replace('@', "%40")),
+        );
     }
     let presses: Vec<(String, String, String)> = first
         .iter()
@@ -385,7 +405,10 @@ fn kill_9_under_sign_ups_and_confirmations_loses_none_that_was_answered() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let confirmed = confirmer.join().expect("confirmer");
     let answered = signer.join().expect("signer");
-    assert!(!answered.is_empty() && !confirmed.is_empty(), "the load ran");
+    assert!(
+        !answered.is_empty() && !confirmed.is_empty(),
+        "the load ran"
+    );
     eprintln!(
         "kill -9 after {} sign-ups and {} confirmations answered",
         answered.len(),
@@ -394,11 +417,17 @@ fn kill_9_under_sign_ups_and_confirmations_loses_none_that_was_answered() {
 
     let records = events(&project);
     for email in &answered {
-        assert!(records.contains(&format!("asked {email}")), "{email} was answered but not kept");
+        assert!(
+            records.contains(&format!("asked {email}")),
+            "{email} was answered but not kept"
+        );
     }
     let confirmed_emails = confirmed;
     for email in &confirmed_emails {
-        assert!(records.contains(&format!("confirmed {email}")), "{email} was told it was subscribed but is not");
+        assert!(
+            records.contains(&format!("confirmed {email}")),
+            "{email} was told it was subscribed but is not"
+        );
     }
     // Started again, the service puts every confirmed reader on the list.
     let _again = project.serve(port);

@@ -119,7 +119,12 @@ pub fn request(method: &str, url: &str, content_type: Option<&str>, body: &[u8])
 
 /// One request, `None` if the service could not be reached or hung up
 /// before answering (it was killed).
-pub fn try_request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Option<Answer> {
+pub fn try_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<Answer> {
     let rest = url.strip_prefix("http://")?;
     let host = rest.split_once('/').map_or(rest, |(h, _)| h);
     TcpStream::connect(host).ok()?;

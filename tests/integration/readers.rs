@@ -1,0 +1,240 @@
+//! `catchup readers`: imports that never bring back who left, and one
+//! reader's data shown, exported and erased across every file catchup
+//! keeps. See: issue 22.
+
+use crate::support::Project;
+use crate::support::smtp::SmtpServer;
+
+const ISSUE: &str = "config/issues/2018-07-27.toml";
+
+/// A project whose list holds `erased@`, `reader1@` and `reader2@`, and
+/// whose suppression list has an unsubscribe, a hard bounce and a
+/// complaint; then `erased@` is erased.
+fn project() -> Project {
+    let project = Project::example();
+    project.write(
+        "config/subscribers.csv",
+        "email,name\nerased@nhs.example,Ed\nreader1@nhs.example,Reader 1\nreader2@nhs.example,Reader 2\n",
+    );
+    project.write(
+        "config/suppressed.csv",
+        "email,reason,at,issue\n\
+         unsub@nhs.example,unsubscribe,2026-11-01T10:00:00Z,2018-07-27\n\
+         bounced@nhs.example,hard-bounce 5.1.1 user-unknown,2026-11-02T10:00:00Z,\n\
+         complained@nhs.example,complaint,2026-11-03T10:00:00Z,\n",
+    );
+    project
+        .expect(&["readers", "erase", "erased@nhs.example"])
+        .code(0)
+        .stdout_is(
+            "removed 1 line(s) from config/subscribers.csv\n\
+             erased erased@nhs.example; config/suppressed.csv keeps a keyed hash of the address, so no import brings it back (a sign-up the reader confirms still can)\n",
+        );
+    project
+}
+
+const IMPORT: &str = "Email,Name,Team\n\
+    reader1@nhs.example,Reader One,a\n\
+    new1@nhs.example,New One,b\n\
+    NEW1@nhs.example,New One again,b\n\
+    Unsub@nhs.example,,c\n\
+    bounced@nhs.example,,c\n\
+    complained@nhs.example,,c\n\
+    ERASED@nhs.example,Ed,c\n\
+    not an address,,c\n\
+    new2@nhs.example,\"Two, New\",d\n";
+
+#[test]
+fn an_import_adds_the_new_and_brings_back_nobody_who_left() {
+    let project = project();
+    project.write("import.csv", IMPORT);
+    let before = project.read("config/subscribers.csv");
+    let skipped = "skipped import.csv:2: reader1@nhs.example: already on the list\n\
+         skipped import.csv:4: NEW1@nhs.example: repeats line 3\n\
+         skipped import.csv:5: Unsub@nhs.example: unsubscribed; only a sign-up they confirm brings them back\n\
+         skipped import.csv:6: bounced@nhs.example: on the suppression list (returned mail, or the operator's entry)\n\
+         skipped import.csv:7: complained@nhs.example: reported the newsletter as spam\n\
+         skipped import.csv:8: ERASED@nhs.example: erased at their request; only a sign-up they confirm brings them back\n\
+         skipped import.csv:9: `not an address` is not an email address (Missing domain or user)\n";
+    project
+        .expect(&["readers", "import", "import.csv", "--dry-run"])
+        .code(0)
+        .stdout_is(&format!(
+            "{skipped}would add import.csv:3: new1@nhs.example\n\
+             would add import.csv:10: new2@nhs.example\n\
+             would add 2 reader(s) to config/subscribers.csv, skipped 7; nothing was changed\n"
+        ));
+    assert_eq!(project.read("config/subscribers.csv"), before);
+    assert!(
+        !project.path().join("state/signups.jsonl").exists()
+            || !project.read("state/signups.jsonl").contains("imported")
+    );
+
+    project
+        .expect(&[
+            "readers",
+            "import",
+            "import.csv",
+            "--source",
+            "NHS Confed 2026 stand",
+        ])
+        .code(0)
+        .stdout_is(&format!(
+            "{skipped}added import.csv:3: new1@nhs.example\n\
+             added import.csv:10: new2@nhs.example\n\
+             added 2 reader(s) to config/subscribers.csv, skipped 7\n"
+        ));
+    assert_eq!(
+        project.read("config/subscribers.csv"),
+        "email,name\nreader1@nhs.example,Reader 1\nreader2@nhs.example,Reader 2\n\
+         new1@nhs.example,New One\nnew2@nhs.example,\"Two, New\"\n"
+    );
+    let consent: Vec<serde_json::Value> = project
+        .read("state/signups.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(consent.len(), 2);
+    assert_eq!(consent[1]["event"], "imported");
+    assert_eq!(consent[1]["source"], "NHS Confed 2026 stand");
+    assert_eq!(consent[1]["file"], "import.csv");
+    assert_eq!(consent[1]["line"], 10);
+    assert_eq!(consent[1]["row"], "new2@nhs.example,\"Two, New\",d");
+
+    // Imported again, nothing changes.
+    project
+        .expect(&["readers", "import", "import.csv"])
+        .code(0)
+        .stdout_has("added 0 reader(s)");
+    project.expect(&["readers"]).code(0).stdout_is(
+        "email                state         source\n\
+             reader1@nhs.example  subscribed    list\n\
+             reader2@nhs.example  subscribed    list\n\
+             new1@nhs.example     subscribed    import: NHS Confed 2026 stand\n\
+             new2@nhs.example     subscribed    import: NHS Confed 2026 stand\n\
+             4 reader(s), 4 subscribed\n",
+    );
+}
+
+#[test]
+fn export_then_erase_then_export_across_every_file() {
+    let server = SmtpServer::start(&[]);
+    let project = Project::example();
+    project.use_smtp(server.port, "");
+    project.subscribers(2, "");
+    project.write(
+        "import.csv",
+        "email,name\nann@nhs.example,Ann\njoann@nhs.example,Jo Ann\n",
+    );
+    project
+        .expect(&["readers", "import", "import.csv"])
+        .code(0)
+        .stdout_has("added 2 reader(s)");
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .sent_to_all("2018-07-27", 4);
+    // What earlier runs left: a soft bounce, an unsubscribe, a cron log.
+    let mut log = String::from("message,email,outcome,status,issue,at,reason,provider\n");
+    log.push_str("abc,ann@nhs.example,soft,4.2.2,2018-07-27,2026-11-20T10:00:00Z,mailbox-full,\n");
+    project.write("state/bounces.csv", log);
+    let mut suppressed = String::from("email,reason,at,issue\n");
+    suppressed.push_str("ann@nhs.example,unsubscribe,2026-11-21T10:00:00Z,2018-07-27\n");
+    project.write("config/suppressed.csv", suppressed);
+    project.write(
+        "state/cron.log",
+        "send: 4 sent\nwarning: Ann@NHS.example deferred\nok\n",
+    );
+
+    let export = |project: &Project| -> serde_json::Value {
+        let out = project
+            .expect(&["readers", "export", "ann@nhs.example"])
+            .code(0);
+        serde_json::from_str(out.stdout()).expect("JSON")
+    };
+    let before = export(&project);
+    assert_eq!(before["state"], "unsubscribed");
+    let files: std::collections::BTreeSet<String> = before["held"]
+        .as_array()
+        .expect("held")
+        .iter()
+        .map(|h| h["file"].as_str().expect("file").to_string())
+        .collect();
+    assert_eq!(
+        files.into_iter().collect::<Vec<_>>(),
+        [
+            "config/subscribers.csv",
+            "config/suppressed.csv",
+            "state/2018-07-27/ledger.jsonl",
+            "state/bounces.csv",
+            "state/cron.log",
+            "state/signups.jsonl",
+        ]
+    );
+    assert_eq!(before["consent"][0]["event"], "imported");
+
+    let erased = project
+        .expect(&["readers", "erase", "ann@nhs.example"])
+        .code(0);
+    for file in [
+        "config/subscribers.csv",
+        "config/suppressed.csv",
+        "state/2018-07-27/ledger.jsonl",
+        "state/bounces.csv",
+        "state/cron.log",
+        "state/signups.jsonl",
+    ] {
+        assert!(
+            erased.stdout().contains(&format!("{file}\n")),
+            "{file}: {}",
+            erased.stdout()
+        );
+    }
+    let after = export(&project);
+    assert_eq!(after["held"], serde_json::json!([]));
+    assert_eq!(after["consent"], serde_json::json!([]));
+    assert_eq!(after["state"], "not held");
+    for file in project_files(&project) {
+        let text = std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .to_lowercase();
+        assert!(
+            !text
+                .replace("joann@nhs.example", "")
+                .contains("ann@nhs.example"),
+            "{} still holds the address",
+            file.display()
+        );
+    }
+    assert!(
+        project
+            .read("config/subscribers.csv")
+            .contains("joann@nhs.example,Jo Ann"),
+        "another reader is untouched"
+    );
+    assert!(
+        project
+            .read("state/cron.log")
+            .contains("send: 4 sent\nok\n")
+    );
+    // Nor does a send or an import bring them back.
+    project.write("again.csv", "email\nann@nhs.example\n");
+    project
+        .expect(&["readers", "import", "again.csv"])
+        .code(0)
+        .stdout_has("ann@nhs.example: erased at their request");
+}
+
+fn project_files(project: &Project) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut folders = vec![project.path().join("config"), project.path().join("state")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                folders.push(entry.path());
+            } else {
+                files.push(entry.path());
+            }
+        }
+    }
+    files
+}
