@@ -86,6 +86,22 @@ fn a_reader_unsubscribes_with_the_button_and_reads_the_archive_in_chromium() {
             "{rows}"
         );
 
+        // Changed their mind: the page's own Resubscribe button works in a
+        // real browser (it was refused while the service sent
+        // `Referrer-Policy: no-referrer`, under which Chromium's form POST
+        // carries `Origin: null`).
+        c.find(Locator::XPath("//button[.='Resubscribe']"))
+            .await
+            .expect("the resubscribe button")
+            .click()
+            .await
+            .expect("click");
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath("//h1[.='You are subscribed again']"))
+            .await
+            .expect("resubscribed");
+
         // The archive: the index, then the page.
         c.goto(&format!("http://127.0.0.1:{port}/"))
             .await
@@ -394,7 +410,7 @@ fn a_reader_joins_from_the_form_in_chromium_and_gets_the_next_send() {
             .at_most(Duration::from_secs(10))
             .for_element(Locator::XPath("//h1[.='You are subscribed']"))
             .await
-            .expect("subscribed");
+            .unwrap_or_else(|e| panic!("subscribed: {e}"));
         browser.close().await;
         true
     });

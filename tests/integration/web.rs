@@ -115,7 +115,7 @@ fn a_get_shows_a_masked_address_and_one_button_and_never_unsubscribes() {
         );
         assert_eq!(page.body.matches("<form method=\"post\"").count(), 1);
         assert_eq!(page.header("Cache-Control"), Some("no-store"));
-        assert_eq!(page.header("Referrer-Policy"), Some("no-referrer"));
+        assert_eq!(page.header("Referrer-Policy"), Some("same-origin"));
         assert_eq!(page.header("X-Frame-Options"), Some("DENY"));
     }
     assert_eq!(
