@@ -35,6 +35,7 @@ fn files(newsletter: &Newsletter) -> Files {
         subscribers: newsletter.paths.subscribers.clone(),
         suppressed: newsletter.paths.suppressed.clone(),
         state: newsletter.paths.state.clone(),
+        config: crate::fs::folder_of(&newsletter.source.path).to_path_buf(),
     }
 }
 
@@ -307,7 +308,8 @@ fn erase(newsletter: &Newsletter, args: &AddressArgs) -> Result<Exit> {
     let email = address_of(args)?;
     let keys = newsletter.web.keys(&newsletter.env)?;
     let tombstone = suppression::erased_row(&keys.current.erased(&email), crate::clock::wall());
-    let removed = files(newsletter).erase(&email, &tombstone)?;
+    let files = files(newsletter);
+    let removed = files.erase(&email, &tombstone)?;
     let mut out = std::io::stdout().lock();
     for one in &removed {
         writeln!(
@@ -316,6 +318,17 @@ fn erase(newsletter: &Newsletter, args: &AddressArgs) -> Result<Exit> {
             one.lines,
             one.file.display()
         )?;
+    }
+    let operators = files.operators();
+    for found in files.find(&email)? {
+        if operators.contains(&found.file) {
+            writeln!(
+                out,
+                "left {}:{}: your own file; edit it yourself if the address should go",
+                found.file.display(),
+                found.line
+            )?;
+        }
     }
     if removed.is_empty() {
         writeln!(out, "catchup held nothing about {}", printable(&email))?;

@@ -3,7 +3,9 @@
 //! sign-ups and consent records, each issue's ledger, the returned-mail
 //! log, the cron log). Found line by line for `readers show` and `export`;
 //! taken out of each file for `readers erase`, which leaves only a keyed
-//! hash of the address on the suppression list.
+//! hash of the address on the suppression list. The operator's own files
+//! in the settings folder (issues, settings) are looked through and
+//! named, never changed.
 //!
 //! A line is about the reader when it holds their address as a whole
 //! address (in any letter case): `ann@nhs.example` is not found in
@@ -20,6 +22,9 @@ pub(crate) struct Files {
     pub subscribers: PathBuf,
     pub suppressed: PathBuf,
     pub state: PathBuf,
+    /// The settings folder: its other files (issues, settings) are the
+    /// operator's own writing, looked through but never changed.
+    pub config: PathBuf,
 }
 
 /// One line about the reader.
@@ -74,36 +79,40 @@ pub(crate) fn mentions(line: &str, email: &str) -> bool {
 }
 
 impl Files {
-    /// Every file to look in: the list, the suppression list, and each
-    /// regular file under the state folder (links are not followed).
-    pub(crate) fn all(&self) -> Vec<PathBuf> {
+    /// Every file catchup keeps about readers: the list, the suppression
+    /// list, and each regular file under the state folder (links are not
+    /// followed).
+    pub(crate) fn kept(&self) -> Vec<PathBuf> {
         let mut files = vec![self.subscribers.clone(), self.suppressed.clone()];
-        let mut folders = vec![self.state.clone()];
-        while let Some(folder) = folders.pop() {
-            let Ok(entries) = std::fs::read_dir(&folder) else {
-                continue;
-            };
-            let mut found: Vec<_> = entries.flatten().collect();
-            found.sort_by_key(std::fs::DirEntry::file_name);
-            for entry in found {
-                match entry.file_type() {
-                    Ok(t) if t.is_dir() => folders.push(entry.path()),
-                    Ok(t) if t.is_file() => files.push(entry.path()),
-                    _ => {}
-                }
-            }
-        }
+        files.extend(regular_files_under(&self.state));
         files.retain(|f| f.exists());
         files
     }
 
-    /// Every line about `email`, file by file.
+    /// The operator's own files in the settings folder (issues, settings),
+    /// less secrets and keys, which are never read for this.
+    pub(crate) fn operators(&self) -> Vec<PathBuf> {
+        let kept = self.kept();
+        regular_files_under(&self.config)
+            .into_iter()
+            .filter(|f| !kept.contains(f))
+            .filter(|f| {
+                let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                !(name.ends_with(".env") || name.ends_with(".pem") || name.ends_with(".key"))
+            })
+            .collect()
+    }
+
+    /// Every line about `email` in the files catchup keeps, then in the
+    /// operator's own.
     ///
     /// # Errors
     /// A file cannot be read.
     pub(crate) fn find(&self, email: &str) -> Result<Vec<Found>, FileError> {
+        let mut files = self.kept();
+        files.extend(self.operators());
         let mut found = Vec::new();
-        for file in self.all() {
+        for file in files {
             let Some(bytes) = fs::read_kept(&file, LIMIT)? else {
                 continue;
             };
@@ -133,7 +142,7 @@ impl Files {
     /// the files already done stay done (running it again finishes).
     pub(crate) fn erase(&self, email: &str, tombstone: &[u8]) -> Result<Vec<Removed>, FileError> {
         let mut removed = Vec::new();
-        for file in self.all() {
+        for file in self.kept() {
             let is_suppressed = file == self.suppressed;
             let _issue_lock = match issue_lock(&file) {
                 Some(lock) => Some(
@@ -175,6 +184,27 @@ impl Files {
         }
         Ok(removed)
     }
+}
+
+/// Every regular file under `folder`, in name order, links not followed.
+fn regular_files_under(folder: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut folders = vec![folder.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        let mut found: Vec<_> = entries.flatten().collect();
+        found.sort_by_key(std::fs::DirEntry::file_name);
+        for entry in found {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => folders.push(entry.path()),
+                Ok(t) if t.is_file() => files.push(entry.path()),
+                _ => {}
+            }
+        }
+    }
+    files
 }
 
 /// The lock of the issue whose ledger `file` is, if it is one.

@@ -278,6 +278,58 @@ impl Locked {
     }
 }
 
+impl Locked {
+    /// Replaces the file with `records` only.
+    ///
+    /// # Errors
+    /// The new file cannot be written; the old one stands.
+    pub(crate) fn replace(&mut self, records: &[Record]) -> Result<(), FileError> {
+        let bytes: Vec<u8> = records.iter().flat_map(Record::line).collect();
+        self.rows.replace(&bytes)
+    }
+
+    /// The file's length now.
+    ///
+    /// # Errors
+    /// The file cannot be looked at.
+    pub(crate) fn len(&self) -> Result<u64, FileError> {
+        self.rows
+            .file
+            .metadata()
+            .map(|m| m.len())
+            .map_err(|e| FileError::io(Action::Read, &self.path, e))
+    }
+}
+
+impl Signups {
+    /// The records without the sign-ups that were never confirmed and
+    /// whose link has expired: no consent was given, and nothing is kept of
+    /// them once their limits no longer count (a flood of sign-ups cannot
+    /// grow the file for ever).
+    pub(crate) fn without_lapsed(&self, now: DateTime<Utc>) -> Vec<Record> {
+        let lapsed: HashSet<&str> = self
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Asked { id, expires, .. } if *expires < now && !self.is_confirmed(id) => {
+                    Some(id.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        self.records
+            .iter()
+            .filter(|r| match r {
+                Record::Asked { id, .. } | Record::Mailed { id, .. } => {
+                    !lapsed.contains(id.as_str())
+                }
+                _ => true,
+            })
+            .cloned()
+            .collect()
+    }
+}
+
 /// A new sign-up's id: 16 random bytes in hex.
 pub(crate) fn new_id() -> String {
     let mut bytes = [0u8; 16];
@@ -334,6 +386,40 @@ mod tests {
             vec![("a1".to_string(), "Ann@NHS.example".to_string(), None)]
         );
         assert_eq!(read.about("ann@nhs.example").count(), 2);
+    }
+
+    #[test]
+    fn lapsed_sign_ups_go_and_confirmed_ones_stay() {
+        let mailed = |id: &str| Record::Mailed {
+            id: id.into(),
+            email: "x@nhs.example".into(),
+            at: at("2026-12-01T10:00:01Z"),
+        };
+        let confirmed = Record::Confirmed {
+            id: "kept".into(),
+            email: "x@nhs.example".into(),
+            at: at("2026-12-02T10:00:00Z"),
+            client: None,
+        };
+        let all = Signups {
+            records: vec![
+                asked("lapsed", "x@nhs.example"),
+                mailed("lapsed"),
+                asked("kept", "x@nhs.example"),
+                mailed("kept"),
+                confirmed.clone(),
+            ],
+            warnings: Vec::new(),
+        };
+        assert_eq!(
+            all.without_lapsed(at("2026-12-09T00:00:00Z")),
+            vec![asked("kept", "x@nhs.example"), mailed("kept"), confirmed]
+        );
+        assert_eq!(
+            all.without_lapsed(at("2026-12-02T00:00:00Z")).len(),
+            5,
+            "not yet expired"
+        );
     }
 
     #[test]

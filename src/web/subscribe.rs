@@ -47,14 +47,22 @@ const CONFIRM: &str = "confirm";
 /// in all instead).
 const CLIENTS_KEPT: usize = 10_000;
 
+/// Past this size the file loses its lapsed sign-ups (never confirmed,
+/// link expired) before the next is added.
+const PRUNE_AT: u64 = 16 * 1024 * 1024;
+
 /// What the sign-up side of the service holds.
 pub(super) struct SignUps {
     settings: Subscribe,
     relays: Relays,
     dkim: Option<Arc<Signer>>,
     file: PathBuf,
-    /// Each client's sign-ups in the last hour.
+    /// Each client's sign-ups in the last hour (an IPv6 client by its
+    /// /64, which one subscriber line is given).
     clients: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    /// Sign-ups taken in the last hour, by anyone: checked before the file
+    /// is read, so a flood from many addresses costs no disk reads.
+    taken: Mutex<VecDeque<Instant>>,
     /// One decision at a time (each reads the file under its lock anyway;
     /// this keeps them off the blocking pool's threads all at once).
     deciding: tokio::sync::Mutex<()>,
@@ -79,17 +87,33 @@ impl SignUps {
             dkim,
             file: signups::path(state),
             clients: Mutex::new(HashMap::new()),
+            taken: Mutex::new(VecDeque::new()),
             deciding: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Counts a sign-up from `client`; false if it is over its limit.
+    /// Counts a sign-up from `client`; false if it, or the service, is
+    /// over its limit for the hour.
     fn admit(&self, client: IpAddr, now: Instant) -> bool {
+        let hour = Duration::from_secs(3600);
+        {
+            let mut taken = self
+                .taken
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            while taken.front().is_some_and(|t| now - *t >= hour) {
+                taken.pop_front();
+            }
+            if taken.len() >= self.settings.per_hour as usize {
+                return false;
+            }
+            taken.push_back(now);
+        }
+        let client = network(client);
         let mut clients = self
             .clients
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let hour = Duration::from_secs(3600);
         if clients.len() >= CLIENTS_KEPT {
             clients.retain(|_, times| times.back().is_some_and(|t| now - *t < hour));
             if clients.len() >= CLIENTS_KEPT {
@@ -238,6 +262,30 @@ pub(super) async fn submit(
     }
 }
 
+/// The network a client's address stands for: an IPv4 address itself, an
+/// IPv6 address its /64 (a client given a /64 has 2^64 addresses).
+fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let segments = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(
+                    segments[0],
+                    segments[1],
+                    segments[2],
+                    segments[3],
+                    0,
+                    0,
+                    0,
+                    0,
+                ))
+            }
+        },
+    }
+}
+
 /// The client's address: the connection's, or (when the operator says
 /// their proxy sets it) the last `X-Forwarded-For` entry, the one the
 /// proxy added.
@@ -327,6 +375,9 @@ fn record_if_allowed(
             ],
         );
         return Ok(None);
+    }
+    if locked.len()? > PRUNE_AT {
+        locked.replace(&now.without_lapsed(*at))?;
     }
     locked.append(std::slice::from_ref(&asked))?;
     Ok(Some(asked))

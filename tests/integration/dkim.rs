@@ -391,3 +391,42 @@ fn keygen_never_overwrites_a_key() {
         .stderr_is("error: `dkim/k1.pem` exists already; keygen never overwrites a key\n");
     assert_eq!(project.read("dkim/k1.pem"), before);
 }
+
+/// A sign-up's confirmation and welcome carry every signature too, and
+/// both verifiers pass them. See: issue 22.
+#[test]
+fn a_sign_ups_confirmation_and_welcome_are_signed_with_every_key() {
+    use crate::signup::{confirmation_link, form_token, project, sign_up, wait_until};
+    let (project, server, port) = project("welcome = \"Welcome aboard.\"");
+    let records = project.sign_with_dkim_keys(&[("rsa1", "rsa"), ("ed1", "ed25519")]);
+    let service = project.serve(port);
+    sign_up(&service, "email=signed%40nhs.example&consent=yes");
+    let link = confirmation_link(&server, "signed@nhs.example");
+    let page = crate::support::web::request("GET", &link, None, b"");
+    let pressed = crate::support::web::request_with(
+        "POST",
+        &link,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        format!("form={}", form_token(&page.body)).as_bytes(),
+    );
+    assert_eq!(pressed.status, 200);
+    wait_until(|| server.deliveries().len() == 2);
+    for delivery in server.deliveries() {
+        let message = server.message(delivery.n);
+        let Some((dkimpy, mail_dkim)) = verify(
+            "dkim::a_sign_ups_confirmation_and_welcome_are_signed_with_every_key",
+            &records,
+            &message,
+        ) else {
+            return;
+        };
+        let results = |verdicts: &Verdicts| -> Vec<String> {
+            verdicts
+                .iter()
+                .map(|v| format!("{} {}", v[0], v[1]))
+                .collect()
+        };
+        assert_eq!(results(&dkimpy), ["pass rsa-sha256", "pass ed25519-sha256"]);
+        assert_eq!(results(&mail_dkim)[0], "pass rsa-sha256", "{mail_dkim:?}");
+    }
+}

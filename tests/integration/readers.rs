@@ -144,6 +144,11 @@ fn export_then_erase_then_export_across_every_file() {
         "state/cron.log",
         "send: 4 sent\nwarning: Ann@NHS.example deferred\nok\n",
     );
+    // The editor's own note in an issue file: shown, never changed.
+    let mut issue = project.read(ISSUE);
+    issue.push_str("# asked for by ann@nhs.example\n");
+    project.write(ISSUE, &issue);
+    let note_line = issue.lines().count();
 
     let export = |project: &Project| -> serde_json::Value {
         let out = project
@@ -162,6 +167,7 @@ fn export_then_erase_then_export_across_every_file() {
     assert_eq!(
         files.into_iter().collect::<Vec<_>>(),
         [
+            "config/issues/2018-07-27.toml",
             "config/subscribers.csv",
             "config/suppressed.csv",
             "state/2018-07-27/ledger.jsonl",
@@ -189,10 +195,30 @@ fn export_then_erase_then_export_across_every_file() {
             erased.stdout()
         );
     }
+    assert!(
+        erased.stdout().contains(&format!(
+            "left config/issues/2018-07-27.toml:{note_line}: your own file; edit it yourself if the address should go\n"
+        )),
+        "{}",
+        erased.stdout()
+    );
     let after = export(&project);
-    assert_eq!(after["held"], serde_json::json!([]));
+    assert_eq!(
+        after["held"],
+        serde_json::json!([{
+            "file": "config/issues/2018-07-27.toml",
+            "line": note_line,
+            "text": "# asked for by ann@nhs.example"
+        }]),
+        "only the editor's own note is left"
+    );
     assert_eq!(after["consent"], serde_json::json!([]));
-    assert_eq!(after["state"], "not held");
+    std::fs::write(
+        project.path().join(ISSUE),
+        issue.replace("# asked for by ann@nhs.example\n", ""),
+    )
+    .expect("edit");
+    assert_eq!(export(&project)["state"], "not held");
     for file in project_files(&project) {
         let text = std::fs::read_to_string(&file)
             .unwrap_or_default()

@@ -436,3 +436,77 @@ fn kill_9_under_sign_ups_and_confirmations_loses_none_that_was_answered() {
         confirmed_emails.iter().all(|e| list.contains(e.as_str()))
     });
 }
+
+#[test]
+fn a_reader_who_left_joins_again_with_a_new_consent_record_and_a_welcome() {
+    let (project, server, port) =
+        project("welcome = \"Thanks for joining. Catch Up comes every Friday.\"");
+    // reader1 unsubscribed last month.
+    project.write(
+        "config/suppressed.csv",
+        "email,reason,at,issue\nreader1@nhs.example,unsubscribe,2026-11-01T10:00:00Z,2018-07-27\n",
+    );
+    let service = project.serve(port);
+    // Suppressed, they are not "on the list": they may ask again.
+    sign_up(&service, "email=reader1%40nhs.example&consent=yes");
+    let link = confirmation_link(&server, "reader1@nhs.example");
+    let page = request("GET", &link, None, b"");
+    assert_eq!(press(&link, &form_token(&page.body)).status, 200);
+    wait_until(|| events(&project).iter().any(|e| e.starts_with("joined")));
+    let suppressed = project.read("config/suppressed.csv");
+    assert!(
+        suppressed
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("reader1@nhs.example,joined,")),
+        "the new consent lifts their unsubscribe: {suppressed}"
+    );
+    assert_eq!(
+        project
+            .read("config/subscribers.csv")
+            .matches("reader1@nhs.example")
+            .count(),
+        1,
+        "already on the list: not added twice"
+    );
+    // The welcome, with their own working unsubscribe link.
+    server.wait_for(2, Duration::from_secs(10));
+    let welcome = mime::parse(&server.message(server.deliveries()[1].n));
+    assert_eq!(welcome.subject, "Welcome to HSJ Catch Up");
+    assert!(
+        welcome
+            .text
+            .starts_with("Thanks for joining. Catch Up comes every Friday."),
+        "{}",
+        welcome.text
+    );
+    assert_eq!(
+        welcome.header("List-Unsubscribe"),
+        format!(
+            "<{}/u/{}>",
+            service.url(""),
+            crate::support::token("reader1@nhs.example")
+        )
+        .replace("//u/", "/u/")
+    );
+    project
+        .expect(&["send", ISSUE, "--all"])
+        .sent_to_all("2018-07-27", 2);
+    let unsubscribe = request(
+        "POST",
+        &service.url(&format!(
+            "/u/{}",
+            crate::support::token("reader1@nhs.example")
+        )),
+        Some("application/x-www-form-urlencoded"),
+        b"List-Unsubscribe=One-Click",
+    );
+    assert_eq!(unsubscribe.status, 200);
+    assert!(
+        project
+            .read("config/suppressed.csv")
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("reader1@nhs.example,unsubscribe,"))
+    );
+}
