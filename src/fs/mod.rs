@@ -533,11 +533,31 @@ impl LockedRows {
     /// # Errors
     /// See [`open_kept`]; or the lock cannot be taken.
     pub(crate) fn lock(path: &Path) -> Result<LockedRows, FileError> {
+        LockedRows::lock_saying(path, || {})
+    }
+
+    /// [`LockedRows::lock`], calling `waiting` first if the lock is held
+    /// by someone else (a send reading the list), so that the person who
+    /// ran the command knows why it waits.
+    ///
+    /// # Errors
+    /// See [`LockedRows::lock`].
+    pub(crate) fn lock_saying(
+        path: &Path,
+        mut waiting: impl FnMut(),
+    ) -> Result<LockedRows, FileError> {
         use std::os::unix::fs::MetadataExt as _;
         let fail = |e| FileError::io(Action::Write, path, e);
         loop {
             let (file, created) = open_append(path)?;
-            file.lock().map_err(fail)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    waiting();
+                    file.lock().map_err(fail)?;
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
+            }
             let held = file.metadata().map_err(fail)?;
             let now = std::fs::symlink_metadata(path).ok();
             if now.is_some_and(|now| now.dev() == held.dev() && now.ino() == held.ino()) {

@@ -157,7 +157,12 @@ impl Files {
                 ),
                 None => None,
             };
-            let mut locked = fs::LockedRows::lock(&file)?;
+            let mut locked = fs::LockedRows::lock_saying(&file, || {
+                eprintln!(
+                    "waiting for `{}`: a send is reading it, or the service writing it",
+                    file.display()
+                );
+            })?;
             let bytes = read_locked(&mut locked, &file)?;
             let (kept, lines) = if file == self.subscribers {
                 without_rows(&bytes, email)

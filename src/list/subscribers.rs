@@ -290,8 +290,8 @@ impl Subscribers {
     }
 }
 
-/// Adds readers to the list at `path` under its exclusive lock (waiting
-/// for any send reading it): each row written in the file's own columns
+/// Adds readers to the list at `path` under its exclusive lock (waiting,
+/// and logging that it waits, for any send reading it): each row written in the file's own columns
 /// (the address under `email`, the name under `name`, the rest empty), a
 /// new file getting the header `email,name`. An address already on the
 /// list is left as it is. Returns the addresses added.
@@ -301,7 +301,13 @@ impl Subscribers {
 /// was added.
 pub(crate) fn add(path: &Path, readers: &[Reader]) -> Result<Vec<String>, ListError> {
     use std::io::{Seek as _, SeekFrom};
-    let mut locked = crate::fs::LockedRows::lock(path)?;
+    let mut locked = crate::fs::LockedRows::lock_saying(path, || {
+        crate::log::event(
+            crate::log::Level::Info,
+            "list.waiting",
+            &[("list", &path.display()), ("for", &"a send reading it")],
+        );
+    })?;
     let fail = |e| ListError::from(FileError::io(crate::fs::Action::Read, path, e));
     let mut bytes = Vec::new();
     locked.file.seek(SeekFrom::Start(0)).map_err(fail)?;

@@ -264,3 +264,36 @@ fn project_files(project: &Project) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn erase_during_a_send_waits_for_it_says_so_and_then_takes_everything() {
+    let server = SmtpServer::start(&["--delay", "0.2"]);
+    let project = Project::example();
+    project.use_smtp(server.port, "");
+    project.subscribers(20, "");
+    let mut send = project.spawn(&["send", ISSUE, "--all"]);
+    server.wait_for(1, std::time::Duration::from_secs(10));
+    let erased = project
+        .expect(&["readers", "erase", "reader20@nhs.example"])
+        .code(0)
+        .stderr_is("waiting for `config/subscribers.csv`: a send is reading it, or the service writing it\n");
+    assert!(
+        erased.stdout().starts_with(
+            "removed 1 line(s) from config/subscribers.csv\nremoved 3 line(s) from state/2018-07-27/ledger.jsonl\n"
+        ),
+        "{}",
+        erased.stdout()
+    );
+    assert_eq!(
+        send.wait().expect("send").code(),
+        Some(0),
+        "the send went on to its end"
+    );
+    assert_eq!(server.deliveries().len(), 20);
+    assert!(!project.read("config/subscribers.csv").contains("reader20@"));
+    assert!(
+        !project
+            .read("state/2018-07-27/ledger.jsonl")
+            .contains("reader20@")
+    );
+}
