@@ -320,9 +320,8 @@ fn a_forged_changed_or_expired_link_confirms_nobody() {
     assert!(!events(&project).iter().any(|e| e.starts_with("confirmed")));
 
     // A link rightly made for the sign-up whose day has passed.
-    let past = crate::support::confirm_token(id, 1_600_000_000, "new@nhs.example");
-    let fresh =
-        crate::support::confirm_token(id, expires.parse().expect("expiry"), "new@nhs.example");
+    let past = crate::support::confirm_token(id, 1_600_000_000);
+    let fresh = crate::support::confirm_token(id, expires.parse().expect("expiry"));
     assert_eq!(
         format!("{}/confirm/{fresh}", service.url("")).replace("//confirm", "/confirm"),
         link,
