@@ -15,7 +15,8 @@ pub(crate) enum Needs {
     /// `send --due`: the link secret, a relay and its password, the DKIM
     /// key, the subscriber list.
     Send,
-    /// `serve`: the link secret.
+    /// `serve`: the link secret; with `[subscribe]`, also a relay, its
+    /// password and the DKIM key, for the confirmations.
     Serve,
 }
 
@@ -44,7 +45,8 @@ pub(crate) fn check(newsletter: &Newsletter, project: &Path, needs: Needs) -> Re
         problems.push(e.to_string());
     }
     let mut variables = secret_variables(newsletter);
-    if needs == Needs::Send {
+    let mails = needs == Needs::Send || newsletter.subscribe.is_some();
+    if mails {
         match super::send::relays(newsletter, &env, &[], false) {
             Ok(relays) => {
                 variables.extend(
@@ -66,9 +68,11 @@ pub(crate) fn check(newsletter: &Newsletter, project: &Path, needs: Needs) -> Re
         {
             problems.push(d.message);
         }
-        if let Err(e) = crate::list::subscribers::Subscribers::open(&newsletter.paths.subscribers) {
-            problems.push(e.to_string());
-        }
+    }
+    if needs == Needs::Send
+        && let Err(e) = crate::list::subscribers::Subscribers::open(&newsletter.paths.subscribers)
+    {
+        problems.push(e.to_string());
     }
     variables.sort();
     variables.dedup();

@@ -407,3 +407,34 @@ fn a_secret_that_differs_between_the_shell_and_the_file_is_named() {
         .expect(&["check"])
         .checked("config/issues/2018-07-27.toml");
 }
+
+/// With `[subscribe]` the service mails confirmations, so its unit is only
+/// printed once a relay and its password load from the environment file
+/// alone. See: issue 22.
+#[test]
+fn serve_with_sign_ups_refuses_a_unit_without_the_relay_password() {
+    let project = Project::example();
+    let (dir, _) = paths(&project);
+    let mut settings = project.read("config/newsletter.toml");
+    settings.push_str(
+        "\n[subscribe]\nconsent = \"Send me the news.\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\nusername = \"catchup\"\npassword_env = \"CATCHUP_SMTP_PASSWORD\"\n",
+    );
+    project.write("config/newsletter.toml", settings);
+    env_file(&project, &format!("CATCHUP_SECRET={SECRET}\n"));
+    project
+        .expect(&["serve", "--systemd"])
+        .code(2)
+        .stdout_is("")
+        .stderr_has(&format!(
+            "it reads its secrets from `{dir}/config/catchup.env` alone:\n"
+        ))
+        .stderr_has("CATCHUP_SMTP_PASSWORD");
+    env_file(
+        &project,
+        &format!("CATCHUP_SECRET={SECRET}\nCATCHUP_SMTP_PASSWORD=p\n"),
+    );
+    project
+        .expect(&["serve", "--systemd"])
+        .code(0)
+        .stdout_has("ExecStart=");
+}

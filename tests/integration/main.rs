@@ -25,7 +25,7 @@ mod preview;
 mod readers;
 mod relays;
 mod send;
-pub mod signup;
+mod signup;
 mod stops;
 mod stories;
 mod tls;

@@ -45,8 +45,7 @@ pub fn confirmation_link(server: &SmtpServer, to: &str) -> String {
     let delivery = server
         .deliveries()
         .into_iter()
-        .filter(|d| d.rcpt == to)
-        .last()
+        .rfind(|d| d.rcpt == to)
         .expect("a confirmation");
     let message = mime::parse(&server.message(delivery.n));
     message
