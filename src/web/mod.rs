@@ -261,22 +261,29 @@ async fn stopped() {
     }
 }
 
-/// The archive's pages, rebuilt when a list send has recorded a new issue.
-async fn archive_page(State(app): State<Arc<App>>, uri: Uri) -> Response {
-    let state = app.newsletter.paths.state.clone();
-    let fresh = stamp(&state);
+/// The archive as it stands, rebuilt first if a list send has recorded a
+/// new issue since it was built.
+fn current_archive(app: &App) -> std::sync::MutexGuard<'_, (Vec<String>, Archive)> {
+    let state = &app.newsletter.paths.state;
+    let fresh = stamp(state);
     let mut cached = app
         .archive
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if cached.0 != fresh {
-        match Archive::build(&app.newsletter, &state) {
+        match Archive::build(&app.newsletter, state) {
             Ok(archive) => *cached = (fresh, archive),
             Err(e) => {
                 log::event(Level::Error, "serve.archive_failed", &[("error", &e)]);
             }
         }
     }
+    cached
+}
+
+/// The archive's pages.
+async fn archive_page(State(app): State<Arc<App>>, uri: Uri) -> Response {
+    let cached = current_archive(&app);
     match cached.1.page(uri.path()) {
         Some(page) => (
             [(header::CONTENT_TYPE, page.content_type)],
@@ -285,6 +292,18 @@ async fn archive_page(State(app): State<Arc<App>>, uri: Uri) -> Response {
             .into_response(),
         None => nothing_here(),
     }
+}
+
+/// The newest sent issue's web version, as the archive serves it.
+fn latest_issue_page(app: &App) -> Option<Vec<u8>> {
+    let (name, _) = crate::deliver::sent::all(&app.newsletter.paths.state)
+        .into_iter()
+        .max_by(|a, b| (a.1.moment, &a.0).cmp(&(b.1.moment, &b.0)))?;
+    let cached = current_archive(app);
+    cached
+        .1
+        .page(&format!("issues/{}.html", name.as_str()))
+        .map(|page| page.body.clone())
 }
 
 /// What the archive depends on: each sent issue's record, by name and

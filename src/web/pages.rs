@@ -48,11 +48,9 @@ pub(crate) enum Page<'a> {
         action: &'a str,
         form: &'a str,
     },
-    /// Confirmed; with the latest issue's page and subject, if there is one.
-    Joined {
-        masked: &'a str,
-        latest: Option<(&'a str, &'a str)>,
-    },
+    /// Confirmed, before any issue has been sent (once one has, the
+    /// latest issue is shown with [`joined_banner`] on top).
+    Joined { masked: &'a str },
     /// A confirmation link past its date.
     Expired,
 }
@@ -137,12 +135,9 @@ pub(crate) fn render(newsletter: &str, page: Page<'_>) -> String {
             p { "Press the button to start getting " (newsletter) " at " strong { (masked) } "." }
             (button(action, "Confirm my subscription", "form", form))
         },
-        Page::Joined { masked, latest } => html! {
+        Page::Joined { masked } => html! {
             h1 { "You are subscribed" }
             p { strong { (masked) } " will get " (newsletter) " from the next issue." }
-            @if let Some((url, subject)) = latest {
-                p { "Read the latest issue now: " a href=(url) { (subject) } }
-            }
         },
         Page::Expired => html! {
             h1 { "This link has expired" }
@@ -181,6 +176,17 @@ fn sign_up(newsletter: &str, consent: &str, checkbox: bool, problem: Option<&str
             button type="submit" { "Subscribe" }
         }
     }
+}
+
+/// The line put on top of the latest issue once a reader confirms.
+pub(crate) fn joined_banner(newsletter: &str, masked: &str) -> String {
+    html! {
+        div role="status" style="margin:0;padding:16px;background:#e3f1e7;color:#1f2933;font:17px/1.5 Helvetica,Arial,sans-serif;text-align:center" {
+            strong { "You are subscribed." }
+            " " (masked) " will get " (newsletter) " from the next issue. Here is the latest:"
+        }
+    }
+    .into_string()
 }
 
 fn button(action: &str, label: &str, name: &str, value: &str) -> Markup {

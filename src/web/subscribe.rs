@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use chrono::{DateTime, Utc};
 
 use super::App;
@@ -641,21 +641,29 @@ pub(super) async fn confirm(
     joined_page(&app, &email)
 }
 
+/// After confirming: the latest issue's web version with a line on top
+/// that says they are subscribed; a page saying so if nothing was sent yet.
 fn joined_page(app: &App, email: &str) -> Response {
-    let latest = crate::deliver::sent::all(&app.newsletter.paths.state)
-        .into_iter()
-        .max_by(|a, b| (a.1.moment, &a.0).cmp(&(b.1.moment, &b.0)))
-        .map(|(name, sent)| (app.newsletter.web.issue_url(name.as_str()), sent.subject));
-    html(
-        app,
+    let masked = mask(email);
+    let Some(issue) = super::latest_issue_page(app) else {
+        return html(app, StatusCode::OK, Page::Joined { masked: &masked });
+    };
+    let banner = super::pages::joined_banner(&app.newsletter.name, &masked);
+    let text = String::from_utf8_lossy(&issue);
+    let at = text
+        .find("<body")
+        .and_then(|start| text[start..].find('>').map(|end| start + end + 1))
+        .unwrap_or(0);
+    let page = format!("{}{banner}{}", &text[..at], &text[at..]);
+    (
         StatusCode::OK,
-        Page::Joined {
-            masked: &mask(email),
-            latest: latest
-                .as_ref()
-                .map(|(url, subject)| (url.as_str(), subject.as_str())),
-        },
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        page,
     )
+        .into_response()
 }
 
 /// Puts every confirmed sign-up not yet on the list on it (waiting for

@@ -297,3 +297,20 @@ fn erase_during_a_send_waits_for_it_says_so_and_then_takes_everything() {
             .contains("reader20@")
     );
 }
+
+#[test]
+fn a_missing_file_or_a_bad_address_is_named() {
+    let project = Project::example();
+    project
+        .expect(&["readers", "import", "nowhere.csv"])
+        .code(2)
+        .stderr_is("error: cannot read `nowhere.csv`: it does not exist (os error 2)\n");
+    project
+        .expect(&["readers", "erase", "not an address"])
+        .code(2)
+        .stderr_is("error: `not an address`: `not an address` is not an email address (Missing domain or user)\n");
+    project
+        .expect(&["readers", "show", "nobody@nhs.example"])
+        .code(0)
+        .stdout_is("catchup holds nothing about nobody@nhs.example\n");
+}

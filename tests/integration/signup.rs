@@ -195,6 +195,37 @@ fn a_reader_signs_up_confirms_with_the_button_and_gets_the_next_send() {
             .any(|d| d.rcpt == "New.Reader@nhs.example"
                 && mime::parse(&server.message(d.n)).subject != confirmation.subject)
     );
+
+    // Once an issue has gone out, confirming shows it, under a line that
+    // says the reader is subscribed.
+    sign_up(&service, "email=later%40nhs.example&consent=yes");
+    let link = confirmation_link(&server, "later@nhs.example");
+    let page = request("GET", &link, None, b"");
+    let shown = press(&link, &form_token(&page.body));
+    assert_eq!(shown.status, 200);
+    let document = scraper::Html::parse_document(&shown.body);
+    let text = |css: &str| {
+        document
+            .select(&scraper::Selector::parse(css).expect("selector"))
+            .next()
+            .map(|e| e.text().collect::<String>())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        text("div[role=status]"),
+        "You are subscribed. l***@nhs.example will get HSJ Catch Up from the next issue. Here is the latest:"
+    );
+    assert_eq!(text("h1.name"), "HSJ Catch Up", "the issue's masthead");
+    let archived = request("GET", &service.url("/issues/2018-07-27.html"), None, b"");
+    assert!(
+        shown.body.ends_with(
+            &archived.body[archived.body.find("<body").expect("body")..]
+                .split_once('>')
+                .expect(">")
+                .1
+        ),
+        "the archive's page, whole"
+    );
 }
 
 pub fn wait_until(done: impl Fn() -> bool) {
@@ -507,4 +538,69 @@ fn a_reader_who_left_joins_again_with_a_new_consent_record_and_a_welcome() {
             .last()
             .is_some_and(|l| l.starts_with("reader1@nhs.example,unsubscribe,"))
     );
+}
+
+#[test]
+fn the_client_address_is_kept_only_when_the_operator_asks() {
+    let (project, server, port) = project("record_client = true");
+    let service = project.serve(port);
+    sign_up(&service, "email=kept%40nhs.example&consent=yes");
+    let link = confirmation_link(&server, "kept@nhs.example");
+    let page = request("GET", &link, None, b"");
+    assert_eq!(press(&link, &form_token(&page.body)).status, 200);
+    let records = signups(&project);
+    assert_eq!(records[0]["client"], "127.0.0.1");
+    assert_eq!(records[2]["event"], "confirmed");
+    assert_eq!(records[2]["client"], "127.0.0.1");
+    project
+        .expect(&["readers", "--json"])
+        .code(0)
+        .stdout_matches(
+            r#"[
+  {
+    "email": "reader1@nhs.example",
+    "name": "Reader 1",
+    "state": "subscribed",
+    "source": "list"
+  },
+  {
+    "email": "reader2@nhs.example",
+    "name": "Reader 2",
+    "state": "subscribed",
+    "source": "list"
+  },
+  {
+    "email": "kept@nhs.example",
+    "name": null,
+    "state": "[..]",
+    "source": "form"
+  }
+]
+"#,
+        );
+}
+
+#[test]
+fn a_bad_address_or_no_tick_gets_the_form_again_and_nothing_is_kept() {
+    let (project, server, port) = project("checkbox = true");
+    let service = project.serve(port);
+    let bad = sign_up(&service, "email=not+an+address&consent=yes");
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body
+            .contains("That does not look like an email address"),
+        "{}",
+        bad.body
+    );
+    let unticked = sign_up(&service, "email=someone%40nhs.example");
+    assert_eq!(unticked.status, 400);
+    assert!(unticked.body.contains("Tick the box to agree"));
+    let injected = sign_up(
+        &service,
+        "email=a%40nhs.example%0d%0aBcc%3a+x%40evil.example&consent=yes",
+    );
+    assert_eq!(injected.status, 400, "a line break is no address");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.deliveries().is_empty());
+    assert!(events(&project).is_empty());
 }
