@@ -150,6 +150,9 @@ pub(super) fn story(entry: &Entry) -> Markup {
     html! {
         table.story role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
             tr { td.headline-cell {
+                // Outlook for Windows (Word) and Gmail on the web jump to a
+                // `name` anchor, not to an `id`; the others to either.
+                a name=(anchor(&story.id)) {}
                 h3.headline id=(anchor(&story.id)) {
                     @if let Some(url) = &entry.url {
                         a.headline-link href=(url) { (story.headline) }

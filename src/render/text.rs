@@ -1,6 +1,7 @@
 //! The plain-text part, from the same model as the HTML (not by stripping
-//! it): wrapped at 72 columns, with links numbered in the text and listed at
-//! the end.
+//! it): wrapped at 72 columns, a numbered contents list, each story's
+//! "Read more" with its URL inline, and the links inside the text numbered
+//! and listed at the end.
 
 use std::fmt::Write as _;
 
@@ -32,8 +33,12 @@ pub(crate) fn render(issue: &Issue, newsletter: &Newsletter) -> String {
         let _ = writeln!(out, "{}\n", wrap(paragraph));
     }
     let _ = writeln!(out, "IN THIS ISSUE\n");
-    for entry in issue.entries() {
-        let _ = writeln!(out, "{}", bullet(&entry.story.headline, "  * "));
+    for (n, entry) in issue.entries().enumerate() {
+        let _ = writeln!(
+            out,
+            "{}",
+            bullet(&entry.story.headline, &format!("{:>3}. ", n + 1))
+        );
     }
     out.push('\n');
 
@@ -69,12 +74,7 @@ pub(super) fn footer(out: &mut String, newsletter: &Newsletter) {
 
 pub(super) fn story(out: &mut String, entry: &crate::issue::Entry, links: &mut Links) {
     let story = &entry.story;
-    let mut headline = story.headline.clone();
-    let reference = entry.url.as_deref().map(|url| links.number(url));
-    if let Some(n) = reference {
-        let _ = write!(headline, " [{n}]");
-    }
-    let headline = wrap(&headline);
+    let headline = wrap(&story.headline);
     let underline = headline
         .lines()
         .map(textwrap::core::display_width)
@@ -106,8 +106,10 @@ pub(super) fn story(out: &mut String, entry: &crate::issue::Entry, links: &mut L
             }
         }
     }
-    if let Some(n) = reference {
-        let _ = writeln!(out, "Read more: [{n}]\n");
+    // Inline, where the reader is: a URL in angle brackets, which mail
+    // clients make a link (a long one makes a longer line, never broken).
+    if let Some(url) = &entry.url {
+        let _ = writeln!(out, "Read more: <{url}>\n");
     }
 }
 

@@ -362,14 +362,15 @@ fn the_text_part_is_wrapped_at_72_columns_and_lists_its_links() {
         let is_url = line
             .split_whitespace()
             .last()
-            .is_some_and(|w| w.starts_with("https://"));
+            .is_some_and(|w| w.trim_start_matches('<').starts_with("https://"));
         assert!(line.chars().count() <= 72 || is_url, "too long: {line:?}");
     }
-    assert!(text.contains("Integrated care model holds key to solvency [1]"));
-    assert!(text.contains("Read more: [2]"));
-    assert!(text.ends_with(
-        "Links:\n[1] https://hsj.example/integrated-care/integrated-care-model-holds-key-to-solvency\n[2] https://hsj.example/integrated-care/barker-commission\n"
+    // "Read more" where the reader is, with its URL (issue 23).
+    assert!(text.contains(
+        "Read more: <https://hsj.example/integrated-care/integrated-care-model-holds-key-to-solvency>\n"
     ));
+    assert!(text.contains("Read more: <https://hsj.example/integrated-care/barker-commission>\n"));
+    assert!(!text.contains("Links:"), "no link left to list at the end");
     assert!(text.contains(&format!(
         "Unsubscribe:\n{}\n",
         preview_unsubscribe_url("reader@example.com")
@@ -377,6 +378,9 @@ fn the_text_part_is_wrapped_at_72_columns_and_lists_its_links() {
     assert!(text.contains(
         "  * NHSE and NHSI will move to a single “financial and operational\n    planning"
     ));
+    // The contents list is numbered.
+    assert!(text.contains("IN THIS ISSUE\n\n  1. "), "{text}");
+    assert!(text.contains("\n 10. "), "{text}");
 }
 
 #[test]
@@ -494,4 +498,31 @@ fn out_puts_the_previews_elsewhere() {
     assert!(stdout.contains("wrote elsewhere/2018-07-27.eml"));
     assert!(!project.path().join("previews").exists());
     assert_eq!(files_under(&project.path().join("elsewhere")).len(), 5);
+}
+
+/// Every "In this issue" link lands on a `name` anchor (what Outlook for
+/// Windows and Gmail on the web follow) and an `id`. See: issue 23.
+#[test]
+fn every_contents_link_has_a_name_anchor_and_an_id() {
+    let project = previewed();
+    let html = scraper::Html::parse_document(&project.read("previews/2018-07-27.html"));
+    let select = |css: &str| scraper::Selector::parse(css).expect("selector");
+    let targets: Vec<String> = html
+        .select(&select("a.contents-link"))
+        .filter_map(|a| a.value().attr("href"))
+        .map(|href| href.trim_start_matches('#').to_string())
+        .collect();
+    assert_eq!(targets.len(), 10);
+    for target in &targets {
+        assert_eq!(
+            html.select(&select(&format!("a[name='{target}']"))).count(),
+            1,
+            "{target}"
+        );
+        assert_eq!(
+            html.select(&select(&format!("[id='{target}']"))).count(),
+            1,
+            "{target}"
+        );
+    }
 }
