@@ -63,8 +63,38 @@ pub(crate) struct Resubscribe<'a> {
     pub form: &'a str,
 }
 
+/// Which newsletter the pages are for: its name and its language (`lang`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Site<'a> {
+    pub name: &'a str,
+    pub language: &'a str,
+}
+
+impl Page<'_> {
+    /// The page's title: what it says, then the newsletter.
+    fn title(&self, newsletter: &str) -> String {
+        let what = match self {
+            Page::Confirm { .. } => "Unsubscribe?",
+            Page::Unsubscribed { .. } => "You are unsubscribed",
+            Page::Resubscribed { .. } => "You are subscribed again",
+            Page::AlreadyOff { .. } => "You are already unsubscribed",
+            Page::NotResubscribed { .. } | Page::BadRequest(_) => "Nothing was changed",
+            Page::NotValid => "This link is not valid",
+            Page::NotRecorded => "Please try again",
+            Page::UseYourLink => "Unsubscribe",
+            Page::SignUp { .. } => "Subscribe",
+            Page::CheckInbox => "Check your inbox",
+            Page::ConfirmSignUp { .. } => "Confirm your subscription",
+            Page::Joined { .. } => "You are subscribed",
+            Page::Expired => "This link has expired",
+        };
+        format!("{what} · {newsletter}")
+    }
+}
+
 /// The page, as a whole HTML document.
-pub(crate) fn render(newsletter: &str, page: Page<'_>) -> String {
+pub(crate) fn render(site: Site<'_>, page: Page<'_>) -> String {
+    let newsletter = site.name;
     let body = match page {
         Page::Confirm { masked, action } => html! {
             h1 { "Unsubscribe from " (newsletter) "?" }
@@ -144,7 +174,7 @@ pub(crate) fn render(newsletter: &str, page: Page<'_>) -> String {
             p { "Nothing was changed. To subscribe, " a href="../subscribe" { "sign up again" } "." }
         },
     };
-    document(newsletter, &body)
+    document(site, &page.title(newsletter), &body)
 }
 
 /// The sign-up form. `website` is a trap for bots that fill in every
@@ -198,15 +228,18 @@ fn button(action: &str, label: &str, name: &str, value: &str) -> Markup {
     }
 }
 
-fn document(newsletter: &str, body: &Markup) -> String {
+/// The one shell every page of the service has: its title, the
+/// newsletter's language, a main landmark, light and dark.
+fn document(site: Site<'_>, title: &str, body: &Markup) -> String {
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(site.language) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="robots" content="noindex";
-                title { (newsletter) }
+                meta name="color-scheme" content="light dark";
+                title { (title) }
                 style { (PreEscaped(CSS)) }
             }
             body { main { (body) } }
@@ -215,7 +248,7 @@ fn document(newsletter: &str, body: &Markup) -> String {
     .into_string()
 }
 
-const CSS: &str = "body{margin:0;background:#eef1f4;font:17px/1.5 Helvetica,Arial,sans-serif;color:#1f2933}main{max-width:520px;margin:48px auto;padding:24px;background:#fff}h1{font:bold 24px/1.3 Georgia,serif;margin:0 0 16px}button{font:bold 17px Helvetica,Arial,sans-serif;padding:12px 20px;border:0;background:#0b4f6c;color:#fff;cursor:pointer}label{display:block;margin:12px 0 4px;font-weight:bold}p.consent label{display:inline;font-weight:normal}input[type=email],input[type=text]{box-sizing:border-box;width:100%;font:17px Helvetica,Arial,sans-serif;padding:8px;border:1px solid #52606d}.trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}.problem{color:#8a1c1c;font-weight:bold}a{color:#0b4f6c}";
+const CSS: &str = "body{margin:0;background:#eef1f4;font:17px/1.5 Helvetica,Arial,sans-serif;color:#1f2933}main{max-width:520px;margin:48px auto;padding:24px;background:#fff}h1{font:bold 24px/1.3 Georgia,serif;margin:0 0 16px}button{font:bold 17px Helvetica,Arial,sans-serif;padding:12px 20px;border:0;background:#0b4f6c;color:#fff;cursor:pointer}label{display:block;margin:12px 0 4px;font-weight:bold}p.consent label{display:inline;font-weight:normal}input[type=email],input[type=text]{box-sizing:border-box;width:100%;font:17px Helvetica,Arial,sans-serif;padding:8px;border:1px solid #52606d}.trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}.problem{color:#8a1c1c;font-weight:bold}a{color:#0b4f6c}@media (prefers-color-scheme:dark){body{background:#11181f;color:#e4e7eb}main{background:#1f2933}button{background:#7cc4e4;color:#11181f}input[type=email],input[type=text]{background:#11181f;color:#e4e7eb;border-color:#9aa5b1}.problem{color:#ffb4a8}a{color:#7cc4e4}}";
 
 /// `ann@nhs.example` as `a***@nhs.example`: enough for a reader to know it
 /// is theirs, not enough to read off a screen.
@@ -242,13 +275,18 @@ mod tests {
     #[test]
     fn the_confirm_page_has_one_button_that_posts_the_one_click_field() {
         let page = render(
-            "HSJ <Catch> Up",
+            Site {
+                name: "HSJ <Catch> Up",
+                language: "en-GB",
+            },
             Page::Confirm {
                 masked: "a***@nhs.example",
                 action: "https://news.hsj.example/u/TOKEN",
             },
         );
         assert!(page.contains("HSJ &lt;Catch&gt; Up"), "escaped: {page}");
+        assert!(page.contains(r#"<html lang="en-GB">"#), "{page}");
+        assert!(page.contains("<title>Unsubscribe? · HSJ &lt;Catch&gt; Up</title>"), "{page}");
         assert_eq!(page.matches("<form").count(), 1);
         assert!(page.contains(r#"<form method="post" action="https://news.hsj.example/u/TOKEN"><input type="hidden" name="List-Unsubscribe" value="One-Click">"#), "{page}");
     }

@@ -240,7 +240,13 @@ pub(super) fn html(app: &App, status: StatusCode, page: Page<'_>) -> Response {
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        pages::render(&app.newsletter.name, page),
+        pages::render(
+            pages::Site {
+                name: &app.newsletter.name,
+                language: &app.newsletter.language,
+            },
+            page,
+        ),
     )
         .into_response()
 }
