@@ -7,9 +7,13 @@
 //! in the settings folder (issues, settings) are looked through and
 //! named, never changed.
 //!
-//! A line is about the reader when it holds their address as a whole
-//! address (in any letter case): `ann@nhs.example` is not found in
-//! `joann@nhs.example`.
+//! What is about the reader is read by the file's shape: in a CSV (the
+//! list, the suppression list, the returned-mail log) a row whose `email`
+//! field is their address; in a JSON-lines file (sign-ups, ledgers) a line
+//! whose `email` is; in any other file (a log) a line that holds the
+//! address whole, in any letter case (`ann@nhs.example` is not found in
+//! `joann@nhs.example`). So another reader's row that names them (a name
+//! typed into the form) is that reader's, and is neither shown nor erased.
 
 use std::path::{Path, PathBuf};
 
@@ -80,20 +84,31 @@ pub(crate) fn mentions(line: &str, email: &str) -> bool {
 
 impl Files {
     /// Every file catchup keeps about readers: the list, the suppression
-    /// list, and each regular file under the state folder (links are not
-    /// followed).
-    pub(crate) fn kept(&self) -> Vec<PathBuf> {
-        let mut files = vec![self.subscribers.clone(), self.suppressed.clone()];
-        files.extend(regular_files_under(&self.state));
-        files.retain(|f| f.exists());
-        files
+    /// list, and each regular file under the state folder.
+    ///
+    /// # Errors
+    /// One of them is a symbolic link, a FIFO or another thing that is not
+    /// a regular file: it is refused, not followed or skipped, since what
+    /// it holds would be left behind.
+    pub(crate) fn kept(&self) -> Result<Vec<PathBuf>, FileError> {
+        let mut files = Vec::new();
+        for path in [&self.subscribers, &self.suppressed] {
+            match std::fs::symlink_metadata(path) {
+                Ok(meta) if meta.is_file() => files.push(path.clone()),
+                Ok(meta) => return Err(not_regular(path, &meta.file_type())),
+                Err(_) => {}
+            }
+        }
+        files.extend(regular_files_under(&self.state, true)?);
+        Ok(files)
     }
 
     /// The operator's own files in the settings folder (issues, settings),
     /// less secrets and keys, which are never read for this.
     pub(crate) fn operators(&self) -> Vec<PathBuf> {
-        let kept = self.kept();
-        regular_files_under(&self.config)
+        let kept = self.kept().unwrap_or_default();
+        regular_files_under(&self.config, false)
+            .unwrap_or_default()
             .into_iter()
             .filter(|f| !kept.contains(f))
             .filter(|f| {
@@ -109,20 +124,21 @@ impl Files {
     /// # Errors
     /// A file cannot be read.
     pub(crate) fn find(&self, email: &str) -> Result<Vec<Found>, FileError> {
-        let mut files = self.kept();
+        let mut files = self.kept()?;
         files.extend(self.operators());
         let mut found = Vec::new();
         for file in files {
             let Some(bytes) = fs::read_kept(&file, LIMIT)? else {
                 continue;
             };
-            let text = String::from_utf8_lossy(&bytes);
-            for (n, line) in text.lines().enumerate() {
-                if mentions(line, email) {
+            for piece in pieces(&file, &bytes, email) {
+                if piece.about {
                     found.push(Found {
                         file: file.clone(),
-                        line: n as u64 + 1,
-                        text: line.to_string(),
+                        line: piece.line,
+                        text: String::from_utf8_lossy(&bytes[piece.range])
+                            .trim_end_matches(['\r', '\n'])
+                            .to_string(),
                     });
                 }
             }
@@ -142,7 +158,7 @@ impl Files {
     /// the files already done stay done (running it again finishes).
     pub(crate) fn erase(&self, email: &str, tombstone: &[u8]) -> Result<Vec<Removed>, FileError> {
         let mut removed = Vec::new();
-        for file in self.kept() {
+        for file in self.kept()? {
             let is_suppressed = file == self.suppressed;
             let _issue_lock = match issue_lock(&file) {
                 Some(lock) => Some(
@@ -164,11 +180,7 @@ impl Files {
                 );
             })?;
             let bytes = read_locked(&mut locked, &file)?;
-            let (kept, lines) = if file == self.subscribers {
-                without_rows(&bytes, email)
-            } else {
-                without_lines(&bytes, email)
-            };
+            let (kept, lines) = without(&file, &bytes, email);
             if lines == 0 && !is_suppressed {
                 continue;
             }
@@ -191,8 +203,10 @@ impl Files {
     }
 }
 
-/// Every regular file under `folder`, in name order, links not followed.
-fn regular_files_under(folder: &Path) -> Vec<PathBuf> {
+/// Every regular file under `folder`, in name order, links not
+/// followed; with `strict`, a link, FIFO or the like is an error instead of
+/// being passed over.
+fn regular_files_under(folder: &Path, strict: bool) -> Result<Vec<PathBuf>, FileError> {
     let mut files = Vec::new();
     let mut folders = vec![folder.to_path_buf()];
     while let Some(folder) = folders.pop() {
@@ -205,11 +219,27 @@ fn regular_files_under(folder: &Path) -> Vec<PathBuf> {
             match entry.file_type() {
                 Ok(t) if t.is_dir() => folders.push(entry.path()),
                 Ok(t) if t.is_file() => files.push(entry.path()),
+                Ok(t) if strict => return Err(not_regular(&entry.path(), &t)),
                 _ => {}
             }
         }
     }
-    files
+    Ok(files)
+}
+
+fn not_regular(path: &Path, kind: &std::fs::FileType) -> FileError {
+    use std::os::unix::fs::FileTypeExt as _;
+    FileError {
+        action: Action::Read,
+        path: path.to_path_buf(),
+        problem: if kind.is_symlink() {
+            fs::Problem::Symlink
+        } else if kind.is_fifo() {
+            fs::Problem::NotRegular("a FIFO")
+        } else {
+            fs::Problem::NotRegular("not a regular file")
+        },
+    }
 }
 
 /// The lock of the issue whose ledger `file` is, if it is one.
@@ -230,50 +260,119 @@ fn read_locked(locked: &mut fs::LockedRows, path: &Path) -> Result<Vec<u8>, File
     Ok(bytes)
 }
 
-/// `bytes` without the lines about `email`, and how many there were.
-fn without_lines(bytes: &[u8], email: &str) -> (Vec<u8>, usize) {
-    let mut kept = Vec::with_capacity(bytes.len());
-    let mut removed = 0;
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
-        if mentions(&String::from_utf8_lossy(line), email) {
-            removed += 1;
-        } else {
-            kept.extend_from_slice(line);
-        }
-    }
-    (kept, removed)
+/// One row or line of a file, and whether it is about the reader.
+struct Piece {
+    line: u64,
+    range: std::ops::Range<usize>,
+    about: bool,
 }
 
-/// A CSV without the records about `email`, whole records however many
-/// lines each spans (a quoted name may hold a line break), and how many
-/// lines went.
-fn without_rows(bytes: &[u8], email: &str) -> (Vec<u8>, usize) {
+/// How a file is read for what is about a reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Rows; the reader's are those whose `email` field (the first field
+    /// if no header names one) is their address.
+    Csv,
+    /// JSON objects, one a line; the reader's have their `email`.
+    JsonLines,
+    /// Anything else: a line that holds the address.
+    Text,
+}
+
+fn shape(file: &Path) -> Shape {
+    match file.extension().and_then(|e| e.to_str()) {
+        Some("csv") => Shape::Csv,
+        Some("jsonl") => Shape::JsonLines,
+        _ => Shape::Text,
+    }
+}
+
+/// The file's rows or lines, each marked whether it is about `email`.
+fn pieces(file: &Path, bytes: &[u8], email: &str) -> Vec<Piece> {
+    let wanted = address::identity(email);
+    let is = |value: &str| address::identity(value) == wanted;
+    match shape(file) {
+        Shape::Csv => csv_rows(bytes, email, &is),
+        Shape::JsonLines => lines(bytes, |line| {
+            match serde_json::from_slice::<serde_json::Value>(line) {
+                Ok(value) => value.get("email").and_then(|e| e.as_str()).is_some_and(is),
+                // A damaged line: whatever of theirs it holds.
+                Err(_) => mentions(&String::from_utf8_lossy(line), email),
+            }
+        }),
+        Shape::Text => lines(bytes, |line| {
+            mentions(&String::from_utf8_lossy(line), email)
+        }),
+    }
+}
+
+fn lines(bytes: &[u8], about: impl Fn(&[u8]) -> bool) -> Vec<Piece> {
+    let mut start = 0;
+    let mut pieces = Vec::new();
+    for (n, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        pieces.push(Piece {
+            line: n as u64 + 1,
+            range: start..start + line.len(),
+            about: about(line),
+        });
+        start += line.len();
+    }
+    pieces
+}
+
+/// A CSV's records, whole however many lines each spans (a quoted name may
+/// hold a line break); the header is about no one.
+fn csv_rows(bytes: &[u8], email: &str, is: &dyn Fn(&str) -> bool) -> Vec<Piece> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .trim(csv::Trim::All)
         .from_reader(bytes);
-    let mut starts = Vec::new();
-    let mut record = csv::ByteRecord::new();
-    while let Ok(true) = {
-        let at = reader.position().byte();
-        let more = reader.read_byte_record(&mut record);
-        if matches!(more, Ok(true)) {
-            starts.push(usize::try_from(at).unwrap_or(usize::MAX));
+    let mut records = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let at = usize::try_from(reader.position().byte()).unwrap_or(usize::MAX);
+        match reader.read_record(&mut record) {
+            Ok(true) => records.push((at, record.clone())),
+            // Not CSV (a hand-written list gone wrong): read it as lines.
+            Err(_) => return lines(bytes, |l| mentions(&String::from_utf8_lossy(l), email)),
+            Ok(false) => break,
         }
-        more
-    } {}
-    if starts.is_empty() {
-        return without_lines(bytes, email);
     }
-    starts.push(bytes.len());
-    let mut kept = bytes[..starts[0].min(bytes.len())].to_vec();
+    let column = records.first().and_then(|(_, header)| {
+        header.iter().position(|h| {
+            h.trim_start_matches('\u{feff}')
+                .eq_ignore_ascii_case("email")
+        })
+    });
+    let mut pieces = Vec::new();
+    for (i, (at, record)) in records.iter().enumerate() {
+        let end = records.get(i + 1).map_or(bytes.len(), |(next, _)| *next);
+        let start = (*at).min(bytes.len());
+        let is_header = i == 0 && column.is_some();
+        let field = record.get(column.unwrap_or(0)).unwrap_or("");
+        pieces.push(Piece {
+            line: bytes[..start].iter().filter(|&&b| b == b'\n').count() as u64 + 1,
+            range: start..end.clamp(start, bytes.len()),
+            about: !is_header && !field.is_empty() && is(field),
+        });
+    }
+    pieces
+}
+
+/// `bytes` without what is about `email`, and how many lines that was.
+fn without(file: &Path, bytes: &[u8], email: &str) -> (Vec<u8>, usize) {
+    let mut kept = Vec::with_capacity(bytes.len());
     let mut removed = 0;
-    for pair in starts.windows(2) {
-        let piece = &bytes[pair[0].min(bytes.len())..pair[1].min(bytes.len())];
-        if mentions(&String::from_utf8_lossy(piece), email) {
-            removed += piece.iter().filter(|&&b| b == b'\n').count().max(1);
+    let pieces = pieces(file, bytes, email);
+    let first = pieces.first().map_or(bytes.len(), |p| p.range.start);
+    kept.extend_from_slice(&bytes[..first]);
+    for piece in pieces {
+        let text = &bytes[piece.range];
+        if piece.about {
+            removed += text.iter().filter(|&&b| b == b'\n').count().max(1);
         } else {
-            kept.extend_from_slice(piece);
+            kept.extend_from_slice(text);
         }
     }
     (kept, removed)
@@ -305,13 +404,23 @@ mod tests {
     }
 
     #[test]
-    fn a_record_over_two_lines_goes_whole() {
-        let csv = b"email,name\nann@nhs.example,\"Ann\nSmith\"\nbob@nhs.example,Bob\n";
-        let (kept, removed) = without_rows(csv, "ann@nhs.example");
+    fn a_record_over_two_lines_goes_whole_and_one_that_names_them_stays() {
+        let csv = b"email,name\nann@nhs.example,\"Ann\nSmith\"\nbob@nhs.example,Bob\nzed@nhs.example,cc ANN@nhs.example\n";
+        let (kept, removed) = without(Path::new("subscribers.csv"), csv, "ann@nhs.example");
         assert_eq!(
             String::from_utf8_lossy(&kept),
-            "email,name\nbob@nhs.example,Bob\n"
+            "email,name\nbob@nhs.example,Bob\nzed@nhs.example,cc ANN@nhs.example\n"
         );
         assert_eq!(removed, 2);
+    }
+
+    #[test]
+    fn a_json_line_is_theirs_by_its_email_alone() {
+        let jsonl = b"{\"event\":\"asked\",\"email\":\"Ann@nhs.example\"}\n{\"event\":\"asked\",\"email\":\"yan@nhs.example\",\"name\":\"friend of ann@nhs.example\"}\n";
+        let (kept, removed) = without(Path::new("signups.jsonl"), jsonl, "ann@nhs.example");
+        assert_eq!(removed, 1);
+        assert!(
+            String::from_utf8_lossy(&kept).starts_with("{\"event\":\"asked\",\"email\":\"yan@")
+        );
     }
 }

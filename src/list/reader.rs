@@ -55,6 +55,24 @@ pub(crate) fn clean_name(raw: &str) -> String {
     name
 }
 
+/// A name that came from outside (the form, an import) as catchup writes
+/// it to the list: cleaned as [`clean_name`] does, without invisible
+/// formatting characters (right-to-left overrides, zero-width spaces)
+/// that make one text look like another, and without the `=`, `+`, `-`
+/// or `@` a spreadsheet would run as a formula when the list is opened in
+/// one.
+pub(crate) fn safe_name(raw: &str) -> String {
+    let visible: String = raw
+        .chars()
+        .filter(|c| {
+            !matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
+        })
+        .collect();
+    clean_name(&visible)
+        .trim_start_matches(['=', '+', '-', '@', ' '])
+        .to_string()
+}
+
 /// A reader's identity in 16 bytes: the first half of SHA-256 of the
 /// address in its compared form ([`super::address::identity`]). Ledgers, duplicate checks and the suppression list
 /// keep these rather than strings, so memory stays small as lists grow (a
@@ -88,6 +106,15 @@ fn address_digest(email: &str) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_from_outside_loses_formulas_and_invisible_characters() {
+        assert_eq!(safe_name("=cmd|'/C calc'!A0"), "cmd|'/C calc'!A0");
+        assert_eq!(safe_name("@SUM(1+1)"), "SUM(1+1)");
+        assert_eq!(safe_name(" - + =Ann"), "Ann");
+        assert_eq!(safe_name("Ann\u{202e}lmth.exe"), "Annlmth.exe");
+        assert_eq!(safe_name("Jo\u{200b}Ann-Smith"), "JoAnn-Smith");
+    }
 
     #[test]
     fn reader_keys_ignore_case_and_differ_between_readers() {

@@ -24,8 +24,9 @@ use crate::list::address;
 pub(crate) const FILE: &str = "signups.jsonl";
 
 /// The most the file may grow to before it is refused (a year of a busy
-/// form is a few megabytes).
-const LIMIT: u64 = 256 * 1024 * 1024;
+/// form is a few megabytes; a flood held to the hourly limit, with lapsed
+/// sign-ups pruned, stays far below it).
+const LIMIT: u64 = 1024 * 1024 * 1024;
 
 /// The file for the state folder `state`.
 pub(crate) fn path(state: &Path) -> PathBuf {
@@ -160,8 +161,8 @@ impl Signups {
             .any(|r| matches!(r, Record::Confirmed { id: c, .. } if c == id))
     }
 
-    /// Confirmed sign-ups not yet on the list: (id, address, name).
-    pub(crate) fn to_join(&self) -> Vec<(String, String, Option<String>)> {
+    /// Confirmed sign-ups not yet on the list.
+    pub(crate) fn to_join(&self) -> Vec<Joining> {
         let joined: HashSet<&str> = self
             .records
             .iter()
@@ -181,11 +182,14 @@ impl Signups {
         self.records
             .iter()
             .filter_map(|r| match r {
-                Record::Confirmed { id, email, .. } if !joined.contains(id.as_str()) => Some((
-                    id.clone(),
-                    email.clone(),
-                    names.get(id.as_str()).and_then(|n| (*n).clone()),
-                )),
+                Record::Confirmed { id, email, at, .. } if !joined.contains(id.as_str()) => {
+                    Some(Joining {
+                        id: id.clone(),
+                        email: email.clone(),
+                        name: names.get(id.as_str()).and_then(|n| (*n).clone()),
+                        confirmed: *at,
+                    })
+                }
                 _ => None,
             })
             .collect()
@@ -204,14 +208,6 @@ impl Signups {
             .count()
     }
 
-    /// Sign-ups of anyone since `since`.
-    pub(crate) fn all_asked_since(&self, since: DateTime<Utc>) -> usize {
-        self.records
-            .iter()
-            .filter(|r| matches!(r, Record::Asked { at, .. } if *at >= since))
-            .count()
-    }
-
     /// The address the sign-up `id` is for, if there is one.
     pub(crate) fn about_id(&self, id: &str) -> Option<&str> {
         self.records.iter().find_map(|r| match r {
@@ -226,6 +222,25 @@ impl Signups {
     pub(crate) fn about<'s>(&'s self, email: &'s str) -> impl Iterator<Item = &'s Record> + 's {
         self.records.iter().filter(move |r| r.is_about(email))
     }
+}
+
+/// A confirmed sign-up waiting to be put on the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Joining {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub confirmed: DateTime<Utc>,
+}
+
+/// The file as last read, kept up to date by reading only what was
+/// appended since (the whole file again if it was replaced or cut), so
+/// that a busy form does not read a long file for every request.
+#[derive(Debug, Default)]
+pub(crate) struct View {
+    pub signups: Signups,
+    file: Option<(u64, u64)>,
+    read_to: u64,
 }
 
 /// The file held under its exclusive lock: read as it stands, appended to
@@ -248,24 +263,40 @@ impl Locked {
         })
     }
 
-    /// What the file holds now.
+    /// Brings `view` up to what the file holds now.
     ///
     /// # Errors
     /// The file cannot be read, or is too large.
-    pub(crate) fn read(&mut self) -> Result<Signups, FileError> {
+    pub(crate) fn refresh(&mut self, view: &mut View) -> Result<(), FileError> {
+        use std::os::unix::fs::MetadataExt as _;
         let fail = |e| FileError::io(Action::Read, &self.path, e);
-        let file = &mut self.rows.file;
-        if file.metadata().map_err(fail)?.len() > LIMIT {
-            return Err(FileError::io(
-                Action::Read,
-                &self.path,
-                std::io::Error::other(format!("it is over {} MB", LIMIT / 1024 / 1024)),
-            ));
+        let meta = self.rows.file.metadata().map_err(fail)?;
+        if meta.len() > LIMIT {
+            return Err(fail(std::io::Error::other(format!(
+                "it is over {} MB",
+                LIMIT / 1024 / 1024
+            ))));
+        }
+        let same = view.file == Some((meta.dev(), meta.ino())) && meta.len() >= view.read_to;
+        if !same {
+            *view = View {
+                file: Some((meta.dev(), meta.ino())),
+                ..View::default()
+            };
         }
         let mut bytes = Vec::new();
-        file.seek(SeekFrom::Start(0)).map_err(fail)?;
+        let file = &mut self.rows.file;
+        file.seek(SeekFrom::Start(view.read_to)).map_err(fail)?;
         file.read_to_end(&mut bytes).map_err(fail)?;
-        Ok(Signups::parse(&self.path, &bytes))
+        let whole = bytes
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |end| end + 1);
+        let more = Signups::parse(&self.path, &bytes[..whole]);
+        view.signups.records.extend(more.records);
+        view.signups.warnings.extend(more.warnings);
+        view.read_to += whole as u64;
+        Ok(())
     }
 
     /// Appends `records`, fsynced; none of them if that fails.
@@ -306,27 +337,42 @@ impl Signups {
     /// whose link has expired: no consent was given, and nothing is kept of
     /// them once their limits no longer count (a flood of sign-ups cannot
     /// grow the file for ever).
-    pub(crate) fn without_lapsed(&self, now: DateTime<Utc>) -> Vec<Record> {
+    pub(crate) fn without_lapsed(&self, now: DateTime<Utc>) -> Option<Vec<Record>> {
+        let confirmed: HashSet<&str> = self
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Confirmed { id, .. } => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
         let lapsed: HashSet<&str> = self
             .records
             .iter()
             .filter_map(|r| match r {
-                Record::Asked { id, expires, .. } if *expires < now && !self.is_confirmed(id) => {
+                Record::Asked { id, expires, .. }
+                    if *expires < now && !confirmed.contains(id.as_str()) =>
+                {
                     Some(id.as_str())
                 }
                 _ => None,
             })
             .collect();
-        self.records
-            .iter()
-            .filter(|r| match r {
-                Record::Asked { id, .. } | Record::Mailed { id, .. } => {
-                    !lapsed.contains(id.as_str())
-                }
-                _ => true,
-            })
-            .cloned()
-            .collect()
+        if lapsed.is_empty() {
+            return None;
+        }
+        Some(
+            self.records
+                .iter()
+                .filter(|r| match r {
+                    Record::Asked { id, .. } | Record::Mailed { id, .. } => {
+                        !lapsed.contains(id.as_str())
+                    }
+                    _ => true,
+                })
+                .cloned()
+                .collect(),
+        )
     }
 }
 
@@ -368,7 +414,9 @@ mod tests {
         locked
             .append(&[asked("a1", "Ann@NHS.example")])
             .expect("append");
-        let read = locked.read().expect("read");
+        let mut view = View::default();
+        locked.refresh(&mut view).expect("read");
+        let read = &view.signups;
         assert_eq!(read.about_id("a1"), Some("Ann@NHS.example"));
         assert!(!read.is_confirmed("a1"));
         assert!(read.to_join().is_empty());
@@ -379,13 +427,26 @@ mod tests {
             client: None,
         };
         locked.append(&[confirmed]).expect("append");
-        let read = locked.read().expect("read");
+        let mut view = View::default();
+        locked.refresh(&mut view).expect("read");
+        let read = &view.signups;
         assert!(read.is_confirmed("a1"));
         assert_eq!(
             read.to_join(),
-            vec![("a1".to_string(), "Ann@NHS.example".to_string(), None)]
+            vec![Joining {
+                id: "a1".into(),
+                email: "Ann@NHS.example".into(),
+                name: None,
+                confirmed: at("2026-12-01T10:05:00Z"),
+            }]
         );
+        // Read as appended: only the new line is read.
+        locked
+            .append(&[asked("a2", "bob@nhs.example")])
+            .expect("append");
         assert_eq!(read.about("ann@nhs.example").count(), 2);
+        locked.refresh(&mut view).expect("refresh");
+        assert_eq!(view.signups.records.len(), 3);
     }
 
     #[test]
@@ -413,11 +474,15 @@ mod tests {
         };
         assert_eq!(
             all.without_lapsed(at("2026-12-09T00:00:00Z")),
-            vec![asked("kept", "x@nhs.example"), mailed("kept"), confirmed]
+            Some(vec![
+                asked("kept", "x@nhs.example"),
+                mailed("kept"),
+                confirmed
+            ])
         );
         assert_eq!(
-            all.without_lapsed(at("2026-12-02T00:00:00Z")).len(),
-            5,
+            all.without_lapsed(at("2026-12-02T00:00:00Z")),
+            None,
             "not yet expired"
         );
     }

@@ -326,7 +326,7 @@ pub(crate) fn add(path: &Path, readers: &[Reader]) -> Result<Vec<String>, ListEr
         let mut record = vec![String::new(); width];
         record[email] = reader.email.to_string();
         if let (Some(at), Some(n)) = (name, &reader.name) {
-            record[at].clone_from(n);
+            record[at] = crate::list::reader::safe_name(n);
         }
         rows.write_record(&record)
             .map_err(|e| ListError::read(path, &e))?;

@@ -286,6 +286,8 @@ pub(crate) struct Standing {
     pub complained: bool,
     /// Anything else: a bounce, an operator's entry.
     pub other: bool,
+    /// When the latest event that suppresses it was recorded.
+    pub since: Option<DateTime<Utc>>,
 }
 
 impl Standing {
@@ -299,6 +301,7 @@ impl Standing {
             *self = Standing::default();
             return;
         }
+        self.since = Some(self.since.map_or(event.at, |since| since.max(event.at)));
         let reason = event.reason.trim().to_ascii_lowercase();
         if reason.starts_with("unsubscribe") {
             self.unsubscribed = true;
@@ -523,9 +526,13 @@ pub(crate) enum Change {
     },
     /// Undoing their own unsubscribe.
     Resubscribe { email: String },
-    /// A confirmed sign-up: new consent, which lifts whatever suppressed
-    /// the address before.
-    Join { email: String },
+    /// A sign-up confirmed at `confirmed`: new consent, which lifts
+    /// whatever suppressed the address before then (not what came after:
+    /// an unsubscribe since stands).
+    Join {
+        email: String,
+        confirmed: DateTime<Utc>,
+    },
 }
 
 /// What became of a [`Change`].
@@ -602,7 +609,7 @@ fn commit(
                 issue,
             } => (email, reason.as_str(), issue.clone()),
             Change::Resubscribe { email } => (email, "resubscribed", None),
-            Change::Join { email } => (email, "joined", None),
+            Change::Join { email, .. } => (email, "joined", None),
         };
         let key = ReaderKey::of(email);
         let standing = standings.entry(key).or_insert_with(|| view.standing(key));
@@ -612,8 +619,13 @@ fn commit(
             Change::Resubscribe { .. } if !standing.is_suppressed() => Outcome::Unchanged,
             Change::Resubscribe { .. } if standing.complained || standing.other => Outcome::Refused,
             Change::Resubscribe { .. } => Outcome::Recorded,
-            Change::Join { .. } if !standing.is_suppressed() => Outcome::Unchanged,
-            Change::Join { .. } => Outcome::Recorded,
+            Change::Join { confirmed, .. }
+                if standing.is_suppressed()
+                    && standing.since.is_none_or(|since| since <= *confirmed) =>
+            {
+                Outcome::Recorded
+            }
+            Change::Join { .. } => Outcome::Unchanged,
         };
         if outcome == Outcome::Recorded {
             let event = Event {
@@ -905,20 +917,10 @@ mod tests {
             text.lines().count()
         );
         let list = Suppressed::load(&path).expect("load");
-        assert_eq!(
-            list.standing(ReaderKey::of("ann@nhs.example")),
-            Standing {
-                unsubscribed: true,
-                ..Standing::default()
-            }
-        );
-        assert_eq!(
-            list.standing(ReaderKey::of("cat@nhs.example")),
-            Standing {
-                other: true,
-                ..Standing::default()
-            }
-        );
+        let ann = list.standing(ReaderKey::of("ann@nhs.example"));
+        assert!(ann.unsubscribed && !ann.complained && !ann.other);
+        let cat = list.standing(ReaderKey::of("cat@nhs.example"));
+        assert!(cat.other && !cat.unsubscribed && !cat.complained);
         // Compacted whole: one lift and what followed it, per address.
         let (events, _) = events(&path).expect("events");
         let whole = String::from_utf8(compacted(&events)).expect("utf8");

@@ -286,7 +286,10 @@ mod tests {
         );
         assert!(page.contains("HSJ &lt;Catch&gt; Up"), "escaped: {page}");
         assert!(page.contains(r#"<html lang="en-GB">"#), "{page}");
-        assert!(page.contains("<title>Unsubscribe? · HSJ &lt;Catch&gt; Up</title>"), "{page}");
+        assert!(
+            page.contains("<title>Unsubscribe? · HSJ &lt;Catch&gt; Up</title>"),
+            "{page}"
+        );
         assert_eq!(page.matches("<form").count(), 1);
         assert!(page.contains(r#"<form method="post" action="https://news.hsj.example/u/TOKEN"><input type="hidden" name="List-Unsubscribe" value="One-Click">"#), "{page}");
     }

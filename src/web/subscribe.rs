@@ -31,9 +31,10 @@ use super::pages::{Page, mask};
 use super::unsubscribe::{from_our_page, html, refresh_readers};
 use crate::config::Subscribe;
 use crate::deliver::relays::Relays;
+use crate::fs::FileError;
 use crate::list::address;
 use crate::list::reader::{Reader, clean_name};
-use crate::list::signups::{self, Locked, Record};
+use crate::list::signups::{self, Joining, Locked, Record, View};
 use crate::list::suppression::Change;
 use crate::list::token::Token;
 use crate::log::{self, Level};
@@ -46,6 +47,11 @@ const CONFIRM: &str = "confirm";
 /// oldest are forgotten (a flood from many addresses is held by the limit
 /// in all instead).
 const CLIENTS_KEPT: usize = 10_000;
+
+/// Every answer to the form takes at least this long, so that how long it
+/// took does not tell whether the address was taken (a write and an
+/// fsync) or was already subscribed (nothing to write).
+const FLOOR: Duration = Duration::from_millis(100);
 
 /// Past this size the file loses its lapsed sign-ups (never confirmed,
 /// link expired) before the next is added.
@@ -63,6 +69,8 @@ pub(super) struct SignUps {
     /// Sign-ups taken in the last hour, by anyone: checked before the file
     /// is read, so a flood from many addresses costs no disk reads.
     taken: Mutex<VecDeque<Instant>>,
+    /// The file as last read (only what was appended since is read).
+    view: Mutex<View>,
     /// One decision at a time (each reads the file under its lock anyway;
     /// this keeps them off the blocking pool's threads all at once).
     deciding: tokio::sync::Mutex<()>,
@@ -88,27 +96,16 @@ impl SignUps {
             file: signups::path(state),
             clients: Mutex::new(HashMap::new()),
             taken: Mutex::new(VecDeque::new()),
+            view: Mutex::new(View::default()),
             deciding: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Counts a sign-up from `client`; false if it, or the service, is
-    /// over its limit for the hour.
+    /// over its limit for the hour. The client's limit is checked first,
+    /// so that one client cannot use up everyone's hour.
     fn admit(&self, client: IpAddr, now: Instant) -> bool {
         let hour = Duration::from_secs(3600);
-        {
-            let mut taken = self
-                .taken
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            while taken.front().is_some_and(|t| now - *t >= hour) {
-                taken.pop_front();
-            }
-            if taken.len() >= self.settings.per_hour as usize {
-                return false;
-            }
-            taken.push_back(now);
-        }
         let client = network(client);
         let mut clients = self
             .clients
@@ -127,8 +124,34 @@ impl SignUps {
         if times.len() >= self.settings.per_client as usize {
             return false;
         }
+        let mut taken = self
+            .taken
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while taken.front().is_some_and(|t| now - *t >= hour) {
+            taken.pop_front();
+        }
+        if taken.len() >= self.settings.per_hour as usize {
+            return false;
+        }
+        taken.push_back(now);
         times.push_back(now);
         true
+    }
+
+    /// Runs `f` on the file under its lock, with the view brought up to
+    /// date first.
+    fn with_file<T>(
+        &self,
+        f: impl FnOnce(&mut Locked, &mut View) -> Result<T, FileError>,
+    ) -> Result<T, FileError> {
+        let mut locked = Locked::lock(&self.file)?;
+        let mut view = self
+            .view
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        locked.refresh(&mut view)?;
+        f(&mut locked, &mut view)
     }
 }
 
@@ -189,11 +212,19 @@ pub(super) async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let started = tokio::time::Instant::now();
+    let response = take(app, peer, &headers, &body).await;
+    tokio::time::sleep_until(started + FLOOR).await;
+    response
+}
+
+/// The form's POST, decided.
+async fn take(app: Arc<App>, peer: SocketAddr, headers: &HeaderMap, body: &[u8]) -> Response {
     let Some(signups) = &app.signups else {
         return super::nothing_here();
     };
     let settings = &signups.settings;
-    let form = Form::parse(&body);
+    let form = Form::parse(body);
     let Ok(email) = address::parse(&form.email) else {
         return sign_up_page(
             &app,
@@ -210,7 +241,7 @@ pub(super) async fn submit(
             Some("Tick the box to agree, then press Subscribe."),
         );
     }
-    let client = client_address(&headers, peer, settings.forwarded_for);
+    let client = client_address(headers, peer, settings.forwarded_for);
     let checked = if form.trap {
         Err("trap")
     } else if !signups.admit(client, Instant::now()) {
@@ -240,9 +271,12 @@ pub(super) async fn submit(
     let decided = {
         let _one = signups.deciding.lock().await;
         let asked = asked(signups, &reader, source, client);
-        let file = signups.file.clone();
-        let limits = settings_limits(settings);
-        tokio::task::spawn_blocking(move || record_if_allowed(&file, asked, limits)).await
+        let deciding = Arc::clone(&app);
+        tokio::task::spawn_blocking(move || match &deciding.signups {
+            Some(signups) => signups.record_if_allowed(asked),
+            None => Ok(None),
+        })
+        .await
     };
     match decided {
         Ok(Ok(Some(record))) => {
@@ -335,52 +369,35 @@ fn asked(signups: &SignUps, reader: &Reader, source: String, client: IpAddr) -> 
     }
 }
 
-/// The limits a sign-up is held to, from the file.
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    per_address: usize,
-    per_hour: usize,
-}
-
-fn settings_limits(settings: &Subscribe) -> Limits {
-    Limits {
-        per_address: settings.per_address as usize,
-        per_hour: settings.per_hour as usize,
+impl SignUps {
+    /// Under the file's lock: appends the sign-up (fsynced) unless the
+    /// address has had its confirmations for the day. `None`: not taken.
+    fn record_if_allowed(&self, asked: Record) -> Result<Option<Record>, FileError> {
+        let Record::Asked { email, at, .. } = &asked else {
+            return Ok(None);
+        };
+        self.with_file(|locked, view| {
+            let today = view
+                .signups
+                .asked_since(email, *at - chrono::Duration::days(1));
+            if today >= self.settings.per_address as usize {
+                log::event(
+                    Level::Warn,
+                    "signup.limited",
+                    &[("reader", &mask(email)), ("today_for_address", &today)],
+                );
+                return Ok(None);
+            }
+            if locked.len()? > PRUNE_AT
+                && let Some(kept) = view.signups.without_lapsed(*at)
+            {
+                locked.replace(&kept)?;
+                locked.refresh(view)?;
+            }
+            locked.append(std::slice::from_ref(&asked))?;
+            Ok(Some(asked.clone()))
+        })
     }
-}
-
-/// Under the file's lock: appends the sign-up (fsynced) unless the address
-/// has had its confirmations for the day, or the service its for the
-/// hour. `None`: not taken.
-fn record_if_allowed(
-    file: &std::path::Path,
-    asked: Record,
-    limits: Limits,
-) -> Result<Option<Record>, crate::fs::FileError> {
-    let Record::Asked { email, at, .. } = &asked else {
-        return Ok(None);
-    };
-    let mut locked = Locked::lock(file)?;
-    let now = locked.read()?;
-    let day = now.asked_since(email, *at - chrono::Duration::days(1));
-    let hour = now.all_asked_since(*at - chrono::Duration::hours(1));
-    if day >= limits.per_address || hour >= limits.per_hour {
-        log::event(
-            Level::Warn,
-            "signup.limited",
-            &[
-                ("reader", &mask(email)),
-                ("today_for_address", &day),
-                ("this_hour", &hour),
-            ],
-        );
-        return Ok(None);
-    }
-    if locked.len()? > PRUNE_AT {
-        locked.replace(&now.without_lapsed(*at))?;
-    }
-    locked.append(std::slice::from_ref(&asked))?;
-    Ok(Some(asked))
 }
 
 /// Sends the confirmation for `asked`, and records that it went.
@@ -482,18 +499,24 @@ enum Link {
     NotValid,
 }
 
-async fn link(app: &App, signups: &SignUps, token: &str) -> Result<Link, Response> {
+async fn link(app: &Arc<App>, token: &str) -> Result<Link, Response> {
     let mut parts = token.splitn(3, '.');
-    let (Some(id), Some(expires), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(id), Some(expires_text), Some(mac)) = (parts.next(), parts.next(), parts.next())
+    else {
         return Ok(Link::NotValid);
     };
-    let Ok(expires) = expires.parse::<i64>() else {
+    // Only the form catchup writes (`+7`, `07` are not it).
+    let Some(expires) = expires_text
+        .parse::<i64>()
+        .ok()
+        .filter(|e| e.to_string() == expires_text)
+    else {
         return Ok(Link::NotValid);
     };
     // Checked before any file is read: a flood of made-up links costs an
     // HMAC each.
     if id.len() != 32
-        || !id.bytes().all(|b| b.is_ascii_hexdigit())
+        || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         || !app
             .keys
             .all()
@@ -501,32 +524,28 @@ async fn link(app: &App, signups: &SignUps, token: &str) -> Result<Link, Respons
     {
         return Ok(Link::NotValid);
     }
-    let file = signups.file.clone();
-    let read = tokio::task::spawn_blocking(move || signups::Signups::load(&file)).await;
-    let now = match read {
-        Ok(Ok(now)) => now,
-        Ok(Err(e)) => {
-            log::event(Level::Error, "signup.unreadable", &[("error", &e)]);
-            return Err(html(
-                app,
-                StatusCode::SERVICE_UNAVAILABLE,
-                Page::NotRecorded,
-            ));
-        }
-        Err(e) => {
-            log::event(Level::Error, "signup.unreadable", &[("error", &e)]);
-            return Err(html(
-                app,
-                StatusCode::SERVICE_UNAVAILABLE,
-                Page::NotRecorded,
-            ));
-        }
+    let reading = Arc::clone(app);
+    let wanted = id.to_string();
+    let read = tokio::task::spawn_blocking(move || match &reading.signups {
+        Some(signups) => signups.with_file(|_, view| {
+            Ok(view
+                .signups
+                .about_id(&wanted)
+                .map(|email| (email.to_string(), view.signups.is_confirmed(&wanted))))
+        }),
+        None => Ok(None),
+    })
+    .await;
+    let found = match read {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => return Err(unavailable(app, &e)),
+        Err(e) => return Err(unavailable(app, &e)),
     };
     // Erased since, or lapsed and pruned: no longer anyone's.
-    let Some(email) = now.about_id(id).map(str::to_string) else {
+    let Some((email, confirmed)) = found else {
         return Ok(Link::NotValid);
     };
-    if now.is_confirmed(id) {
+    if confirmed {
         return Ok(Link::Confirmed { email });
     }
     let expired = DateTime::<Utc>::from_timestamp(expires, 0)
@@ -538,16 +557,38 @@ async fn link(app: &App, signups: &SignUps, token: &str) -> Result<Link, Respons
     })
 }
 
+/// "Please try again", logged.
+fn unavailable(app: &App, e: &dyn std::fmt::Display) -> Response {
+    log::event(Level::Error, "signup.unreadable", &[("error", &e)]);
+    html(app, StatusCode::SERVICE_UNAVAILABLE, Page::NotRecorded)
+}
+
+/// A link already used: the reader is subscribed, unless something took
+/// them off since (then the page says so, and cannot undo it).
+fn used_link(app: &App, email: &str) -> Response {
+    if super::unsubscribe::standing(app, email).is_suppressed() {
+        return html(
+            app,
+            StatusCode::OK,
+            Page::AlreadyOff {
+                masked: &mask(email),
+                resubscribe: None,
+            },
+        );
+    }
+    joined_page(app, email)
+}
+
 /// GET `/confirm/{token}`: the page with the button. Confirms nobody.
 pub(super) async fn show(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {
-    let Some(signups) = &app.signups else {
+    if app.signups.is_none() {
         return super::nothing_here();
-    };
-    match link(&app, signups, &token).await {
+    }
+    match link(&app, &token).await {
         Err(response) => response,
         Ok(Link::NotValid) => html(&app, StatusCode::NOT_FOUND, Page::NotValid),
         Ok(Link::Pending { expired: true, .. }) => html(&app, StatusCode::GONE, Page::Expired),
-        Ok(Link::Confirmed { email }) => joined_page(&app, &email),
+        Ok(Link::Confirmed { email }) => used_link(&app, &email),
         Ok(Link::Pending { email, .. }) => {
             let form = app.keys.current.form_token(CONFIRM, &token);
             let action = format!("{}/confirm/{token}", app.newsletter.web.base_url);
@@ -564,7 +605,9 @@ pub(super) async fn show(State(app): State<Arc<App>>, Path(token): Path<String>)
     }
 }
 
-/// POST `/confirm/{token}` from the page's button: confirms.
+/// POST `/confirm/{token}` from the page's button: confirms. The answer
+/// comes once the confirmation is on disk and the reader's old
+/// suppression lifted; the list row follows ([`join_waiting`]).
 pub(super) async fn confirm(
     State(app): State<Arc<App>>,
     Path(token): Path<String>,
@@ -582,54 +625,41 @@ pub(super) async fn confirm(
             Page::BadRequest("Confirming works from the button on this service's own page."),
         );
     }
-    let (id, email) = match link(&app, signups, &token).await {
+    let (id, email) = match link(&app, &token).await {
         Err(response) => return response,
         Ok(Link::NotValid) => return html(&app, StatusCode::NOT_FOUND, Page::NotValid),
-        Ok(Link::Confirmed { email }) => return joined_page(&app, &email),
+        Ok(Link::Confirmed { email }) => return used_link(&app, &email),
         Ok(Link::Pending { expired: true, .. }) => {
             return html(&app, StatusCode::GONE, Page::Expired);
         }
         Ok(Link::Pending { id, email, .. }) => (id, email),
     };
     let client = client_address(&headers, peer, signups.settings.forwarded_for);
+    let at = crate::clock::wall();
     let confirmed = Record::Confirmed {
         id: id.clone(),
         email: email.clone(),
-        at: crate::clock::wall(),
+        at,
         client: signups.settings.record_client.then(|| client.to_string()),
     };
-    let file = signups.file.clone();
-    let written = tokio::task::spawn_blocking(move || {
-        let mut locked = Locked::lock(&file)?;
-        if locked.read()?.is_confirmed(&id) {
-            return Ok(false);
-        }
-        locked
-            .append(std::slice::from_ref(&confirmed))
-            .map(|()| true)
+    let writing = Arc::clone(&app);
+    let written = tokio::task::spawn_blocking(move || match &writing.signups {
+        Some(signups) => signups.with_file(|locked, view| {
+            if !view.signups.is_confirmed(&id) {
+                locked.append(std::slice::from_ref(&confirmed))?;
+            }
+            Ok(())
+        }),
+        None => Ok(()),
     })
     .await;
     match written {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => {
-            log::event(Level::Error, "signup.not_recorded", &[("error", &e)]);
-            return html(&app, StatusCode::SERVICE_UNAVAILABLE, Page::NotRecorded);
-        }
-        Err(e) => {
-            log::event(Level::Error, "signup.not_recorded", &[("error", &e)]);
-            return html(&app, StatusCode::SERVICE_UNAVAILABLE, Page::NotRecorded);
-        }
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return not_recorded(&app, &e),
+        Err(e) => return not_recorded(&app, &e),
     }
-    // New consent lifts what took the address off before.
-    if let Err(e) = app
-        .writer
-        .record(Change::Join {
-            email: email.clone(),
-        })
-        .await
-    {
-        log::event(Level::Error, "signup.not_recorded", &[("error", &e)]);
-        return html(&app, StatusCode::SERVICE_UNAVAILABLE, Page::NotRecorded);
+    if let Err(e) = lift(&app, &email, at).await {
+        return not_recorded(&app, &e);
     }
     log::event(
         Level::Info,
@@ -639,6 +669,27 @@ pub(super) async fn confirm(
     let joining = Arc::clone(&app);
     tokio::spawn(async move { join_waiting(&joining).await });
     joined_page(&app, &email)
+}
+
+fn not_recorded(app: &App, e: &dyn std::fmt::Display) -> Response {
+    log::event(Level::Error, "signup.not_recorded", &[("error", &e)]);
+    html(app, StatusCode::SERVICE_UNAVAILABLE, Page::NotRecorded)
+}
+
+/// New consent, given at `confirmed`, lifts what took the address off
+/// before then (durably; nothing if nothing did).
+async fn lift(
+    app: &App,
+    email: &str,
+    confirmed: DateTime<Utc>,
+) -> Result<(), crate::fs::journal::WriteError> {
+    app.writer
+        .record(Change::Join {
+            email: email.to_string(),
+            confirmed,
+        })
+        .await
+        .map(drop)
 }
 
 /// After confirming: the latest issue's web version with a line on top
@@ -666,62 +717,83 @@ fn joined_page(app: &App, email: &str) -> Response {
         .into_response()
 }
 
-/// Puts every confirmed sign-up not yet on the list on it (waiting for
-/// any send that is reading the list), records that, and sends each its
-/// welcome. Run after each confirmation, and when the service starts (a
-/// confirmation acknowledged just before a crash still joins).
-pub(super) async fn join_waiting(app: &App) {
+/// Puts every confirmed sign-up not yet on the list on it: its old
+/// suppression lifted (again, if that was done: it changes nothing then),
+/// its row added (waiting for any send that is reading the list), a
+/// `joined` record, and its welcome unless something took it off since.
+/// Run after each confirmation, and when the service starts (a
+/// confirmation recorded just before a crash still joins, whole).
+pub(super) async fn join_waiting(app: &Arc<App>) {
     let Some(signups) = &app.signups else {
         return;
     };
     let _one = signups.deciding.lock().await;
-    let file = signups.file.clone();
-    let list = app.newsletter.paths.subscribers.clone();
-    let joined = tokio::task::spawn_blocking(move || -> Result<Vec<Record>, String> {
-        let waiting = signups::Signups::load(&file)
-            .map_err(|e| e.to_string())?
-            .to_join();
-        if waiting.is_empty() {
-            return Ok(Vec::new());
+    let reading = Arc::clone(app);
+    let waiting = tokio::task::spawn_blocking(move || match &reading.signups {
+        Some(signups) => signups.with_file(|_, view| Ok(view.signups.to_join())),
+        None => Ok(Vec::new()),
+    })
+    .await;
+    let waiting: Vec<Joining> = match waiting {
+        Ok(Ok(waiting)) => waiting,
+        Ok(Err(e)) => return log::event(Level::Error, "signup.not_joined", &[("error", &e)]),
+        Err(e) => return log::event(Level::Error, "signup.not_joined", &[("error", &e)]),
+    };
+    if waiting.is_empty() {
+        return;
+    }
+    for one in &waiting {
+        if let Err(e) = lift(app, &one.email, one.confirmed).await {
+            return log::event(Level::Error, "signup.not_joined", &[("error", &e)]);
         }
+    }
+    let adding = Arc::clone(app);
+    let joining = waiting.clone();
+    let added = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let waiting = joining;
+        let Some(signups) = &adding.signups else {
+            return Ok(());
+        };
         let readers: Vec<Reader> = waiting
             .iter()
-            .filter_map(|(_, email, name)| {
+            .filter_map(|one| {
                 Some(Reader {
-                    email: address::parse(email).ok()?,
-                    name: name.clone(),
+                    email: address::parse(&one.email).ok()?,
+                    name: one.name.clone(),
                 })
             })
             .collect();
-        crate::list::subscribers::add(&list, &readers).map_err(|e| e.to_string())?;
+        crate::list::subscribers::add(&adding.newsletter.paths.subscribers, &readers)
+            .map_err(|e| e.to_string())?;
         let at = crate::clock::wall();
         let records: Vec<Record> = waiting
-            .into_iter()
-            .map(|(id, email, _)| Record::Joined { id, email, at })
+            .iter()
+            .map(|one| Record::Joined {
+                id: one.id.clone(),
+                email: one.email.clone(),
+                at,
+            })
             .collect();
-        Locked::lock(&file)
-            .and_then(|mut l| l.append(&records))
+        signups
+            .with_file(|locked, _| locked.append(&records))
             .map_err(|e| e.to_string())?;
-        Ok(records)
+        Ok(())
     })
     .await;
-    let records = match joined {
-        Ok(Ok(records)) => records,
-        Ok(Err(e)) => {
-            log::event(Level::Error, "signup.not_joined", &[("error", &e)]);
-            return;
-        }
-        Err(e) => {
-            log::event(Level::Error, "signup.not_joined", &[("error", &e)]);
-            return;
-        }
-    };
-    for record in records {
-        if let Record::Joined { id, email, .. } = record {
-            log::event(Level::Info, "signup.joined", &[("reader", &mask(&email))]);
-            if let Some(text) = &signups.settings.welcome {
-                welcome(app, signups, &id, &email, text).await;
-            }
+    match added {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return log::event(Level::Error, "signup.not_joined", &[("error", &e)]),
+        Err(e) => return log::event(Level::Error, "signup.not_joined", &[("error", &e)]),
+    }
+    for one in &waiting {
+        log::event(
+            Level::Info,
+            "signup.joined",
+            &[("reader", &mask(&one.email))],
+        );
+        let off = super::unsubscribe::standing(app, &one.email).is_suppressed();
+        if let (Some(text), false) = (&signups.settings.welcome, off) {
+            welcome(app, signups, &one.id, &one.email, text).await;
         }
     }
 }

@@ -314,3 +314,63 @@ fn a_missing_file_or_a_bad_address_is_named() {
         .code(0)
         .stdout_is("catchup holds nothing about nobody@nhs.example\n");
 }
+
+/// Another reader's row that names the address (a name typed into the
+/// form) is theirs: erase leaves it and export does not show it; a file
+/// replaced by a link or a FIFO is refused, not skipped (adversarial run).
+#[test]
+fn erase_takes_only_the_readers_own_rows_and_refuses_what_it_cannot_read() {
+    let project = Project::example();
+    project.write(
+        "config/subscribers.csv",
+        "email,name\nann@nhs.example,Ann\nzed@nhs.example,\"cc ANN@nhs.example\"\n",
+    );
+    project.write(
+        "state/signups.jsonl",
+        "{\"event\":\"imported\",\"email\":\"yan@nhs.example\",\"name\":\"friend of ann@nhs.example\",\"at\":\"2026-11-01T10:00:00Z\",\"source\":\"s\",\"file\":\"f\",\"line\":2,\"row\":\"yan@nhs.example,friend of ann@nhs.example\"}\n",
+    );
+    let export = project
+        .expect(&["readers", "export", "ann@nhs.example"])
+        .code(0);
+    let held: serde_json::Value = serde_json::from_str(export.stdout()).expect("json");
+    assert_eq!(held["held"].as_array().map(Vec::len), Some(1), "{held}");
+    assert_eq!(held["consent"], serde_json::json!([]));
+
+    std::fs::rename(
+        project.path().join("state/signups.jsonl"),
+        project.path().join("elsewhere.jsonl"),
+    )
+    .expect("move");
+    std::os::unix::fs::symlink(
+        project.path().join("elsewhere.jsonl"),
+        project.path().join("state/signups.jsonl"),
+    )
+    .expect("link");
+    project
+        .expect(&["readers", "erase", "ann@nhs.example"])
+        .code(2)
+        .stderr_is("error: cannot read `state/signups.jsonl`: it is a symbolic link; remove it and run again\n");
+    assert!(
+        project
+            .read("config/subscribers.csv")
+            .contains("ann@nhs.example,Ann"),
+        "nothing was erased"
+    );
+    std::fs::remove_file(project.path().join("state/signups.jsonl")).expect("unlink");
+    crate::support::mkfifo(&project.path().join("state/signups.jsonl"));
+    project
+        .expect(&["readers", "erase", "ann@nhs.example"])
+        .code(2)
+        .stderr_is("error: cannot read `state/signups.jsonl`: it is a FIFO, not a regular file\n");
+    std::fs::remove_file(project.path().join("state/signups.jsonl")).expect("unlink");
+
+    project
+        .expect(&["readers", "erase", "ann@nhs.example"])
+        .code(0)
+        .stdout_has("removed 1 line(s) from config/subscribers.csv\n");
+    assert_eq!(
+        project.read("config/subscribers.csv"),
+        "email,name\nzed@nhs.example,\"cc ANN@nhs.example\"\n",
+        "zed's row is zed's"
+    );
+}

@@ -228,6 +228,40 @@ fn a_reader_signs_up_confirms_with_the_button_and_gets_the_next_send() {
     );
 }
 
+/// `n` sign-ups, the `i`th with `fields(i)`, from 20 connections at once
+/// (every answer takes at least 100 ms, so that its timing says nothing).
+fn in_parallel(
+    service: &Service,
+    n: usize,
+    fields: impl Fn(usize) -> String + Sync,
+) -> Vec<Answer> {
+    let url = service.url("/subscribe");
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..20)
+            .map(|w| {
+                let (url, fields) = (&url, &fields);
+                scope.spawn(move || {
+                    (w..n)
+                        .step_by(20)
+                        .map(|i| {
+                            request(
+                                "POST",
+                                url,
+                                Some("application/x-www-form-urlencoded"),
+                                fields(i).as_bytes(),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("worker"))
+            .collect()
+    })
+}
+
 pub fn wait_until(done: impl Fn() -> bool) {
     let start = std::time::Instant::now();
     while !done() {
@@ -253,8 +287,9 @@ fn confirmations(server: &SmtpServer) -> Vec<String> {
 fn a_thousand_sign_ups_of_one_address_send_three_confirmations() {
     let (project, server, port) = project("per_client = 10000");
     let service = project.serve(port);
-    for _ in 0..1000 {
-        let answer = sign_up(&service, "email=target%40nhs.example&consent=yes");
+    for answer in in_parallel(&service, 1000, |_| {
+        "email=target%40nhs.example&consent=yes".into()
+    }) {
         assert_eq!(answer.status, 200);
         assert!(answer.body.contains("Check your inbox"));
     }
@@ -275,19 +310,16 @@ fn a_thousand_sign_ups_of_one_address_send_three_confirmations() {
 fn a_thousand_sign_ups_from_one_client_are_held_to_its_limit() {
     let (project, server, port) = project("per_client = 5");
     let service = project.serve(port);
-    for i in 0..1000 {
-        let answer = sign_up(
-            &service,
-            &format!("email=victim{i}%40nhs.example&consent=yes"),
-        );
+    for answer in in_parallel(&service, 1000, |i| {
+        format!("email=victim{i}%40nhs.example&consent=yes")
+    }) {
         assert_eq!(answer.status, 200);
     }
     wait_until(|| confirmations(&server).len() >= 5);
     std::thread::sleep(Duration::from_millis(500));
-    let expected: Vec<String> = (0..5).map(|i| format!("victim{i}@nhs.example")).collect();
-    let mut got = confirmations(&server);
-    got.sort();
-    assert_eq!(got, expected);
+    let got = confirmations(&server);
+    assert_eq!(got.len(), 5, "{got:?}");
+    assert!(got.iter().all(|to| to.starts_with("victim")));
 }
 
 #[test]
@@ -332,6 +364,9 @@ fn a_forged_changed_or_expired_link_confirms_nobody() {
         format!("{}.{expires}.{mac}", "0".repeat(32)),
         format!("{id}.{expires}.{}", "A".repeat(mac.len())),
         format!("{id}.{expires}"),
+        format!("{id}.+{expires}.{mac}"),
+        format!("{id}.0{expires}.{mac}"),
+        format!("{}.{expires}.{mac}", id.to_uppercase()),
         "x".into(),
     ];
     for token in &forged {
@@ -603,4 +638,162 @@ fn a_bad_address_or_no_tick_gets_the_form_again_and_nothing_is_kept() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(server.deliveries().is_empty());
     assert!(events(&project).is_empty());
+}
+
+/// A sign-up's POST from a given loopback address, written by hand.
+fn sign_up_from(from: [u8; 4], port: u16, fields: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket
+        .bind(&std::net::SocketAddr::from((from, 0)).into())
+        .expect("bind");
+    socket
+        .connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+        .expect("connect");
+    let mut stream: std::net::TcpStream = socket.into();
+    write!(
+        stream,
+        "POST /subscribe HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
+        fields.len()
+    )
+    .expect("write");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+/// One client over its limit does not use up the hour for everyone
+/// (adversarial run, issue 22).
+#[test]
+fn one_client_over_its_limit_leaves_the_hour_to_the_others() {
+    let (project, server, port) = project("per_client = 5\nper_hour = 10");
+    let _service = project.serve(port);
+    for i in 0..50 {
+        sign_up_from(
+            [127, 0, 0, 1],
+            port,
+            &format!("email=flood{i}%40nhs.example&consent=yes"),
+        );
+    }
+    let answer = sign_up_from(
+        [127, 0, 0, 2],
+        port,
+        "email=someone%40nhs.example&consent=yes",
+    );
+    assert!(answer.contains("Check your inbox"), "{answer}");
+    wait_until(|| {
+        confirmations(&server)
+            .iter()
+            .any(|to| to == "someone@nhs.example")
+    });
+    assert_eq!(confirmations(&server).len(), 6);
+}
+
+/// Every answer to the form takes at least 100 ms, whether it wrote a
+/// sign-up and fsynced it or found the address subscribed and wrote
+/// nothing (adversarial run: 3.3 ms against 7.1 ms told them apart).
+#[test]
+fn the_answer_takes_as_long_whether_the_address_is_subscribed_or_not() {
+    let (project, _server, port) = project("");
+    let service = project.serve(port);
+    for fields in [
+        "email=reader1%40nhs.example&consent=yes",
+        "email=newcomer%40nhs.example&consent=yes",
+    ] {
+        let started = std::time::Instant::now();
+        let answer = sign_up(&service, fields);
+        assert_eq!(answer.status, 200);
+        assert!(started.elapsed() >= Duration::from_millis(100), "{fields}");
+    }
+}
+
+/// A confirmation recorded just before a crash, before the reader's old
+/// unsubscribe was lifted: the restarted service finishes the whole join
+/// (adversarial run: the row was added, the unsubscribe stayed).
+#[test]
+fn a_confirmation_recorded_before_a_crash_is_joined_whole_on_restart() {
+    let (project, server, port) = project("welcome = \"Welcome back.\"");
+    project.write(
+        "config/suppressed.csv",
+        "email,reason,at,issue\ndee@nhs.example,unsubscribe,2026-11-01T10:00:00Z,\n",
+    );
+    let mut service = project.serve(port);
+    sign_up(&service, "email=dee%40nhs.example&consent=yes");
+    let link = confirmation_link(&server, "dee@nhs.example");
+    service.kill();
+    // What the service had written when it was killed: the confirmation,
+    // and nothing after it.
+    let id = link
+        .rsplit('/')
+        .next()
+        .expect("token")
+        .split('.')
+        .next()
+        .expect("id");
+    let mut file = project.read("state/signups.jsonl");
+    file.push_str(&format!(
+        "{{\"event\":\"confirmed\",\"id\":\"{id}\",\"email\":\"dee@nhs.example\",\"at\":\"{}\"}}\n",
+        wall().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ));
+    project.write("state/signups.jsonl", file);
+    let _again = project.serve(port);
+    wait_until(|| {
+        events(&project)
+            .iter()
+            .any(|e| e == "joined dee@nhs.example")
+    });
+    assert!(
+        project
+            .read("config/suppressed.csv")
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("dee@nhs.example,joined,")),
+        "{}",
+        project.read("config/suppressed.csv")
+    );
+    project
+        .expect(&["readers"])
+        .code(0)
+        .stdout_has("dee@nhs.example      subscribed");
+}
+
+/// An old confirmation link of a reader who has left since says so; it
+/// does not say "You are subscribed" (adversarial run).
+#[test]
+fn a_used_link_of_a_reader_who_left_since_does_not_say_subscribed() {
+    let (project, server, port) = project("");
+    let service = project.serve(port);
+    sign_up(&service, "email=gone%40nhs.example&consent=yes");
+    let link = confirmation_link(&server, "gone@nhs.example");
+    let page = request("GET", &link, None, b"");
+    assert_eq!(press(&link, &form_token(&page.body)).status, 200);
+    wait_until(|| {
+        events(&project)
+            .iter()
+            .any(|e| e == "joined gone@nhs.example")
+    });
+    let left = request(
+        "POST",
+        &service.url(&format!("/u/{}", crate::support::token("gone@nhs.example"))),
+        Some("application/x-www-form-urlencoded"),
+        b"List-Unsubscribe=One-Click",
+    );
+    assert_eq!(left.status, 200);
+    let again = request("GET", &link, None, b"");
+    assert!(
+        again.body.contains("You are already unsubscribed"),
+        "{}",
+        again.body
+    );
+    assert!(!again.body.contains("You are subscribed"));
+}
+
+/// Now, by the wall clock the service under test reads.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the service under test reads the wall clock"
+)]
+fn wall() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
 }
