@@ -425,7 +425,7 @@ fn a_message_over_gmails_clip_is_a_warning() {
         .code(0)
         .stdout_matches("config/issues/long.toml: 1 stories in 1 sections; [..]; 1 warning(s)\n");
     insta::assert_snapshot!(out.stderr(), @"
-    warning: the HTML part is 194.9 KB as sent; Gmail clips messages over 102.0 KB and hides the rest, footer and unsubscribe link included
+    warning: the HTML part is 195.0 KB as sent; Gmail clips messages over 102.0 KB and hides the rest, footer and unsubscribe link included
      |
      = help: shorten long stories with `paragraphs = N` and a `url`
     ");

@@ -91,14 +91,14 @@ fn an_own_item_in_markdown_renders_like_a_seed_story_in_both_parts() {
     );
 
     for part in [
-        "Our new podcast [1]\n---",
+        "Our new podcast\n---",
         "The HSJ team\n",
-        "The first episode is out, with three guests. Listen at our site [2] or\nwrite to the editor [3].",
+        "The first episode is out, with three guests. Listen at our site [1] or\nwrite to the editor [2].",
         "IN THIS EPISODE",
         "  * integrated care\n  * the 2.7bn question",
         "  1. listen\n  2. subscribe",
-        "Read more: [1]",
-        "[2] https://hsj.example/podcast/1\n[3] mailto:editor@hsj.example",
+        "Read more: <https://hsj.example/podcast>",
+        "[1] https://hsj.example/podcast/1\n[2] mailto:editor@hsj.example",
     ] {
         assert!(text.contains(part), "missing {part:?} in:\n{text}");
     }
@@ -136,7 +136,7 @@ fn a_seed_story_can_be_rewritten_or_teased_and_every_linked_story_ends_with_read
             "https://hsj.example/leeds"
         ]
     );
-    assert_eq!(text.matches("Read more: [").count(), 3, "{text}");
+    assert_eq!(text.matches("Read more: <https://").count(), 3, "{text}");
     // A linked headline looks like a link: underlined, in the brand colour.
     let style = attrs(&doc, "a.headline-link", "style");
     assert!(
@@ -166,7 +166,7 @@ fn in_this_issue_lists_every_headline_linking_to_its_story() {
         ]
     );
     assert!(
-        text.contains("IN THIS ISSUE\n\n  * Our new podcast\n  * Debt mountain\n  * Merger milestone\n  * Leeds united\n"),
+        text.contains("IN THIS ISSUE\n\n  1. Our new podcast\n  2. Debt mountain\n  3. Merger milestone\n  4. Leeds united\n"),
         "{text}"
     );
 }
