@@ -207,13 +207,10 @@ fn the_live_preview_updates_in_chromium_as_the_editor_saves() {
             .click()
             .await
             .expect("click");
+        // A 375px screen inside a 12px bezel.
         assert_eq!(
-            js(
-                c,
-                "return getComputedStyle(document.getElementById('email')).width"
-            )
-            .await,
-            "375px"
+            js(c, "return document.getElementById('email').clientWidth").await,
+            375
         );
 
         // A save shows without a reload.
@@ -433,4 +430,75 @@ fn a_reader_joins_from_the_form_in_chromium_and_gets_the_next_send() {
             .count()
             == 2
     );
+}
+
+/// At 320px nothing in the live preview scrolls sideways, in any view,
+/// and each warning is shown in full, as `check` prints it. See: issue 23.
+#[test]
+fn the_live_preview_fits_a_320px_screen_and_shows_warnings_in_full() {
+    use crate::support::watch::Watch;
+    let project = Project::example();
+    // A story long enough for Gmail's clip: one warning.
+    let paragraph =
+        "Trusts reported a long list of pressures this week, and regulators responded. ";
+    let body: String = (0..600)
+        .map(|i| format!("{paragraph}Point {i}.\n\n"))
+        .collect();
+    project.write(
+        "seeds/009_long.txt",
+        format!("Title\n\nA very long story\n\n{body}"),
+    );
+    let mut issue = project.read(ISSUE);
+    issue.push_str("\n[[sections]]\ntitle = \"Long\"\nstories = [\"009/a-very-long-story\"]\n");
+    project.write(ISSUE, &issue);
+    let watch = Watch::start(&project, &[ISSUE]);
+    let ran = runtime().block_on(async {
+        let browser = match Browser::start().await {
+            Ok(browser) => browser,
+            Err(why) => {
+                skip("browser::the_live_preview_fits_a_320px_screen", &why);
+                return false;
+            }
+        };
+        let c = &browser.client;
+        c.set_window_size(320, 800).await.expect("size");
+        c.goto(&watch.url).await.expect("open the preview");
+        until(
+            c,
+            "return document.body.dataset.generation === '1'",
+            std::time::Instant::now(),
+        )
+        .await;
+        let warnings = c.find(Locator::Css("#warnings")).await.expect("warnings");
+        assert!(warnings.is_displayed().await.expect("shown"));
+        let text = warnings.text().await.expect("text");
+        assert!(
+            text.starts_with("warning: the HTML part is ")
+                && text.contains("Gmail clips messages over 102.0 KB"),
+            "{text}"
+        );
+        assert_eq!(
+            js(c, "return window.innerWidth").await,
+            320,
+            "the window is 320px wide"
+        );
+        for view in ["html", "text", "phone"] {
+            c.find(Locator::Css(&format!("button[data-view={view}]")))
+                .await
+                .expect("button")
+                .click()
+                .await
+                .expect("click");
+            let wide = js(c, "return document.documentElement.scrollWidth").await;
+            assert!(
+                wide.as_u64().is_some_and(|w| w <= 320),
+                "{view}: {wide} px wide"
+            );
+        }
+        browser.close().await;
+        true
+    });
+    if !ran {
+        return;
+    }
 }

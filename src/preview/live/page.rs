@@ -10,16 +10,17 @@ use maud::{DOCTYPE, html};
 
 const STYLE: &str = "
 body{margin:0;font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#e9ecef;color:#1f2933}
-header{display:flex;gap:12px;align-items:center;padding:10px 16px;background:#1f2933;color:#fff}
+header{display:flex;flex-wrap:wrap;gap:8px 12px;align-items:center;padding:10px 16px;background:#1f2933;color:#fff}
 header h1{font-size:15px;margin:0 16px 0 0;font-weight:600}
 header button{font:inherit;font-size:14px;padding:6px 12px;border:1px solid #52606d;border-radius:4px;background:#323f4b;color:#fff;cursor:pointer}
 header button[aria-pressed=true]{background:#fff;color:#1f2933}
 #status{margin-left:auto;font-size:13px;color:#cbd2d9}
-main{padding:16px;display:flex;justify-content:center}
+main{padding:16px 8px;display:flex;flex-direction:column;align-items:center;gap:12px}
 #email{width:100%;max-width:760px;height:calc(100vh - 90px);border:0;background:#fff}
-#email.phone{width:375px;height:667px;border:12px solid #1f2933;border-radius:24px}
-#text,#problems{width:100%;max-width:760px;margin:0;padding:16px;background:#fff;white-space:pre-wrap;font:14px/1.45 ui-monospace,Menlo,Consolas,monospace;box-sizing:border-box}
+#email.phone{box-sizing:border-box;width:399px;max-width:100%;height:691px;border:12px solid #1f2933;border-radius:24px}
+#text,#problems,#warnings{width:100%;max-width:760px;margin:0;padding:16px;background:#fff;white-space:pre-wrap;overflow-wrap:anywhere;font:14px/1.45 ui-monospace,Menlo,Consolas,monospace;box-sizing:border-box}
 #problems{border-left:6px solid #c0392b}
+#warnings{border-left:6px solid #b7791f}
 [hidden]{display:none !important}
 ";
 
@@ -28,6 +29,7 @@ const frame = document.getElementById('email');
 const text = document.getElementById('text');
 const problems = document.getElementById('problems');
 const status = document.getElementById('status');
+const warnings = document.getElementById('warnings');
 let view = 'html';
 let broken = false;
 let shown = 0;
@@ -56,6 +58,9 @@ async function refresh() {
     text.textContent = await (await fetch('/email.txt', {cache: 'no-store'})).text();
     status.textContent = state.subject + ' (update ' + state.generation + ', ' + state.warnings.length + ' warning(s))';
   }
+  // Each warning in full, as `catchup check` prints it.
+  warnings.textContent = broken ? '' : state.warnings.join('\n');
+  warnings.hidden = broken || state.warnings.length === 0;
   document.body.dataset.generation = String(state.generation);
   show();
 }
@@ -91,6 +96,7 @@ pub(crate) fn shell() -> Response {
                     iframe #email title="The email" sandbox="allow-popups allow-popups-to-escape-sandbox" {}
                     pre #text hidden {}
                     pre #problems hidden role="alert" {}
+                    pre #warnings hidden aria-label="Warnings" {}
                 }
                 script src="/watch.js" {}
             }
