@@ -452,12 +452,12 @@ fn the_live_preview_fits_a_320px_screen_and_shows_warnings_in_full() {
     issue.push_str("\n[[sections]]\ntitle = \"Long\"\nstories = [\"009/a-very-long-story\"]\n");
     project.write(ISSUE, &issue);
     let watch = Watch::start(&project, &[ISSUE]);
-    let ran = runtime().block_on(async {
+    runtime().block_on(async {
         let browser = match Browser::start().await {
             Ok(browser) => browser,
             Err(why) => {
                 skip("browser::the_live_preview_fits_a_320px_screen", &why);
-                return false;
+                return;
             }
         };
         let c = &browser.client;
@@ -496,9 +496,5 @@ fn the_live_preview_fits_a_320px_screen_and_shows_warnings_in_full() {
             );
         }
         browser.close().await;
-        true
     });
-    if !ran {
-        return;
-    }
 }
