@@ -155,9 +155,8 @@ pub(crate) fn compose(
 
     let rendered = render::render(&issue, &newsletter).map_err(Error::failure)?;
     let template = Template::new(&issue, &newsletter, &rendered, Signers { links, dkim });
-    let web_html = rendered
-        .personalised(&newsletter.web.unsubscribe_url(""))
-        .html;
+    let web_html = render::web_page(&issue, &newsletter, &newsletter.web.unsubscribe_url(""))
+        .map_err(Error::failure)?;
     let reader = Reader::placeholder();
     let date = send_moment(newsletter.schedule.as_ref(), issue.date, issue.send_at);
     let sample = template

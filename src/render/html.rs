@@ -8,7 +8,9 @@
 //! everything but table cells: so every piece of spacing is a cell's
 //! padding, and text elements carry none. Headings nest: the newsletter's
 //! name `h1`, sections `h2`, stories `h3`, subheads `h4`. Nothing outside
-//! the message is needed to read it.
+//! the message is needed to read it. The archive's web page is the same
+//! column for the web ([`render_web`]): no preheader, no Outlook comments,
+//! no "View in your browser", a way back to the archive, a `main` landmark.
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
@@ -38,72 +40,120 @@ const MSO_HEAD: PreEscaped<&str> = PreEscaped(
 /// in the masthead text.
 const PREHEADER_FILLER: &str = "&#847;&zwnj;&nbsp;";
 
+/// Where the HTML is read: in a mail client, or as the archive's web page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Medium {
+    Email,
+    /// The archive's page (and the feed's content): no preheader, no "View
+    /// in your browser", no Outlook conditional comments; a way back to the
+    /// archive, and the issue in a `main` landmark.
+    Web,
+}
+
 pub(crate) fn render(issue: &Issue, newsletter: &Newsletter) -> Result<String, InlineError> {
-    let markup = document(issue, newsletter);
+    render_for(issue, newsletter, Medium::Email)
+}
+
+/// The issue as the archive's web page, from the same model.
+pub(crate) fn render_web(issue: &Issue, newsletter: &Newsletter) -> Result<String, InlineError> {
+    render_for(issue, newsletter, Medium::Web)
+}
+
+fn render_for(
+    issue: &Issue,
+    newsletter: &Newsletter,
+    medium: Medium,
+) -> Result<String, InlineError> {
+    let markup = document(issue, newsletter, medium);
     inline(
         &markup.into_string(),
         &style::inline_rules(&newsletter.colours),
     )
 }
 
-fn document(issue: &Issue, newsletter: &Newsletter) -> Markup {
+fn document(issue: &Issue, newsletter: &Newsletter, medium: Medium) -> Markup {
+    let email = medium == Medium::Email;
+    let column = html! {
+        table.container role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+            @if email {
+                (NL) (view_online(issue, newsletter))
+            }
+            (NL) (masthead(issue, newsletter))
+            @for (i, paragraph) in issue.intro.iter().enumerate() {
+                (NL) tr { td.(if i == 0 { "intro-cell first" } else { "intro-cell" }) { p.intro { (paragraph) } } }
+            }
+            (NL) (contents(issue))
+            @for section in &issue.sections {
+                (NL) tr { td.section-cell { h2.section-title { (section.title) } } }
+                @for entry in &section.entries {
+                    (NL) tr { td.story-cell { (story(entry)) } }
+                }
+            }
+            (NL) (footer(newsletter))
+            (NL)
+        }
+    };
+    let wrapper = html! {
+        table.wrapper role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
+            tr { td.wrapper-cell align="center" {
+                @if email { (NL) (MSO_OPEN) }
+                (NL) (column) (NL)
+                @if email { (MSO_CLOSE) (NL) }
+            } }
+        }
+    };
     html! {
         (DOCTYPE) (NL)
-        html lang=(newsletter.language) xmlns="http://www.w3.org/1999/xhtml" "xmlns:o"="urn:schemas-microsoft-com:office:office" {
-            (NL)
-            head {
-                (NL) meta charset="utf-8";
-                (NL) meta name="viewport" content="width=device-width, initial-scale=1";
-                (NL) meta http-equiv="X-UA-Compatible" content="IE=edge";
-                (NL) meta name="x-apple-disable-message-reformatting";
-                (NL) meta name="format-detection" content="telephone=no, date=no, address=no, email=no";
-                (NL) meta name="color-scheme" content="light dark";
-                (NL) meta name="supported-color-schemes" content="light dark";
-                (NL) title { (issue.subject) }
-                (NL) (MSO_HEAD)
-                (NL) style { (PreEscaped(style::media_rules())) }
-                (NL)
-            }
-            (NL)
-            body.body {
-                (NL)
-                // Webmail strips <html>: the language and the name of the
-                // email go on a wrapper it keeps.
-                div role="article" aria-roledescription="email" lang=(newsletter.language) aria-label=(issue.subject) {
+        @if email {
+            html lang=(newsletter.language) xmlns="http://www.w3.org/1999/xhtml" "xmlns:o"="urn:schemas-microsoft-com:office:office" {
+                (NL) (head(issue, true)) (NL)
+                body.body {
                     (NL)
-                    div.preheader style="display:none;max-height:0;max-width:0;opacity:0;overflow:hidden;mso-hide:all" {
-                        (issue.preheader) " " (PreEscaped(PREHEADER_FILLER.repeat(30)))
-                    }
-                    (NL)
-                    table.wrapper role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
-                        tr { td.wrapper-cell align="center" {
-                            (NL) (MSO_OPEN) (NL)
-                            table.container role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" {
-                                (NL) (view_online(issue, newsletter))
-                                (NL) (masthead(issue, newsletter))
-                                @for (i, paragraph) in issue.intro.iter().enumerate() {
-                                    (NL) tr { td.(if i == 0 { "intro-cell first" } else { "intro-cell" }) { p.intro { (paragraph) } } }
-                                }
-                                (NL) (contents(issue))
-                                @for section in &issue.sections {
-                                    (NL) tr { td.section-cell { h2.section-title { (section.title) } } }
-                                    @for entry in &section.entries {
-                                        (NL) tr { td.story-cell { (story(entry)) } }
-                                    }
-                                }
-                                (NL) (footer(newsletter))
-                                (NL)
-                            }
-                            (NL) (MSO_CLOSE) (NL)
-                        } }
+                    // Webmail strips <html>: the language and the name of the
+                    // email go on a wrapper it keeps.
+                    div role="article" aria-roledescription="email" lang=(newsletter.language) aria-label=(issue.subject) {
+                        (NL)
+                        div.preheader style="display:none;max-height:0;max-width:0;opacity:0;overflow:hidden;mso-hide:all" {
+                            (issue.preheader) " " (PreEscaped(PREHEADER_FILLER.repeat(30)))
+                        }
+                        (NL) (wrapper) (NL)
                     }
                     (NL)
                 }
                 (NL)
             }
-            (NL)
+        } @else {
+            html lang=(newsletter.language) {
+                (NL) (head(issue, false)) (NL)
+                body.body {
+                    (NL) nav.archive-nav aria-label="Archive" { a href="../" { "← All issues" } }
+                    (NL) main { (NL) (wrapper) (NL) }
+                    (NL)
+                }
+                (NL)
+            }
         }
         (NL)
+    }
+}
+
+fn head(issue: &Issue, email: bool) -> Markup {
+    html! {
+        head {
+            (NL) meta charset="utf-8";
+            (NL) meta name="viewport" content="width=device-width, initial-scale=1";
+            @if email {
+                (NL) meta http-equiv="X-UA-Compatible" content="IE=edge";
+                (NL) meta name="x-apple-disable-message-reformatting";
+                (NL) meta name="format-detection" content="telephone=no, date=no, address=no, email=no";
+            }
+            (NL) meta name="color-scheme" content="light dark";
+            (NL) meta name="supported-color-schemes" content="light dark";
+            (NL) title { (issue.subject) }
+            @if email { (NL) (MSO_HEAD) }
+            (NL) style { (PreEscaped(style::media_rules())) }
+            (NL)
+        }
     }
 }
 

@@ -53,6 +53,25 @@ pub(crate) fn personalise(part: Part, text: &str, unsubscribe_url: &str) -> Stri
     text.replace(UNSUBSCRIBE_PLACEHOLDER, &value)
 }
 
+/// The issue as the archive's web page, from the same model as the email
+/// (no preheader, no "View in your browser", no Outlook comments; a way
+/// back to the archive). No reader's link is in it: its unsubscribe link
+/// is `unsubscribe_url`, the service's page that says to use the email's.
+///
+/// # Errors
+/// The CSS could not be inlined.
+pub(crate) fn web_page(
+    issue: &Issue,
+    newsletter: &Newsletter,
+    unsubscribe_url: &str,
+) -> Result<String, InlineError> {
+    Ok(personalise(
+        Part::Html,
+        &html::render_web(issue, newsletter)?,
+        unsubscribe_url,
+    ))
+}
+
 impl Rendered {
     /// Both parts with a reader's unsubscribe URL in place of the placeholder:
     /// what that reader sees.

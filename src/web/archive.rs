@@ -167,7 +167,7 @@ fn feed(newsletter: &Newsletter, published: &[Published]) -> String {
         .max()
         .unwrap_or(DateTime::UNIX_EPOCH);
     let markup = html! {
-        feed xmlns="http://www.w3.org/2005/Atom" {
+        feed xmlns="http://www.w3.org/2005/Atom" "xml:lang"=(newsletter.language) {
             title { (newsletter.name) }
             subtitle { (newsletter.tagline) }
             link href={ (base) "/feed.xml" } rel="self" type="application/atom+xml" {}
@@ -201,8 +201,17 @@ fn feed(newsletter: &Newsletter, published: &[Published]) -> String {
         .collect()
 }
 
-/// What is inside `<body>`: the issue without its document head.
+/// The issue's own content: inside `<main>` (the web page's, without its
+/// way back to the archive), or inside `<body>` for a page recorded before
+/// issues had one.
 fn body_of(html: &str) -> &str {
+    if let Some(start) = html
+        .find("<main")
+        .and_then(|i| html[i..].find('>').map(|j| i + j + 1))
+        && let Some(end) = html.rfind("</main>").filter(|&e| e >= start)
+    {
+        return &html[start..end];
+    }
     let start = html
         .find("<body")
         .and_then(|i| html[i..].find('>').map(|j| i + j + 1))
@@ -250,5 +259,9 @@ mod tests {
             "<p>x</p>"
         );
         assert_eq!(body_of("<p>no document</p>"), "<p>no document</p>");
+        assert_eq!(
+            body_of("<body><nav>back</nav><main>\n<p>x</p></main></body>"),
+            "\n<p>x</p>"
+        );
     }
 }

@@ -594,6 +594,26 @@ fn the_archive_shows_sent_issues_only_with_no_reader_in_them_and_a_feed() {
         page.body
             .contains(&format!("href=\"http://127.0.0.1:{port}/u/\""))
     );
+    // A web page, not the raw email (issue 23): a way back to the archive,
+    // a main landmark, the newsletter's language; no preheader, no "View
+    // in your browser" pointing at itself, no Outlook comments.
+    let document = scraper::Html::parse_document(&page.body);
+    let select = |css: &str| scraper::Selector::parse(css).expect("selector");
+    assert_eq!(
+        document
+            .select(&select("nav a"))
+            .map(|a| (
+                a.value().attr("href").unwrap_or(""),
+                a.text().collect::<String>()
+            ))
+            .collect::<Vec<_>>(),
+        [("../", "← All issues".to_string())]
+    );
+    assert_eq!(document.select(&select("main h1.name")).count(), 1);
+    assert!(page.body.contains("<html lang=\"en-GB\">"));
+    for absent in ["preheader", "View in your browser", "[if mso]", "xmlns:o"] {
+        assert!(!page.body.contains(absent), "the page has {absent:?}");
+    }
     assert_eq!(
         request("GET", &service.url("/issues/2018-08-03.html"), None, b"").status,
         404
@@ -606,6 +626,19 @@ fn the_archive_shows_sent_issues_only_with_no_reader_in_them_and_a_feed() {
         Some("application/atom+xml; charset=utf-8")
     );
     check_feed(&feed.body, &view);
+    // Each entry holds only the issue's content, and says its language.
+    assert!(
+        feed.body
+            .contains("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"en-GB\">")
+    );
+    for absent in [
+        "preheader",
+        "View in your browser",
+        "[if mso]",
+        "All issues",
+    ] {
+        assert!(!feed.body.contains(absent), "the feed has {absent:?}");
+    }
 
     // The static export is the same pages, byte for byte.
     let out = project.path().join("public");
