@@ -84,11 +84,7 @@ fn list(newsletter: &Newsletter, json: bool) -> Result<Exit> {
                 email,
             });
         }
-        if let Some(e) = failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-        {
+        if let Some(e) = subscribers::taken(&failure) {
             return Err(e.into());
         }
     }
@@ -104,7 +100,6 @@ fn list(newsletter: &Newsletter, json: bool) -> Result<Exit> {
         } = record
             && !on_list.contains(&address::identity(email))
             && *expires > now
-            && (consent.about_id(id).is_some())
         {
             let state = if consent.is_confirmed(id) {
                 "joining"
@@ -175,7 +170,7 @@ fn import(newsletter: &Newsletter, args: &ImportArgs) -> Result<Exit> {
                 .filter_map(|row| row.reader.ok())
                 .map(|reader| address::identity(reader.email.as_ref())),
         );
-        if let Some(e) = taken(&current_failure) {
+        if let Some(e) = subscribers::taken(&current_failure) {
             return Err(e.into());
         }
     }
@@ -191,7 +186,7 @@ fn import(newsletter: &Newsletter, args: &ImportArgs) -> Result<Exit> {
             keys: &keys,
         },
     );
-    if let Some(e) = taken(&failure) {
+    if let Some(e) = subscribers::taken(&failure) {
         return Err(e.into());
     }
     let file = args.file.display().to_string();
@@ -251,15 +246,6 @@ fn import(newsletter: &Newsletter, args: &ImportArgs) -> Result<Exit> {
         }
     )?;
     Ok(Exit::Ok)
-}
-
-fn taken(
-    failure: &std::sync::Mutex<Option<crate::list::subscribers::ListError>>,
-) -> Option<crate::list::subscribers::ListError> {
-    failure
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take()
 }
 
 /// The address as given, checked.

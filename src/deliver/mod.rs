@@ -48,7 +48,7 @@ use crate::exit::Exit;
 use crate::fs::{Identity, StableFile, lock};
 use crate::issue::IssueName;
 use crate::list::reader::Reader;
-use crate::list::subscribers::{ListError, Subscribers};
+use crate::list::subscribers::{ListError, Subscribers, taken};
 use crate::list::suppression::Suppressed;
 use crate::log::{self, Level};
 use crate::mail::{Purpose, Template};
@@ -598,14 +598,6 @@ fn survey(
         return Err(why.into());
     }
     Ok(counts)
-}
-
-/// Why a pass over the list ended early, if it did (taken: said once).
-fn taken(failure: &Mutex<Option<ListError>>) -> Option<ListError> {
-    failure
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take()
 }
 
 /// Opens the subscriber list for a send: its errors say nothing was sent.

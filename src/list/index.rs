@@ -102,11 +102,7 @@ impl Readers {
                 }
             }
         }
-        if let Some(why) = failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-        {
+        if let Some(why) = crate::list::subscribers::taken(&failure) {
             return Err(why);
         }
         for index in &mut built {

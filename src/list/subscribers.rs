@@ -290,6 +290,12 @@ impl Subscribers {
     }
 }
 
+/// Why a pass over the list ended early, if it did ([`Subscribers::failure`]
+/// taken: said once).
+pub(crate) fn taken(failure: &Mutex<Option<ListError>>) -> Option<ListError> {
+    lock(failure).take()
+}
+
 /// Adds readers to the list at `path` under its exclusive lock (waiting,
 /// and logging that it waits, for any send reading it): each row written in the file's own columns
 /// (the address under `email`, the name under `name`, the rest empty), a
