@@ -16,15 +16,31 @@ pub struct Footer {
     pub reason: String,
     /// The sender's postal address (a legal requirement in many places).
     pub address: String,
+    /// The privacy notice's page, linked from every footer.
+    pub privacy_url: Option<String>,
 }
 
 pub(super) fn footer(mut t: Table<'_>, problems: &mut Problems) -> Option<Footer> {
     let reason = t.required_string("reason", problems);
     let address = t.required_string("address", problems);
+    let privacy_url = t.string("privacy_url", problems).and_then(|u| {
+        let text = u.get_ref().trim().to_string();
+        match url::Url::parse(&text) {
+            Ok(url) if url.scheme() == "https" && url.host_str().is_some() => Some(text),
+            _ => {
+                problems.push(t.error(
+                    "`privacy_url` is the https address of your privacy notice, e.g. \"https://hsj.example/privacy\"",
+                    u.span(),
+                ));
+                None
+            }
+        }
+    });
     t.finish(problems);
     Some(Footer {
         reason: reason?.into_inner(),
         address: address?.into_inner(),
+        privacy_url,
     })
 }
 

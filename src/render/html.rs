@@ -89,7 +89,7 @@ fn document(issue: &Issue, newsletter: &Newsletter, medium: Medium) -> Markup {
                     (NL) tr { td.story-cell { (story(entry)) } }
                 }
             }
-            (NL) (footer(newsletter))
+            (NL) (footer(issue, newsletter))
             (NL)
         }
     };
@@ -262,10 +262,17 @@ fn span_markup(span: &Span) -> Markup {
     }
 }
 
-pub(super) fn footer(newsletter: &Newsletter) -> Markup {
+pub(super) fn footer(issue: &Issue, newsletter: &Newsletter) -> Markup {
+    let links = super::footer_links(issue, newsletter);
     html! {
         tr { td.footer-first { p.footer-text { (newsletter.footer.reason) } } }
         (NL) tr { td.footer-cell { p.footer-text { (newsletter.footer.address) } } }
+        (NL) tr { td.footer-cell { p.footer-text {
+            @for (i, (label, url)) in links.iter().enumerate() {
+                @if i > 0 { " · " }
+                a href=(url) { (label) }
+            }
+        } } }
         (NL) tr { td.footer-last { p.footer-text {
             (NL) a href=(UNSUBSCRIBE_PLACEHOLDER) { "Unsubscribe" }
             (NL) " from " (newsletter.name) "."

@@ -94,6 +94,26 @@ pub fn render(issue: &Issue, newsletter: &Newsletter) -> Result<Rendered, Inline
     })
 }
 
+/// The footer's links before "Unsubscribe", in both parts: the issue's web
+/// page to forward to a colleague, the sign-up page when there is one, and
+/// the privacy notice when the settings name it.
+fn footer_links(issue: &Issue, newsletter: &Newsletter) -> Vec<(&'static str, String)> {
+    let mut links = vec![(
+        "Forward to a colleague",
+        newsletter.web.issue_url(issue.name.as_str()),
+    )];
+    if newsletter.subscribe.is_some() {
+        links.push((
+            "Subscribe",
+            format!("{}/subscribe", newsletter.web.base_url),
+        ));
+    }
+    if let Some(url) = &newsletter.footer.privacy_url {
+        links.push(("Privacy notice", url.clone()));
+    }
+    links
+}
+
 /// "Friday 27 July 2018", for the masthead.
 fn long_date(date: NaiveDate) -> String {
     date.format("%A %-d %B %Y").to_string()

@@ -45,17 +45,25 @@ fn newsletter() -> Newsletter {
 /// The issue's one story, picked with `pick` (an entry of a `stories`
 /// list).
 fn entry(pick: &str) -> Entry {
+    issue(pick, &newsletter())
+        .entries()
+        .next()
+        .expect("one story")
+        .clone()
+}
+
+/// An issue of that one story.
+fn issue(pick: &str, newsletter: &Newsletter) -> Issue {
     let issue = format!(
         "date = 2018-07-27\nsubject = \"S\"\n[[sections]]\ntitle = \"T\"\nstories = [{pick}]\n"
     );
-    let issue = Issue::parse(
+    Issue::parse(
         IssueName::new("t").expect("name"),
         Source::new("t.toml", issue),
         &Library::of_seed("009_finance", SEED),
-        &newsletter(),
+        newsletter,
     )
-    .expect("issue");
-    issue.entries().next().expect("one story").clone()
+    .expect("issue")
 }
 
 /// A block in both parts: the HTML, then the text.
@@ -104,9 +112,31 @@ The *first* episode is out, with **three** guests: listen at [our site](https://
 #[test]
 fn the_footer() {
     let newsletter = newsletter();
+    let issue = issue(r#""009/debt-mountain""#, &newsletter);
     let mut plain = String::new();
-    text::footer(&mut plain, &newsletter);
-    insta::assert_snapshot!(both(&html::footer(&newsletter).into_string(), &plain));
+    text::footer(&mut plain, &issue, &newsletter);
+    insta::assert_snapshot!(both(
+        &html::footer(&issue, &newsletter).into_string(),
+        &plain
+    ));
+}
+
+/// With a sign-up form and a privacy notice, the footer links both.
+#[test]
+fn the_footer_with_a_sign_up_form_and_a_privacy_notice() {
+    let settings = NEWSLETTER.replace(
+        "[web]",
+        "privacy_url = \"https://hsj.example/privacy\"\n[subscribe]\nconsent = \"Yes.\"\n[web]",
+    );
+    let newsletter =
+        Newsletter::parse(Source::new("newsletter.toml", settings)).expect("newsletter");
+    let issue = issue(r#""009/debt-mountain""#, &newsletter);
+    let mut plain = String::new();
+    text::footer(&mut plain, &issue, &newsletter);
+    insta::assert_snapshot!(both(
+        &html::footer(&issue, &newsletter).into_string(),
+        &plain
+    ));
 }
 
 /// Dark mode lives in the `<style>` block css-inline leaves in place: the

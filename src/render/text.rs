@@ -55,7 +55,7 @@ pub(crate) fn render(issue: &Issue, newsletter: &Newsletter) -> String {
         }
     }
 
-    footer(&mut out, newsletter);
+    footer(&mut out, issue, newsletter);
     if !links.0.is_empty() {
         let _ = writeln!(out, "\nLinks:");
         for (n, url) in links.0.iter().enumerate() {
@@ -65,10 +65,14 @@ pub(crate) fn render(issue: &Issue, newsletter: &Newsletter) -> String {
     out
 }
 
-pub(super) fn footer(out: &mut String, newsletter: &Newsletter) {
+pub(super) fn footer(out: &mut String, issue: &Issue, newsletter: &Newsletter) {
     let _ = writeln!(out, "{}", "-".repeat(WIDTH));
     let _ = writeln!(out, "{}\n", wrap(&newsletter.footer.reason));
     let _ = writeln!(out, "{}\n", wrap(&newsletter.footer.address));
+    for (label, url) in super::footer_links(issue, newsletter) {
+        let _ = writeln!(out, "{label}: <{url}>");
+    }
+    out.push('\n');
     let _ = writeln!(out, "Unsubscribe:\n{UNSUBSCRIBE_PLACEHOLDER}");
 }
 

@@ -425,7 +425,7 @@ fn a_message_over_gmails_clip_is_a_warning() {
         .code(0)
         .stdout_matches("config/issues/long.toml: 1 stories in 1 sections; [..]; 1 warning(s)\n");
     insta::assert_snapshot!(out.stderr(), @"
-    warning: the HTML part is 195.0 KB as sent; Gmail clips messages over 102.0 KB and hides the rest, footer and unsubscribe link included
+    warning: the HTML part is 195.4 KB as sent; Gmail clips messages over 102.0 KB and hides the rest, footer and unsubscribe link included
      |
      = help: shorten long stories with `paragraphs = N` and a `url`
     ");
@@ -739,4 +739,28 @@ fn the_mailto_address_may_not_be_the_return_path_in_any_case() {
 
     1 error(s), 0 warning(s); nothing written
     "#);
+}
+
+/// A privacy notice is linked from every footer, so it must be a real
+/// https page. See: issue 23.
+#[test]
+fn a_privacy_url_that_is_not_https_is_an_error() {
+    let project = Project::with_issue(GOOD);
+    let settings = project.read("config/newsletter.toml").replace(
+        "[footer]\n",
+        "[footer]\nprivacy_url = \"http://hsj.example/privacy\"\n",
+    );
+    project.write("config/newsletter.toml", settings);
+    let out = project.expect(&["check"]).code(2);
+    assert!(
+        out.stderr().starts_with(
+            "error: `privacy_url` is the https address of your privacy notice, e.g. \"https://hsj.example/privacy\"\n"
+        ),
+        "{}",
+        out.stderr()
+    );
+    assert!(
+        out.stderr()
+            .contains("privacy_url = \"http://hsj.example/privacy\"")
+    );
 }
