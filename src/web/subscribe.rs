@@ -2,10 +2,11 @@
 //! (`/confirm/{token}`), and the join itself.
 //!
 //! - The form's POST answers the same page whatever the address's state,
-//!   so it tells no one who is subscribed. A sign-up is recorded (fsynced)
-//!   before the answer, and its confirmation message is sent afterwards.
-//!   Limits per client address (in memory), per address and in all (from
-//!   the file, so a restart does not reset them) stop mail-bombing; a
+//!   so it tells no one who is subscribed, and takes at least [`FLOOR`]
+//!   whatever it did. A sign-up is recorded (fsynced) before the answer,
+//!   and its confirmation message is sent afterwards. Limits per client
+//!   address and in all (in memory, the client's first), and per address
+//!   (from the file, so a restart does not reset it) stop mail-bombing; a
 //!   hidden field catches bots that fill every field; an address already
 //!   on the list is left exactly as it is.
 //! - A confirmation link's GET only shows a page with one button (mail
