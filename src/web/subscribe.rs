@@ -272,29 +272,32 @@ async fn take(app: Arc<App>, peer: SocketAddr, headers: &HeaderMap, body: &[u8])
     let decided = {
         let _one = signups.deciding.lock().await;
         let asked = asked(signups, &reader, source, client);
-        let deciding = Arc::clone(&app);
-        tokio::task::spawn_blocking(move || match &deciding.signups {
-            Some(signups) => signups.record_if_allowed(asked),
-            None => Ok(None),
-        })
-        .await
+        on_file(&app, move |signups| signups.record_if_allowed(asked)).await
     };
     match decided {
-        Ok(Ok(Some(record))) => {
+        Ok(Some(record)) => {
             let sender = Arc::clone(&app);
             tokio::spawn(async move { send_confirmation(&sender, record).await });
             html(&app, StatusCode::OK, Page::CheckInbox)
         }
-        Ok(Ok(None)) => html(&app, StatusCode::OK, Page::CheckInbox),
-        Ok(Err(e)) => {
-            log::event(Level::Error, "signup.not_recorded", &[("error", &e)]);
-            html(&app, StatusCode::SERVICE_UNAVAILABLE, Page::NotRecorded)
-        }
-        Err(e) => {
-            log::event(Level::Error, "signup.not_recorded", &[("error", &e)]);
-            html(&app, StatusCode::SERVICE_UNAVAILABLE, Page::NotRecorded)
-        }
+        Ok(None) => html(&app, StatusCode::OK, Page::CheckInbox),
+        Err(e) => not_recorded(&app, &e),
     }
+}
+
+/// Runs `f` on the blocking pool (each use of the file takes its lock and
+/// may wait for a disk); what went wrong, as text.
+async fn on_file<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&SignUps) -> Result<T, FileError> + Send + 'static,
+) -> Result<T, String> {
+    let app = Arc::clone(app);
+    tokio::task::spawn_blocking(move || match &app.signups {
+        Some(signups) => f(signups).map_err(|e| e.to_string()),
+        None => Err("sign-ups are off".to_string()),
+    })
+    .await
+    .map_err(|e| e.to_string())?
 }
 
 /// The network a client's address stands for: an IPv4 address itself, an
@@ -525,23 +528,17 @@ async fn link(app: &Arc<App>, token: &str) -> Result<Link, Response> {
     {
         return Ok(Link::NotValid);
     }
-    let reading = Arc::clone(app);
     let wanted = id.to_string();
-    let read = tokio::task::spawn_blocking(move || match &reading.signups {
-        Some(signups) => signups.with_file(|_, view| {
+    let found = on_file(app, move |signups| {
+        signups.with_file(|_, view| {
             Ok(view
                 .signups
                 .about_id(&wanted)
                 .map(|email| (email.to_string(), view.signups.is_confirmed(&wanted))))
-        }),
-        None => Ok(None),
+        })
     })
-    .await;
-    let found = match read {
-        Ok(Ok(found)) => found,
-        Ok(Err(e)) => return Err(unavailable(app, &e)),
-        Err(e) => return Err(unavailable(app, &e)),
-    };
+    .await
+    .map_err(|e| unavailable(app, &e))?;
     // Erased since, or lapsed and pruned: no longer anyone's.
     let Some((email, confirmed)) = found else {
         return Ok(Link::NotValid);
@@ -643,21 +640,17 @@ pub(super) async fn confirm(
         at,
         client: signups.settings.record_client.then(|| client.to_string()),
     };
-    let writing = Arc::clone(&app);
-    let written = tokio::task::spawn_blocking(move || match &writing.signups {
-        Some(signups) => signups.with_file(|locked, view| {
+    let written = on_file(&app, move |signups| {
+        signups.with_file(|locked, view| {
             if !view.signups.is_confirmed(&id) {
                 locked.append(std::slice::from_ref(&confirmed))?;
             }
             Ok(())
-        }),
-        None => Ok(()),
+        })
     })
     .await;
-    match written {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return not_recorded(&app, &e),
-        Err(e) => return not_recorded(&app, &e),
+    if let Err(e) = written {
+        return not_recorded(&app, &e);
     }
     if let Err(e) = lift(&app, &email, at).await {
         return not_recorded(&app, &e);
@@ -729,15 +722,12 @@ pub(super) async fn join_waiting(app: &Arc<App>) {
         return;
     };
     let _one = signups.deciding.lock().await;
-    let reading = Arc::clone(app);
-    let waiting = tokio::task::spawn_blocking(move || match &reading.signups {
-        Some(signups) => signups.with_file(|_, view| Ok(view.signups.to_join())),
-        None => Ok(Vec::new()),
+    let waiting: Vec<Joining> = match on_file(app, |signups| {
+        signups.with_file(|_, view| Ok(view.signups.to_join()))
     })
-    .await;
-    let waiting: Vec<Joining> = match waiting {
-        Ok(Ok(waiting)) => waiting,
-        Ok(Err(e)) => return log::event(Level::Error, "signup.not_joined", &[("error", &e)]),
+    .await
+    {
+        Ok(waiting) => waiting,
         Err(e) => return log::event(Level::Error, "signup.not_joined", &[("error", &e)]),
     };
     if waiting.is_empty() {
