@@ -51,17 +51,25 @@ pub(crate) struct Composed {
     pub template: Template,
     /// The message as the placeholder reader gets it (what `preview` writes).
     pub sample: Vec<u8>,
-    /// The issue's web version: no reader's link or address in it.
-    pub web_html: String,
     pub measurements: Measurements,
     /// Warnings from the settings, the seeds, the issue and the message.
     pub warnings: Vec<Diagnostic>,
 }
 
 impl Composed {
-    /// What a list send takes: the template, the record of what the issue
-    /// carries, and its web version.
-    pub(crate) fn outgoing(self) -> Outgoing {
+    /// What a send takes: the template, the record of what the issue
+    /// carries, and its web version (rendered here, once, since only a
+    /// send needs it: no reader's link or address in it).
+    ///
+    /// # Errors
+    /// The web version's CSS could not be inlined.
+    pub(crate) fn outgoing(self) -> Result<Outgoing, Error> {
+        let web_html = render::web_page(
+            &self.issue,
+            &self.newsletter,
+            &self.newsletter.web.unsubscribe_url(""),
+        )
+        .map_err(Error::failure)?;
         let record = SentIssue {
             date: self.issue.date,
             moment: send_moment(
@@ -78,11 +86,11 @@ impl Composed {
                 .map(ToString::to_string)
                 .collect(),
         };
-        Outgoing {
+        Ok(Outgoing {
             template: std::sync::Arc::new(self.template),
             record,
-            web_html: self.web_html,
-        }
+            web_html,
+        })
     }
 }
 
@@ -155,8 +163,6 @@ pub(crate) fn compose(
 
     let rendered = render::render(&issue, &newsletter).map_err(Error::failure)?;
     let template = Template::new(&issue, &newsletter, &rendered, Signers { links, dkim });
-    let web_html = render::web_page(&issue, &newsletter, &newsletter.web.unsubscribe_url(""))
-        .map_err(Error::failure)?;
     let reader = Reader::placeholder();
     let date = send_moment(newsletter.schedule.as_ref(), issue.date, issue.send_at);
     let sample = template
@@ -174,7 +180,6 @@ pub(crate) fn compose(
         seen,
         template,
         sample,
-        web_html,
         measurements,
         warnings,
     })

@@ -111,14 +111,15 @@ The *first* episode is out, with **three** guests: listen at [our site](https://
 
 #[test]
 fn the_footer() {
-    let newsletter = newsletter();
-    let issue = issue(r#""009/debt-mountain""#, &newsletter);
+    insta::assert_snapshot!(footer(&newsletter()));
+}
+
+/// The footer of an issue of one story, in both parts.
+fn footer(newsletter: &Newsletter) -> String {
+    let issue = issue(r#""009/debt-mountain""#, newsletter);
     let mut plain = String::new();
-    text::footer(&mut plain, &issue, &newsletter);
-    insta::assert_snapshot!(both(
-        &html::footer(&issue, &newsletter).into_string(),
-        &plain
-    ));
+    text::footer(&mut plain, &issue, newsletter);
+    both(&html::footer(&issue, newsletter).into_string(), &plain)
 }
 
 /// With a sign-up form and a privacy notice, the footer links both.
@@ -130,13 +131,7 @@ fn the_footer_with_a_sign_up_form_and_a_privacy_notice() {
     );
     let newsletter =
         Newsletter::parse(Source::new("newsletter.toml", settings)).expect("newsletter");
-    let issue = issue(r#""009/debt-mountain""#, &newsletter);
-    let mut plain = String::new();
-    text::footer(&mut plain, &issue, &newsletter);
-    insta::assert_snapshot!(both(
-        &html::footer(&issue, &newsletter).into_string(),
-        &plain
-    ));
+    insta::assert_snapshot!(footer(&newsletter));
 }
 
 /// Dark mode lives in the `<style>` block css-inline leaves in place: the

@@ -64,19 +64,12 @@ fn a_reader_unsubscribes_with_the_button_and_reads_the_archive_in_chromium() {
                 <= 1,
             "opening the page unsubscribed nobody"
         );
-        c.find(Locator::Css("button[type=submit]"))
-            .await
-            .expect("the button")
-            .click()
-            .await
-            .expect("click");
-        let after = c
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::XPath("//h1[.='You are unsubscribed']"))
-            .await
-            .expect("the confirmation page");
-        assert_eq!(after.text().await.expect("text"), "You are unsubscribed");
+        press(
+            c,
+            Locator::Css("button[type=submit]"),
+            "You are unsubscribed",
+        )
+        .await;
         let rows = std::fs::read_to_string(&list).expect("suppressed.csv");
         // Recorded as the page's, against the issue the link came in.
         assert!(
@@ -90,17 +83,12 @@ fn a_reader_unsubscribes_with_the_button_and_reads_the_archive_in_chromium() {
         // real browser (it was refused while the service sent
         // `Referrer-Policy: no-referrer`, under which Chromium's form POST
         // carries `Origin: null`).
-        c.find(Locator::XPath("//button[.='Resubscribe']"))
-            .await
-            .expect("the resubscribe button")
-            .click()
-            .await
-            .expect("click");
-        c.wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::XPath("//h1[.='You are subscribed again']"))
-            .await
-            .expect("resubscribed");
+        press(
+            c,
+            Locator::XPath("//button[.='Resubscribe']"),
+            "You are subscribed again",
+        )
+        .await;
 
         // The archive: the index, then the issue's page.
         c.goto(&format!("http://127.0.0.1:{port}/"))
@@ -134,6 +122,24 @@ fn a_reader_unsubscribes_with_the_button_and_reads_the_archive_in_chromium() {
         assert_eq!(name, "HSJ Catch Up");
         browser.close().await;
     });
+}
+
+/// Clicks what `button` finds, then waits (10 s at most) for the page
+/// whose `h1` is `heading`.
+async fn press(c: &fantoccini::Client, button: Locator<'_>, heading: &str) {
+    c.find(button)
+        .await
+        .expect("the button")
+        .click()
+        .await
+        .expect("click");
+    let h1 = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(&format!("//h1[.='{heading}']")))
+        .await
+        .unwrap_or_else(|e| panic!("no page saying {heading:?}: {e}"));
+    assert_eq!(h1.text().await.expect("text"), heading);
 }
 
 /// Runs `script` in the page and returns its value.
@@ -368,17 +374,7 @@ fn a_reader_joins_from_the_form_in_chromium_and_gets_the_next_send() {
             .click()
             .await
             .expect("tick");
-        field("button[type=submit]")
-            .await
-            .expect("button")
-            .click()
-            .await
-            .expect("click");
-        c.wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::XPath("//h1[.='Check your inbox']"))
-            .await
-            .expect("the answer page");
+        press(c, Locator::Css("button[type=submit]"), "Check your inbox").await;
 
         let link = confirmation_link(&server, "joiner@nhs.example");
         // Opened as a scanner running the page would: nothing confirmed.
@@ -397,17 +393,7 @@ fn a_reader_joins_from_the_form_in_chromium_and_gets_the_next_send() {
                 .read("state/signups.jsonl")
                 .contains("\"confirmed\"")
         );
-        c.find(Locator::Css("button[type=submit]"))
-            .await
-            .expect("the button")
-            .click()
-            .await
-            .expect("press");
-        c.wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::XPath("//h1[.='You are subscribed']"))
-            .await
-            .unwrap_or_else(|e| panic!("subscribed: {e}"));
+        press(c, Locator::Css("button[type=submit]"), "You are subscribed").await;
         browser.close().await;
         true
     });
@@ -439,15 +425,7 @@ fn the_live_preview_fits_a_320px_screen_and_shows_warnings_in_full() {
     use crate::support::watch::Watch;
     let project = Project::example();
     // A story long enough for Gmail's clip: one warning.
-    let paragraph =
-        "Trusts reported a long list of pressures this week, and regulators responded. ";
-    let body: String = (0..600)
-        .map(|i| format!("{paragraph}Point {i}.\n\n"))
-        .collect();
-    project.write(
-        "seeds/009_long.txt",
-        format!("Title\n\nA very long story\n\n{body}"),
-    );
+    project.long_story();
     let mut issue = project.read(ISSUE);
     issue.push_str("\n[[sections]]\ntitle = \"Long\"\nstories = [\"009/a-very-long-story\"]\n");
     project.write(ISSUE, &issue);

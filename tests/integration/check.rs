@@ -407,15 +407,7 @@ fn a_long_subject_is_a_warning_and_strict_makes_it_fail() {
 #[test]
 fn a_message_over_gmails_clip_is_a_warning() {
     let project = Project::with_issue(GOOD);
-    let paragraph =
-        "Trusts reported a long list of pressures this week, and regulators responded. ";
-    let body: String = (0..600)
-        .map(|i| format!("{paragraph}Point {i}.\n\n"))
-        .collect();
-    project.write(
-        "seeds/009_long.txt",
-        format!("Title\n\nA very long story\n\n{body}"),
-    );
+    project.long_story();
     project.write(
         "config/issues/long.toml",
         "date = 2018-08-03\nsubject = \"Long\"\n[[sections]]\ntitle = \"All\"\nstories = [\"009/a-very-long-story\"]\n",

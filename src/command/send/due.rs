@@ -380,7 +380,7 @@ fn send_one(config: &Path, path: &Path, args: &SendArgs, clock: Clock) -> Result
     }
     let smtp = smtp_settings(newsletter, args)?;
     let env = newsletter.env.clone();
-    let report = deliver::list_send(composed.outgoing(), &smtp, &env, &files, options, clock)?;
+    let report = deliver::list_send(composed.outgoing()?, &smtp, &env, &files, options, clock)?;
     Ok(report.exit())
 }
 

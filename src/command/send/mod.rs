@@ -28,7 +28,7 @@ pub(crate) fn run(config: &Path, args: &SendArgs) -> Result<Exit> {
     }
     let issue = composed.issue.name.clone();
     let newsletter = composed.newsletter.clone();
-    let outgoing = composed.outgoing();
+    let outgoing = composed.outgoing()?;
     let template = Arc::clone(&outgoing.template);
     let clock = args.now.map_or(Clock::System, Clock::Fixed);
     let (files, options) = list_options(&newsletter, args);

@@ -178,6 +178,20 @@ impl Project {
         emails
     }
 
+    /// Adds `seeds/009_long.txt`, one story (`009/a-very-long-story`) of
+    /// 600 paragraphs: long enough for Gmail's clip.
+    pub fn long_story(&self) {
+        let paragraph =
+            "Trusts reported a long list of pressures this week, and regulators responded. ";
+        let body: String = (0..600)
+            .map(|i| format!("{paragraph}Point {i}.\n\n"))
+            .collect();
+        self.write(
+            "seeds/009_long.txt",
+            format!("Title\n\nA very long story\n\n{body}"),
+        );
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
