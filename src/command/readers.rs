@@ -65,7 +65,7 @@ struct Listed {
 
 fn list(newsletter: &Newsletter, json: bool) -> Result<Exit> {
     let suppressed = Suppressed::load(&newsletter.paths.suppressed)?;
-    let consent = Signups::load(&signups::path(&newsletter.paths.state))?;
+    let consent = consent_records(newsletter)?;
     let mut listed = Vec::new();
     let mut on_list = HashSet::new();
     if newsletter.paths.subscribers.exists() {
@@ -141,6 +141,16 @@ fn list(newsletter: &Newsletter, json: bool) -> Result<Exit> {
     let subscribed = listed.iter().filter(|r| r.state == "subscribed").count();
     writeln!(out, "{} reader(s), {subscribed} subscribed", listed.len())?;
     Ok(Exit::Ok)
+}
+
+/// The sign-ups and consent records; a line that cannot be read is named
+/// (`file:line: why`) on stderr, not passed over in silence.
+fn consent_records(newsletter: &Newsletter) -> Result<Signups> {
+    let consent = Signups::load(&signups::path(&newsletter.paths.state))?;
+    for warning in &consent.warnings {
+        eprintln!("warning: {}", printable(warning));
+    }
+    Ok(consent)
 }
 
 /// How `email` joined, by their consent record.
@@ -260,7 +270,7 @@ fn show(newsletter: &Newsletter, args: &AddressArgs, json: bool) -> Result<Exit>
     let found = files(newsletter).find(&email)?;
     let suppressed = Suppressed::load(&newsletter.paths.suppressed)?;
     let standing = state(suppressed.standing(ReaderKey::of(&email)));
-    let consent = Signups::load(&signups::path(&newsletter.paths.state))?;
+    let consent = consent_records(newsletter)?;
     let records: Vec<&Record> = consent.about(&email).collect();
     let mut out = std::io::stdout().lock();
     if json {

@@ -368,3 +368,22 @@ fn erase_takes_only_the_readers_own_rows_and_refuses_what_it_cannot_read() {
         "zed's row is zed's"
     );
 }
+
+/// A line of the consent records that cannot be read is named, with its
+/// file and line, not passed over.
+#[test]
+fn an_unreadable_consent_line_is_named() {
+    let project = Project::example();
+    project.write("config/subscribers.csv", "email\nann@nhs.example\n");
+    project.write(
+        "state/signups.jsonl",
+        "{\"event\":\"imported\",\"email\":\"ann@nhs.example\",\"at\":\"2026-11-01T10:00:00Z\",\"source\":\"s\",\"file\":\"f\",\"line\":2,\"row\":\"ann@nhs.example\"}\n{not json\n",
+    );
+    project
+        .expect(&["readers"])
+        .code(0)
+        .stdout_has("ann@nhs.example  subscribed    import: s\n")
+        .stderr_matches(
+            "warning: state/signups.jsonl:2: key must be a string at line 1 column 2\n",
+        );
+}
